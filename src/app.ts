@@ -1,0 +1,153 @@
+// buildApp: the platform, then the features, on two listeners that never share a route.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import cookie from '@fastify/cookie';
+import formbody from '@fastify/formbody';
+import helmet from '@fastify/helmet';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import pino from 'pino';
+import type { Config } from './config.ts';
+import { createPasswordHasher } from './features/accounts/password-hash.ts';
+import { accountLockRoutes } from './features/accounts/lock.ts';
+import { operatorRoutes } from './features/admin/operator-routes.ts';
+import { tenantAdminRoutes } from './features/admin/tenant-admin-routes.ts';
+import { passwordChangeRoutes } from './features/password-change/routes.ts';
+import { passwordPolicyRoutes } from './features/password-policy/routes.ts';
+import { loadStrengthEstimator } from './features/password-policy/strength.ts';
+import { resolveRequests } from './features/password-reset/flow.ts';
+import { passwordResetRoutes } from './features/password-reset/routes.ts';
+import { sessionsPlugin } from './features/sessions/plugin.ts';
+import { signInRoutes } from './features/sign-in/routes.ts';
+import { systemClock, type Clock } from './platform/clock.ts';
+import type { Ctx } from './platform/context.ts';
+import { randomToken, Secrets } from './platform/crypto.ts';
+import { openDatabase, type Database } from './platform/db.ts';
+import { installErrorHandling, installOriginCheck, loggerOptions } from './platform/http.ts';
+import { Worker } from './platform/jobs.ts';
+import { sendDueMail } from './platform/mail/outbox.ts';
+import { createTransport, type MailTransport } from './platform/mail/transport.ts';
+import { RateLimits } from './platform/rate-limit.ts';
+
+export interface AppOverrides {
+  database?: Database;
+  clock?: Clock;
+  transport?: MailTransport;
+  logStream?: NodeJS.WritableStream;
+  /** Poll interval of the outbox worker. */
+  pollMs?: number;
+  /** Tests drain the worker themselves. */
+  startWorker?: boolean;
+}
+
+export interface App {
+  ctx: Ctx;
+  publicApp: FastifyInstance;
+  adminApp: FastifyInstance;
+  adminApiKey: string;
+  /** True when the operator key was generated just now (print it once). */
+  adminKeyIsNew: boolean;
+  close(): Promise<void>;
+}
+
+const inMemory = (config: Config) => config.databaseUrl === 'memory://';
+
+/** A secret from the environment, or generated once into DATA_DIR (or kept in memory for memory://). */
+function persistentSecret(config: Config, file: string, fromEnv: string | undefined): { value: string; isNew: boolean } {
+  if (fromEnv) return { value: fromEnv, isNew: false };
+  if (inMemory(config)) return { value: randomToken(32), isNew: true };
+  const path = join(config.dataDir, file);
+  if (existsSync(path)) return { value: readFileSync(path, 'utf8').trim(), isNew: false };
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const value = randomToken(32);
+  writeFileSync(path, `${value}\n`, { mode: 0o600, flag: 'wx' });
+  return { value, isNew: true };
+}
+
+export async function buildApp(config: Config, overrides: AppOverrides = {}): Promise<App> {
+  const log: FastifyBaseLogger = pino(loggerOptions(config.logLevel, overrides.logStream) as pino.LoggerOptions);
+  const database = overrides.database ?? (await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir }));
+  if (!overrides.database && database.kind === 'pglite') await database.migrate(); // embedded: always current
+  const { applied, shipped } = await database.migrationState();
+  if (applied !== shipped) {
+    await database.close();
+    throw new Error(applied < shipped
+      ? `The database schema is behind this version (${applied}/${shipped} migrations): run \`keyturn migrate\` first.`
+      : `The database schema is newer than this version of Keyturn (${applied} > ${shipped} migrations): upgrade Keyturn.`);
+  }
+
+  const secret = persistentSecret(config, 'secret.key', config.secretKey);
+  const adminKey = persistentSecret(config, 'admin-api-key', config.adminApiKey);
+  const transport = overrides.transport ?? createTransport({
+    smtpUrl: config.smtpUrl, dataDir: inMemory(config) ? undefined : config.dataDir, memory: inMemory(config),
+  });
+  const jobs: (() => Promise<number>)[] = [];
+  const worker = new Worker(jobs, overrides.pollMs ?? 1000, (e) => log.error({ err: e }, 'background job failed'));
+  const ctx: Ctx = {
+    config,
+    database,
+    db: database.db,
+    secrets: new Secrets(secret.value),
+    clock: overrides.clock ?? systemClock,
+    hasher: createPasswordHasher(config.argon2),
+    limits: new RateLimits(config.rateLimitScale),
+    worker,
+    transport,
+    log,
+    strength: loadStrengthEstimator,
+  };
+  jobs.push(() => resolveRequests(ctx), () => sendDueMail(ctx.db, ctx.secrets, ctx.clock, transport, config.mailFrom));
+  void loadStrengthEstimator().catch((e) => log.error({ err: e }, 'password strength estimator failed to load'));
+
+  const common = {
+    loggerInstance: log,
+    bodyLimit: 64 * 1024,
+    trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
+    return503OnClosing: true,
+  } as const;
+
+  const publicApp = Fastify(common);
+  installErrorHandling(publicApp);
+  await publicApp.register(helmet, {
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"], scriptSrc: ["'self'"], styleSrc: ["'self'"], imgSrc: ["'self'", 'data:'],
+        formAction: ["'self'"], frameAncestors: ["'none'"], baseUri: ["'none'"], objectSrc: ["'none'"],
+        upgradeInsecureRequests: config.publicUrl.startsWith('https:') ? [] : null,
+      },
+    },
+    referrerPolicy: { policy: 'no-referrer' },
+    strictTransportSecurity: config.publicUrl.startsWith('https:'),
+  });
+  await publicApp.register(cookie);
+  await publicApp.register(formbody, { bodyLimit: 64 * 1024 });
+  installOriginCheck(publicApp, config.publicUrl);
+  await publicApp.register(sessionsPlugin, { ctx });
+  publicApp.addHook('onSend', async (request, reply) => {
+    if (request.url.startsWith('/api/')) reply.header('cache-control', 'no-store');
+  });
+  for (const feature of [signInRoutes, passwordPolicyRoutes, passwordResetRoutes, passwordChangeRoutes, tenantAdminRoutes, accountLockRoutes]) {
+    await publicApp.register(feature, { ctx });
+  }
+
+  const adminApp = Fastify(common);
+  installErrorHandling(adminApp);
+  adminApp.get('/healthz', async () => ({ status: 'ok' }));
+  await adminApp.register(operatorRoutes, { ctx, apiKey: adminKey.value });
+
+  if (overrides.startWorker !== false) worker.start();
+
+  return {
+    ctx,
+    publicApp,
+    adminApp,
+    adminApiKey: adminKey.value,
+    adminKeyIsNew: adminKey.isNew,
+    async close() {
+      await worker.stop();
+      await publicApp.close();
+      await adminApp.close();
+      await transport.close();
+      if (!overrides.database) await database.close();
+    },
+  };
+}

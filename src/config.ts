@@ -1,0 +1,144 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+/** "45s", "30m", "1h", "7d" (or plain seconds) → milliseconds. */
+export function parseDuration(value: string): number | null {
+  const m = /^(\d+)\s*(ms|s|m|h|d)?$/.exec(value.trim());
+  if (!m) return null;
+  const n = Number(m[1]);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h' | 'd'];
+  return n * unit;
+}
+
+const duration = (fallback: string) =>
+  z.string().default(fallback).transform((v, ctx) => {
+    const ms = parseDuration(v);
+    if (ms === null || ms <= 0) {
+      ctx.addIssue({ code: 'custom', message: `"${v}" is not a duration like 45s, 30m, 1h or 7d` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+
+const cidr = z.string().refine((v) => /^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(v), 'not an IP address or CIDR');
+
+const schema = z
+  .object({
+    NODE_ENV: z.string().default('development'),
+    PORT: port(3000),
+    HOST: z.string().min(1).default('127.0.0.1'),
+    ADMIN_PORT: port(3001),
+    ADMIN_HOST: z.string().min(1).default('127.0.0.1'),
+    ADMIN_API_KEY: z.string().min(24, 'must be at least 24 characters').optional(),
+    PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+    DATA_DIR: z.string().min(1).default('./data'),
+    DATABASE_URL: z
+      .string()
+      .refine((v) => v === 'memory://' || /^postgres(ql)?:\/\//.test(v), 'must be memory:// or postgres://…')
+      .optional(),
+    REDIS_URL: z.string().refine((v) => /^rediss?:\/\//.test(v), 'must be redis://… or rediss://…').optional(),
+    SMTP_URL: z.string().refine((v) => /^smtps?:\/\//.test(v), 'must be smtp://user:pass@host:port or smtps://…').optional(),
+    MAIL_FROM: z.string().min(3).default('Keyturn <no-reply@keyturn.local>'),
+    TRUSTED_PROXIES: z
+      .string()
+      .default('')
+      .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+      .pipe(z.array(cidr)),
+    RESET_TOKEN_TTL: duration('1h'),
+    ADMIN_RESET_TOKEN_TTL: duration('72h'),
+    SESSION_TTL: duration('12h'),
+    RATE_LIMIT_SCALE: z.coerce.number().min(0.0001).default(1),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    SECRET_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+    // Argon2id cost; NODE_ENV=test picks cheap defaults so suites stay fast.
+    ARGON2_MEMORY_KIB: z.coerce.number().int().min(8).optional(),
+    ARGON2_ITERATIONS: z.coerce.number().int().min(1).optional(),
+  })
+  .superRefine((c, ctx) => {
+    if (c.RATE_LIMIT_SCALE < 1 && c.NODE_ENV !== 'test')
+      ctx.addIssue({ code: 'custom', path: ['RATE_LIMIT_SCALE'], message: 'must be ≥ 1 outside NODE_ENV=test' });
+  });
+
+export type RawConfig = z.infer<typeof schema>;
+
+export interface Config {
+  env: string;
+  port: number;
+  host: string;
+  adminPort: number;
+  adminHost: string;
+  adminApiKey?: string;
+  publicUrl: string;
+  dataDir: string;
+  databaseUrl?: string;
+  redisUrl?: string;
+  smtpUrl?: string;
+  mailFrom: string;
+  trustedProxies: string[];
+  resetTokenTtlMs: number;
+  adminResetTokenTtlMs: number;
+  sessionTtlMs: number;
+  rateLimitScale: number;
+  logLevel: string;
+  secretKey?: string;
+  argon2: { memoryCost: number; timeCost: number; parallelism: number };
+}
+
+export class ConfigError extends Error {}
+
+/** Reads keyturn.config.json (if present) under the environment; environment wins. One line per bad key. */
+export function loadConfig(env: Record<string, string | undefined> = process.env, cwd = process.cwd()): Config {
+  const file = resolve(cwd, 'keyturn.config.json');
+  let fromFile: Record<string, unknown> = {};
+  if (existsSync(file)) {
+    try {
+      fromFile = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (e) {
+      throw new ConfigError(`keyturn.config.json: not valid JSON (${(e as Error).message})`);
+    }
+  }
+  const merged: Record<string, string> = {};
+  for (const [k, v] of Object.entries(fromFile)) if (v !== undefined && v !== null) merged[k] = String(v);
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '' && k in schema.shape) merged[k] = v;
+  return configFrom(merged);
+}
+
+export function configFrom(values: Record<string, string | undefined>): Config {
+  const parsed = schema.safeParse(values);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const key = String(issue.path[0] ?? 'config');
+    throw new ConfigError(`Invalid configuration: ${key} ${issue.message}`);
+  }
+  const c = parsed.data;
+  const isTest = c.NODE_ENV === 'test';
+  return {
+    env: c.NODE_ENV,
+    port: c.PORT,
+    host: c.HOST,
+    adminPort: c.ADMIN_PORT,
+    adminHost: c.ADMIN_HOST,
+    adminApiKey: c.ADMIN_API_KEY,
+    publicUrl: (c.PUBLIC_URL ?? `http://localhost:${c.PORT}`).replace(/\/+$/, ''),
+    dataDir: c.DATA_DIR,
+    databaseUrl: c.DATABASE_URL,
+    redisUrl: c.REDIS_URL,
+    smtpUrl: c.SMTP_URL,
+    mailFrom: c.MAIL_FROM,
+    trustedProxies: c.TRUSTED_PROXIES,
+    resetTokenTtlMs: c.RESET_TOKEN_TTL,
+    adminResetTokenTtlMs: c.ADMIN_RESET_TOKEN_TTL,
+    sessionTtlMs: c.SESSION_TTL,
+    rateLimitScale: c.RATE_LIMIT_SCALE,
+    logLevel: c.LOG_LEVEL,
+    secretKey: c.SECRET_KEY,
+    argon2: {
+      memoryCost: c.ARGON2_MEMORY_KIB ?? (isTest ? 64 : 19456),
+      timeCost: c.ARGON2_ITERATIONS ?? (isTest ? 1 : 2),
+      parallelism: 1,
+    },
+  };
+}

@@ -1,0 +1,143 @@
+// Creating and changing accounts — shared by the operator API, the tenant admin API and the CLI.
+import { and, asc, eq, gt, ilike, or, type SQL } from 'drizzle-orm';
+import { conflict, invalidRequest, notFound } from '../../errors.ts';
+import type { Ctx } from '../../platform/context.ts';
+import { users } from '../../platform/schema.ts';
+import { audit, type Actor } from '../audit/audit.ts';
+import { enforcePolicy } from '../password-policy/enforce.ts';
+import { revokeTokensFor } from '../password-reset/store.ts';
+import { revokeSessions } from '../sessions/sessions.ts';
+import type { Tenant } from '../tenants/store.ts';
+import { canonicalEmail, parseEmail } from './email.ts';
+
+export type User = typeof users.$inferSelect;
+export type Role = 'admin' | 'member';
+
+export function userView(u: User) {
+  return {
+    id: u.id,
+    email: u.email,
+    name: u.name,
+    role: u.role,
+    status: u.disabledAt ? 'disabled' : u.lockedAt ? 'locked' : 'active',
+    hasPassword: u.passwordHash !== null,
+    lastLoginAt: u.lastLoginAt?.toISOString() ?? null,
+    createdAt: u.createdAt.toISOString(),
+  };
+}
+
+function emailOrThrow(input: string): string {
+  const email = parseEmail(input);
+  if (!email) throw invalidRequest('email: must be exactly one email address.', { field: 'email' });
+  return email;
+}
+
+export async function createUser(
+  ctx: Ctx, tenant: Tenant, input: { email: string; name?: string; password?: string; role?: Role }, actor: Actor,
+): Promise<User> {
+  const email = emailOrThrow(input.email);
+  if (input.password !== undefined) await enforcePolicy(ctx, input.password, [{ tenant, email }]);
+  const passwordHash = input.password !== undefined ? await ctx.hasher.hash(input.password) : null;
+  const now = ctx.clock.now();
+  return ctx.db.transaction(async (tx) => {
+    const [row] = await tx
+      .insert(users)
+      .values({
+        tenantId: tenant.id, email, emailCanonical: canonicalEmail(email), name: input.name ?? '',
+        role: input.role ?? 'member', passwordHash, passwordChangedAt: passwordHash ? now : null, createdAt: now,
+      })
+      .onConflictDoNothing()
+      .returning();
+    if (!row) throw conflict('email_taken', 'A user with this email already exists in this tenant.');
+    await audit(tx, actor, now, { type: 'user_created', tenantId: tenant.id, userId: row.id, data: { role: row.role } });
+    return row;
+  });
+}
+
+export async function getUser(ctx: Ctx, tenant: Tenant, id: string): Promise<User> {
+  // Every query carries the tenant id: another tenant's user ids answer 404.
+  if (!/^[0-9a-f-]{36}$/i.test(id)) throw notFound('No such user.');
+  const [row] = await ctx.db.select().from(users).where(and(eq(users.tenantId, tenant.id), eq(users.id, id)));
+  if (!row) throw notFound('No such user.');
+  return row;
+}
+
+export async function findUserByEmail(ctx: Ctx, tenant: Tenant, email: string): Promise<User | undefined> {
+  const [row] = await ctx.db.select().from(users)
+    .where(and(eq(users.tenantId, tenant.id), eq(users.emailCanonical, canonicalEmail(email))));
+  return row;
+}
+
+/** Keyset pagination by email: fast for tenants of any size. */
+export async function listUsers(ctx: Ctx, tenant: Tenant, opts: { q?: string; after?: string; limit?: number }) {
+  const where: (SQL | undefined)[] = [eq(users.tenantId, tenant.id)];
+  if (opts.q) {
+    const pattern = `%${opts.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    where.push(or(ilike(users.email, pattern), ilike(users.name, pattern)));
+  }
+  if (opts.after) where.push(gt(users.emailCanonical, opts.after));
+  const limit = Math.min(Math.max(opts.limit ?? 50, 1), 200);
+  const rows = await ctx.db.select().from(users).where(and(...where)).orderBy(asc(users.emailCanonical)).limit(limit + 1);
+  const page = rows.slice(0, limit);
+  return { users: page.map(userView), next: rows.length > limit ? page[page.length - 1]!.emailCanonical : null };
+}
+
+export interface UserPatch { disabled?: boolean; locked?: boolean; role?: Role; name?: string; email?: string; }
+
+/** One transaction: the change, what it implies (revoked sessions and links), and its audit lines. */
+export async function updateUser(ctx: Ctx, tenant: Tenant, id: string, patch: UserPatch, actor: Actor): Promise<User> {
+  const before = await getUser(ctx, tenant, id);
+  const email = patch.email !== undefined ? emailOrThrow(patch.email) : undefined;
+  return ctx.db.transaction(async (tx) => {
+    const now = ctx.clock.now();
+    const set: Partial<User> = {};
+    if (patch.name !== undefined) set.name = patch.name;
+    if (patch.role !== undefined) set.role = patch.role;
+    if (email !== undefined && email !== before.email) {
+      set.email = email;
+      set.emailCanonical = canonicalEmail(email);
+    }
+    if (patch.disabled === true && !before.disabledAt) set.disabledAt = now;
+    if (patch.disabled === false && before.disabledAt) set.disabledAt = null;
+    if (patch.locked === false && before.lockedAt) set.lockedAt = null;
+    if (patch.locked === true && !before.lockedAt) set.lockedAt = now;
+    if (Object.keys(set).length === 0) return before;
+
+    let after: User | undefined;
+    try {
+      [after] = await tx.update(users).set(set).where(and(eq(users.tenantId, tenant.id), eq(users.id, id))).returning();
+    } catch (e) {
+      if ((e as { code?: string }).code === '23505' || /users_tenant_email/.test(String(e))) {
+        throw conflict('email_taken', 'A user with this email already exists in this tenant.');
+      }
+      throw e;
+    }
+    if (!after) throw notFound('No such user.');
+    if (set.emailCanonical !== undefined) {
+      await revokeTokensFor(tx, before.emailCanonical, tenant.id, now, 'email_changed');
+      await audit(tx, actor, now, { type: 'email_changed', tenantId: tenant.id, userId: id, data: { from: before.email, to: after.email } });
+    }
+    if (set.disabledAt || set.lockedAt) {
+      // Disabling takes effect at once: every session and every pending link dies with it.
+      await revokeSessions(tx, now, [id]);
+      await revokeTokensFor(tx, after.emailCanonical, tenant.id, now, set.disabledAt ? 'account_disabled' : 'account_locked');
+      await audit(tx, actor, now, { type: set.disabledAt ? 'user_disabled' : 'user_locked', tenantId: tenant.id, userId: id, data: { sessionsRevoked: 'all' } });
+    }
+    if (set.disabledAt === null) await audit(tx, actor, now, { type: 'user_enabled', tenantId: tenant.id, userId: id });
+    if (set.lockedAt === null) await audit(tx, actor, now, { type: 'user_unlocked', tenantId: tenant.id, userId: id });
+    if (set.role !== undefined && set.role !== before.role) await audit(tx, actor, now, { type: 'role_changed', tenantId: tenant.id, userId: id, data: { from: before.role, to: set.role } });
+    if (set.name !== undefined && set.name !== before.name) await audit(tx, actor, now, { type: 'user_renamed', tenantId: tenant.id, userId: id });
+    return after;
+  });
+}
+
+/** Sign a user out everywhere (admin action). */
+export async function signOutEverywhere(ctx: Ctx, tenant: Tenant, id: string, actor: Actor): Promise<number> {
+  await getUser(ctx, tenant, id);
+  return ctx.db.transaction(async (tx) => {
+    const now = ctx.clock.now();
+    const n = await revokeSessions(tx, now, [id]);
+    await audit(tx, actor, now, { type: 'sessions_revoked', tenantId: tenant.id, userId: id, data: { count: n } });
+    return n;
+  });
+}

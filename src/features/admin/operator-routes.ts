@@ -1,0 +1,60 @@
+// The operator API (admin listener only, Bearer ADMIN_API_KEY). Missing or wrong key: 401, no detail.
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { AppError, notFound } from '../../errors.ts';
+import type { Ctx } from '../../platform/context.ts';
+import { Secrets } from '../../platform/crypto.ts';
+import { parse } from '../../platform/http.ts';
+import type { Actor } from '../audit/audit.ts';
+import { listAudit } from '../audit/audit.ts';
+import { listTenants, SLUG, tenantBySlug, tenantView } from '../tenants/store.ts';
+import { createTenant } from '../tenants/tenants.ts';
+import { registerUserRoutes } from './user-routes.ts';
+
+const CreateTenant = z.object({
+  slug: z.string().regex(SLUG, 'use lower-case letters, digits and dashes (at most 63)'),
+  name: z.string().min(1).max(200),
+  loginMethods: z.array(z.enum(['password', 'google'])).min(1).max(2).optional(),
+  passwordPolicy: z.record(z.string(), z.unknown()).optional(),
+  google: z.object({
+    issuer: z.url(), clientId: z.string().min(1), clientSecret: z.string().min(1), hostedDomain: z.string().optional(),
+  }).optional(),
+});
+
+const OPERATOR: Actor = { type: 'operator', id: 'api-key' };
+
+export async function operatorRoutes(app: FastifyInstance, { ctx, apiKey }: { ctx: Ctx; apiKey: string }) {
+  const expected = ctx.secrets.hash('admin-key', apiKey);
+  app.addHook('onRequest', async (request) => {
+    const m = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '');
+    if (!m || !Secrets.equal(ctx.secrets.hash('admin-key', m[1]!), expected)) {
+      throw new AppError(401, 'unauthenticated', 'Unauthorized.');
+    }
+  });
+
+  app.post('/admin/v1/tenants', async (request, reply) => {
+    const body = parse(CreateTenant, request.body);
+    const tenant = await createTenant(ctx, body, { ...OPERATOR, ip: request.ip });
+    return reply.status(201).send({ id: tenant.id, slug: tenant.slug });
+  });
+
+  app.get('/admin/v1/tenants', async () => ({ tenants: (await listTenants(ctx.db)).map(tenantView) }));
+
+  app.get<{ Params: { slug: string } }>('/admin/v1/tenants/:slug', async (request) => {
+    const tenant = await tenantBySlug(ctx.db, request.params.slug);
+    if (!tenant) throw notFound('No such tenant.');
+    return tenantView(tenant);
+  });
+
+  app.get('/admin/v1/audit', async (request) => {
+    const q = parse(z.object({ limit: z.coerce.number().int().min(1).max(1000).optional(), before: z.coerce.number().int().optional() }), request.query ?? {});
+    return { events: await listAudit(ctx.db, q) };
+  });
+
+  registerUserRoutes(app, ctx, '/admin/v1/tenants/:slug', async (request) => {
+    const { slug } = request.params as { slug: string };
+    const tenant = await tenantBySlug(ctx.db, slug);
+    if (!tenant) throw notFound('No such tenant.');
+    return { tenant, actor: { ...OPERATOR, ip: request.ip } };
+  });
+}

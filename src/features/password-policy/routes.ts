@@ -1,0 +1,18 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { notFound } from '../../errors.ts';
+import type { Ctx } from '../../platform/context.ts';
+import { parse } from '../../platform/http.ts';
+import { tenantBySlug } from '../tenants/store.ts';
+import { policyOf } from './enforce.ts';
+import { describeRules } from './policy.ts';
+
+export async function passwordPolicyRoutes(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
+  app.get('/api/v1/password/policy', async (request) => {
+    const { tenant: slug } = parse(z.object({ tenant: z.string().max(63).optional() }), request.query ?? {});
+    const tenant = slug ? await tenantBySlug(ctx.db, slug) : undefined;
+    if (slug && !tenant) throw notFound('No such tenant.');
+    const policy = policyOf(tenant ?? { passwordPolicy: {} });
+    return { preset: policy.preset, rules: describeRules(policy), minLength: policy.minLength, maxLength: policy.maxLength };
+  });
+}

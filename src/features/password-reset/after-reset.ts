@@ -1,0 +1,73 @@
+// What happens after a password is set — by reset, by change in settings, or on an admin's link.
+// Written once as named steps, run inside the transaction that set the password. Revoking is the default.
+import type { Ctx } from '../../platform/context.ts';
+import { randomToken } from '../../platform/crypto.ts';
+import type { Db } from '../../platform/db.ts';
+import { enqueueMail } from '../../platform/mail/outbox.ts';
+import { lockTokens } from '../../platform/schema.ts';
+import { audit, type Actor } from '../audit/audit.ts';
+import { revokeSessions } from '../sessions/sessions.ts';
+import { passwordChangedEmail } from './emails/messages.ts';
+import { revokeTokensFor, type Account } from './store.ts';
+
+export interface PasswordSet {
+  accounts: Account[];
+  how: 'reset' | 'change';
+  actor: Actor;
+  at: Date;
+  /** Password change keeps the session it was made from; a reset keeps none. */
+  keepSessionHash?: string;
+}
+
+type Step = (ctx: Ctx, tx: Db, event: PasswordSet) => Promise<void>;
+
+const LOCK_LINK_TTL_MS = 14 * 86_400_000;
+
+const revokeAllSessions: Step = async (_ctx, tx, e) => {
+  await revokeSessions(tx, e.at, e.accounts.map((a) => a.user.id), e.keepSessionHash);
+};
+
+const revokePendingResets: Step = async (_ctx, tx, e) => {
+  for (const { user, tenant } of e.accounts) await revokeTokensFor(tx, user.emailCanonical, tenant.id, e.at, 'password_changed');
+};
+
+const writeAudit: Step = async (_ctx, tx, e) => {
+  for (const { user, tenant } of e.accounts) {
+    await audit(tx, e.actor, e.at, {
+      type: e.how === 'change' ? 'password_changed' : 'password_reset_completed',
+      tenantId: tenant.id,
+      userId: user.id,
+      data: { sessionsRevoked: e.keepSessionHash ? 'others' : 'all' },
+    });
+  }
+};
+
+/** "Your password was changed" with a "this wasn't me" link that locks the account. */
+const sendNotice: Step = async (ctx, tx, e) => {
+  for (const { user, tenant } of e.accounts) {
+    const token = randomToken();
+    await tx.insert(lockTokens).values({
+      tokenHash: ctx.secrets.hash('lock', token),
+      userId: user.id,
+      createdAt: e.at,
+      expiresAt: new Date(e.at.getTime() + LOCK_LINK_TTL_MS),
+    });
+    const mail = passwordChangedEmail({
+      tenantName: tenant.name, at: e.at, how: e.how, lockUrl: `${ctx.config.publicUrl}/account/lock?token=${token}`,
+    });
+    await enqueueMail(tx, ctx.secrets, ctx.clock, { ...mail, kind: 'password_changed', to: user.email, tenantId: tenant.id, userId: user.id });
+  }
+};
+
+export const afterPasswordSet: readonly Step[] = [revokeAllSessions, revokePendingResets, writeAudit, sendNotice];
+
+export async function runAfterPasswordSet(ctx: Ctx, tx: Db, event: PasswordSet): Promise<void> {
+  for (const step of afterPasswordSet) await step(ctx, tx, event);
+}
+
+/** After the transaction: the owner proved control, so login throttles on the address are cleared. */
+export async function clearThrottles(ctx: Ctx, accounts: Account[]): Promise<void> {
+  for (const email of new Set(accounts.map((a) => a.user.emailCanonical))) {
+    await ctx.limits.clear('loginFailuresPerAccount', email);
+  }
+}

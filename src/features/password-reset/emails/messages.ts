@@ -1,0 +1,86 @@
+// The reset flow's emails. No secret other than the reset link and its code ever goes in a mail;
+// the "password changed" notice carries no token for the reset, only its own lock link.
+import { esc, formatTime, listInWords } from '../../../platform/html.ts';
+import type { MailContent } from '../../../platform/mail/outbox.ts';
+
+function layout(title: string, paragraphs: string[], button?: { label: string; url: string }, footer?: string): string {
+  const body = paragraphs.map((p) => `<p style="margin:0 0 16px">${p}</p>`).join('\n');
+  const cta = button
+    ? `<p style="margin:24px 0"><a href="${esc(button.url)}" style="background:#1f4ed8;color:#ffffff;padding:12px 20px;border-radius:6px;text-decoration:none;font-weight:600;display:inline-block">${esc(button.label)}</a></p>`
+    : '';
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${esc(title)}</title></head>
+<body style="font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#1a1a1a;line-height:1.5;margin:0;padding:24px;background:#f6f7f9">
+<div style="max-width:560px;margin:0 auto;background:#ffffff;padding:32px;border-radius:8px">
+<h1 style="font-size:22px;margin:0 0 16px">${esc(title)}</h1>
+${body}
+${cta}
+${footer ? `<p style="margin:24px 0 0;color:#5b6170;font-size:13px">${footer}</p>` : ''}
+</div></body></html>`;
+}
+
+export function resetEmail(p: { url: string; codeUrl: string; code: string; expiresAt: Date; tenantNames: string[]; byAdmin: boolean }): MailContent {
+  const accounts = listInWords(p.tenantNames);
+  const expires = formatTime(p.expiresAt);
+  const intro = p.byAdmin
+    ? `An administrator started a password reset for your ${accounts} account${p.tenantNames.length > 1 ? 's' : ''}.`
+    : `Someone (hopefully you) asked to reset the password of your ${accounts} account${p.tenantNames.length > 1 ? 's' : ''}.`;
+  const text = [
+    intro,
+    '',
+    'Reset your password here:',
+    p.url,
+    '',
+    `If the link does not open, go to ${p.codeUrl} and enter this code: ${p.code}`,
+    '',
+    `The link and the code work once and expire at ${expires}.`,
+    'If you did not ask for this, ignore this email: your password stays as it is.',
+  ].join('\n');
+  const html = layout(
+    'Reset your password',
+    [
+      esc(intro),
+      `This link and code work once and expire at <strong>${esc(expires)}</strong>.`,
+    ],
+    { label: 'Reset password', url: p.url },
+    [
+      `If the button does not work, copy this address into your browser:<br><a href="${esc(p.url)}">${esc(p.url)}</a>`,
+      `Or go to <a href="${esc(p.codeUrl)}">${esc(p.codeUrl)}</a> and enter the code <strong style="font-family:monospace;font-size:16px">${esc(p.code)}</strong>.`,
+      'If you did not ask for this, ignore this email: your password stays as it is.',
+    ].join('<br><br>'),
+  );
+  return { subject: 'Reset your password', text, html };
+}
+
+export function accountDisabledEmail(p: { tenantNames: string[] }): MailContent {
+  const accounts = listInWords(p.tenantNames);
+  const line = `Someone asked to reset the password of your ${accounts} account, but the account is disabled, so no reset link was sent.`;
+  const ask = 'Please contact your administrator to have it enabled again.';
+  return {
+    subject: 'Your account is disabled',
+    text: `${line}\n\n${ask}\n\nIf you did not ask for this, you can ignore this email.`,
+    html: layout('Your account is disabled', [esc(line), esc(ask)], undefined, 'If you did not ask for this, you can ignore this email.'),
+  };
+}
+
+export function passwordChangedEmail(p: { tenantName: string; at: Date; how: 'reset' | 'change'; lockUrl: string }): MailContent {
+  const when = formatTime(p.at);
+  const how = p.how === 'change' ? 'changed in your settings' : 'reset with an emailed link or code';
+  const signedOut = p.how === 'change' ? 'Your other devices were signed out.' : 'Every device that was signed in has been signed out.';
+  const line = `The password of your ${p.tenantName} account was ${how} at ${when}. ${signedOut}`;
+  const wasntMe = 'If this wasn\'t you, lock the account now: this signs everybody out, stops all reset links, and your administrator can then help you back in.';
+  return {
+    subject: 'Your password was changed',
+    text: `${line}\n\n${wasntMe}\n${p.lockUrl}\n\nIf it was you, there is nothing to do.`,
+    html: layout('Your password was changed', [esc(line), esc(wasntMe)], { label: 'This wasn\'t me — lock my account', url: p.lockUrl }, 'If it was you, there is nothing to do.'),
+  };
+}
+
+export function accountLockedEmail(p: { tenantName: string; at: Date }): MailContent {
+  const line = `Your ${p.tenantName} account was locked at ${formatTime(p.at)} from the "this wasn't me" link. Everybody was signed out and all reset links stopped working.`;
+  const next = 'Contact your administrator to unlock it and choose a new password.';
+  return {
+    subject: 'Your account is locked',
+    text: `${line}\n\n${next}`,
+    html: layout('Your account is locked', [esc(line), esc(next)]),
+  };
+}

@@ -1,0 +1,190 @@
+// The reset flow: requested → sent → (opened) → completed | expired | superseded | revoked.
+// See README.md beside this file for the rules in prose.
+import { inArray } from 'drizzle-orm';
+import { AppError, invalidRequest } from '../../errors.ts';
+import type { Ctx } from '../../platform/context.ts';
+import { formatCode, randomCode, randomToken } from '../../platform/crypto.ts';
+import type { Db } from '../../platform/db.ts';
+import { enqueueMail } from '../../platform/mail/outbox.ts';
+import { users } from '../../platform/schema.ts';
+import { audit, type Actor } from '../audit/audit.ts';
+import { canonicalEmail } from '../accounts/email.ts';
+import { enforcePolicy } from '../password-policy/enforce.ts';
+import { allowsPassword } from '../tenants/store.ts';
+import { clearThrottles, runAfterPasswordSet } from './after-reset.ts';
+import { findByCode, codeHash } from './by-code.ts';
+import { findByLink, tokenHash } from './by-link.ts';
+import { accountDisabledEmail, resetEmail } from './emails/messages.ts';
+import {
+  accountsByEmail, claimRequests, consumeToken, insertToken, markRequestDone, recordRequest,
+  supersedeTokens, tokenById, type Account, type ResetToken,
+} from './store.ts';
+
+/** The two ways to prove a reset: the link's token, or the address plus the emailed code. */
+export type ResetProof = { token: string } | { email: string; code: string };
+
+const usable = (a: Account) => !a.user.disabledAt && !a.user.lockedAt && allowsPassword(a.tenant);
+
+// ── requested ──────────────────────────────────────────────────────────────────────────────────
+
+/**
+ * Records the request and returns. The same work happens for every address (known, disabled,
+ * unknown), so the answer's status, body and timing say nothing; the worker resolves it later.
+ */
+export async function requestReset(ctx: Ctx, input: { email: string; tenant?: string; ip: string }): Promise<void> {
+  const email = canonicalEmail(input.email);
+  await ctx.limits.consume('forgotPerIp', input.ip);
+  await ctx.limits.consume('forgotPerAccount', email);
+  await recordRequest(ctx.db, { emailCanonical: email, tenantSlug: input.tenant ?? null, ip: input.ip, createdAt: ctx.clock.now() });
+  ctx.worker.kick();
+}
+
+/** Worker job: turns recorded requests into a reset email, an "account disabled" email, or nothing. */
+export async function resolveRequests(ctx: Ctx): Promise<number> {
+  const pending = await claimRequests(ctx.db, ctx.clock.now(), 20);
+  for (const req of pending) {
+    await ctx.db.transaction(async (tx) => {
+      const found = await accountsByEmail(tx, req.email_canonical, { tenantSlug: req.tenant_slug ?? undefined });
+      const covered = found.filter(usable);
+      const disabled = found.filter((a) => a.user.disabledAt || a.user.lockedAt);
+      const actor: Actor = { type: 'user', ip: req.ip };
+      if (covered.length > 0) {
+        await issueReset(ctx, tx, { accounts: covered, origin: 'self', actor, ttlMs: ctx.config.resetTokenTtlMs, deliver: 'email' });
+      } else if (disabled.length > 0) {
+        const mail = accountDisabledEmail({ tenantNames: disabled.map((a) => a.tenant.name) });
+        const first = disabled[0]!;
+        await enqueueMail(tx, ctx.secrets, ctx.clock, { ...mail, kind: 'account_disabled', to: first.user.email, tenantId: first.tenant.id, userId: first.user.id });
+        for (const a of disabled) {
+          await audit(tx, actor, ctx.clock.now(), { type: 'password_reset_refused', tenantId: a.tenant.id, userId: a.user.id, data: { reason: 'account_disabled' } });
+        }
+      }
+      await markRequestDone(tx, req.id, ctx.clock.now());
+    });
+  }
+  return pending.length;
+}
+
+// ── sent ───────────────────────────────────────────────────────────────────────────────────────
+
+export interface IssueInput {
+  accounts: Account[];            // same address, one or several tenants
+  origin: 'self' | 'admin';
+  actor: Actor;
+  ttlMs: number;
+  deliver: 'email' | 'link';
+  reason?: string;
+}
+
+/**
+ * Makes a token and a code for these accounts, supersedes older ones for the address, audits, and
+ * queues the email (or returns the link for an admin to copy). Self-service and admin resets both
+ * come through here: the admin door is the same flow.
+ */
+export async function issueReset(ctx: Ctx, tx: Db, input: IssueInput): Promise<{ url: string; expiresAt: Date }> {
+  const first = input.accounts[0];
+  if (!first) throw new Error('issueReset needs at least one account');
+  const email = first.user.emailCanonical;
+  const now = ctx.clock.now();
+  const token = randomToken();
+  const code = randomCode();
+  const expiresAt = new Date(now.getTime() + input.ttlMs);
+  await supersedeTokens(tx, email, now);
+  const row = await insertToken(tx, {
+    emailCanonical: email,
+    tenantIds: input.accounts.map((a) => a.tenant.id),
+    tokenHash: tokenHash(ctx, token),
+    codeHash: codeHash(ctx, email, code),
+    origin: input.origin,
+    createdBy: input.actor.type === 'user' ? null : `${input.actor.type}:${input.actor.id ?? ''}`,
+    reason: input.reason ?? null,
+    createdAt: now,
+    expiresAt,
+  });
+  const url = `${ctx.config.publicUrl}/reset-password?token=${token}`;
+  for (const a of input.accounts) {
+    await audit(tx, input.actor, now, {
+      type: input.origin === 'admin' ? 'admin_reset_issued' : 'password_reset_requested',
+      tenantId: a.tenant.id,
+      userId: a.user.id,
+      data: { tokenId: row.id, delivery: input.deliver, expiresAt: expiresAt.toISOString(), ...(input.reason ? { reason: input.reason } : {}) },
+    });
+  }
+  if (input.deliver === 'email') {
+    const mail = resetEmail({
+      url, codeUrl: `${ctx.config.publicUrl}/reset-password/code`, code: formatCode(code), expiresAt,
+      tenantNames: input.accounts.map((a) => a.tenant.name), byAdmin: input.origin === 'admin',
+    });
+    // Always to the stored address, never to what was typed.
+    await enqueueMail(tx, ctx.secrets, ctx.clock, { ...mail, kind: 'password_reset', to: first.user.email, tenantId: first.tenant.id, userId: first.user.id });
+    ctx.worker.kick();
+  }
+  return { url, expiresAt };
+}
+
+// ── opened / completed ─────────────────────────────────────────────────────────────────────────
+
+const gone = (code: 'token_expired' | 'token_used' | 'token_superseded', at: Date, message: string, extra: Record<string, unknown> = {}) =>
+  new AppError(410, code, message, { at: at.toISOString(), ...extra });
+
+/** Why a token can no longer be used, or null when it is live. */
+export function deadReason(t: ResetToken, now: Date): AppError | null {
+  if (t.usedAt) return gone('token_used', t.usedAt, 'This link was already used.');
+  if (t.supersededAt) return gone('token_superseded', t.supersededAt, 'A newer link was sent — use the newest email.');
+  if (t.revokedAt) return gone('token_superseded', t.revokedAt, 'The account changed since this link was sent (new password, new email or disabled) — request a new link.', { reason: t.revokedReason });
+  if (t.expiresAt.getTime() <= now.getTime()) return gone('token_expired', t.expiresAt, 'This link expired — request a new one.');
+  return null;
+}
+
+async function findToken(ctx: Ctx, proof: ResetProof, ip: string): Promise<ResetToken> {
+  await ctx.limits.consume('resetPerIp', ip);
+  return 'token' in proof ? findByLink(ctx, proof.token) : findByCode(ctx, proof.email, proof.code);
+}
+
+/** The live token and the accounts it still covers; never changes anything (mail scanners open links). */
+async function liveToken(ctx: Ctx, proof: ResetProof, ip: string): Promise<{ token: ResetToken; accounts: Account[] }> {
+  const token = await findToken(ctx, proof, ip);
+  const dead = deadReason(token, ctx.clock.now());
+  if (dead) throw dead;
+  const accounts = (await accountsByEmail(ctx.db, token.emailCanonical, { tenantIds: token.tenantIds })).filter(usable);
+  if (accounts.length === 0) throw gone('token_superseded', token.createdAt, 'The account behind this link can no longer be reset — contact your administrator.', { reason: 'account_unavailable' });
+  return { token, accounts };
+}
+
+export async function inspectReset(ctx: Ctx, proof: ResetProof, ip: string) {
+  const { token, accounts } = await liveToken(ctx, proof, ip);
+  return {
+    expiresAt: token.expiresAt.toISOString(),
+    email: accounts[0]!.user.email,
+    accounts: accounts.map((a) => ({ tenant: a.tenant.slug, tenantName: a.tenant.name })),
+  };
+}
+
+export async function completeReset(
+  ctx: Ctx, proof: ResetProof, password: string, tenantSlugs: string[] | undefined, ip: string,
+): Promise<{ updated: string[] }> {
+  const { token, accounts } = await liveToken(ctx, proof, ip);
+  let chosen = accounts;
+  if (tenantSlugs) {
+    const unknown = tenantSlugs.filter((s) => !accounts.some((a) => a.tenant.slug === s));
+    if (unknown.length > 0 || tenantSlugs.length === 0) {
+      throw invalidRequest('tenants: choose one or more of the accounts this link covers.', { field: 'tenants' });
+    }
+    chosen = accounts.filter((a) => tenantSlugs.includes(a.tenant.slug));
+  }
+  await enforcePolicy(ctx, password, chosen.map((a) => ({ tenant: a.tenant, email: a.user.email })));
+  const passwordHash = await ctx.hasher.hash(password); // outside the transaction: hashing is the slow part
+
+  await ctx.db.transaction(async (tx) => {
+    const now = ctx.clock.now();
+    if (!(await consumeToken(tx, token.id, now))) {
+      // Lost a race with another submit, or the token died meanwhile: report its state now.
+      const fresh = await tokenById(tx, token.id);
+      throw (fresh && deadReason(fresh, now)) ?? gone('token_used', now, 'This link was already used.');
+    }
+    await tx.update(users).set({ passwordHash, passwordChangedAt: now }).where(inArray(users.id, chosen.map((a) => a.user.id)));
+    await runAfterPasswordSet(ctx, tx, { accounts: chosen, how: 'reset', actor: { type: 'user', id: chosen[0]!.user.id, ip }, at: now });
+  });
+  ctx.worker.kick();
+  await clearThrottles(ctx, chosen);
+  return { updated: chosen.map((a) => a.tenant.slug) };
+}

@@ -1,0 +1,127 @@
+// All SQL of the reset flow. Only keyed hashes of tokens and codes are stored.
+import { and, desc, eq, gt, inArray, isNull, sql } from 'drizzle-orm';
+import type { Db } from '../../platform/db.ts';
+import { resetRequests, resetTokens, tenants, users } from '../../platform/schema.ts';
+import type { Tenant } from '../tenants/store.ts';
+
+export type ResetToken = typeof resetTokens.$inferSelect;
+export type User = typeof users.$inferSelect;
+export interface Account { user: User; tenant: Tenant; }
+
+export async function tokenByHash(db: Db, tokenHash: string): Promise<ResetToken | undefined> {
+  const [row] = await db.select().from(resetTokens).where(eq(resetTokens.tokenHash, tokenHash));
+  return row;
+}
+
+export async function tokenById(db: Db, id: string): Promise<ResetToken | undefined> {
+  const [row] = await db.select().from(resetTokens).where(eq(resetTokens.id, id));
+  return row;
+}
+
+export async function tokenByEmailAndCode(db: Db, email: string, codeHash: string): Promise<ResetToken | undefined> {
+  const [row] = await db
+    .select()
+    .from(resetTokens)
+    .where(and(eq(resetTokens.emailCanonical, email), eq(resetTokens.codeHash, codeHash)))
+    .orderBy(desc(resetTokens.createdAt))
+    .limit(1);
+  return row;
+}
+
+/** Counts a wrong code against the newest live token of this address; returns the new count. */
+export async function countWrongCode(db: Db, email: string, now: Date): Promise<number | null> {
+  const [row] = await db
+    .update(resetTokens)
+    .set({ codeAttempts: sql`${resetTokens.codeAttempts} + 1` })
+    .where(sql`${resetTokens.id} = (
+      select id from reset_tokens
+      where email_canonical = ${email} and used_at is null and superseded_at is null
+        and revoked_at is null and expires_at > ${now}
+      order by created_at desc limit 1)`)
+    .returning({ attempts: resetTokens.codeAttempts });
+  return row?.attempts ?? null;
+}
+
+export async function insertToken(tx: Db, values: typeof resetTokens.$inferInsert): Promise<ResetToken> {
+  const [row] = await tx.insert(resetTokens).values(values).returning();
+  return row!;
+}
+
+/** A newer request supersedes every older unused token of the same address. */
+export async function supersedeTokens(tx: Db, email: string, at: Date): Promise<void> {
+  await tx
+    .update(resetTokens)
+    .set({ supersededAt: at })
+    .where(and(
+      eq(resetTokens.emailCanonical, email),
+      isNull(resetTokens.usedAt), isNull(resetTokens.supersededAt), isNull(resetTokens.revokedAt),
+    ));
+}
+
+/**
+ * Single use: the UPDATE matches only a live token, so of many concurrent submits exactly one
+ * gets a row back; the others see 0 rows and are refused.
+ */
+export async function consumeToken(tx: Db, id: string, now: Date): Promise<boolean> {
+  const rows = await tx
+    .update(resetTokens)
+    .set({ usedAt: now })
+    .where(and(
+      eq(resetTokens.id, id),
+      isNull(resetTokens.usedAt), isNull(resetTokens.supersededAt), isNull(resetTokens.revokedAt),
+      gt(resetTokens.expiresAt, now),
+    ))
+    .returning({ id: resetTokens.id });
+  return rows.length === 1;
+}
+
+/** Pending links die when the account's password or email changes or the account is disabled. */
+export async function revokeTokensFor(tx: Db, email: string, tenantId: string, at: Date, reason: string): Promise<void> {
+  await tx
+    .update(resetTokens)
+    .set({ revokedAt: at, revokedReason: reason })
+    .where(and(
+      eq(resetTokens.emailCanonical, email),
+      sql`${resetTokens.tenantIds} @> ${JSON.stringify([tenantId])}::jsonb`,
+      isNull(resetTokens.usedAt), isNull(resetTokens.supersededAt), isNull(resetTokens.revokedAt),
+    ));
+}
+
+/** Accounts with this address (in these tenants, or anywhere), with their tenants. */
+export async function accountsByEmail(db: Db, email: string, opts: { tenantIds?: string[]; tenantSlug?: string } = {}): Promise<Account[]> {
+  if (opts.tenantIds && opts.tenantIds.length === 0) return [];
+  const rows = await db
+    .select({ user: users, tenant: tenants })
+    .from(users)
+    .innerJoin(tenants, eq(tenants.id, users.tenantId))
+    .where(and(
+      eq(users.emailCanonical, email),
+      opts.tenantIds ? inArray(users.tenantId, opts.tenantIds) : undefined,
+      opts.tenantSlug ? eq(tenants.slug, opts.tenantSlug) : undefined,
+    ))
+    .orderBy(tenants.name);
+  return rows;
+}
+
+export interface PendingRequest { id: number; email_canonical: string; tenant_slug: string | null; ip: string | null; }
+
+/** Claims forgot-password requests not yet resolved; a crashed worker's claim expires and is retried. */
+export async function claimRequests(db: Db, now: Date, batch: number): Promise<PendingRequest[]> {
+  const res = await db.execute(sql`
+    update reset_requests set lease_until = ${new Date(now.getTime() + 60_000)}
+    where id in (
+      select id from reset_requests
+      where processed_at is null and (lease_until is null or lease_until < ${now})
+      order by id limit ${batch}
+      for update skip locked)
+    returning id, email_canonical, tenant_slug, ip`);
+  return (res as unknown as { rows: PendingRequest[] }).rows;
+}
+
+export async function markRequestDone(tx: Db, id: number, now: Date): Promise<void> {
+  await tx.update(resetRequests).set({ processedAt: now, leaseUntil: null }).where(eq(resetRequests.id, id));
+}
+
+export async function recordRequest(db: Db, values: typeof resetRequests.$inferInsert): Promise<void> {
+  await db.insert(resetRequests).values(values);
+}

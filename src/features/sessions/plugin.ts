@@ -1,0 +1,73 @@
+// Who is calling: a session from the cookie or from `Authorization: Bearer`. Cookie-authenticated
+// state changes also need the CSRF token (header X-CSRF-Token or form field _csrf).
+import fp from 'fastify-plugin';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { csrfFailed, forbidden, unauthenticated } from '../../errors.ts';
+import type { Ctx } from '../../platform/context.ts';
+import { Secrets } from '../../platform/crypto.ts';
+import { loadSession, SESSION_COOKIE, type SessionInfo } from './sessions.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The caller's live session, looked up once per request. */
+    session(): Promise<SessionInfo | null>;
+    sessionCache?: Promise<SessionInfo | null>;
+  }
+}
+
+export const csrfTokenFor = (ctx: Ctx, s: SessionInfo) => ctx.secrets.hash('csrf', s.idHash);
+
+function bearerToken(request: FastifyRequest): string | undefined {
+  const h = request.headers.authorization;
+  if (!h) return undefined;
+  const m = /^Bearer\s+(\S+)$/i.exec(h);
+  return m?.[1];
+}
+
+export const sessionsPlugin = fp(async (app: FastifyInstance, opts: { ctx: Ctx }) => {
+  const { ctx } = opts;
+  app.decorateRequest('sessionCache', undefined);
+  app.decorateRequest('session', function (this: FastifyRequest) {
+    this.sessionCache ??= (async () => {
+      const bearer = bearerToken(this);
+      if (bearer) return loadSession(ctx, bearer, 'bearer');
+      const cookie = this.cookies[SESSION_COOKIE];
+      return cookie ? loadSession(ctx, cookie, 'cookie') : null;
+    })();
+    return this.sessionCache;
+  });
+});
+
+const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** The session or 401; for a cookie session on a state-changing call, the CSRF token too. */
+export async function requireSession(ctx: Ctx, request: FastifyRequest): Promise<SessionInfo> {
+  const s = await request.session();
+  if (!s) throw unauthenticated();
+  if (s.via === 'cookie' && !SAFE.has(request.method)) {
+    const body = request.body as Record<string, unknown> | undefined;
+    const sent = request.headers['x-csrf-token'] ?? (typeof body?._csrf === 'string' ? body._csrf : undefined);
+    if (typeof sent !== 'string' || !Secrets.equal(sent, csrfTokenFor(ctx, s))) throw csrfFailed();
+  }
+  return s;
+}
+
+export async function requireAdmin(ctx: Ctx, request: FastifyRequest): Promise<SessionInfo> {
+  const s = await requireSession(ctx, request);
+  if (s.user.role !== 'admin') throw forbidden('Only administrators of this tenant can do this.');
+  return s;
+}
+
+export function setSessionCookie(ctx: Ctx, reply: FastifyReply, token: string, expiresAt: Date): void {
+  reply.setCookie(SESSION_COOKIE, token, {
+    path: '/',
+    httpOnly: true,
+    sameSite: 'lax',
+    secure: ctx.config.publicUrl.startsWith('https:'),
+    expires: expiresAt,
+  });
+}
+
+export function clearSessionCookie(ctx: Ctx, reply: FastifyReply): void {
+  reply.clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'lax', secure: ctx.config.publicUrl.startsWith('https:') });
+}

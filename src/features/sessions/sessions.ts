@@ -1,0 +1,107 @@
+// Server-side sessions: a random token the client holds, only its keyed hash stored. Every request
+// reads the row, so a revocation takes effect on the very next request on every instance.
+import { and, eq, gt, inArray, isNull, ne, sql } from 'drizzle-orm';
+import type { Ctx } from '../../platform/context.ts';
+import { randomToken } from '../../platform/crypto.ts';
+import type { Db } from '../../platform/db.ts';
+import { sessions, tenants, users } from '../../platform/schema.ts';
+
+export type AuthMethod = 'password' | 'google';
+
+export interface SessionInfo {
+  idHash: string;
+  via: 'cookie' | 'bearer';
+  user: { id: string; email: string; name: string; role: string };
+  tenant: { id: string; slug: string; name: string };
+  authMethod: string;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+export const SESSION_COOKIE = 'keyturn_session';
+
+export const sessionHash = (ctx: Pick<Ctx, 'secrets'>, token: string) => ctx.secrets.hash('session', token);
+
+export async function createSession(
+  ctx: Ctx, tx: Db,
+  input: { userId: string; tenantId: string; authMethod: AuthMethod; ip?: string; userAgent?: string },
+): Promise<{ token: string; expiresAt: Date }> {
+  const token = randomToken();
+  const now = ctx.clock.now();
+  const expiresAt = new Date(now.getTime() + ctx.config.sessionTtlMs);
+  await tx.insert(sessions).values({
+    idHash: sessionHash(ctx, token),
+    userId: input.userId,
+    tenantId: input.tenantId,
+    authMethod: input.authMethod,
+    createdAt: now,
+    expiresAt,
+    ip: input.ip ?? null,
+    userAgent: input.userAgent?.slice(0, 300) ?? null,
+  });
+  await tx.update(users).set({ lastLoginAt: now }).where(eq(users.id, input.userId));
+  return { token, expiresAt };
+}
+
+/** The live session for a token, or null: unknown, expired, revoked, or its account disabled or locked. */
+export async function loadSession(ctx: Ctx, token: string, via: SessionInfo['via']): Promise<SessionInfo | null> {
+  if (token.length < 20 || token.length > 100) return null;
+  const idHash = sessionHash(ctx, token);
+  const [row] = await ctx.db
+    .select({
+      s: sessions,
+      u: { id: users.id, email: users.email, name: users.name, role: users.role },
+      t: { id: tenants.id, slug: tenants.slug, name: tenants.name },
+    })
+    .from(sessions)
+    .innerJoin(users, eq(users.id, sessions.userId))
+    .innerJoin(tenants, eq(tenants.id, sessions.tenantId))
+    .where(and(
+      eq(sessions.idHash, idHash),
+      isNull(sessions.revokedAt),
+      gt(sessions.expiresAt, ctx.clock.now()),
+      isNull(users.disabledAt),
+      isNull(users.lockedAt),
+    ));
+  if (!row) return null;
+  return {
+    idHash,
+    via,
+    user: row.u,
+    tenant: row.t,
+    authMethod: row.s.authMethod,
+    createdAt: row.s.createdAt,
+    expiresAt: row.s.expiresAt,
+  };
+}
+
+/** Revokes every live session of these accounts (all auth methods), optionally keeping one. */
+export async function revokeSessions(
+  tx: Db, at: Date, userIds: string[], keepIdHash?: string,
+): Promise<number> {
+  if (userIds.length === 0) return 0;
+  const rows = await tx
+    .update(sessions)
+    .set({ revokedAt: at })
+    .where(and(
+      inArray(sessions.userId, userIds),
+      isNull(sessions.revokedAt),
+      keepIdHash ? ne(sessions.idHash, keepIdHash) : sql`true`,
+    ))
+    .returning({ id: sessions.idHash });
+  return rows.length;
+}
+
+export async function revokeSession(tx: Db, at: Date, idHash: string): Promise<void> {
+  await tx.update(sessions).set({ revokedAt: at }).where(eq(sessions.idHash, idHash));
+}
+
+export function sessionView(s: SessionInfo) {
+  return {
+    user: s.user,
+    tenant: { slug: s.tenant.slug, name: s.tenant.name },
+    authMethod: s.authMethod,
+    createdAt: s.createdAt.toISOString(),
+    expiresAt: s.expiresAt.toISOString(),
+  };
+}

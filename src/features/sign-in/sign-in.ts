@@ -1,0 +1,99 @@
+// Password sign-in. One answer (401 invalid_credentials) for every wrong combination; a right
+// password in several tenants asks the caller to choose (300 choose_tenant + a short-lived ticket).
+import { and, eq, gt, isNull } from 'drizzle-orm';
+import { AppError, invalidCredentials } from '../../errors.ts';
+import type { Ctx } from '../../platform/context.ts';
+import { randomToken } from '../../platform/crypto.ts';
+import { loginTickets, tenants, users } from '../../platform/schema.ts';
+import { audit } from '../audit/audit.ts';
+import { canonicalEmail } from '../accounts/email.ts';
+import { createSession } from '../sessions/sessions.ts';
+
+const TICKET_TTL_MS = 5 * 60_000;
+
+export interface SignInInput { email: string; password: string; tenant?: string; ticket?: string; ip: string; userAgent?: string; }
+
+export type SignInResult =
+  | { kind: 'signed-in'; token: string; expiresAt: Date; user: { id: string; email: string; name: string; role: string }; tenant: { slug: string; name: string } }
+  | { kind: 'choose-tenant'; ticket: string; tenants: { slug: string; name: string }[] };
+
+export async function signIn(ctx: Ctx, input: SignInInput): Promise<SignInResult> {
+  const email = canonicalEmail(input.email);
+  const throttleKeys = { accountIp: `${email}|${input.ip}`, account: email };
+  await ctx.limits.check('loginFailuresPerAccountIp', throttleKeys.accountIp);
+  await ctx.limits.check('loginFailuresPerAccount', throttleKeys.account);
+
+  const candidates = await ctx.db
+    .select({ u: users, t: tenants })
+    .from(users)
+    .innerJoin(tenants, eq(tenants.id, users.tenantId))
+    .where(and(
+      eq(users.emailCanonical, email),
+      isNull(users.disabledAt),
+      isNull(users.lockedAt),
+      input.tenant ? eq(tenants.slug, input.tenant) : undefined,
+    ));
+  const allowed = candidates.filter((c) => c.t.loginMethods.includes('password'));
+
+  // Every candidate is verified (the dummy hash when there is none), so the time spent does not
+  // tell whether the address has an account.
+  const matches = [];
+  if (allowed.length === 0) await ctx.hasher.verify(null, input.password);
+  for (const c of allowed) if (await ctx.hasher.verify(c.u.passwordHash, input.password)) matches.push(c);
+
+  if (matches.length === 0) {
+    await ctx.limits.penalty('loginFailuresPerAccountIp', throttleKeys.accountIp);
+    await ctx.limits.penalty('loginFailuresPerAccount', throttleKeys.account);
+    throw invalidCredentials();
+  }
+
+  if (input.ticket !== undefined) await spendTicket(ctx, input.ticket, email, matches.map((m) => m.u.id));
+
+  if (matches.length > 1) {
+    const ticket = randomToken();
+    await ctx.db.insert(loginTickets).values({
+      ticketHash: ctx.secrets.hash('login-ticket', ticket),
+      emailCanonical: email,
+      userIds: matches.map((m) => m.u.id),
+      expiresAt: new Date(ctx.clock.now().getTime() + TICKET_TTL_MS),
+    });
+    return { kind: 'choose-tenant', ticket, tenants: matches.map((m) => ({ slug: m.t.slug, name: m.t.name })) };
+  }
+
+  const { u, t } = matches[0]!;
+  const session = await ctx.db.transaction(async (tx) => {
+    const s = await createSession(ctx, tx, {
+      userId: u.id, tenantId: t.id, authMethod: 'password', ip: input.ip, userAgent: input.userAgent,
+    });
+    await audit(tx, { type: 'user', id: u.id, ip: input.ip }, ctx.clock.now(), {
+      type: 'signed_in', tenantId: t.id, userId: u.id, data: { method: 'password' },
+    });
+    return s;
+  });
+  await ctx.limits.clear('loginFailuresPerAccountIp', throttleKeys.accountIp);
+  return {
+    kind: 'signed-in',
+    token: session.token,
+    expiresAt: session.expiresAt,
+    user: { id: u.id, email: u.email, name: u.name, role: u.role },
+    tenant: { slug: t.slug, name: t.name },
+  };
+}
+
+/** A ticket is single-use, short-lived, and only good for the accounts it was issued for. */
+async function spendTicket(ctx: Ctx, ticket: string, email: string, userIds: string[]): Promise<void> {
+  // Single use: the UPDATE only matches an unused, unexpired ticket; a row count of 0 means refused.
+  const [row] = await ctx.db
+    .update(loginTickets)
+    .set({ usedAt: ctx.clock.now() })
+    .where(and(
+      eq(loginTickets.ticketHash, ctx.secrets.hash('login-ticket', ticket)),
+      eq(loginTickets.emailCanonical, email),
+      isNull(loginTickets.usedAt),
+      gt(loginTickets.expiresAt, ctx.clock.now()),
+    ))
+    .returning({ userIds: loginTickets.userIds });
+  if (!row || !userIds.every((id) => row.userIds.includes(id))) {
+    throw new AppError(401, 'invalid_ticket', 'The tenant choice expired — sign in again.');
+  }
+}

@@ -1,0 +1,100 @@
+// One database handle for PGlite (embedded, default) and a PostgreSQL server. Features see only `Db`.
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { sql } from 'drizzle-orm';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+
+export type Db = PgDatabase<PgQueryResultHKT>;
+
+export const migrationsFolder = fileURLToPath(new URL('../../migrations', import.meta.url));
+
+export interface Database {
+  db: Db;
+  kind: 'pglite' | 'postgres';
+  migrate(): Promise<void>;
+  /** Number of applied migrations vs. the ones this build ships. */
+  migrationState(): Promise<{ applied: number; shipped: number }>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions { url?: string; dataDir: string; poolSize?: number; statementTimeoutMs?: number; }
+
+const MIGRATION_LOCK = 7_141_592; // advisory lock id: several instances starting together migrate once
+
+export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
+  if (opts.url && /^postgres(ql)?:/.test(opts.url)) return openPostgres(opts);
+  return openPglite(opts.url === 'memory://' ? undefined : `${opts.dataDir}/pg`);
+}
+
+async function shippedMigrations(): Promise<number> {
+  const { readFile } = await import('node:fs/promises');
+  const journal = JSON.parse(await readFile(`${migrationsFolder}/meta/_journal.json`, 'utf8'));
+  return journal.entries.length;
+}
+
+async function appliedMigrations(db: Db): Promise<number> {
+  try {
+    const res = (await db.execute(sql`select count(*)::int as n from drizzle.__drizzle_migrations`)) as unknown as {
+      rows: { n: number }[];
+    };
+    return res.rows[0]?.n ?? 0;
+  } catch {
+    return 0; // no migrations table yet
+  }
+}
+
+async function openPglite(dir: string | undefined): Promise<Database> {
+  const { PGlite } = await import('@electric-sql/pglite');
+  const { drizzle } = await import('drizzle-orm/pglite');
+  const { migrate } = await import('drizzle-orm/pglite/migrator');
+  if (dir) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const client = dir ? new PGlite(dir) : new PGlite();
+  await client.waitReady;
+  const db = drizzle(client);
+  return {
+    db: db as unknown as Db,
+    kind: 'pglite',
+    migrate: () => migrate(db, { migrationsFolder }),
+    migrationState: async () => ({ applied: await appliedMigrations(db as unknown as Db), shipped: await shippedMigrations() }),
+    ping: async () => { await client.query('select 1'); },
+    close: () => client.close(),
+  };
+}
+
+async function openPostgres(opts: DatabaseOptions): Promise<Database> {
+  const pg = (await import('pg')).default;
+  const { drizzle } = await import('drizzle-orm/node-postgres');
+  const { migrate } = await import('drizzle-orm/node-postgres/migrator');
+  const pool = new pg.Pool({
+    connectionString: opts.url,
+    max: opts.poolSize ?? 10,
+    connectionTimeoutMillis: 5_000,
+    statement_timeout: opts.statementTimeoutMs ?? 10_000,
+  });
+  // A dropped server connection must not crash the process; the next query reports it.
+  pool.on('error', () => {});
+  const db = drizzle(pool);
+  return {
+    db: db as unknown as Db,
+    kind: 'postgres',
+    async migrate() {
+      const lock = await pool.connect();
+      try {
+        await lock.query('select pg_advisory_lock($1)', [MIGRATION_LOCK]);
+        await migrate(db, { migrationsFolder });
+      } finally {
+        await lock.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {});
+        lock.release();
+      }
+    },
+    migrationState: async () => ({ applied: await appliedMigrations(db as unknown as Db), shipped: await shippedMigrations() }),
+    ping: async () => { await pool.query('select 1'); },
+    close: () => pool.end(),
+  };
+}
+
+/** Rows of a raw `db.execute` on either driver. */
+export function rowsOf<T>(result: unknown): T[] {
+  return ((result as { rows?: T[] }).rows ?? []) as T[];
+}

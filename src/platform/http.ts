@@ -1,0 +1,99 @@
+// HTTP plumbing shared by both listeners: the contract's error shape, body parsing, log redaction.
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { AppError, csrfFailed, invalidRequest, unavailable } from '../errors.ts';
+
+/** Validates a body/query against a zod schema; the first problem becomes a 400 naming the field. */
+export function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
+  if (value === null || value === undefined || typeof value !== 'object' || Array.isArray(value)) {
+    throw invalidRequest('The request body must be a JSON object.');
+  }
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const field = issue.path.join('.') || 'body';
+    throw invalidRequest(`${field}: ${issue.message}`, { field });
+  }
+  return result.data;
+}
+
+const DB_DOWN = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P03', '08006', '08001', '08003']);
+
+function isDatabaseDown(err: unknown): boolean {
+  let e = err as { code?: string; cause?: unknown; message?: string } | undefined;
+  for (let depth = 0; e && depth < 4; depth++) {
+    if (e.code && DB_DOWN.has(e.code)) return true;
+    if (typeof e.message === 'string' && /Connection terminated|timeout exceeded when trying to connect/.test(e.message)) return true;
+    e = e.cause as typeof e;
+  }
+  return false;
+}
+
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError | AppError, request, reply) => {
+    if (err instanceof AppError) {
+      for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);
+      return reply.status(err.status).send({ error: err.code, message: err.message, ...err.extra });
+    }
+    const status = (err as FastifyError).statusCode;
+    if (status && status >= 400 && status < 500) {
+      const message =
+        status === 413 ? 'The request body is too large.'
+        : status === 415 ? 'Send the body as application/json or a form.'
+        : (err as FastifyError).code === 'FST_ERR_CTP_INVALID_JSON_BODY' || /JSON/.test(err.message)
+          ? 'The request body is not valid JSON.'
+          : 'The request is not valid.';
+      const code = status === 413 ? 'payload_too_large' : status === 415 ? 'unsupported_media_type' : 'invalid_request';
+      return reply.status(status).send({ error: code, message });
+    }
+    if (isDatabaseDown(err)) {
+      request.log.error({ err: { message: err.message } }, 'database unavailable');
+      const e = unavailable();
+      return reply.status(e.status).header('retry-after', '5').send({ error: e.code, message: e.message });
+    }
+    request.log.error({ err }, 'unhandled error');
+    return reply.status(500).send({ error: 'internal', message: 'Something went wrong on our side.' });
+  });
+  app.setNotFoundHandler((_request, reply) =>
+    reply.status(404).send({ error: 'not_found', message: 'There is nothing at this address.' }));
+}
+
+/** Refuses state-changing requests sent by a page of another origin (login CSRF and friends). */
+export function installOriginCheck(app: FastifyInstance, publicUrl: string): void {
+  const origin = new URL(publicUrl).origin;
+  app.addHook('onRequest', async (request: FastifyRequest) => {
+    if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS') return;
+    const sent = request.headers.origin;
+    if (sent !== undefined && sent !== origin) throw csrfFailed();
+    if (sent === undefined && request.headers['sec-fetch-site'] === 'cross-site') throw csrfFailed();
+  });
+}
+
+/** Secrets never reach a log line: query values of token-like parameters are masked. */
+export function redactUrl(url: string): string {
+  return url.replace(/([?&](?:token|code|ticket|password)=)[^&#]*/gi, '$1[redacted]');
+}
+
+export const logRedactPaths = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-csrf-token"]',
+  'res.headers["set-cookie"]',
+  '*.password',
+  '*.token',
+  '*.code',
+  '*.newPassword',
+  '*.currentPassword',
+];
+
+export function loggerOptions(level: string, stream?: NodeJS.WritableStream) {
+  return {
+    level,
+    redact: { paths: logRedactPaths, censor: '[redacted]' },
+    serializers: {
+      req: (req: FastifyRequest) => ({ method: req.method, url: redactUrl(req.url), ip: req.ip }),
+      res: (res: FastifyReply) => ({ statusCode: res.statusCode }),
+    },
+    ...(stream ? { stream } : {}),
+  };
+}

@@ -1,0 +1,111 @@
+// Mail leaves through this table: a request only inserts a row (inside its own transaction),
+// a worker sends it later, so no request waits on SMTP and a crash loses nothing.
+import { and, desc, eq, sql } from 'drizzle-orm';
+import type { Clock } from '../clock.ts';
+import type { Secrets } from '../crypto.ts';
+import { rowsOf, type Db } from '../db.ts';
+import { outbox } from '../schema.ts';
+import type { MailTransport } from './transport.ts';
+
+export interface MailContent { subject: string; text: string; html: string; }
+export interface QueuedMail extends MailContent {
+  kind: string;
+  to: string;
+  tenantId?: string | null;
+  userId?: string | null;
+}
+
+const MAX_ATTEMPTS = 10;
+const LEASE_MS = 60_000;
+
+/** Exponential backoff: 5 s, 10 s, 20 s … capped at 15 minutes. */
+export const retryDelayMs = (attempts: number) => Math.min(5_000 * 2 ** Math.max(0, attempts - 1), 15 * 60_000);
+
+export async function enqueueMail(tx: Db, secrets: Secrets, clock: Clock, mail: QueuedMail): Promise<string> {
+  const now = clock.now();
+  const [row] = await tx
+    .insert(outbox)
+    .values({
+      tenantId: mail.tenantId ?? null,
+      userId: mail.userId ?? null,
+      kind: mail.kind,
+      toAddress: mail.to,
+      subject: mail.subject,
+      sealedBody: secrets.seal(JSON.stringify({ text: mail.text, html: mail.html })),
+      nextAttemptAt: now,
+      createdAt: now,
+    })
+    .returning({ id: outbox.id });
+  return row!.id;
+}
+
+interface ClaimedRow { id: string; to_address: string; subject: string; sealed_body: string | null; attempts: number; }
+
+/**
+ * Claims due rows (or rows whose sender died: lease expired) with FOR UPDATE SKIP LOCKED, so
+ * several instances never send the same message twice, then sends each and records the outcome.
+ */
+export async function sendDueMail(
+  db: Db, secrets: Secrets, clock: Clock, transport: MailTransport, from: string, batch = 10,
+): Promise<number> {
+  const now = clock.now();
+  const claimed = rowsOf<ClaimedRow>(
+    await db.execute(sql`
+      update outbox set status = 'sending', attempts = attempts + 1,
+             lease_until = ${new Date(now.getTime() + LEASE_MS)}
+      where id in (
+        select id from outbox
+        where (status = 'queued' and next_attempt_at <= ${now})
+           or (status = 'sending' and lease_until < ${now})
+        order by next_attempt_at
+        limit ${batch}
+        for update skip locked)
+      returning id, to_address, subject, sealed_body, attempts`),
+  );
+  for (const row of claimed) {
+    try {
+      if (!row.sealed_body) throw new Error('message body missing');
+      const body = JSON.parse(secrets.open(row.sealed_body)) as { text: string; html: string };
+      const result = await transport.send({ from, to: row.to_address, subject: row.subject, ...body });
+      await db
+        .update(outbox)
+        .set({ status: 'sent', sentAt: clock.now(), smtpResponse: result.response, sealedBody: null, leaseUntil: null })
+        .where(eq(outbox.id, row.id));
+    } catch (err) {
+      const failed = row.attempts >= MAX_ATTEMPTS;
+      await db
+        .update(outbox)
+        .set({
+          status: failed ? 'failed' : 'queued',
+          lastError: String((err as Error).message ?? err).slice(0, 500),
+          nextAttemptAt: new Date(clock.now().getTime() + retryDelayMs(row.attempts)),
+          leaseUntil: null,
+          ...(failed ? { sealedBody: null } : {}),
+        })
+        .where(eq(outbox.id, row.id));
+    }
+  }
+  return claimed.length;
+}
+
+export async function deliveriesOf(db: Db, filter: { userId: string; tenantId: string }) {
+  const rows = await db
+    .select()
+    .from(outbox)
+    .where(and(eq(outbox.userId, filter.userId), eq(outbox.tenantId, filter.tenantId)))
+    .orderBy(desc(outbox.createdAt))
+    .limit(100);
+  return rows.map((r) => ({
+    id: r.id,
+    kind: r.kind,
+    to: r.toAddress,
+    subject: r.subject,
+    status: r.status,
+    attempts: r.attempts,
+    lastError: r.lastError,
+    smtpResponse: r.smtpResponse,
+    queuedAt: r.createdAt.toISOString(),
+    sentAt: r.sentAt?.toISOString() ?? null,
+    nextAttemptAt: r.status === 'queued' ? r.nextAttemptAt.toISOString() : null,
+  }));
+}

@@ -1,0 +1,133 @@
+// The whole data model in one place. Works on PGlite (PG 18) and PostgreSQL 15: nothing newer than PG 15.
+import { sql } from 'drizzle-orm';
+import {
+  pgTable, uuid, text, timestamp, jsonb, integer, bigserial, index, uniqueIndex, boolean,
+} from 'drizzle-orm/pg-core';
+
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+const id = () => uuid('id').primaryKey().default(sql`gen_random_uuid()`);
+
+export const tenants = pgTable('tenants', {
+  id: id(),
+  slug: text('slug').notNull().unique(),
+  name: text('name').notNull(),
+  loginMethods: jsonb('login_methods').$type<string[]>().notNull().default(['password']),
+  passwordPolicy: jsonb('password_policy').$type<Record<string, unknown>>().notNull().default({}),
+  settings: jsonb('settings').$type<Record<string, unknown>>().notNull().default({}),
+  createdAt: ts('created_at').notNull().defaultNow(),
+});
+
+export const users = pgTable('users', {
+  id: id(),
+  tenantId: uuid('tenant_id').notNull().references(() => tenants.id),
+  email: text('email').notNull(),                     // as stored; mail always goes here
+  emailCanonical: text('email_canonical').notNull(),  // trimmed, NFKC, lower-cased: the lookup key
+  name: text('name').notNull().default(''),
+  role: text('role').notNull().default('member'),
+  passwordHash: text('password_hash'),
+  passwordChangedAt: ts('password_changed_at'),
+  disabledAt: ts('disabled_at'),
+  lockedAt: ts('locked_at'),                          // set by "this wasn't me"
+  lastLoginAt: ts('last_login_at'),
+  createdAt: ts('created_at').notNull().defaultNow(),
+}, (t) => [
+  uniqueIndex('users_tenant_email').on(t.tenantId, t.emailCanonical),
+  index('users_email').on(t.emailCanonical),
+]);
+
+export const sessions = pgTable('sessions', {
+  idHash: text('id_hash').primaryKey(),
+  userId: uuid('user_id').notNull().references(() => users.id),
+  tenantId: uuid('tenant_id').notNull().references(() => tenants.id),
+  authMethod: text('auth_method').notNull(),
+  createdAt: ts('created_at').notNull(),
+  expiresAt: ts('expires_at').notNull(),
+  revokedAt: ts('revoked_at'),
+  ip: text('ip'),
+  userAgent: text('user_agent'),
+}, (t) => [index('sessions_user').on(t.userId)]);
+
+export const resetTokens = pgTable('reset_tokens', {
+  id: id(),
+  emailCanonical: text('email_canonical').notNull(),
+  tenantIds: jsonb('tenant_ids').$type<string[]>().notNull(),
+  tokenHash: text('token_hash').notNull().unique(),
+  codeHash: text('code_hash').notNull(),
+  codeAttempts: integer('code_attempts').notNull().default(0),
+  origin: text('origin').notNull(),                   // 'self' | 'admin'
+  createdBy: text('created_by'),
+  reason: text('reason'),
+  createdAt: ts('created_at').notNull(),
+  expiresAt: ts('expires_at').notNull(),
+  usedAt: ts('used_at'),
+  supersededAt: ts('superseded_at'),                  // when the newer link was sent
+  revokedAt: ts('revoked_at'),                        // password/email changed or account disabled
+  revokedReason: text('revoked_reason'),
+}, (t) => [index('reset_tokens_email').on(t.emailCanonical, t.codeHash)]);
+
+export const loginTickets = pgTable('login_tickets', {
+  ticketHash: text('ticket_hash').primaryKey(),
+  emailCanonical: text('email_canonical').notNull(),
+  userIds: jsonb('user_ids').$type<string[]>().notNull(),
+  expiresAt: ts('expires_at').notNull(),
+  usedAt: ts('used_at'),
+});
+
+export const lockTokens = pgTable('lock_tokens', {
+  tokenHash: text('token_hash').primaryKey(),
+  userId: uuid('user_id').notNull().references(() => users.id),
+  createdAt: ts('created_at').notNull(),
+  expiresAt: ts('expires_at').notNull(),
+  usedAt: ts('used_at'),
+});
+
+export const outbox = pgTable('outbox', {
+  id: id(),
+  tenantId: uuid('tenant_id'),
+  userId: uuid('user_id'),
+  kind: text('kind').notNull(),
+  toAddress: text('to_address').notNull(),
+  subject: text('subject').notNull(),
+  sealedBody: text('sealed_body'),                    // encrypted {text, html}; dropped once sent
+  status: text('status').notNull().default('queued'), // queued | sending | sent | failed
+  attempts: integer('attempts').notNull().default(0),
+  nextAttemptAt: ts('next_attempt_at').notNull(),
+  leaseUntil: ts('lease_until'),
+  lastError: text('last_error'),
+  smtpResponse: text('smtp_response'),
+  createdAt: ts('created_at').notNull(),
+  sentAt: ts('sent_at'),
+}, (t) => [
+  index('outbox_due').on(t.status, t.nextAttemptAt),
+  index('outbox_user').on(t.userId),
+]);
+
+// A forgot-password request is recorded and answered at once; the worker resolves it later, so the
+// answer costs the same whether or not the address has an account.
+export const resetRequests = pgTable('reset_requests', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  emailCanonical: text('email_canonical').notNull(),
+  tenantSlug: text('tenant_slug'),
+  ip: text('ip'),
+  createdAt: ts('created_at').notNull(),
+  processedAt: ts('processed_at'),
+  leaseUntil: ts('lease_until'),
+}, (t) => [index('reset_requests_pending').on(t.processedAt)]);
+
+export const auditEvents = pgTable('audit_events', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  tenantId: uuid('tenant_id'),
+  userId: uuid('user_id'),
+  actorType: text('actor_type').notNull(),            // user | admin | operator | system
+  actorId: text('actor_id'),
+  type: text('type').notNull(),
+  ip: text('ip'),
+  data: jsonb('data').$type<Record<string, unknown>>().notNull().default({}),
+  createdAt: ts('created_at').notNull(),
+}, (t) => [index('audit_tenant').on(t.tenantId, t.id), index('audit_user').on(t.userId, t.id)]);
+
+export const schemaMeta = pgTable('keyturn_meta', {
+  key: text('key').primaryKey(),
+  value: text('value').notNull(),
+  flag: boolean('flag'),
+});
