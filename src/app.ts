@@ -1,6 +1,7 @@
 // buildApp: the platform, then the features, on two listeners that never share a route.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import helmet from '@fastify/helmet';
@@ -64,7 +65,8 @@ function persistentSecret(config: Config, file: string, fromEnv: string | undefi
 }
 
 export async function buildApp(config: Config, overrides: AppOverrides = {}): Promise<App> {
-  const log: FastifyBaseLogger = pino(loggerOptions(config.logLevel, overrides.logStream) as pino.LoggerOptions);
+  const options = loggerOptions(config.logLevel) as pino.LoggerOptions;
+  const log: FastifyBaseLogger = overrides.logStream ? pino(options, overrides.logStream) : pino(options);
   const database = overrides.database ?? (await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir }));
   if (!overrides.database && database.kind === 'pglite') await database.migrate(); // embedded: always current
   const { applied, shipped } = await database.migrationState();
@@ -103,6 +105,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     bodyLimit: 64 * 1024,
     trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
     return503OnClosing: true,
+    genReqId: () => randomUUID(),
   } as const;
 
   const publicApp = Fastify(common);

@@ -86,7 +86,7 @@ export const logRedactPaths = [
   '*.currentPassword',
 ];
 
-export function loggerOptions(level: string, stream?: NodeJS.WritableStream) {
+export function loggerOptions(level: string) {
   return {
     level,
     redact: { paths: logRedactPaths, censor: '[redacted]' },
@@ -94,6 +94,5 @@ export function loggerOptions(level: string, stream?: NodeJS.WritableStream) {
       req: (req: FastifyRequest) => ({ method: req.method, url: redactUrl(req.url), ip: req.ip }),
       res: (res: FastifyReply) => ({ statusCode: res.statusCode }),
     },
-    ...(stream ? { stream } : {}),
   };
 }

@@ -1,0 +1,90 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, STRONG, unique, type TestApp } from '../helpers/app.ts';
+
+let t: TestApp;
+beforeAll(async () => { t = await startTestApp(); });
+afterAll(async () => { await t?.close(); });
+
+describe('sign-in and sessions', () => {
+  it('signs in with a cookie, answers who is signed in, and logs out', async () => {
+    const { slug } = await t.tenant();
+    const email = `${unique('ann')}@example.com`;
+    await t.user(slug, email, { role: 'admin', name: 'Ann' });
+    const s = await t.login(email);
+    expect(s.status).toBe(200);
+    expect(s.body.user).toMatchObject({ email, name: 'Ann', role: 'admin' });
+    expect(s.body.tenant).toMatchObject({ slug });
+    const who = await t.api('GET', '/api/v1/session', undefined, { cookie: s.cookie });
+    expect(who.status).toBe(200);
+    expect(who.body).toMatchObject({ user: { email }, tenant: { slug }, authMethod: 'password' });
+    const out = await t.api('POST', '/api/v1/logout', undefined, { cookie: s.cookie, 'x-csrf-token': s.csrf });
+    expect(out.status).toBe(204);
+    expect((await t.api('GET', '/api/v1/session', undefined, { cookie: s.cookie })).status).toBe(401);
+  });
+
+  it('gives a bearer token when asked, which works without CSRF', async () => {
+    const { slug } = await t.tenant();
+    const email = `${unique('bob')}@example.com`;
+    await t.user(slug, email);
+    const res = await t.api('POST', '/api/v1/login', { email, password: STRONG, tokenType: 'bearer' });
+    expect(res.status).toBe(200);
+    expect(res.headers['set-cookie']).toBeUndefined();
+    const auth = { authorization: `Bearer ${res.body.token}` };
+    expect((await t.api('GET', '/api/v1/session', undefined, auth)).body.user.email).toBe(email);
+    expect((await t.api('POST', '/api/v1/logout', undefined, auth)).status).toBe(204);
+    expect((await t.api('GET', '/api/v1/session', undefined, auth)).status).toBe(401);
+  });
+
+  it('answers every wrong combination with the same 401 body', async () => {
+    const { slug } = await t.tenant();
+    const email = `${unique('cy')}@example.com`;
+    const u = await t.user(slug, email);
+    const other = await t.tenant();
+    const disabled = `${unique('dis')}@example.com`;
+    const d = await t.user(slug, disabled);
+    await t.op('PATCH', `/admin/v1/tenants/${slug}/users/${d.id}`, { disabled: true });
+    const bodies = [
+      await t.api('POST', '/api/v1/login', { email, password: 'Wrong-password-1!' }),
+      await t.api('POST', '/api/v1/login', { email: `nobody-${unique()}@example.com`, password: STRONG }),
+      await t.api('POST', '/api/v1/login', { email, password: STRONG, tenant: other.slug }),
+      await t.api('POST', '/api/v1/login', { email: disabled, password: STRONG }),
+    ];
+    for (const b of bodies) {
+      expect(b.status).toBe(401);
+      expect(b.body).toEqual(bodies[0]!.body);
+    }
+    expect(bodies[0]!.body.error).toBe('invalid_credentials');
+    void u;
+  });
+
+  it('asks to choose a tenant when the password is right in two, then signs in with the ticket', async () => {
+    const a = await t.tenant();
+    const b = await t.tenant();
+    const email = `${unique('multi')}@example.com`;
+    await t.user(a.slug, email);
+    await t.user(b.slug, email);
+    const first = await t.api('POST', '/api/v1/login', { email, password: STRONG });
+    expect(first.status).toBe(300);
+    expect(first.body.error).toBe('choose_tenant');
+    expect(first.body.tenants.map((x: { slug: string }) => x.slug).sort()).toEqual([a.slug, b.slug].sort());
+    const second = await t.api('POST', '/api/v1/login', { email, password: STRONG, tenant: b.slug, ticket: first.body.ticket });
+    expect(second.status).toBe(200);
+    expect(second.body.tenant.slug).toBe(b.slug);
+    // The ticket is single use.
+    const again = await t.api('POST', '/api/v1/login', { email, password: STRONG, tenant: a.slug, ticket: first.body.ticket });
+    expect(again.status).toBe(401);
+  });
+
+  it('refuses a cookie-authenticated state change without the CSRF token', async () => {
+    const { slug } = await t.tenant();
+    const email = `${unique('csrf')}@example.com`;
+    await t.user(slug, email);
+    const s = await t.login(email);
+    const res = await t.api('POST', '/api/v1/logout', undefined, { cookie: s.cookie });
+    expect(res.status).toBe(403);
+    expect(res.body.error).toBe('csrf_failed');
+    const cross = await t.api('POST', '/api/v1/logout', undefined, { cookie: s.cookie, 'x-csrf-token': s.csrf, origin: 'https://evil.example' });
+    expect(cross.status).toBe(403);
+    expect((await t.api('GET', '/api/v1/session', undefined, { cookie: s.cookie })).status).toBe(200);
+  });
+});

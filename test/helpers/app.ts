@@ -1,0 +1,151 @@
+// A real Keyturn for tests: PGlite in memory (or a fresh PostgreSQL database), real SMTP to an
+// in-process catcher, logs captured so tests can look for leaked secrets.
+import { Writable } from 'node:stream';
+import { buildApp, type App } from '../../src/app.ts';
+import { configFrom } from '../../src/config.ts';
+import { ManualClock } from '../../src/platform/clock.ts';
+import { openDatabase, type Database } from '../../src/platform/db.ts';
+import { startMailCatcher, type CaughtMail, type MailCatcher } from './mail-catcher.ts';
+
+export const STRONG = 'Sunny-Harbor-42!';
+export const STRONG2 = 'Quiet-Meadow-77#';
+
+export interface TestApp {
+  app: App;
+  mail: MailCatcher;
+  clock: ManualClock;
+  logs: string[];
+  /** Runs the background worker until no work is left (resolves requests, sends mail). */
+  drain(): Promise<void>;
+  /** POST/GET JSON on the public listener. */
+  api(method: string, url: string, body?: unknown, headers?: Record<string, string>): Promise<Res>;
+  /** Operator API with the right key. */
+  op(method: string, url: string, body?: unknown): Promise<Res>;
+  tenant(slug?: string, extra?: Record<string, unknown>): Promise<{ id: string; slug: string }>;
+  user(slug: string, email: string, opts?: { password?: string | null; role?: string; name?: string }): Promise<{ id: string; email: string }>;
+  login(email: string, password?: string, extra?: Record<string, unknown>): Promise<Session>;
+  forgot(email: string, tenant?: string): Promise<Res>;
+  /** Asks for a reset and returns the token and code from the email that arrives. */
+  resetMail(email: string, tenant?: string): Promise<{ token: string; code: string; mail: CaughtMail }>;
+  close(): Promise<void>;
+}
+
+export interface Res { status: number; body: any; headers: Record<string, string | string[] | undefined>; raw: string; }
+export interface Session { cookie: string; csrf: string; status: number; body: any; }
+
+let counter = 0;
+export const unique = (prefix = 't') => `${prefix}${Date.now().toString(36)}${(counter++).toString(36)}`;
+
+/** Which databases the store-level suites run on: PGlite always, PostgreSQL when CI provides one. */
+export const databaseKinds = (): ('pglite' | 'postgres')[] =>
+  process.env.TEST_DATABASE_URL ? ['pglite', 'postgres'] : ['pglite'];
+
+/** A fresh database per suite: PGlite in memory, or a new database on the PostgreSQL server. */
+export async function freshDatabase(kind: 'pglite' | 'postgres'): Promise<Database & { drop(): Promise<void> }> {
+  if (kind === 'pglite') {
+    const db = await openDatabase({ url: 'memory://', dataDir: '' });
+    await db.migrate();
+    return Object.assign(db, { drop: () => db.close() });
+  }
+  const base = process.env.TEST_DATABASE_URL!;
+  const pg = (await import('pg')).default;
+  const name = `keyturn_${unique('t')}`.toLowerCase();
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  const db = await openDatabase({ url: url.toString(), dataDir: '' });
+  await db.migrate();
+  return Object.assign(db, {
+    async drop() {
+      await db.close();
+      const c = new pg.Client({ connectionString: base });
+      await c.connect();
+      await c.query(`drop database if exists ${name} with (force)`);
+      await c.end();
+    },
+  });
+}
+
+export async function startTestApp(opts: { env?: Record<string, string>; db?: 'pglite' | 'postgres' } = {}): Promise<TestApp> {
+  const mail = await startMailCatcher();
+  const clock = new ManualClock();
+  const logs: string[] = [];
+  const logStream = new Writable({ write(chunk, _enc, cb) { logs.push(String(chunk)); cb(); } });
+  const config = configFrom({
+    NODE_ENV: 'test',
+    DATABASE_URL: 'memory://',
+    SMTP_URL: mail.url,
+    PUBLIC_URL: 'https://keyturn.test',
+    LOG_LEVEL: 'info',
+    RATE_LIMIT_SCALE: '1000',
+    ...opts.env,
+  });
+  const database = await freshDatabase(opts.db ?? 'pglite');
+  const app = await buildApp(config, { database, clock, logStream, startWorker: false });
+  const origin = new URL(config.publicUrl).origin;
+
+  const request = async (target: 'public' | 'admin', method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<Res> => {
+    const server = target === 'public' ? app.publicApp : app.adminApp;
+    const res = await server.inject({
+      method: method as 'GET',
+      url,
+      headers: { ...(body !== undefined && typeof body !== 'string' ? { 'content-type': 'application/json' } : {}), ...headers },
+      ...(body !== undefined ? { payload: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
+    });
+    let parsed: unknown = null;
+    try { parsed = res.body ? JSON.parse(res.body) : null; } catch { parsed = res.body; }
+    return { status: res.statusCode, body: parsed, headers: res.headers as Res['headers'], raw: res.body };
+  };
+
+  const t: TestApp = {
+    app, mail, clock, logs,
+    drain: () => app.ctx.worker.drain(),
+    api: (method, url, body, headers) => request('public', method, url, body, headers),
+    op: (method, url, body) => request('admin', method, url, body, { authorization: `Bearer ${app.adminApiKey}` }),
+    async tenant(slug = unique('acme'), extra = {}) {
+      const res = await t.op('POST', '/admin/v1/tenants', { slug, name: slug.toUpperCase(), ...extra });
+      if (res.status !== 201) throw new Error(`tenant create: ${res.status} ${res.raw}`);
+      return res.body;
+    },
+    async user(slug, email, o = {}) {
+      const body: Record<string, unknown> = { email, role: o.role ?? 'member', name: o.name ?? '' };
+      if (o.password !== null) body.password = o.password ?? STRONG;
+      const res = await t.op('POST', `/admin/v1/tenants/${slug}/users`, body);
+      if (res.status !== 201) throw new Error(`user create: ${res.status} ${res.raw}`);
+      return res.body;
+    },
+    async login(email, password = STRONG, extra = {}) {
+      const res = await t.api('POST', '/api/v1/login', { email, password, ...extra });
+      const setCookie = ([] as string[]).concat(res.headers['set-cookie'] ?? []);
+      const cookie = setCookie.map((c) => c.split(';')[0]).join('; ');
+      let csrf = '';
+      if (cookie) csrf = (await t.api('GET', '/api/v1/csrf', undefined, { cookie })).body.csrfToken;
+      return { cookie, csrf, status: res.status, body: res.body };
+    },
+    forgot: (email, tenant) => t.api('POST', '/api/v1/password/forgot', tenant ? { email, tenant } : { email }, { origin }),
+    async resetMail(email, tenant) {
+      const before = mail.messages.length;
+      const res = await t.forgot(email, tenant);
+      if (res.status !== 202) throw new Error(`forgot: ${res.status} ${res.raw}`);
+      await t.drain();
+      const m = await mail.waitFor((x) => mail.messages.indexOf(x) >= before && x.subject === 'Reset your password');
+      return { ...extractReset(m), mail: m };
+    },
+    async close() {
+      await app.close();
+      await database.drop();
+      await mail.stop();
+    },
+  };
+  return t;
+}
+
+export function extractReset(m: CaughtMail): { token: string; code: string } {
+  const token = /reset-password\?token=([A-Za-z0-9_-]+)/.exec(m.text)?.[1];
+  const code = /\b([A-Z2-9]{4}-[A-Z2-9]{4})\b/.exec(m.text)?.[1];
+  if (!token || !code) throw new Error(`no token/code in mail: ${m.text}`);
+  return { token, code };
+}
