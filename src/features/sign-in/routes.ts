@@ -3,10 +3,9 @@ import { z } from 'zod';
 import { AppError, unauthenticated } from '../../errors.ts';
 import type { Ctx } from '../../platform/context.ts';
 import { parse } from '../../platform/http.ts';
-import { audit } from '../audit/audit.ts';
 import { clearSessionCookie, csrfTokenFor, requireSession, setSessionCookie } from '../sessions/plugin.ts';
-import { revokeSession, sessionView } from '../sessions/sessions.ts';
-import { signIn } from './sign-in.ts';
+import { sessionView } from '../sessions/sessions.ts';
+import { signIn, signOut } from './sign-in.ts';
 
 const LoginBody = z.object({
   email: z.string().min(1).max(254),
@@ -39,12 +38,7 @@ export async function signInRoutes(app: FastifyInstance, { ctx }: { ctx: Ctx }) 
 
   app.post('/api/v1/logout', async (request, reply) => {
     const s = await requireSession(ctx, request);
-    await ctx.db.transaction(async (tx) => {
-      await revokeSession(tx, ctx.clock.now(), s.idHash);
-      await audit(tx, { type: 'user', id: s.user.id, ip: request.ip }, ctx.clock.now(), {
-        type: 'signed_out', tenantId: s.tenant.id, userId: s.user.id,
-      });
-    });
+    await signOut(ctx, s, request.ip);
     clearSessionCookie(ctx, reply);
     return reply.status(204).send();
   });

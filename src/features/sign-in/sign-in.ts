@@ -7,7 +7,7 @@ import { randomToken } from '../../platform/crypto.ts';
 import { loginTickets, tenants, users } from '../../platform/schema.ts';
 import { audit } from '../audit/audit.ts';
 import { canonicalEmail } from '../accounts/email.ts';
-import { createSession } from '../sessions/sessions.ts';
+import { createSession, revokeSession, type SessionInfo } from '../sessions/sessions.ts';
 
 const TICKET_TTL_MS = 5 * 60_000;
 
@@ -96,4 +96,12 @@ async function spendTicket(ctx: Ctx, ticket: string, email: string, userIds: str
   if (!row || !userIds.every((id) => row.userIds.includes(id))) {
     throw new AppError(401, 'invalid_ticket', 'The tenant choice expired — sign in again.');
   }
+}
+
+export async function signOut(ctx: Ctx, s: SessionInfo, ip: string): Promise<void> {
+  await ctx.db.transaction(async (tx) => {
+    const now = ctx.clock.now();
+    await revokeSession(tx, now, s.idHash);
+    await audit(tx, { type: 'user', id: s.user.id, ip }, now, { type: 'signed_out', tenantId: s.tenant.id, userId: s.user.id });
+  });
 }
