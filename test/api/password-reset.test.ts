@@ -1,0 +1,308 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { databaseKinds, startTestApp, STRONG, STRONG2, unique, type TestApp } from '../helpers/app.ts';
+
+// The whole flow runs on the embedded database and, when CI provides one, on PostgreSQL.
+let t: TestApp;
+
+async function account(opts: { role?: string } = {}) {
+  const { slug } = await t.tenant();
+  const email = `${unique('u')}@example.com`;
+  const user = await t.user(slug, email, opts);
+  return { slug, email, id: user.id };
+}
+
+const reset = (body: Record<string, unknown>) => t.api('POST', '/api/v1/password/reset', body);
+const inspect = (body: Record<string, unknown>) => t.api('POST', '/api/v1/password/reset/inspect', body);
+
+describe.each(databaseKinds())('on %s', (kind) => {
+  beforeAll(async () => { t = await startTestApp({ db: kind }); });
+  afterAll(async () => { await t?.close(); });
+
+  describe('the reset email', () => {
+    it('carries the button link on PUBLIC_URL, the same URL in text, an XXXX-XXXX code, the expiry and the tenant name', async () => {
+      const a = await account();
+      const { token, code, mail } = await t.resetMail(a.email);
+      expect(mail.to).toEqual([a.email]);
+      expect(mail.subject).toBe('Reset your password');
+      const url = `https://keyturn.test/reset-password?token=${token}`;
+      expect(mail.text).toContain(url);
+      expect(mail.html).toContain(`href="${url}"`);
+      expect(mail.html).toContain('Reset password');
+      expect(code).toMatch(/^[A-Z2-9]{4}-[A-Z2-9]{4}$/);
+      expect(mail.text).toContain(a.slug.toUpperCase());
+      expect(mail.text).toMatch(/expire at \d\d:\d\d UTC/);
+    });
+
+    it('goes to the stored address, not the spelling that was typed', async () => {
+      const a = await account();
+      const { mail } = await t.resetMail(`  ${a.email.toUpperCase()} `);
+      expect(mail.to).toEqual([a.email]);
+    });
+  });
+
+  describe('inspect and reset by link', () => {
+    it('inspect lists the account and does not consume; reset updates, signs everyone out and does not sign in', async () => {
+      const a = await account();
+      const cookieSession = await t.login(a.email);
+      const bearer = await t.api('POST', '/api/v1/login', { email: a.email, password: STRONG, tokenType: 'bearer' });
+      const { token } = await t.resetMail(a.email);
+
+      for (let i = 0; i < 2; i++) {
+        const seen = await inspect({ token });
+        expect(seen.status).toBe(200);
+        expect(seen.body.accounts).toEqual([{ tenant: a.slug, tenantName: a.slug.toUpperCase() }]);
+        expect(new Date(seen.body.expiresAt).getTime()).toBeGreaterThan(Date.now());
+      }
+
+      const done = await reset({ token, password: STRONG2 });
+      expect(done.status).toBe(200);
+      expect(done.body).toEqual({ updated: [a.slug] });
+      expect(done.headers['set-cookie']).toBeUndefined();
+
+      // Every session is gone on the very next request, cookie and bearer alike.
+      expect((await t.api('GET', '/api/v1/session', undefined, { cookie: cookieSession.cookie })).status).toBe(401);
+      expect((await t.api('GET', '/api/v1/session', undefined, { authorization: `Bearer ${bearer.body.token}` })).status).toBe(401);
+      expect((await t.login(a.email, STRONG)).status).toBe(401);
+      expect((await t.login(a.email, STRONG2)).status).toBe(200);
+    });
+
+    it('sends a "password changed" notice with a working "this wasn\'t me" link and no reset token', async () => {
+      const a = await account();
+      const { token } = await t.resetMail(a.email);
+      await reset({ token, password: STRONG2 });
+      await t.drain();
+      const notice = await t.mail.waitFor((m) => m.subject === 'Your password was changed' && m.to.includes(a.email));
+      expect(notice.text).not.toContain(token);
+      expect(notice.text).not.toContain(STRONG2);
+      const lockToken = /account\/lock\?token=([A-Za-z0-9_-]+)/.exec(notice.text)?.[1];
+      expect(lockToken).toBeTruthy();
+
+      const s = await t.login(a.email, STRONG2);
+      // Opening the link changes nothing; the POST locks and revokes everything.
+      expect((await t.api('GET', `/account/lock?token=${lockToken}`)).status).toBe(200);
+      expect((await t.api('GET', '/api/v1/session', undefined, { cookie: s.cookie })).status).toBe(200);
+      const lock = await t.api('POST', '/account/lock', `token=${lockToken}`, { 'content-type': 'application/x-www-form-urlencoded' });
+      expect(lock.status).toBe(200);
+      expect((await t.api('GET', '/api/v1/session', undefined, { cookie: s.cookie })).status).toBe(401);
+      expect((await t.login(a.email, STRONG2)).status).toBe(401);
+      const users = await t.op('GET', `/admin/v1/tenants/${a.slug}/users?q=${encodeURIComponent(a.email)}`);
+      expect(users.body.users[0].status).toBe('locked');
+    });
+
+    it('writes the audit trail: requested, completed', async () => {
+      const a = await account();
+      const { token } = await t.resetMail(a.email);
+      await reset({ token, password: STRONG2 });
+      const audit = await t.op('GET', `/admin/v1/tenants/${a.slug}/audit?userId=${a.id}`);
+      const types = audit.body.events.map((e: { type: string }) => e.type);
+      expect(types).toContain('password_reset_requested');
+      expect(types).toContain('password_reset_completed');
+    });
+
+    it('twenty concurrent resets with one token: exactly one wins', async () => {
+      const a = await account();
+      const { token } = await t.resetMail(a.email);
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => reset({ token, password: `${STRONG2}${i}` })));
+      const statuses = results.map((r) => r.status);
+      expect(statuses.filter((s) => s === 200)).toHaveLength(1);
+      expect(statuses.filter((s) => s === 410)).toHaveLength(19);
+      for (const r of results.filter((x) => x.status === 410)) expect(r.body.error).toBe('token_used');
+    });
+
+    it('a used link answers 410 token_used with when it was used', async () => {
+      const a = await account();
+      const { token } = await t.resetMail(a.email);
+      await reset({ token, password: STRONG2 });
+      const again = await inspect({ token });
+      expect(again.status).toBe(410);
+      expect(again.body.error).toBe('token_used');
+      expect(Date.parse(again.body.at)).not.toBeNaN();
+    });
+
+    it('a newer request supersedes the older link, which says when the newer one was sent', async () => {
+      const a = await account();
+      const first = await t.resetMail(a.email);
+      const second = await t.resetMail(a.email);
+      const old = await inspect({ token: first.token });
+      expect(old.status).toBe(410);
+      expect(old.body.error).toBe('token_superseded');
+      expect(Date.parse(old.body.at)).not.toBeNaN();
+      expect((await inspect({ token: second.token })).status).toBe(200);
+      expect((await reset({ token: first.token, password: STRONG2 })).status).toBe(410);
+    });
+
+    it('an expired link answers 410 token_expired with its expiry time', async () => {
+      const a = await account();
+      const { token } = await t.resetMail(a.email);
+      t.clock.advance(61 * 60_000);
+      try {
+        const res = await inspect({ token });
+        expect(res.status).toBe(410);
+        expect(res.body.error).toBe('token_expired');
+        expect(Date.parse(res.body.at)).toBeLessThan(t.clock.now().getTime());
+        expect((await reset({ token, password: STRONG2 })).status).toBe(410);
+      } finally {
+        t.clock.advance(-61 * 60_000);
+      }
+    });
+
+    it('an unknown token answers 404 token_invalid', async () => {
+      const res = await inspect({ token: 'A'.repeat(43) });
+      expect(res.status).toBe(404);
+      expect(res.body.error).toBe('token_invalid');
+    });
+
+    it('a password against the policy answers 422 with the failed rule ids and spends nothing', async () => {
+      const a = await account();
+      const { token } = await t.resetMail(a.email);
+      const weak = await reset({ token, password: 'short' });
+      expect(weak.status).toBe(422);
+      expect(weak.body.error).toBe('password_policy');
+      expect(weak.body.failed).toEqual(expect.arrayContaining(['min_length', 'uppercase', 'number', 'special']));
+      const common = await reset({ token, password: 'Password123!' });
+      expect(common.status).toBe(422);
+      expect(common.body.failed).toEqual(['not_common']);
+      const asEmail = await reset({ token, password: a.email.toUpperCase() + '1!' });
+      expect(asEmail.status).toBe(422);
+      expect((await reset({ token, password: STRONG2 })).status).toBe(200);
+    });
+  });
+
+  describe('reset by code', () => {
+    it('works with the code in any case and without the dash', async () => {
+      const a = await account();
+      const { code } = await t.resetMail(a.email);
+      const plain = code.replace('-', '').toLowerCase();
+      const seen = await inspect({ email: a.email, code: plain });
+      expect(seen.status).toBe(200);
+      expect(seen.body.accounts[0].tenant).toBe(a.slug);
+      expect((await reset({ email: a.email.toUpperCase(), code: plain, password: STRONG2 })).status).toBe(200);
+      expect((await t.login(a.email, STRONG2)).status).toBe(200);
+    });
+
+    it('five wrong codes burn it, the link keeps working', async () => {
+      const a = await account();
+      const { code, token } = await t.resetMail(a.email);
+      for (let i = 0; i < 5; i++) {
+        const wrong = await inspect({ email: a.email, code: 'AAAA-AAAA' });
+        expect(wrong.status).toBe(404);
+      }
+      const right = await inspect({ email: a.email, code });
+      expect(right.status).toBe(404);
+      expect(right.body.error).toBe('token_invalid');
+      expect((await inspect({ token })).status).toBe(200);
+    });
+
+    it('a code for another address is refused', async () => {
+      const a = await account();
+      const b = await account();
+      const { code } = await t.resetMail(a.email);
+      expect((await inspect({ email: b.email, code })).status).toBe(404);
+    });
+  });
+
+  describe('same email in two tenants', () => {
+    async function twoTenants() {
+      const x = await t.tenant();
+      const y = await t.tenant();
+      const email = `${unique('both')}@example.com`;
+      await t.user(x.slug, email);
+      await t.user(y.slug, email);
+      return { x: x.slug, y: y.slug, email };
+    }
+
+    it('a reset without a tenant covers both in one email; `tenants` picks which to update', async () => {
+      const { x, y, email } = await twoTenants();
+      const before = t.mail.messages.length;
+      const { token, mail } = await t.resetMail(email);
+      expect(t.mail.messages.slice(before).filter((m) => m.subject === 'Reset your password')).toHaveLength(1);
+      expect(mail.text).toContain(x.toUpperCase());
+      expect(mail.text).toContain(y.toUpperCase());
+      const seen = await inspect({ token });
+      expect(seen.body.accounts.map((a: { tenant: string }) => a.tenant).sort()).toEqual([x, y].sort());
+      const done = await reset({ token, password: STRONG2, tenants: [y] });
+      expect(done.body).toEqual({ updated: [y] });
+      expect((await t.login(email, STRONG2, { tenant: y })).status).toBe(200);
+      expect((await t.login(email, STRONG, { tenant: x })).status).toBe(200);
+    });
+
+    it('a reset asked from a tenant covers that tenant only', async () => {
+      const { x, email } = await twoTenants();
+      const { token } = await t.resetMail(email, x);
+      const seen = await inspect({ token });
+      expect(seen.body.accounts).toEqual([{ tenant: x, tenantName: x.toUpperCase() }]);
+    });
+
+    it('refuses a tenant the link does not cover', async () => {
+      const { x, email } = await twoTenants();
+      const other = await t.tenant();
+      const { token } = await t.resetMail(email, x);
+      const res = await reset({ token, password: STRONG2, tenants: [other.slug] });
+      expect(res.status).toBe(400);
+    });
+  });
+
+  describe('pending links die with the account changes', () => {
+    it('disabling the account kills its sessions and pending links at once', async () => {
+      const a = await account();
+      const s = await t.login(a.email);
+      const { token } = await t.resetMail(a.email);
+      await t.op('PATCH', `/admin/v1/tenants/${a.slug}/users/${a.id}`, { disabled: true });
+      expect((await t.api('GET', '/api/v1/session', undefined, { cookie: s.cookie })).status).toBe(401);
+      const res = await inspect({ token });
+      expect(res.status).toBe(410);
+      expect(res.body.reason).toBe('account_disabled');
+    });
+
+    it('an email change kills pending links', async () => {
+      const a = await account();
+      const { token } = await t.resetMail(a.email);
+      await t.op('PATCH', `/admin/v1/tenants/${a.slug}/users/${a.id}`, { email: `${unique('new')}@example.com` });
+      expect((await inspect({ token })).status).toBe(410);
+    });
+  });
+
+  describe('change password', () => {
+    it('needs the current password, applies the policy, keeps this session, ends the others and kills pending links', async () => {
+      const a = await account();
+      const here = await t.login(a.email);
+      const elsewhere = await t.login(a.email);
+      const { token } = await t.resetMail(a.email);
+      const headers = { cookie: here.cookie, 'x-csrf-token': here.csrf };
+
+      const wrong = await t.api('POST', '/api/v1/password/change', { currentPassword: 'Nope-nope-1!', newPassword: STRONG2 }, headers);
+      expect(wrong.status).toBe(403);
+      expect(wrong.body.error).toBe('wrong_password');
+      const weak = await t.api('POST', '/api/v1/password/change', { currentPassword: STRONG, newPassword: 'Password123!' }, headers);
+      expect(weak.status).toBe(422);
+      expect(weak.body.failed).toEqual(['not_common']);
+
+      const ok = await t.api('POST', '/api/v1/password/change', { currentPassword: STRONG, newPassword: STRONG2 }, headers);
+      expect(ok.status).toBe(200);
+      expect((await t.api('GET', '/api/v1/session', undefined, { cookie: here.cookie })).status).toBe(200);
+      expect((await t.api('GET', '/api/v1/session', undefined, { cookie: elsewhere.cookie })).status).toBe(401);
+      expect((await inspect({ token })).status).toBe(410);
+      expect((await t.login(a.email, STRONG2)).status).toBe(200);
+    });
+
+    it('needs a session', async () => {
+      const res = await t.api('POST', '/api/v1/password/change', { currentPassword: STRONG, newPassword: STRONG2 });
+      expect(res.status).toBe(401);
+    });
+  });
+
+  describe('password policy endpoint', () => {
+    it('returns the rules with stable ids for the default and the nist preset', async () => {
+      const def = await t.tenant();
+      const nist = await t.tenant(unique('nist'), { passwordPolicy: { preset: 'nist' } });
+      const a = await t.api('GET', `/api/v1/password/policy?tenant=${def.slug}`);
+      expect(a.body.minLength).toBe(8);
+      expect(a.body.maxLength).toBe(256);
+      expect(a.body.rules.map((r: { id: string }) => r.id)).toEqual(expect.arrayContaining(['min_length', 'uppercase', 'number', 'special', 'not_common']));
+      const b = await t.api('GET', `/api/v1/password/policy?tenant=${nist.slug}`);
+      expect(b.body.minLength).toBe(15);
+      expect(b.body.rules.map((r: { id: string }) => r.id)).not.toContain('uppercase');
+      expect((await t.api('GET', '/api/v1/password/policy?tenant=nope-nope')).status).toBe(404);
+    });
+  });
+});
