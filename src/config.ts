@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
 
 /** "45s", "30m", "1h", "7d" (or plain seconds) → milliseconds. */
@@ -142,3 +142,6 @@ export function configFrom(values: Record<string, string | undefined>): Config {
     },
   };
 }
+
+/** Where a running embedded server says how to reach its operator API (the CLI reads it). */
+export const serverFile = (config: Pick<Config, 'dataDir'>) => join(config.dataDir, 'server.json');

@@ -2,10 +2,7 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildApp } from './app.ts';
-import type { Config } from './config.ts';
-
-/** Where a running embedded server says how to reach its operator API (the CLI reads it). */
-export const serverFile = (config: Config) => join(config.dataDir, 'server.json');
+import { serverFile, type Config } from './config.ts';
 
 export async function serve(config: Config): Promise<void> {
   const app = await buildApp(config);

@@ -2,11 +2,8 @@
 // one (an embedded database can only be open in one process), or in-process otherwise.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildApp, type App } from '../app.ts';
-import { ConfigError, loadConfig, type Config } from '../config.ts';
-import { openDatabase } from '../platform/db.ts';
-import { readMailbox } from '../platform/mail/dev-mailbox.ts';
-import { serve, serverFile } from '../server.ts';
+import { ConfigError, loadConfig, serverFile, type Config } from '../config.ts';
+// Heavy modules (server, database) load only for the commands that need them: --help stays instant.
 
 class UsageError extends Error {}
 
@@ -76,7 +73,8 @@ async function operatorClient(config: Config): Promise<{ call: Call; close(): Pr
       };
     }
   }
-  const app: App = await buildApp(config, { startWorker: false });
+  const { buildApp } = await import('../app.ts');
+  const app = await buildApp(config, { startWorker: false });
   return {
     async call(method, path, body) {
       const res = await app.adminApp.inject({
@@ -116,9 +114,10 @@ export async function main(argv: string[]): Promise<number> {
   const config = loadConfig();
   switch (command) {
     case 'serve':
-      await serve(config);
+      await (await import('../server.ts')).serve(config);
       return -1; // keeps running
     case 'migrate': {
+      const { openDatabase } = await import('../platform/db.ts');
       const db = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
       try {
         await db.migrate();
@@ -130,6 +129,7 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'mailbox': {
+      const { readMailbox } = await import('../platform/mail/dev-mailbox.ts');
       const messages = await readMailbox(join(config.dataDir, 'mailbox'));
       if (typeof flags.show === 'string') {
         const m = messages[Number(flags.show) - 1];
