@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, configFrom, parseDuration } from './config.ts';
+
+describe('configuration', () => {
+  it('has the contract defaults', () => {
+    const c = configFrom({});
+    expect(c).toMatchObject({
+      port: 3000, host: '127.0.0.1', adminPort: 3001, adminHost: '127.0.0.1', publicUrl: 'http://localhost:3000',
+      dataDir: './data', resetTokenTtlMs: 3_600_000, adminResetTokenTtlMs: 72 * 3_600_000, rateLimitScale: 1,
+      logLevel: 'info', trustedProxies: [],
+    });
+    expect(c.argon2).toEqual({ memoryCost: 19456, timeCost: 2, parallelism: 1 });
+  });
+
+  it('uses cheap argon2 parameters only under NODE_ENV=test', () => {
+    expect(configFrom({ NODE_ENV: 'test' }).argon2.memoryCost).toBeLessThan(1024);
+  });
+
+  it.each([
+    [{ PORT: 'eighty' }, 'PORT'],
+    [{ PUBLIC_URL: 'not a url' }, 'PUBLIC_URL'],
+    [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
+    [{ SMTP_URL: 'http://mail' }, 'SMTP_URL'],
+    [{ RESET_TOKEN_TTL: 'soon' }, 'RESET_TOKEN_TTL'],
+    [{ TRUSTED_PROXIES: '10.0.0.0/8, nonsense!' }, 'TRUSTED_PROXIES'],
+    [{ RATE_LIMIT_SCALE: '0.5' }, 'RATE_LIMIT_SCALE'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ ADMIN_API_KEY: 'short' }, 'ADMIN_API_KEY'],
+  ])('refuses %o with one line naming %s', (values, key) => {
+    let error: unknown;
+    try { configFrom(values); } catch (e) { error = e; }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message).toContain(key);
+    expect(message.split('\n')).toHaveLength(1);
+  });
+
+  it('allows RATE_LIMIT_SCALE below 1 only in tests', () => {
+    expect(configFrom({ NODE_ENV: 'test', RATE_LIMIT_SCALE: '0.5' }).rateLimitScale).toBe(0.5);
+  });
+
+  it('parses durations', () => {
+    expect(parseDuration('45s')).toBe(45_000);
+    expect(parseDuration('30m')).toBe(1_800_000);
+    expect(parseDuration('7d')).toBe(604_800_000);
+    expect(parseDuration('90')).toBe(90_000);
+    expect(parseDuration('1 fortnight')).toBeNull();
+  });
+
+  it('splits TRUSTED_PROXIES and strips a trailing slash from PUBLIC_URL', () => {
+    const c = configFrom({ TRUSTED_PROXIES: '10.0.0.0/8, 127.0.0.1', PUBLIC_URL: 'https://id.example.com/' });
+    expect(c.trustedProxies).toEqual(['10.0.0.0/8', '127.0.0.1']);
+    expect(c.publicUrl).toBe('https://id.example.com');
+  });
+});
