@@ -1,6 +1,6 @@
 // The README's path, driven as a newcomer would: the `keyturn` command on an embedded data dir.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,6 +75,43 @@ describe('keyturn command', () => {
     expect(cli(['user', 'disable', 'acme', 'ann@example.com'], env).out).toContain('disabled');
     expect(cli(['reset-link', 'acme', 'nobody@example.com'], env).code).toBe(1);
   });
+
+  it('imports users from CSV all-or-nothing with reasons for skipped rows, and exports the audit log', async () => {
+    const dir = dataDir();
+    const env = { DATA_DIR: dir };
+    expect(cli(['tenant', 'create', 'acme', 'ACME'], env).code).toBe(0);
+    expect(cli(['user', 'create', 'acme', 'ann@example.com'], env).code).toBe(0);
+    const csv = join(dir, 'users.csv');
+    writeFileSync(csv, [
+      'email,name,role',
+      'bob@example.com,Bob,member',
+      '"cy@example.com","Cy, Jr.",admin',
+      'not-an-email,Nobody,member',
+      'ANN@example.com,Ann again,member',
+      'bob@example.com,Bob twice,member',
+      'dee@example.com,Dee,owner',
+    ].join('\n'));
+    const r = cli(['user', 'import', 'acme', csv, '--json'], env);
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.out);
+    expect(summary.created).toBe(2);
+    expect(summary.skipped.map((s: { row: number; reason: string }) => [s.row, s.reason])).toEqual([
+      [3, 'not one valid email address'],
+      [4, 'already a user of this tenant'],
+      [5, 'appears earlier in the file'],
+      [6, 'role must be admin or member, not "owner"'],
+    ]);
+    const users = JSON.parse(cli(['user', 'list', 'acme', '--json'], env).out);
+    expect(users.map((u: { email: string }) => u.email).sort()).toEqual(['ann@example.com', 'bob@example.com', 'cy@example.com']);
+
+    const jsonl = cli(['audit', 'export', '--tenant', 'acme'], env);
+    expect(jsonl.code).toBe(0);
+    const events = jsonl.out.trim().split('\n').map((l) => JSON.parse(l));
+    expect(events.map((e: { type: string }) => e.type)).toEqual(['users_imported', 'user_created', 'tenant_created']);
+    const csvOut = cli(['audit', 'export', '--tenant', 'acme', '--format', 'csv'], env).out;
+    expect(csvOut.split('\n')[0]).toBe('id,at,type,tenantId,userId,actor,ip,data');
+    expect(csvOut.trim().split('\n')).toHaveLength(4);
+  }, 90_000);
 
   it('serves, takes CLI commands while running, delivers to the dev mailbox, and stops cleanly on SIGTERM', async () => {
     const [port, adminPort] = [await freePort(), await freePort()];

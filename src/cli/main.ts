@@ -19,6 +19,8 @@ Commands:
   user list <tenant>                 list users        [--q text]
   user disable <tenant> <email>      disable a user (signs them out, kills pending reset links)
   user enable <tenant> <email>       enable a user again
+  user import <tenant> <file.csv>    create users from CSV (email,name,role); all or nothing, with a summary
+  audit export                       audit events as CSV or JSON Lines   [--tenant slug] [--format csv|jsonl] [--limit N]
   reset-link <tenant> <email>        print a fresh reset URL   [--expires-in 1h|24h|72h|7d] [--reason text]
   mailbox                            list dev-mailbox messages (newest first)   [--show N]
 
@@ -27,7 +29,8 @@ Configuration comes from the environment (see README); exit codes: 0 ok, 1 faile
   serve: 'Usage: keyturn serve\n\nStarts the public listener (PORT/HOST) and the operator listener (ADMIN_PORT/ADMIN_HOST).',
   migrate: 'Usage: keyturn migrate\n\nApplies the database migrations once (under an advisory lock on PostgreSQL).',
   tenant: 'Usage:\n  keyturn tenant create <slug> <name> [--login-methods password,google] [--policy default|nist]\n  keyturn tenant list [--json]',
-  user: 'Usage:\n  keyturn user create <tenant> <email> [--password P] [--name N] [--role admin|member]\n  keyturn user list <tenant> [--q text] [--json]\n  keyturn user disable <tenant> <email>\n  keyturn user enable <tenant> <email>',
+  user: 'Usage:\n  keyturn user create <tenant> <email> [--password P] [--name N] [--role admin|member]\n  keyturn user list <tenant> [--q text] [--json]\n  keyturn user disable <tenant> <email>\n  keyturn user enable <tenant> <email>\n  keyturn user import <tenant> <file.csv>   (columns: email, name, role; no passwords — users set theirs by reset link)',
+  audit: 'Usage: keyturn audit export [--tenant slug] [--format csv|jsonl] [--limit N]\n\nWrites audit events, newest first, to standard output (default: JSON Lines).',
   'reset-link': 'Usage: keyturn reset-link <tenant> <email> [--expires-in 1h|24h|72h|7d] [--reason text]\n\nPrints a fresh reset URL for the user (an admin-made link; older links stop working).',
   mailbox: 'Usage: keyturn mailbox [--show N] [--json]\n\nLists the dev mailbox (DATA_DIR/mailbox), newest first; --show N prints message N (1 = newest) in full.',
 };
@@ -84,6 +87,11 @@ async function operatorClient(config: Config): Promise<{ call: Call; close(): Pr
     },
     close: () => app.close(),
   };
+}
+
+/** Progress goes to stderr (and only to a terminal), so stdout stays clean for pipes and --json. */
+function progress(message: string): void {
+  if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${message}`);
 }
 
 function expectOk(res: { status: number; body: any }): any {
@@ -146,6 +154,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'tenant':
     case 'user':
     case 'reset-link':
+    case 'audit':
       break;
     default:
       throw new UsageError(`Unknown command "${command}". Run keyturn --help.`);
@@ -185,6 +194,39 @@ export async function main(argv: string[]): Promise<number> {
       const id = await userId(call, tenant, email);
       const u = expectOk(await call('PATCH', `/admin/v1/tenants/${encodeURIComponent(tenant)}/users/${id}`, { disabled: sub === 'disable' }));
       out(`${u.email} is now ${u.status}.`, u);
+    } else if (command === 'user' && sub === 'import') {
+      const [tenant, file] = need(2, HELP.user!);
+      const { parseCsv } = await import('./csv.ts');
+      const rows = parseCsv(readFileSync(file, 'utf8'));
+      progress(`read ${rows.length} rows from ${file}; checking and importing…`);
+      const r = expectOk(await call('POST', `/admin/v1/tenants/${encodeURIComponent(tenant)}/users/import`, {
+        users: rows.map((row) => ({ email: row.email ?? '', name: row.name, role: row.role })),
+      }));
+      const lines = [`Created ${r.created} users in ${tenant}; skipped ${r.skipped.length}.`];
+      for (const s of r.skipped) lines.push(`  row ${s.row} (${s.email || 'no email'}): ${s.reason}`);
+      out(lines.join('\n'), r);
+    } else if (command === 'audit' && sub === 'export') {
+      const format = flags.format === 'csv' ? 'csv' : 'jsonl';
+      const limit = typeof flags.limit === 'string' ? Number(flags.limit) : Infinity;
+      const events: Record<string, unknown>[] = [];
+      let before: number | undefined;
+      while (events.length < limit) {
+        const q = new URLSearchParams({ limit: '1000' });
+        if (typeof flags.tenant === 'string') q.set('tenant', flags.tenant);
+        if (before !== undefined) q.set('before', String(before));
+        const page = expectOk(await call('GET', `/admin/v1/audit?${q}`)).events as { id: number }[];
+        events.push(...page);
+        progress(`exported ${events.length} events…`);
+        if (page.length < 1000) break;
+        before = page[page.length - 1]!.id;
+      }
+      const rows = events.slice(0, limit);
+      if (format === 'csv') {
+        const { toCsv } = await import('./csv.ts');
+        process.stdout.write(toCsv(rows.map((e: any) => ({ ...e, actor: `${e.actor.type}:${e.actor.id ?? ''}` })), ['id', 'at', 'type', 'tenantId', 'userId', 'actor', 'ip', 'data']));
+      } else {
+        for (const e of rows) process.stdout.write(`${JSON.stringify(e)}\n`);
+      }
     } else if (command === 'reset-link') {
       const [tenant, email] = need(2, HELP['reset-link']!);
       const id = await userId(call, tenant, email);

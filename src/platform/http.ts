@@ -8,6 +8,8 @@ export function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T
   if (value === null || value === undefined || typeof value !== 'object' || Array.isArray(value)) {
     throw invalidRequest('The request body must be a JSON object.');
   }
+  const nul = fieldWithNul(value);
+  if (nul !== null) throw invalidRequest(`${nul || 'body'}: must not contain a NUL character.`, { field: nul });
   const result = schema.safeParse(value);
   if (!result.success) {
     const issue = result.error.issues[0]!;
@@ -15,6 +17,34 @@ export function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T
     throw invalidRequest(`${field}: ${issue.message}`, { field });
   }
   return result.data;
+}
+
+/** PostgreSQL text cannot hold U+0000: refuse it at the door instead of failing in a query. */
+function fieldWithNul(value: unknown, path = ''): string | null {
+  if (typeof value === 'string') return value.includes('\u0000') ? path : null;
+  if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      const found = fieldWithNul(v, path ? `${path}.${k}` : k);
+      if (found !== null) return found;
+    }
+  }
+  return null;
+}
+
+/**
+ * What of an unexpected error may be logged: its type, code and first message line. Query errors
+ * carry the SQL parameters (hashes, addresses) in their message and fields; those never reach a log.
+ */
+export function safeError(err: unknown): Record<string, unknown> {
+  const e = err as { name?: string; code?: string; message?: string; cause?: { code?: string; message?: string } };
+  const firstLine = (m?: string) => m?.split('\n')[0]?.replace(/^Failed query:.*/s, 'Failed query')?.slice(0, 300);
+  return {
+    type: e?.name,
+    code: e?.code ?? e?.cause?.code,
+    message: firstLine(e?.message),
+    cause: e?.cause?.message ? firstLine(e.cause.message) : undefined,
+    stack: e instanceof Error && !/query/i.test(e.message) ? e.stack?.split('\n').slice(0, 6).join('\n') : undefined,
+  };
 }
 
 const DB_DOWN = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P03', '08006', '08001', '08003']);
@@ -47,11 +77,11 @@ export function installErrorHandling(app: FastifyInstance): void {
       return reply.status(status).send({ error: code, message });
     }
     if (isDatabaseDown(err)) {
-      request.log.error({ err: { message: err.message } }, 'database unavailable');
+      request.log.error({ err: safeError(err) }, 'database unavailable');
       const e = unavailable();
       return reply.status(e.status).header('retry-after', '5').send({ error: e.code, message: e.message });
     }
-    request.log.error({ err }, 'unhandled error');
+    request.log.error({ err: safeError(err) }, 'unhandled error');
     return reply.status(500).send({ error: 'internal', message: 'Something went wrong on our side.' });
   });
   app.setNotFoundHandler((_request, reply) =>

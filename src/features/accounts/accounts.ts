@@ -11,6 +11,8 @@ import type { Tenant } from '../tenants/store.ts';
 import { canonicalEmail, parseEmail } from './email.ts';
 
 export type User = typeof users.$inferSelect;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export type Role = 'admin' | 'member';
 
 export function userView(u: User) {
@@ -56,7 +58,7 @@ export async function createUser(
 
 export async function getUser(ctx: Ctx, tenant: Tenant, id: string): Promise<User> {
   // Every query carries the tenant id: another tenant's user ids answer 404.
-  if (!/^[0-9a-f-]{36}$/i.test(id)) throw notFound('No such user.');
+  if (!UUID.test(id)) throw notFound('No such user.');
   const [row] = await ctx.db.select().from(users).where(and(eq(users.tenantId, tenant.id), eq(users.id, id)));
   if (!row) throw notFound('No such user.');
   return row;
@@ -140,4 +142,45 @@ export async function signOutEverywhere(ctx: Ctx, tenant: Tenant, id: string, ac
     await audit(tx, actor, now, { type: 'sessions_revoked', tenantId: tenant.id, userId: id, data: { count: n } });
     return n;
   });
+}
+
+export interface ImportRow { email: string; name?: string; role?: string; }
+export interface ImportResult { created: number; skipped: { row: number; email: string; reason: string }[]; }
+
+/**
+ * Bulk import without passwords (users set theirs through a reset link): every row is checked
+ * first, then all valid rows are created in one transaction — nothing is ever half-imported.
+ */
+export async function importUsers(ctx: Ctx, tenant: Tenant, rows: ImportRow[], actor: Actor): Promise<ImportResult> {
+  const skipped: ImportResult['skipped'] = [];
+  const seen = new Set<string>();
+  const valid: { row: number; email: string; canonical: string; name: string; role: Role }[] = [];
+  const existing = new Set(
+    (await ctx.db.select({ e: users.emailCanonical }).from(users).where(eq(users.tenantId, tenant.id))).map((r) => r.e),
+  );
+  rows.forEach((r, i) => {
+    const row = i + 1;
+    const email = parseEmail(r.email);
+    if (!email) return skipped.push({ row, email: String(r.email ?? ''), reason: 'not one valid email address' });
+    const canonical = canonicalEmail(email);
+    const role = r.role === undefined || r.role === '' ? 'member' : r.role;
+    if (role !== 'admin' && role !== 'member') return skipped.push({ row, email, reason: `role must be admin or member, not "${role}"` });
+    if (seen.has(canonical)) return skipped.push({ row, email, reason: 'appears earlier in the file' });
+    if (existing.has(canonical)) return skipped.push({ row, email, reason: 'already a user of this tenant' });
+    seen.add(canonical);
+    valid.push({ row, email, canonical, name: (r.name ?? '').slice(0, 200), role });
+  });
+  if (valid.length > 0) {
+    await ctx.db.transaction(async (tx) => {
+      const now = ctx.clock.now();
+      for (let i = 0; i < valid.length; i += 500) {
+        const chunk = valid.slice(i, i + 500);
+        await tx.insert(users).values(chunk.map((v) => ({
+          tenantId: tenant.id, email: v.email, emailCanonical: v.canonical, name: v.name, role: v.role, createdAt: now,
+        })));
+      }
+      await audit(tx, actor, now, { type: 'users_imported', tenantId: tenant.id, data: { created: valid.length, skipped: skipped.length } });
+    });
+  }
+  return { created: valid.length, skipped };
 }

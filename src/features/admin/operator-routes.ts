@@ -47,8 +47,13 @@ export async function operatorRoutes(app: FastifyInstance, { ctx, apiKey }: { ct
   });
 
   app.get('/admin/v1/audit', async (request) => {
-    const q = parse(z.object({ limit: z.coerce.number().int().min(1).max(1000).optional(), before: z.coerce.number().int().optional() }), request.query ?? {});
-    return { events: await listAudit(ctx.db, q) };
+    const q = parse(z.object({
+      tenant: z.string().max(63).optional(), type: z.string().max(64).optional(),
+      limit: z.coerce.number().int().min(1).max(1000).optional(), before: z.coerce.number().int().optional(),
+    }), request.query ?? {});
+    const tenant = q.tenant ? await tenantBySlug(ctx.db, q.tenant) : undefined;
+    if (q.tenant && !tenant) throw notFound('No such tenant.');
+    return { events: await listAudit(ctx.db, { ...q, tenantId: tenant?.id }) };
   });
 
   registerUserRoutes(app, ctx, '/admin/v1/tenants/:slug', async (request) => {

@@ -7,7 +7,7 @@ import type { Ctx } from '../../platform/context.ts';
 import { parse } from '../../platform/http.ts';
 import { deliveriesOf } from '../../platform/mail/outbox.ts';
 import { listAudit, type Actor } from '../audit/audit.ts';
-import { createUser, getUser, listUsers, signOutEverywhere, updateUser, userView } from '../accounts/accounts.ts';
+import { createUser, getUser, importUsers, listUsers, signOutEverywhere, updateUser, userView } from '../accounts/accounts.ts';
 import type { Tenant } from '../tenants/store.ts';
 import { adminReset } from './admin-reset.ts';
 
@@ -32,6 +32,9 @@ const ResetBody = z.object({
   expiresIn: z.enum(['1h', '24h', '72h', '7d']).optional(),
   reason: z.string().max(500).optional(),
 });
+const ImportBody = z.object({
+  users: z.array(z.object({ email: z.string().max(1000), name: z.string().max(1000).optional(), role: z.string().max(50).optional() })).max(100_000),
+});
 const ListQuery = z.object({ q: z.string().max(200).optional(), after: z.string().max(300).optional(), limit: z.coerce.number().int().min(1).max(200).optional() });
 const AuditQuery = z.object({ userId: z.string().uuid().optional(), type: z.string().max(64).optional(), before: z.coerce.number().int().optional(), limit: z.coerce.number().int().min(1).max(1000).optional() });
 
@@ -46,6 +49,12 @@ export function registerUserRoutes(app: FastifyInstance, ctx: Ctx, base: string,
     const body = parse(CreateUser, request.body);
     const user = await createUser(ctx, tenant, body, actor);
     return reply.status(201).send({ id: user.id, email: user.email });
+  });
+
+  app.post(`${base}/users/import`, async (request) => {
+    const { tenant, actor } = await resolve(request);
+    const body = parse(ImportBody, request.body);
+    return importUsers(ctx, tenant, body.users, actor);
   });
 
   app.get<{ Params: { id: string } }>(`${base}/users/:id`, async (request) => {
