@@ -28,6 +28,7 @@ import { Worker } from './platform/jobs.ts';
 import { sendDueMail } from './platform/mail/outbox.ts';
 import { createTransport, type MailTransport } from './platform/mail/transport.ts';
 import { RateLimits } from './platform/rate-limit.ts';
+import { Metrics, opsRoutes } from './platform/ops.ts';
 
 export interface AppOverrides {
   database?: Database;
@@ -100,6 +101,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   jobs.push(() => resolveRequests(ctx), () => sendDueMail(ctx.db, ctx.secrets, ctx.clock, transport, config.mailFrom));
   void loadStrengthEstimator().catch((e) => log.error({ err: e }, 'password strength estimator failed to load'));
 
+  const metrics = new Metrics(ctx);
+
   const common = {
     loggerInstance: log,
     bodyLimit: 64 * 1024,
@@ -124,6 +127,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await publicApp.register(cookie);
   await publicApp.register(formbody, { bodyLimit: 64 * 1024 });
   installOriginCheck(publicApp, config.publicUrl);
+  metrics.instrument(publicApp);
   await publicApp.register(sessionsPlugin, { ctx });
   publicApp.addHook('onSend', async (request, reply) => {
     if (request.url.startsWith('/api/')) reply.header('cache-control', 'no-store');
@@ -132,9 +136,9 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     await publicApp.register(feature, { ctx });
   }
 
-  const adminApp = Fastify(common);
+  const adminApp = Fastify({ ...common, bodyLimit: 20 * 1024 * 1024 }); // bulk imports
   installErrorHandling(adminApp);
-  adminApp.get('/healthz', async () => ({ status: 'ok' }));
+  await adminApp.register(opsRoutes, { ctx, metrics });
   await adminApp.register(operatorRoutes, { ctx, apiKey: adminKey.value });
 
   if (overrides.startWorker !== false) worker.start();

@@ -3,6 +3,11 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { z } from 'zod';
 import { AppError, csrfFailed, invalidRequest, unavailable } from '../errors.ts';
 
+declare module 'fastify' {
+  /** The contract error code of the answer, for metrics. */
+  interface FastifyReply { errorCode?: string; }
+}
+
 /** Validates a body/query against a zod schema; the first problem becomes a 400 naming the field. */
 export function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
   if (value === null || value === undefined || typeof value !== 'object' || Array.isArray(value)) {
@@ -62,6 +67,7 @@ function isDatabaseDown(err: unknown): boolean {
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | AppError, request, reply) => {
     if (err instanceof AppError) {
+      reply.errorCode = err.code;
       for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);
       return reply.status(err.status).send({ error: err.code, message: err.message, ...err.extra });
     }

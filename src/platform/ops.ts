@@ -1,0 +1,94 @@
+// Operations: /healthz, /readyz and /metrics on the admin listener, and the request metrics of the
+// public listener. Outcomes are read off the HTTP answers (route + status + error code), and the
+// mail and session figures off the database, so every instance reports the same shared truth.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Ctx } from './context.ts';
+import { rowsOf } from './db.ts';
+import './http.ts'; // FastifyReply.errorCode
+import { sql } from 'drizzle-orm';
+
+const OUTBOX_LAG_READY_SECONDS = 300;
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly requests: Counter<'route' | 'method' | 'status' | 'outcome'>;
+  readonly latency: Histogram<'route' | 'method' | 'status'>;
+
+  constructor(ctx: Ctx) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'keyturn_process_' });
+    this.requests = new Counter({
+      name: 'keyturn_http_requests_total',
+      help: 'Requests by route template, method, status and outcome (the error code, or "ok").',
+      labelNames: ['route', 'method', 'status', 'outcome'], registers,
+    });
+    this.latency = new Histogram({
+      name: 'keyturn_http_request_duration_seconds',
+      help: 'Request latency by route template, method and status.',
+      labelNames: ['route', 'method', 'status'], registers,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    });
+    new Gauge({
+      name: 'keyturn_outbox_messages', help: 'Messages in the outbox by status (all instances).', labelNames: ['status'], registers,
+      async collect() {
+        this.reset();
+        const rows = rowsOf<{ status: string; n: number }>(await ctx.db.execute(sql`select status, count(*)::int as n from outbox group by status`));
+        for (const r of rows) this.set({ status: r.status }, r.n);
+      },
+    });
+    new Gauge({
+      name: 'keyturn_outbox_lag_seconds', help: 'Age of the oldest message waiting to be sent.', registers,
+      async collect() { this.set(await outboxLagSeconds(ctx)); },
+    });
+    new Gauge({
+      name: 'keyturn_sessions_revoked', help: 'Sessions revoked so far (all instances).', registers,
+      async collect() {
+        const [r] = rowsOf<{ n: number }>(await ctx.db.execute(sql`select count(*)::int as n from sessions where revoked_at is not null`));
+        this.set(r?.n ?? 0);
+      },
+    });
+  }
+
+  /** Counts every answer of the public listener; resets requested/completed/failed and rate-limit hits are among them. */
+  instrument(app: FastifyInstance): void {
+    app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
+      const route = request.routeOptions.url ?? 'unknown';
+      const status = String(reply.statusCode);
+      this.requests.inc({ route, method: request.method, status, outcome: reply.errorCode ?? (reply.statusCode < 400 ? 'ok' : 'error') });
+      this.latency.observe({ route, method: request.method, status }, reply.elapsedTime / 1000);
+    });
+  }
+}
+
+async function outboxLagSeconds(ctx: Ctx): Promise<number> {
+  const [r] = rowsOf<{ lag: number | null }>(await ctx.db.execute(sql`
+    select extract(epoch from (${ctx.clock.now()}::timestamptz - min(created_at)))::float8 as lag
+    from outbox where status in ('queued', 'sending')`));
+  return Math.max(0, Number(r?.lag ?? 0));
+}
+
+export async function opsRoutes(app: FastifyInstance, { ctx, metrics }: { ctx: Ctx; metrics: Metrics }) {
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  app.get('/readyz', async (_request, reply) => {
+    const checks: Record<string, { ok: boolean; detail?: string }> = {};
+    try {
+      await ctx.database.ping();
+      checks.database = { ok: true };
+      const m = await ctx.database.migrationState();
+      checks.migrations = { ok: m.applied === m.shipped, detail: `${m.applied}/${m.shipped}` };
+      const lag = await outboxLagSeconds(ctx);
+      checks.outbox = { ok: lag < OUTBOX_LAG_READY_SECONDS, detail: `oldest waiting message ${Math.round(lag)} s` };
+    } catch (e) {
+      checks.database = { ok: false, detail: (e as Error).message.split('\n')[0] };
+    }
+    const ready = Object.values(checks).every((c) => c.ok) && checks.database?.ok === true;
+    return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    reply.type(metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+}
