@@ -8,6 +8,8 @@ import helmet from '@fastify/helmet';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import pino from 'pino';
 import type { Config } from './config.ts';
+import { createCaptcha } from './features/abuse/captcha.ts';
+import { LimitKeys } from './features/abuse/keys.ts';
 import { createPasswordHasher } from './features/accounts/password-hash.ts';
 import { accountLockRoutes } from './features/accounts/lock.ts';
 import { operatorRoutes } from './features/admin/operator-routes.ts';
@@ -19,6 +21,7 @@ import { resolveRequests } from './features/password-reset/flow.ts';
 import { passwordResetRoutes } from './features/password-reset/routes.ts';
 import { sessionsPlugin } from './features/sessions/plugin.ts';
 import { signInRoutes } from './features/sign-in/routes.ts';
+import { ssoRoutes } from './features/sso/routes.ts';
 import { systemClock, type Clock } from './platform/clock.ts';
 import type { Ctx } from './platform/context.ts';
 import { randomToken, Secrets } from './platform/crypto.ts';
@@ -27,8 +30,9 @@ import { installErrorHandling, installOriginCheck, loggerOptions } from './platf
 import { Worker } from './platform/jobs.ts';
 import { sendDueMail } from './platform/mail/outbox.ts';
 import { createTransport, type MailTransport } from './platform/mail/transport.ts';
-import { RateLimits } from './platform/rate-limit.ts';
+import { openRateLimits } from './platform/rate-limit.ts';
 import { Metrics, opsRoutes } from './platform/ops.ts';
+import { webPages } from './web/plugin.ts';
 
 export interface AppOverrides {
   database?: Database;
@@ -83,16 +87,19 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   const transport = overrides.transport ?? createTransport({
     smtpUrl: config.smtpUrl, dataDir: inMemory(config) ? undefined : config.dataDir, memory: inMemory(config),
   });
+  const secrets = new Secrets(secret.value);
+  const rateLimits = await openRateLimits(config, database, log);
   const jobs: (() => Promise<number>)[] = [];
   const worker = new Worker(jobs, overrides.pollMs ?? 1000, (e) => log.error({ err: e }, 'background job failed'));
   const ctx: Ctx = {
     config,
     database,
     db: database.db,
-    secrets: new Secrets(secret.value),
+    secrets,
     clock: overrides.clock ?? systemClock,
     hasher: createPasswordHasher(config.argon2),
-    limits: new RateLimits(config.rateLimitScale),
+    limits: rateLimits.limits,
+    captcha: createCaptcha(config.captcha, { secrets, limits: rateLimits.limits, keys: new LimitKeys(secrets) }),
     worker,
     transport,
     log,
@@ -132,7 +139,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   publicApp.addHook('onSend', async (request, reply) => {
     if (request.url.startsWith('/api/')) reply.header('cache-control', 'no-store');
   });
-  for (const feature of [signInRoutes, passwordPolicyRoutes, passwordResetRoutes, passwordChangeRoutes, tenantAdminRoutes, accountLockRoutes]) {
+  for (const feature of [signInRoutes, passwordPolicyRoutes, passwordResetRoutes, passwordChangeRoutes, tenantAdminRoutes, accountLockRoutes, ssoRoutes, webPages]) {
     await publicApp.register(feature, { ctx });
   }
 
@@ -154,6 +161,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       await publicApp.close();
       await adminApp.close();
       await transport.close();
+      await rateLimits.close();
       if (!overrides.database) await database.close();
     },
   };

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { parseCaptchaAfter, parseRateLimits, type LimitOverrides } from './platform/limit-rules.ts';
 
 /** "45s", "30m", "1h", "7d" (or plain seconds) → milliseconds. */
 export function parseDuration(value: string): number | null {
@@ -51,6 +52,23 @@ const schema = z
     ADMIN_RESET_TOKEN_TTL: duration('72h'),
     SESSION_TTL: duration('12h'),
     RATE_LIMIT_SCALE: z.coerce.number().min(0.0001).default(1),
+    RATE_LIMITS: z.string().default('').transform((v, ctx) => {
+      const r = parseRateLimits(v);
+      if ('error' in r) { ctx.addIssue({ code: 'custom', message: r.error }); return z.NEVER; }
+      return r.overrides;
+    }),
+    RATE_LIMIT_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, 'must be 1–40 letters, digits, - or _').default('keyturn'),
+    CAPTCHA_PROVIDER: z.enum(['altcha', 'turnstile', 'hcaptcha', 'off']).default('altcha'),
+    CAPTCHA_AFTER: z.string().default('').transform((v, ctx) => {
+      const r = parseCaptchaAfter(v);
+      if ('error' in r) { ctx.addIssue({ code: 'custom', message: r.error }); return z.NEVER; }
+      return r.overrides;
+    }),
+    CAPTCHA_SECRET: z.string().min(1).optional(),
+    CAPTCHA_SITE_KEY: z.string().min(1).optional(),
+    CAPTCHA_VERIFY_URL: z.url({ protocol: /^https?$/ }).optional(),
+    CAPTCHA_FALLBACK: z.enum(['stricter', 'block']).default('stricter'),
+    CAPTCHA_DIFFICULTY: z.coerce.number().int().min(10, 'must be at least 10').max(10_000_000, 'must be at most 10000000').default(50_000),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     SECRET_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
     // Argon2id cost; NODE_ENV=test picks cheap defaults so suites stay fast.
@@ -60,6 +78,10 @@ const schema = z
   .superRefine((c, ctx) => {
     if (c.RATE_LIMIT_SCALE < 1 && c.NODE_ENV !== 'test')
       ctx.addIssue({ code: 'custom', path: ['RATE_LIMIT_SCALE'], message: 'must be ≥ 1 outside NODE_ENV=test' });
+    if (c.CAPTCHA_PROVIDER === 'turnstile' || c.CAPTCHA_PROVIDER === 'hcaptcha') {
+      for (const key of ['CAPTCHA_SECRET', 'CAPTCHA_SITE_KEY'] as const)
+        if (!c[key]) ctx.addIssue({ code: 'custom', path: [key], message: `is required when CAPTCHA_PROVIDER is ${c.CAPTCHA_PROVIDER}` });
+    }
   });
 
 export type RawConfig = z.infer<typeof schema>;
@@ -82,6 +104,22 @@ export interface Config {
   adminResetTokenTtlMs: number;
   sessionTtlMs: number;
   rateLimitScale: number;
+  rateLimits: {
+    /** Overrides of single rules (RATE_LIMITS, CAPTCHA_AFTER) over the defaults in platform/limit-rules.ts. */
+    overrides: LimitOverrides;
+    /** Namespace of the keys in Redis / PostgreSQL, so several deployments can share one store. */
+    prefix: string;
+  };
+  captcha: {
+    provider: 'altcha' | 'turnstile' | 'hcaptcha' | 'off';
+    secret?: string;
+    siteKey?: string;
+    verifyUrl?: string;
+    /** When Turnstile/hCaptcha cannot be reached: count the request double (stricter) or refuse it (block). */
+    fallback: 'stricter' | 'block';
+    /** ALTCHA: the largest counter the browser may have to try. */
+    difficulty: number;
+  };
   logLevel: string;
   secretKey?: string;
   argon2: { memoryCost: number; timeCost: number; parallelism: number };
@@ -133,6 +171,15 @@ export function configFrom(values: Record<string, string | undefined>): Config {
     adminResetTokenTtlMs: c.ADMIN_RESET_TOKEN_TTL,
     sessionTtlMs: c.SESSION_TTL,
     rateLimitScale: c.RATE_LIMIT_SCALE,
+    rateLimits: { overrides: mergeOverrides(c.RATE_LIMITS, c.CAPTCHA_AFTER), prefix: c.RATE_LIMIT_PREFIX },
+    captcha: {
+      provider: c.CAPTCHA_PROVIDER,
+      secret: c.CAPTCHA_SECRET,
+      siteKey: c.CAPTCHA_SITE_KEY,
+      verifyUrl: c.CAPTCHA_VERIFY_URL,
+      fallback: c.CAPTCHA_FALLBACK,
+      difficulty: c.CAPTCHA_DIFFICULTY,
+    },
     logLevel: c.LOG_LEVEL,
     secretKey: c.SECRET_KEY,
     argon2: {
@@ -141,6 +188,12 @@ export function configFrom(values: Record<string, string | undefined>): Config {
       parallelism: 1,
     },
   };
+}
+
+function mergeOverrides(a: LimitOverrides, b: LimitOverrides): LimitOverrides {
+  const out: LimitOverrides = { ...a };
+  for (const [name, rule] of Object.entries(b) as [keyof LimitOverrides, LimitOverrides[keyof LimitOverrides]][]) out[name] = { ...out[name], ...rule };
+  return out;
 }
 
 /** Where a running embedded server says how to reach its operator API (the CLI reads it). */

@@ -30,6 +30,17 @@ export const rateLimited = (retryAfterSeconds: number) =>
   new AppError(429, 'rate_limited', `Too many requests — try again in ${inWords(retryAfterSeconds)}.`, {
     retryAfter: retryAfterSeconds,
   }, { 'retry-after': String(retryAfterSeconds) });
+const CAPTCHA_MESSAGES = {
+  missing: 'Please confirm you are a person: solve the captcha, then send the form again.',
+  invalid: 'The captcha answer was not accepted — solve the new one, then send the form again.',
+  used: 'This captcha answer was already used — solve the new one, then send the form again.',
+} as const;
+export const captchaRequired = (provider: string, challenge: Record<string, unknown>, reason: keyof typeof CAPTCHA_MESSAGES = 'missing') =>
+  new AppError(428, 'captcha_required', CAPTCHA_MESSAGES[reason], { provider, challenge, reason });
+export const captchaUnavailable = () =>
+  new AppError(503, 'captcha_unavailable', 'The captcha service is not answering — try again in a minute.', { retryAfter: 60 }, { 'retry-after': '60' });
+export const passwordExpired = (days: number) =>
+  new AppError(403, 'password_expired', `Your password is older than ${days} days — choose a new one with "Forgot password".`);
 export const unavailable = () =>
   new AppError(503, 'unavailable', 'The service is briefly unavailable — try again in a moment.');
 

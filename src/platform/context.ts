@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../config.ts';
+import type { Captcha } from '../features/abuse/captcha.ts';
 import type { PasswordHasher } from '../features/accounts/password-hash.ts';
 import type { StrengthEstimator } from '../features/password-policy/policy.ts';
 import type { Clock } from './clock.ts';
@@ -18,6 +19,8 @@ export interface Ctx {
   clock: Clock;
   hasher: PasswordHasher;
   limits: RateLimits;
+  /** The adaptive captcha's provider (ALTCHA, Turnstile, hCaptcha or off). */
+  captcha: Captcha;
   worker: Worker;
   transport: MailTransport;
   log: FastifyBaseLogger;

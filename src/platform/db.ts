@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import type { Pool } from 'pg';
 
 export type Db = PgDatabase<PgQueryResultHKT>;
 
@@ -11,6 +12,8 @@ export const migrationsFolder = fileURLToPath(new URL('../../migrations', import
 export interface Database {
   db: Db;
   kind: 'pglite' | 'postgres';
+  /** The pg pool behind a PostgreSQL server connection (rate limits use it directly); absent for PGlite. */
+  pgPool?: Pool;
   migrate(): Promise<void>;
   /** Number of applied migrations vs. the ones this build ships. */
   migrationState(): Promise<{ applied: number; shipped: number }>;
@@ -78,6 +81,7 @@ async function openPostgres(opts: DatabaseOptions): Promise<Database> {
   return {
     db: db as unknown as Db,
     kind: 'postgres',
+    pgPool: pool,
     async migrate() {
       const lock = await pool.connect();
       try {

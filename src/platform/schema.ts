@@ -1,7 +1,7 @@
 // The whole data model in one place. Works on PGlite (PG 18) and PostgreSQL 15: nothing newer than PG 15.
 import { sql } from 'drizzle-orm';
 import {
-  pgTable, uuid, text, timestamp, jsonb, integer, bigserial, index, uniqueIndex, boolean,
+  pgTable, uuid, text, timestamp, jsonb, integer, bigserial, bigint, varchar, index, uniqueIndex, boolean,
 } from 'drizzle-orm/pg-core';
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
@@ -131,3 +131,49 @@ export const schemaMeta = pgTable('keyturn_meta', {
   value: text('value').notNull(),
   flag: boolean('flag'),
 });
+
+// Single sign-on (OpenID Connect). An identity is the IdP's (issuer, subject) linked to one account
+// of one tenant on first use; afterwards sign-in matches by subject, never by email again.
+export const ssoIdentities = pgTable('sso_identities', {
+  id: id(),
+  tenantId: uuid('tenant_id').notNull().references(() => tenants.id),
+  userId: uuid('user_id').notNull().references(() => users.id),
+  issuer: text('issuer').notNull(),
+  subject: text('subject').notNull(),
+  emailAtLink: text('email_at_link').notNull(),       // what the IdP said when the link was made
+  createdAt: ts('created_at').notNull(),
+  lastUsedAt: ts('last_used_at'),
+}, (t) => [
+  uniqueIndex('sso_identities_subject').on(t.tenantId, t.issuer, t.subject),
+  uniqueIndex('sso_identities_user').on(t.userId, t.issuer),
+]);
+
+// A started SSO sign-in, consumed once by its callback. Only the state's keyed hash is stored; the
+// PKCE verifier is sealed; the browser that started it holds the state in a cookie.
+export const ssoStates = pgTable('sso_states', {
+  stateHash: text('state_hash').primaryKey(),
+  tenantId: uuid('tenant_id').notNull().references(() => tenants.id),
+  nonce: text('nonce').notNull(),
+  sealedVerifier: text('sealed_verifier').notNull(),
+  returnTo: text('return_to').notNull(),
+  createdAt: ts('created_at').notNull(),
+  expiresAt: ts('expires_at').notNull(),
+  usedAt: ts('used_at'),
+}, (t) => [index('sso_states_expiry').on(t.expiresAt)]);
+
+// Hashes of the passwords an account had, newest last: the tenants' "not one of your last N
+// passwords" rule (`not_reused`). Written in the transaction that sets the password.
+export const passwordHistory = pgTable('password_history', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  passwordHash: text('password_hash').notNull(),
+  createdAt: ts('created_at').notNull(),
+}, (t) => [index('password_history_user').on(t.userId, t.id)]);
+
+// The shape rate-limiter-flexible's RateLimiterPostgres expects (`tableCreated: true`): the shared
+// counters when DATABASE_URL is a PostgreSQL server and REDIS_URL is unset. `expire` is epoch ms.
+export const rateLimits = pgTable('rate_limits', {
+  key: varchar('key', { length: 255 }).primaryKey(),
+  points: integer('points').notNull().default(0),
+  expire: bigint('expire', { mode: 'number' }),
+}, (t) => [index('rate_limits_expire').on(t.expire)]);

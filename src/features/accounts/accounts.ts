@@ -5,6 +5,7 @@ import type { Ctx } from '../../platform/context.ts';
 import { users } from '../../platform/schema.ts';
 import { audit, type Actor } from '../audit/audit.ts';
 import { enforcePolicy } from '../password-policy/enforce.ts';
+import { recordPassword } from '../password-policy/history.ts';
 import { revokeTokensFor } from '../password-reset/store.ts';
 import { revokeSessions } from '../sessions/sessions.ts';
 import type { Tenant } from '../tenants/store.ts';
@@ -51,6 +52,7 @@ export async function createUser(
       .onConflictDoNothing()
       .returning();
     if (!row) throw conflict('email_taken', 'A user with this email already exists in this tenant.');
+    if (passwordHash) await recordPassword(tx, { userId: row.id, tenant, passwordHash, at: now });
     await audit(tx, actor, now, { type: 'user_created', tenantId: tenant.id, userId: row.id, data: { role: row.role } });
     return row;
   });

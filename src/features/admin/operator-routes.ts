@@ -8,7 +8,8 @@ import { parse } from '../../platform/http.ts';
 import type { Actor } from '../audit/audit.ts';
 import { listAudit } from '../audit/audit.ts';
 import { listTenants, SLUG, tenantBySlug, tenantView } from '../tenants/store.ts';
-import { createTenant } from '../tenants/tenants.ts';
+import { ConnectionInput, ConnectionPatch } from '../sso/connection.ts';
+import { createTenant, updateTenant } from '../tenants/tenants.ts';
 import { registerUserRoutes } from './user-routes.ts';
 
 const CreateTenant = z.object({
@@ -16,9 +17,14 @@ const CreateTenant = z.object({
   name: z.string().min(1).max(200),
   loginMethods: z.array(z.enum(['password', 'google'])).min(1).max(2).optional(),
   passwordPolicy: z.record(z.string(), z.unknown()).optional(),
-  google: z.object({
-    issuer: z.url(), clientId: z.string().min(1), clientSecret: z.string().min(1), hostedDomain: z.string().optional(),
-  }).optional(),
+  google: ConnectionInput.optional(),
+});
+
+const PatchTenant = z.object({
+  name: z.string().min(1).max(200).optional(),
+  loginMethods: z.array(z.enum(['password', 'google'])).min(1).max(2).optional(),
+  passwordPolicy: z.record(z.string(), z.unknown()).optional(),
+  google: ConnectionPatch.nullable().optional(),
 });
 
 const OPERATOR: Actor = { type: 'operator', id: 'api-key' };
@@ -44,6 +50,12 @@ export async function operatorRoutes(app: FastifyInstance, { ctx, apiKey }: { ct
     const tenant = await tenantBySlug(ctx.db, request.params.slug);
     if (!tenant) throw notFound('No such tenant.');
     return tenantView(tenant);
+  });
+
+  app.patch<{ Params: { slug: string } }>('/admin/v1/tenants/:slug', async (request) => {
+    const tenant = await tenantBySlug(ctx.db, request.params.slug);
+    if (!tenant) throw notFound('No such tenant.');
+    return tenantView(await updateTenant(ctx, tenant, parse(PatchTenant, request.body), { ...OPERATOR, ip: request.ip }));
   });
 
   app.get('/admin/v1/audit', async (request) => {

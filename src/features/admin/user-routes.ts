@@ -9,6 +9,7 @@ import { deliveriesOf } from '../../platform/mail/outbox.ts';
 import { listAudit, type Actor } from '../audit/audit.ts';
 import { createUser, getUser, importUsers, listUsers, signOutEverywhere, updateUser, userView } from '../accounts/accounts.ts';
 import type { Tenant } from '../tenants/store.ts';
+import { linkedIdentities, unlinkIdentity } from '../sso/identities.ts';
 import { adminReset } from './admin-reset.ts';
 
 export type TenantResolver = (request: FastifyRequest) => Promise<{ tenant: Tenant; actor: Actor }>;
@@ -59,7 +60,14 @@ export function registerUserRoutes(app: FastifyInstance, ctx: Ctx, base: string,
 
   app.get<{ Params: { id: string } }>(`${base}/users/:id`, async (request) => {
     const { tenant } = await resolve(request);
-    return userView(await getUser(ctx, tenant, request.params.id));
+    const user = await getUser(ctx, tenant, request.params.id);
+    return { ...userView(user), identities: await linkedIdentities(ctx, tenant, user.id) };
+  });
+
+  app.delete<{ Params: { id: string; identityId: string } }>(`${base}/users/:id/identities/:identityId`, async (request, reply) => {
+    const { tenant, actor } = await resolve(request);
+    await unlinkIdentity(ctx, tenant, request.params.id, request.params.identityId, actor);
+    return reply.status(204).send();
   });
 
   app.patch<{ Params: { id: string } }>(`${base}/users/:id`, async (request) => {

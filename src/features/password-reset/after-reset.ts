@@ -5,7 +5,9 @@ import { randomToken } from '../../platform/crypto.ts';
 import type { Db } from '../../platform/db.ts';
 import { enqueueMail } from '../../platform/mail/outbox.ts';
 import { lockTokens } from '../../platform/schema.ts';
+import { clearLoginThrottles } from '../abuse/guard.ts';
 import { audit, type Actor } from '../audit/audit.ts';
+import { recordPassword } from '../password-policy/history.ts';
 import { revokeSessions } from '../sessions/sessions.ts';
 import { passwordChangedEmail } from './emails/messages.ts';
 import { revokeTokensFor, type Account } from './store.ts';
@@ -17,6 +19,8 @@ export interface PasswordSet {
   at: Date;
   /** Password change keeps the session it was made from; a reset keeps none. */
   keepSessionHash?: string;
+  /** The new hash, remembered for the tenants' "not one of your last N passwords" rule. */
+  passwordHash: string;
 }
 
 type Step = (ctx: Ctx, tx: Db, event: PasswordSet) => Promise<void>;
@@ -59,15 +63,20 @@ const sendNotice: Step = async (ctx, tx, e) => {
   }
 };
 
-export const afterPasswordSet: readonly Step[] = [revokeAllSessions, revokePendingResets, writeAudit, sendNotice];
+const rememberPassword: Step = async (_ctx, tx, e) => {
+  for (const { user, tenant } of e.accounts) await recordPassword(tx, { userId: user.id, tenant, passwordHash: e.passwordHash, at: e.at });
+};
+
+export const afterPasswordSet: readonly Step[] = [rememberPassword, revokeAllSessions, revokePendingResets, writeAudit, sendNotice];
 
 export async function runAfterPasswordSet(ctx: Ctx, tx: Db, event: PasswordSet): Promise<void> {
   for (const step of afterPasswordSet) await step(ctx, tx, event);
 }
 
-/** After the transaction: the owner proved control, so login throttles on the address are cleared. */
-export async function clearThrottles(ctx: Ctx, accounts: Account[]): Promise<void> {
-  for (const email of new Set(accounts.map((a) => a.user.emailCanonical))) {
-    await ctx.limits.clear('loginFailuresPerAccount', email);
-  }
+/**
+ * After the transaction: the owner proved control, so the address's login counters (and the delay
+ * of the client that did it) are cleared. Nothing else changes: a disabled account stays disabled.
+ */
+export async function clearThrottles(ctx: Ctx, accounts: Account[], ip?: string): Promise<void> {
+  await clearLoginThrottles(ctx, accounts.map((a) => a.user.emailCanonical), ip);
 }

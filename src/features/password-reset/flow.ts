@@ -5,18 +5,21 @@ import { AppError, invalidRequest } from '../../errors.ts';
 import type { Ctx } from '../../platform/context.ts';
 import { formatCode, randomCode, randomToken } from '../../platform/crypto.ts';
 import type { Db } from '../../platform/db.ts';
-import { enqueueMail } from '../../platform/mail/outbox.ts';
+import { enqueueMail, type MailContent } from '../../platform/mail/outbox.ts';
 import { users } from '../../platform/schema.ts';
 import { audit, type Actor } from '../audit/audit.ts';
+import { guardForgot } from '../abuse/guard.ts';
+import { LimitKeys } from '../abuse/keys.ts';
 import { canonicalEmail } from '../accounts/email.ts';
 import { enforcePolicy } from '../password-policy/enforce.ts';
+import { ssoEnforced, ssoOnly, tenantLoginUrl } from '../sso/connection.ts';
 import { allowsPassword } from '../tenants/store.ts';
 import { clearThrottles, runAfterPasswordSet } from './after-reset.ts';
 import { findByCode, codeHash } from './by-code.ts';
 import { findByLink, tokenHash } from './by-link.ts';
-import { accountDisabledEmail, resetEmail } from './emails/messages.ts';
+import { accountDisabledEmail, googleAccountResetEmail, resetEmail, ssoEnforcedEmail, type ResetMailInput } from './emails/messages.ts';
 import {
-  accountsByEmail, claimRequests, consumeToken, insertToken, markRequestDone, recordRequest,
+  accountsByEmail, claimRequests, consumeToken, insertToken, markRequestDone, recentSelfToken, recordRequest,
   supersedeTokens, tokenById, type Account, type ResetToken,
 } from './store.ts';
 
@@ -31,15 +34,24 @@ const usable = (a: Account) => !a.user.disabledAt && !a.user.lockedAt && allowsP
  * Records the request and returns. The same work happens for every address (known, disabled,
  * unknown), so the answer's status, body and timing say nothing; the worker resolves it later.
  */
-export async function requestReset(ctx: Ctx, input: { email: string; tenant?: string; ip: string }): Promise<void> {
+export async function requestReset(ctx: Ctx, input: { email: string; tenant?: string; ip: string; captcha?: string }): Promise<void> {
   const email = canonicalEmail(input.email);
-  await ctx.limits.consume('forgotPerIp', input.ip);
-  await ctx.limits.consume('forgotPerAccount', email);
+  await guardForgot(ctx, { email, tenant: input.tenant, ip: input.ip, captcha: input.captcha });
   await recordRequest(ctx.db, { emailCanonical: email, tenantSlug: input.tenant ?? null, ip: input.ip, createdAt: ctx.clock.now() });
   ctx.worker.kick();
 }
 
-/** Worker job: turns recorded requests into a reset email, an "account disabled" email, or nothing. */
+/** Requests within this window after a self-service email are coalesced into it (forgotEmailCooldown; "off" = none). */
+function sinceCooldown(ctx: Ctx): Date | null {
+  const rule = ctx.limits.rule('forgotEmailCooldown');
+  return rule.points === null ? null : new Date(ctx.clock.now().getTime() - rule.windowMs);
+}
+
+/**
+ * Worker job: turns recorded requests into a reset email (worded for Google sign-in when none of the
+ * accounts has a password), a "password sign-in is off" email (SSO-enforced tenants, no link), an
+ * "account disabled" email, or nothing.
+ */
 export async function resolveRequests(ctx: Ctx): Promise<number> {
   const pending = await claimRequests(ctx.db, ctx.clock.now(), 20);
   for (const req of pending) {
@@ -47,9 +59,27 @@ export async function resolveRequests(ctx: Ctx): Promise<number> {
       const found = await accountsByEmail(tx, req.email_canonical, { tenantSlug: req.tenant_slug ?? undefined });
       const covered = found.filter(usable);
       const disabled = found.filter((a) => a.user.disabledAt || a.user.lockedAt);
+      const enforced = found.filter((a) => !a.user.disabledAt && !a.user.lockedAt && ssoEnforced(a.tenant));
       const actor: Actor = { type: 'user', ip: req.ip };
-      if (covered.length > 0) {
-        await issueReset(ctx, tx, { accounts: covered, origin: 'self', actor, ttlMs: ctx.config.resetTokenTtlMs, deliver: 'email' });
+      const since = covered.length > 0 ? sinceCooldown(ctx) : null;
+      const recent = since ? await recentSelfToken(tx, req.email_canonical, since) : undefined;
+      if (recent && covered.every((a) => recent.tenantIds.includes(a.tenant.id))) {
+        // Cooldown: the email sent moments ago already covers these accounts; another would only
+        // supersede it (and its link would say so). The answer was the same 202 either way.
+        for (const a of covered) {
+          await audit(tx, actor, ctx.clock.now(), { type: 'password_reset_coalesced', tenantId: a.tenant.id, userId: a.user.id, data: { tokenId: recent.id } });
+        }
+      } else if (covered.length > 0) {
+        const signInUrl = tenantLoginUrl(ctx.config.publicUrl, covered[0]!.tenant);
+        const mail = covered.every(ssoOnly) ? (p: ResetMailInput) => googleAccountResetEmail({ ...p, signInUrl }) : undefined;
+        await issueReset(ctx, tx, { accounts: covered, origin: 'self', actor, ttlMs: ctx.config.resetTokenTtlMs, deliver: 'email', mail });
+      } else if (enforced.length > 0) {
+        const first = enforced[0]!;
+        const mail = ssoEnforcedEmail({ tenantNames: enforced.map((a) => a.tenant.name), signInUrl: tenantLoginUrl(ctx.config.publicUrl, first.tenant) });
+        await enqueueMail(tx, ctx.secrets, ctx.clock, { ...mail, kind: 'sso_enforced', to: first.user.email, tenantId: first.tenant.id, userId: first.user.id });
+        for (const a of enforced) {
+          await audit(tx, actor, ctx.clock.now(), { type: 'password_reset_refused', tenantId: a.tenant.id, userId: a.user.id, data: { reason: 'sso_enforced' } });
+        }
       } else if (disabled.length > 0) {
         const mail = accountDisabledEmail({ tenantNames: disabled.map((a) => a.tenant.name) });
         const first = disabled[0]!;
@@ -73,6 +103,8 @@ export interface IssueInput {
   ttlMs: number;
   deliver: 'email' | 'link';
   reason?: string;
+  /** Words the email differently (e.g. for Google sign-in accounts); the reset email by default. */
+  mail?: (p: ResetMailInput) => MailContent;
 }
 
 /**
@@ -110,7 +142,7 @@ export async function issueReset(ctx: Ctx, tx: Db, input: IssueInput): Promise<{
     });
   }
   if (input.deliver === 'email') {
-    const mail = resetEmail({
+    const mail = (input.mail ?? resetEmail)({
       url, codeUrl: `${ctx.config.publicUrl}/reset-password/code`, code: formatCode(code), expiresAt,
       tenantNames: input.accounts.map((a) => a.tenant.name), byAdmin: input.origin === 'admin',
     });
@@ -136,7 +168,7 @@ export function deadReason(t: ResetToken, now: Date): AppError | null {
 }
 
 async function findToken(ctx: Ctx, proof: ResetProof, ip: string): Promise<ResetToken> {
-  await ctx.limits.consume('resetPerIp', ip);
+  await ctx.limits.consume('resetPerIp', new LimitKeys(ctx.secrets).ip(ip));
   return 'token' in proof ? findByLink(ctx, proof.token) : findByCode(ctx, proof.email, proof.code);
 }
 
@@ -171,7 +203,7 @@ export async function completeReset(
     }
     chosen = accounts.filter((a) => tenantSlugs.includes(a.tenant.slug));
   }
-  await enforcePolicy(ctx, password, chosen.map((a) => ({ tenant: a.tenant, email: a.user.email })));
+  await enforcePolicy(ctx, password, chosen.map((a) => ({ tenant: a.tenant, email: a.user.email, user: a.user })));
   const passwordHash = await ctx.hasher.hash(password); // outside the transaction: hashing is the slow part
 
   await ctx.db.transaction(async (tx) => {
@@ -182,9 +214,9 @@ export async function completeReset(
       throw (fresh && deadReason(fresh, now)) ?? gone('token_used', now, 'This link was already used.');
     }
     await tx.update(users).set({ passwordHash, passwordChangedAt: now }).where(inArray(users.id, chosen.map((a) => a.user.id)));
-    await runAfterPasswordSet(ctx, tx, { accounts: chosen, how: 'reset', actor: { type: 'user', id: chosen[0]!.user.id, ip }, at: now });
+    await runAfterPasswordSet(ctx, tx, { accounts: chosen, how: 'reset', actor: { type: 'user', id: chosen[0]!.user.id, ip }, at: now, passwordHash });
   });
   ctx.worker.kick();
-  await clearThrottles(ctx, chosen);
+  await clearThrottles(ctx, chosen, ip);
   return { updated: chosen.map((a) => a.tenant.slug) };
 }

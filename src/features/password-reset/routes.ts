@@ -15,7 +15,7 @@ const ACCEPTED = {
 const ForgotBody = z.object({
   email: z.string({ error: 'must be one email address' }).max(254, 'is too long'),
   tenant: z.string().regex(SLUG, 'is not a tenant slug').optional(),
-  captcha: z.unknown().optional(),
+  captcha: z.string({ error: 'must be the captcha answer as a string' }).max(8192, 'is too long').optional(),
 });
 
 const Proof = z.object({
@@ -40,7 +40,7 @@ export async function passwordResetRoutes(app: FastifyInstance, { ctx }: { ctx: 
     const body = parse(ForgotBody, request.body);
     const email = parseEmail(body.email);
     if (!email) throw invalidRequest('email: must be exactly one email address.', { field: 'email' });
-    await requestReset(ctx, { email, tenant: body.tenant, ip: request.ip });
+    await requestReset(ctx, { email, tenant: body.tenant, ip: request.ip, captcha: body.captcha });
     return reply.status(202).send(ACCEPTED);
   });
 

@@ -1,5 +1,5 @@
 // All SQL of the reset flow. Only keyed hashes of tokens and codes are stored.
-import { and, desc, eq, gt, inArray, isNull, sql } from 'drizzle-orm';
+import { and, desc, eq, gt, gte, inArray, isNull, sql } from 'drizzle-orm';
 import type { Db } from '../../platform/db.ts';
 import { resetRequests, resetTokens, tenants, users } from '../../platform/schema.ts';
 import type { Tenant } from '../tenants/store.ts';
@@ -40,6 +40,20 @@ export async function countWrongCode(db: Db, email: string, now: Date): Promise<
       order by created_at desc limit 1)`)
     .returning({ attempts: resetTokens.codeAttempts });
   return row?.attempts ?? null;
+}
+
+/** The newest self-service token of this address made since `since` and still live, if any. */
+export async function recentSelfToken(db: Db, email: string, since: Date): Promise<ResetToken | undefined> {
+  const [row] = await db
+    .select()
+    .from(resetTokens)
+    .where(and(
+      eq(resetTokens.emailCanonical, email), eq(resetTokens.origin, 'self'), gte(resetTokens.createdAt, since),
+      isNull(resetTokens.usedAt), isNull(resetTokens.supersededAt), isNull(resetTokens.revokedAt),
+    ))
+    .orderBy(desc(resetTokens.createdAt))
+    .limit(1);
+  return row;
 }
 
 export async function insertToken(tx: Db, values: typeof resetTokens.$inferInsert): Promise<ResetToken> {

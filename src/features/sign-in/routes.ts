@@ -13,13 +13,14 @@ const LoginBody = z.object({
   tenant: z.string().min(1).max(63).optional(),
   ticket: z.string().min(1).max(100).optional(),
   tokenType: z.enum(['cookie', 'bearer']).optional(),
+  captcha: z.string().max(8192, 'is too long').optional(),
 });
 
 export async function signInRoutes(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
   app.post('/api/v1/login', async (request, reply) => {
     const body = parse(LoginBody, request.body);
     const result = await signIn(ctx, {
-      email: body.email, password: body.password, tenant: body.tenant, ticket: body.ticket,
+      email: body.email, password: body.password, tenant: body.tenant, ticket: body.ticket, captcha: body.captcha,
       ip: request.ip, userAgent: request.headers['user-agent'],
     });
     if (result.kind === 'choose-tenant') {

@@ -1,17 +1,23 @@
 // Password sign-in. One answer (401 invalid_credentials) for every wrong combination; a right
 // password in several tenants asks the caller to choose (300 choose_tenant + a short-lived ticket).
 import { and, eq, gt, isNull } from 'drizzle-orm';
-import { AppError, invalidCredentials } from '../../errors.ts';
+import { AppError, invalidCredentials, passwordExpired } from '../../errors.ts';
 import type { Ctx } from '../../platform/context.ts';
 import { randomToken } from '../../platform/crypto.ts';
 import { loginTickets, tenants, users } from '../../platform/schema.ts';
 import { audit } from '../audit/audit.ts';
+import { guardLogin } from '../abuse/guard.ts';
 import { canonicalEmail } from '../accounts/email.ts';
+import { passwordAgeLimit } from '../password-policy/history.ts';
 import { createSession, revokeSession, type SessionInfo } from '../sessions/sessions.ts';
 
 const TICKET_TTL_MS = 5 * 60_000;
 
-export interface SignInInput { email: string; password: string; tenant?: string; ticket?: string; ip: string; userAgent?: string; }
+export interface SignInInput {
+  email: string; password: string; tenant?: string; ticket?: string; ip: string; userAgent?: string;
+  /** The adaptive captcha's answer, when the client was asked for one (428). */
+  captcha?: string;
+}
 
 export type SignInResult =
   | { kind: 'signed-in'; token: string; expiresAt: Date; user: { id: string; email: string; name: string; role: string }; tenant: { slug: string; name: string } }
@@ -19,9 +25,8 @@ export type SignInResult =
 
 export async function signIn(ctx: Ctx, input: SignInInput): Promise<SignInResult> {
   const email = canonicalEmail(input.email);
-  const throttleKeys = { accountIp: `${email}|${input.ip}`, account: email };
-  await ctx.limits.check('loginFailuresPerAccountIp', throttleKeys.accountIp);
-  await ctx.limits.check('loginFailuresPerAccount', throttleKeys.account);
+  // Limits, delays and the adaptive captcha come before any password is verified.
+  const guard = await guardLogin(ctx, { email, ip: input.ip, tenant: input.tenant, captcha: input.captcha });
 
   const candidates = await ctx.db
     .select({ u: users, t: tenants })
@@ -42,8 +47,7 @@ export async function signIn(ctx: Ctx, input: SignInInput): Promise<SignInResult
   for (const c of allowed) if (await ctx.hasher.verify(c.u.passwordHash, input.password)) matches.push(c);
 
   if (matches.length === 0) {
-    await ctx.limits.penalty('loginFailuresPerAccountIp', throttleKeys.accountIp);
-    await ctx.limits.penalty('loginFailuresPerAccount', throttleKeys.account);
+    await guard.failed();
     throw invalidCredentials();
   }
 
@@ -61,6 +65,12 @@ export async function signIn(ctx: Ctx, input: SignInInput): Promise<SignInResult
   }
 
   const { u, t } = matches[0]!;
+  // Only someone who knows the password learns that it expired (tenants that set a maximum age).
+  const maxAgeDays = passwordAgeLimit(t);
+  if (maxAgeDays !== null && (u.passwordChangedAt ?? u.createdAt).getTime() < ctx.clock.now().getTime() - maxAgeDays * 86_400_000) {
+    await guard.succeeded();
+    throw passwordExpired(maxAgeDays);
+  }
   const session = await ctx.db.transaction(async (tx) => {
     const s = await createSession(ctx, tx, {
       userId: u.id, tenantId: t.id, authMethod: 'password', ip: input.ip, userAgent: input.userAgent,
@@ -70,7 +80,7 @@ export async function signIn(ctx: Ctx, input: SignInInput): Promise<SignInResult
     });
     return s;
   });
-  await ctx.limits.clear('loginFailuresPerAccountIp', throttleKeys.accountIp);
+  await guard.succeeded();
   return {
     kind: 'signed-in',
     token: session.token,

@@ -1,6 +1,7 @@
 import { asc, eq } from 'drizzle-orm';
 import type { Db } from '../../platform/db.ts';
 import { tenants } from '../../platform/schema.ts';
+import { connectionView, storedConnection } from '../sso/connection.ts';
 
 export type Tenant = typeof tenants.$inferSelect;
 
@@ -30,6 +31,7 @@ export function tenantView(t: Tenant) {
     name: t.name,
     loginMethods: t.loginMethods,
     passwordPolicy: t.passwordPolicy,
+    google: connectionView(storedConnection(t)),
     createdAt: t.createdAt.toISOString(),
   };
 }

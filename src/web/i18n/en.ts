@@ -122,6 +122,7 @@ export const en = {
   settingsTitle: 'Change your password',
   currentPassword: 'Current password',
   wrongCurrent: 'The current password is not right. Nothing was changed.',
+  wrongCurrentField: 'This is not your current password.',
   savePassword: 'Change password',
   updated: 'Password updated; other devices were signed out.',
   backToAccount: 'Back to your account',

@@ -51,6 +51,50 @@ export function resetEmail(p: { url: string; codeUrl: string; code: string; expi
   return { subject: 'Reset your password', text, html };
 }
 
+export type ResetMailInput = Parameters<typeof resetEmail>[0];
+
+/**
+ * Forgot-password for an account that has no password and signs in with Google (or the tenant's
+ * OpenID Connect IdP): use that button; a password is optional, as a fallback, through the usual link.
+ */
+export function googleAccountResetEmail(p: ResetMailInput & { signInUrl: string }): MailContent {
+  const accounts = listInWords(p.tenantNames);
+  const expires = formatTime(p.expiresAt);
+  const intro = `Someone (hopefully you) asked to reset the password of your ${accounts} account. Your account has no password: you sign in with Google.`;
+  const use = `To sign in, use the "Sign in with Google" button on ${p.signInUrl} with this same email address.`;
+  const optional = 'You only need a password if you want a way in for when Google sign-in is unavailable. It does not change your Google password, and Google sign-in keeps working.';
+  const text = [
+    intro, '', use, '', optional, 'To set one, open this link:', p.url, '',
+    `If the link does not open, go to ${p.codeUrl} and enter this code: ${p.code}`, '',
+    `The link and the code work once and expire at ${expires}.`,
+    'If you did not ask for this, ignore this email: nothing changes.',
+  ].join('\n');
+  const html = layout(
+    'You sign in with Google',
+    [esc(intro), `${esc('To sign in, use the "Sign in with Google" button on')} <a href="${esc(p.signInUrl)}">${esc(p.signInUrl)}</a> ${esc('with this same email address.')}`, esc(optional)],
+    { label: 'Set a password', url: p.url },
+    [
+      `If the button does not work, copy this address into your browser:<br><a href="${esc(p.url)}">${esc(p.url)}</a>`,
+      `Or go to <a href="${esc(p.codeUrl)}">${esc(p.codeUrl)}</a> and enter the code <strong style="font-family:monospace;font-size:16px">${esc(p.code)}</strong>.`,
+      `The link and the code work once and expire at ${esc(expires)}.`,
+      'If you did not ask for this, ignore this email: nothing changes.',
+    ].join('<br><br>'),
+  );
+  return { subject: 'You sign in with Google', text, html };
+}
+
+/** Forgot-password in a tenant that allows only Google sign-in: no link, just where to sign in. */
+export function ssoEnforcedEmail(p: { tenantNames: string[]; signInUrl: string }): MailContent {
+  const accounts = listInWords(p.tenantNames);
+  const line = `Someone asked to reset the password of your ${accounts} account. Password sign-in is off there: you sign in with Google, so no reset link was sent.`;
+  const use = `Use the "Sign in with Google" button on ${p.signInUrl} with this same email address. If that does not work, contact your administrator.`;
+  return {
+    subject: 'Password sign-in is off for your account',
+    text: `${line}\n\n${use}\n\nIf you did not ask for this, you can ignore this email.`,
+    html: layout('Password sign-in is off', [esc(line), esc(use)], { label: 'Go to the sign-in page', url: p.signInUrl }, 'If you did not ask for this, you can ignore this email.'),
+  };
+}
+
 export function accountDisabledEmail(p: { tenantNames: string[] }): MailContent {
   const accounts = listInWords(p.tenantNames);
   const line = `Someone asked to reset the password of your ${accounts} account, but the account is disabled, so no reset link was sent.`;

@@ -1,0 +1,117 @@
+// The doors attackers knock on — forgot-password and login — each guarded in one place:
+//   1. a spent budget answers 429 with Retry-After (before any work or captcha);
+//   2. past a counter's captcha threshold the adaptive captcha is asked for (428 + challenge);
+//   3. the request is counted (forgot: every request; login: failures only).
+// Keys never depend on whether the account exists, so an unknown address meets the same limits.
+import { captchaRequired, captchaUnavailable } from '../../errors.ts';
+import type { Ctx } from '../../platform/context.ts';
+import type { LimitName } from '../../platform/limit-rules.ts';
+import { RateLimits } from '../../platform/rate-limit.ts';
+import { LimitKeys } from './keys.ts';
+
+export interface Attempt { email: string; ip: string; tenant?: string; captcha?: string; }
+
+interface Counter { name: LimitName; key: string; /** false: over budget means delays, not refusal */ hard?: boolean; }
+
+/** Refuses with 429 when a hard budget is spent; tells whether a captcha threshold is crossed. */
+async function standing(ctx: Ctx, counters: Counter[]): Promise<{ captcha: boolean }> {
+  const counts = await Promise.all(counters.map((c) => ctx.limits.count(c.name, c.key)));
+  let refusedFor: number | null = null;
+  let captcha = false;
+  counters.forEach((c, i) => {
+    const rule = ctx.limits.rule(c.name);
+    const { consumed, msBeforeNext } = counts[i]!;
+    if (c.hard !== false && rule.points !== null && consumed >= rule.points) refusedFor = Math.max(refusedFor ?? 0, msBeforeNext);
+    if (rule.captchaAfter !== null && consumed >= rule.captchaAfter) captcha = true;
+  });
+  if (refusedFor !== null) RateLimits.refuse(refusedFor);
+  return { captcha };
+}
+
+/**
+ * Asks for the captcha when it is required. Returns how much this request counts: 1, or 2 when
+ * the provider could not be reached and CAPTCHA_FALLBACK is "stricter" (the budget is halved
+ * instead of locking everybody out). Never sends the client back to the form in a silent loop:
+ * a provider outage is either accepted (stricter) or a clear 503 (block).
+ */
+async function passCaptcha(ctx: Ctx, required: boolean, answer: string | undefined, ip: string): Promise<number> {
+  if (!required || ctx.captcha.provider === 'off') return 1;
+  const outcome = await ctx.captcha.verify(answer, ip);
+  if (outcome === 'ok') return 1;
+  if (outcome === 'unavailable') {
+    if (ctx.config.captcha.fallback === 'block') throw captchaUnavailable();
+    ctx.log.warn({ provider: ctx.captcha.provider }, 'captcha provider not answering: request accepted and counted double');
+    return 2;
+  }
+  throw captchaRequired(ctx.captcha.provider, await ctx.captcha.challenge(), outcome);
+}
+
+/** Forgot-password: per IP, per account, per tenant; the same for known and unknown addresses. */
+export async function guardForgot(ctx: Ctx, a: Attempt): Promise<void> {
+  const keys = new LimitKeys(ctx.secrets);
+  const counters: Counter[] = [
+    { name: 'forgotPerIp', key: keys.ip(a.ip) },
+    { name: 'forgotPerAccount', key: keys.account(a.email) },
+    { name: 'forgotPerTenant', key: keys.tenant(a.tenant) },
+  ];
+  const { captcha } = await standing(ctx, counters);
+  const weight = await passCaptcha(ctx, captcha, a.captcha, a.ip);
+  for (const c of counters) await ctx.limits.consume(c.name, c.key, weight);
+}
+
+export interface LoginGuard {
+  /** A wrong password: count it everywhere, and start or lengthen the delay for this account+IP. */
+  failed(): Promise<void>;
+  /** The right password: this client's failures on this account are forgiven. */
+  succeeded(): Promise<void>;
+}
+
+/**
+ * Login: failures per account+IP (exponential delays after the budget: the attacker slows
+ * himself, never the owner elsewhere), per account (NIST ceiling), per IP and per tenant
+ * (captcha only). Checked before the password is verified.
+ */
+export async function guardLogin(ctx: Ctx, a: Attempt): Promise<LoginGuard> {
+  const keys = new LimitKeys(ctx.secrets);
+  const accountIp = keys.accountIp(a.email, a.ip);
+  const waitMs = await ctx.limits.marked('loginDelay', accountIp);
+  if (waitMs > 0) RateLimits.refuse(waitMs);
+  const counters: Counter[] = [
+    { name: 'loginFailuresPerAccountIp', key: accountIp, hard: false },
+    { name: 'loginFailuresPerAccount', key: keys.account(a.email) },
+    { name: 'loginFailuresPerIp', key: keys.ip(a.ip) },
+    { name: 'loginFailuresPerTenant', key: keys.tenant(a.tenant) },
+  ];
+  const { captcha } = await standing(ctx, counters);
+  const weight = await passCaptcha(ctx, captcha, a.captcha, a.ip);
+  return {
+    async failed() {
+      const [own] = await Promise.all(counters.map((c) => ctx.limits.penalty(c.name, c.key, weight)));
+      const rule = ctx.limits.rule('loginFailuresPerAccountIp');
+      if (rule.points !== null && own!.consumed >= rule.points) {
+        // 1 s after the last free failure, then 2, 4, 8 … up to the window (all divided by RATE_LIMIT_SCALE).
+        const seconds = Math.min(2 ** (own!.consumed - rule.points) / ctx.config.rateLimitScale, rule.windowMs / 1000);
+        await ctx.limits.mark('loginDelay', accountIp, seconds);
+      }
+    },
+    async succeeded() {
+      await Promise.all([ctx.limits.clear('loginFailuresPerAccountIp', accountIp), ctx.limits.clear('loginDelay', accountIp)]);
+    },
+  };
+}
+
+/**
+ * After a completed reset (or change) the owner has proved control of the address: the account's
+ * login counters and this client's delay are cleared. An attacker's own account+IP budget stays.
+ */
+export async function clearLoginThrottles(ctx: Ctx, emails: string[], ip?: string): Promise<void> {
+  const keys = new LimitKeys(ctx.secrets);
+  for (const email of new Set(emails)) {
+    await ctx.limits.clear('loginFailuresPerAccount', keys.account(email));
+    if (ip !== undefined) {
+      const accountIp = keys.accountIp(email, ip);
+      await ctx.limits.clear('loginFailuresPerAccountIp', accountIp);
+      await ctx.limits.clear('loginDelay', accountIp);
+    }
+  }
+}

@@ -1,0 +1,30 @@
+// Linked identities as operators and tenant admins see and remove them.
+import { notFound } from '../../errors.ts';
+import type { Ctx } from '../../platform/context.ts';
+import { audit, type Actor } from '../audit/audit.ts';
+import { getUser } from '../accounts/accounts.ts';
+import type { Tenant } from '../tenants/store.ts';
+import { deleteIdentity, identitiesOfUser, identityView, revokeSsoSessions } from './store.ts';
+
+export async function linkedIdentities(ctx: Ctx, tenant: Tenant, userId: string) {
+  return (await identitiesOfUser(ctx.db, tenant.id, userId)).map(identityView);
+}
+
+/**
+ * Unlinks (audited). Sessions the identity started end with it; the next SSO sign-in links again
+ * by verified email, which is how an admin moves an account to a new IdP identity.
+ */
+export async function unlinkIdentity(ctx: Ctx, tenant: Tenant, userId: string, identityId: string, actor: Actor): Promise<void> {
+  await getUser(ctx, tenant, userId); // another tenant's user answers 404
+  if (!/^[0-9a-f-]{36}$/i.test(identityId)) throw notFound('No such linked identity.');
+  await ctx.db.transaction(async (tx) => {
+    const now = ctx.clock.now();
+    const gone = await deleteIdentity(tx, tenant.id, userId, identityId);
+    if (!gone) throw notFound('No such linked identity.');
+    const revoked = await revokeSsoSessions(tx, userId, now);
+    await audit(tx, actor, now, {
+      type: 'identity_unlinked', tenantId: tenant.id, userId,
+      data: { issuer: gone.issuer, subject: gone.subject, emailAtLink: gone.emailAtLink, sessionsRevoked: revoked },
+    });
+  });
+}

@@ -1,0 +1,96 @@
+// All SQL of single sign-on: started sign-ins (single use) and linked identities.
+import { and, asc, eq, gt, isNull, lt } from 'drizzle-orm';
+import type { Db } from '../../platform/db.ts';
+import { sessions, ssoIdentities, ssoStates, users } from '../../platform/schema.ts';
+
+export type SsoState = typeof ssoStates.$inferSelect;
+export type SsoIdentity = typeof ssoIdentities.$inferSelect;
+export type User = typeof users.$inferSelect;
+
+export async function insertState(db: Db, values: typeof ssoStates.$inferInsert): Promise<void> {
+  await db.insert(ssoStates).values(values);
+}
+
+/**
+ * Single use: the UPDATE matches only an unused, unexpired state of this tenant, so a replayed
+ * callback (or two racing ones) gets no row back and is refused.
+ */
+export async function consumeState(db: Db, tenantId: string, stateHash: string, now: Date): Promise<SsoState | undefined> {
+  const [row] = await db
+    .update(ssoStates)
+    .set({ usedAt: now })
+    .where(and(
+      eq(ssoStates.stateHash, stateHash), eq(ssoStates.tenantId, tenantId),
+      isNull(ssoStates.usedAt), gt(ssoStates.expiresAt, now),
+    ))
+    .returning();
+  return row;
+}
+
+/** Started sign-ins nobody finished are useless once expired. */
+export async function purgeStates(db: Db, now: Date): Promise<void> {
+  await db.delete(ssoStates).where(lt(ssoStates.expiresAt, now));
+}
+
+/** The account behind (issuer, subject) in this tenant, with its link. */
+export async function userBySubject(db: Db, tenantId: string, issuer: string, subject: string): Promise<{ identity: SsoIdentity; user: User } | undefined> {
+  const [row] = await db
+    .select({ identity: ssoIdentities, user: users })
+    .from(ssoIdentities)
+    .innerJoin(users, eq(users.id, ssoIdentities.userId))
+    .where(and(
+      eq(ssoIdentities.tenantId, tenantId), eq(ssoIdentities.issuer, issuer), eq(ssoIdentities.subject, subject),
+      eq(users.tenantId, tenantId),
+    ));
+  return row;
+}
+
+export async function userByEmail(db: Db, tenantId: string, emailCanonical: string): Promise<User | undefined> {
+  const [row] = await db.select().from(users).where(and(eq(users.tenantId, tenantId), eq(users.emailCanonical, emailCanonical)));
+  return row;
+}
+
+export async function identityOf(db: Db, userId: string, issuer: string): Promise<SsoIdentity | undefined> {
+  const [row] = await db.select().from(ssoIdentities).where(and(eq(ssoIdentities.userId, userId), eq(ssoIdentities.issuer, issuer)));
+  return row;
+}
+
+/** Links on first use; null when another account won a race for the same subject (or this account got another). */
+export async function insertIdentity(db: Db, values: typeof ssoIdentities.$inferInsert): Promise<SsoIdentity | null> {
+  const [row] = await db.insert(ssoIdentities).values(values).onConflictDoNothing().returning();
+  return row ?? null;
+}
+
+export async function touchIdentity(db: Db, id: string, at: Date): Promise<void> {
+  await db.update(ssoIdentities).set({ lastUsedAt: at }).where(eq(ssoIdentities.id, id));
+}
+
+export async function identitiesOfUser(db: Db, tenantId: string, userId: string): Promise<SsoIdentity[]> {
+  return db.select().from(ssoIdentities)
+    .where(and(eq(ssoIdentities.tenantId, tenantId), eq(ssoIdentities.userId, userId)))
+    .orderBy(asc(ssoIdentities.createdAt));
+}
+
+export async function deleteIdentity(db: Db, tenantId: string, userId: string, id: string): Promise<SsoIdentity | undefined> {
+  const [row] = await db.delete(ssoIdentities)
+    .where(and(eq(ssoIdentities.tenantId, tenantId), eq(ssoIdentities.userId, userId), eq(ssoIdentities.id, id)))
+    .returning();
+  return row;
+}
+
+/** Sessions that an unlinked identity started end with the link. */
+export async function revokeSsoSessions(db: Db, userId: string, at: Date): Promise<number> {
+  const rows = await db.update(sessions).set({ revokedAt: at })
+    .where(and(eq(sessions.userId, userId), eq(sessions.authMethod, 'google'), isNull(sessions.revokedAt)))
+    .returning({ id: sessions.idHash });
+  return rows.length;
+}
+
+export const identityView = (i: SsoIdentity) => ({
+  id: i.id,
+  issuer: i.issuer,
+  subject: i.subject,
+  emailAtLink: i.emailAtLink,
+  linkedAt: i.createdAt.toISOString(),
+  lastUsedAt: i.lastUsedAt?.toISOString() ?? null,
+});

@@ -1,0 +1,13 @@
+// The whole client: progressive enhancement of server-rendered forms. Every page works without it.
+import { localTimes, passwordToggles } from './enhance.ts';
+import { enhancePasswordForm } from './password.ts';
+
+function start(): void {
+  document.documentElement.classList.add('js');
+  localTimes();
+  passwordToggles();
+  for (const form of Array.from(document.querySelectorAll<HTMLFormElement>('form[data-password-form]'))) enhancePasswordForm(form);
+}
+
+if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
+else start();

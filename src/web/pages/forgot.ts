@@ -1,0 +1,85 @@
+// /forgot-password and /t/{slug}/forgot-password: one email field. Every address gets the same
+// "Check your email" page (POST-redirect-GET, so nothing about the address is in the URL); a rate
+// limit shows "Too many requests — try again in N minutes".
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { parseEmail } from '../../features/accounts/email.ts';
+import { requestReset } from '../../features/password-reset/flow.ts';
+import { tenantBySlug, type Tenant } from '../../features/tenants/store.ts';
+import type { Ctx } from '../../platform/context.ts';
+import { LIMITS } from '../../platform/rate-limit.ts';
+import { html, type Html } from '../html.ts';
+import { durationText, type Messages } from '../i18n/index.ts';
+import { alert, field, form, links, page, submit } from '../layout.ts';
+import { errorHeaders, formField, messages, rateLimitMessage, redirect, sendPage } from '../respond.ts';
+import { forgotPath } from './login.ts';
+import { notFoundPage } from './not-found.ts';
+
+const loginPath = (slug?: string) => (slug ? `/t/${slug}/login` : '/login');
+
+/** The request form; also embedded in the "link expired" pages. */
+export function forgotForm(m: Messages, v: { slug?: string; email?: string; error?: string; submitLabel?: string }): Html {
+  return form(forgotPath(v.slug), html`
+${field({ id: 'email', name: 'email', label: m.email, type: 'email', autocomplete: 'username', value: v.email ?? '', error: v.error })}
+${submit(v.submitLabel ?? m.sendLink)}`);
+}
+
+export async function forgotPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
+  const formPage = (request: FastifyRequest, reply: FastifyReply, tenant: Tenant | undefined, v: { email?: string; fieldError?: string; error?: string }, status = 200) => {
+    const m = messages(request);
+    return sendPage(request, reply, page({
+      m, title: tenant ? m.forgotTitleTenant(tenant.name) : m.forgotTitle, context: tenant?.name,
+      body: html`${v.error ? alert('error', v.error) : ''}
+<p class="lead">${m.forgotIntro}</p>
+${forgotForm(m, { slug: tenant?.slug, email: v.email, error: v.fieldError })}
+${links([{ href: '/reset-password/code', label: m.haveCode }, { href: loginPath(tenant?.slug), label: m.backToSignIn }])}`,
+    }), status);
+  };
+
+  const sentPage = (request: FastifyRequest, reply: FastifyReply, tenant: Tenant | undefined) => {
+    const m = messages(request);
+    const perHour = Math.max(1, Math.round(LIMITS.forgotPerAccount.points * ctx.config.rateLimitScale));
+    return sendPage(request, reply, page({
+      m, title: m.sentTitle, context: tenant?.name,
+      body: html`${alert('success', m.sentText(durationText(m, ctx.config.resetTokenTtlMs)))}
+<h2>${m.sentNothingHeading}</h2>
+<ul class="tips">
+<li>${m.sentTipSpam}</li>
+<li>${m.sentTipAddress}</li>
+<li>${m.sentTipWait}</li>
+<li>${m.sentTipAgain(perHour)}</li>
+</ul>
+<a class="btn btn-primary" href="${loginPath(tenant?.slug)}">${m.backToSignIn}</a>
+${links([{ href: forgotPath(tenant?.slug), label: m.requestAgain }, { href: '/reset-password/code', label: m.haveCode }])}`,
+    }));
+  };
+
+  const post = async (request: FastifyRequest, reply: FastifyReply, tenant: Tenant | undefined) => {
+    const m = messages(request);
+    const typed = formField(request, 'email');
+    const email = parseEmail(typed);
+    if (!email) return formPage(request, reply, tenant, { email: typed.slice(0, 254), fieldError: m.invalidEmail }, 400);
+    try {
+      await requestReset(ctx, { email, tenant: tenant?.slug, ip: request.ip });
+    } catch (err) {
+      const limited = rateLimitMessage(m, err);
+      if (!limited) throw err;
+      errorHeaders(reply, err);
+      return formPage(request, reply, tenant, { email, error: limited }, 429);
+    }
+    return redirect(reply, `${forgotPath(tenant?.slug)}/sent`);
+  };
+
+  type WithSlug = FastifyRequest<{ Params: { slug: string } }>;
+  const withTenant = (handler: (request: FastifyRequest, reply: FastifyReply, tenant: Tenant) => unknown) =>
+    async (request: WithSlug, reply: FastifyReply) => {
+      const tenant = await tenantBySlug(ctx.db, request.params.slug);
+      return tenant ? handler(request, reply, tenant) : notFoundPage(request, reply);
+    };
+
+  app.get('/forgot-password', (request, reply) => formPage(request, reply, undefined, {}));
+  app.post('/forgot-password', (request, reply) => post(request, reply, undefined));
+  app.get('/forgot-password/sent', (request, reply) => sentPage(request, reply, undefined));
+  app.get('/t/:slug/forgot-password', withTenant((request, reply, tenant) => formPage(request, reply, tenant, {})));
+  app.post('/t/:slug/forgot-password', withTenant(post));
+  app.get('/t/:slug/forgot-password/sent', withTenant(sentPage));
+}

@@ -1,0 +1,117 @@
+// /login and /t/{slug}/login: email + password, one message for every wrong combination, and the
+// tenant chooser when the password is right in several tenants (signIn answers choose-tenant).
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Ctx } from '../../platform/context.ts';
+import { setSessionCookie } from '../../features/sessions/plugin.ts';
+import { SESSION_COOKIE } from '../../features/sessions/sessions.ts';
+import { signIn } from '../../features/sign-in/sign-in.ts';
+import { tenantBySlug, type Tenant } from '../../features/tenants/store.ts';
+import { html } from '../html.ts';
+import { alert, field, form, page, submit } from '../layout.ts';
+import { errorHeaders, formField, isAppError, messages, queryField, rateLimitMessage, redirect, safeNext, sendPage } from '../respond.ts';
+import { notFoundPage } from './not-found.ts';
+
+interface LoginView { tenant?: Tenant; email?: string; error?: string; notice?: string; next: string; }
+
+const loginPath = (tenant?: Tenant) => (tenant ? `/t/${tenant.slug}/login` : '/login');
+export const forgotPath = (slug?: string) => (slug ? `/t/${slug}/forgot-password` : '/forgot-password');
+
+function loginPage(request: FastifyRequest, v: LoginView) {
+  const m = messages(request);
+  const title = v.tenant ? m.loginTitleTenant(v.tenant.name) : m.loginTitle;
+  const action = loginPath(v.tenant) + (v.next !== '/account' ? `?next=${encodeURIComponent(v.next)}` : '');
+  return page({
+    m, title, context: v.tenant?.name,
+    body: html`
+${v.error ? alert('error', v.error, 'login-error') : ''}
+${v.notice ? alert('info', v.notice) : ''}
+${form(action, html`
+<input type="hidden" name="next" value="${v.next}">
+${field({ id: 'email', name: 'email', label: m.email, type: 'email', autocomplete: 'username', value: v.email ?? '', autofocus: !v.email, describedBy: v.error ? ['login-error'] : [] })}
+${field({
+  id: 'password', name: 'password', label: m.password, type: 'password', autocomplete: 'current-password', autofocus: !!v.email,
+  describedBy: v.error ? ['login-error'] : [],
+  after: html`<p class="field-after"><a href="${forgotPath(v.tenant?.slug)}">${m.forgotLink}</a></p>`,
+})}
+${submit(m.signIn)}`)}`,
+  });
+}
+
+function chooserPage(request: FastifyRequest, v: { email: string; password: string; ticket: string; next: string; tenants: { slug: string; name: string }[] }) {
+  const m = messages(request);
+  return page({
+    m, title: m.chooseTenantTitle,
+    body: html`<p>${m.chooseTenantIntro}</p>
+${form('/login', html`
+<input type="hidden" name="email" value="${v.email}">
+<input type="hidden" name="password" value="${v.password}">
+<input type="hidden" name="ticket" value="${v.ticket}">
+<input type="hidden" name="next" value="${v.next}">
+<ul class="tenant-buttons">
+${v.tenants.map((t) => html`<li><button class="btn btn-secondary" type="submit" name="tenant" value="${t.slug}">${m.continueTo(t.name)}</button></li>`)}
+</ul>`)}
+<ul class="links"><li><a href="/login">${m.backToSignIn}</a></li></ul>`,
+  });
+}
+
+export async function loginPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
+  const show = async (request: FastifyRequest, reply: FastifyReply, tenant?: Tenant) => {
+    const m = messages(request);
+    const next = safeNext(queryField(request, 'next'));
+    const session = await request.session();
+    if (session && (!tenant || session.tenant.slug === tenant.slug)) return redirect(reply, next);
+    // A session cookie that no longer works: it was revoked (password reset elsewhere) or expired.
+    const ended = !session && request.cookies[SESSION_COOKIE] !== undefined;
+    if (ended) reply.clearCookie(SESSION_COOKIE, { path: '/' });
+    const notice = ended ? m.sessionEnded : queryField(request, 'signed-out') ? m.signedOut : undefined;
+    return sendPage(request, reply, loginPage(request, { tenant, next, notice }));
+  };
+
+  const post = async (request: FastifyRequest, reply: FastifyReply, tenant?: Tenant) => {
+    const m = messages(request);
+    const email = formField(request, 'email').trim();
+    const password = formField(request, 'password');
+    const ticket = formField(request, 'ticket');
+    const chosen = formField(request, 'tenant');
+    const next = safeNext(formField(request, 'next') || queryField(request, 'next'));
+    const failed = (error: string, status: number) => sendPage(request, reply, loginPage(request, { tenant, email, error, next }), status);
+    if (email === '' || password === '' || email.length > 254 || password.length > 1024) return failed(m.loginFailed, 401);
+    try {
+      const result = await signIn(ctx, {
+        email, password, tenant: tenant?.slug ?? (chosen || undefined), ticket: ticket || undefined,
+        ip: request.ip, userAgent: request.headers['user-agent'],
+      });
+      if (result.kind === 'choose-tenant') {
+        return sendPage(request, reply, chooserPage(request, { email, password, ticket: result.ticket, next, tenants: result.tenants }));
+      }
+      setSessionCookie(ctx, reply, result.token, result.expiresAt);
+      return redirect(reply, next);
+    } catch (err) {
+      const limited = rateLimitMessage(m, err);
+      if (limited) {
+        errorHeaders(reply, err);
+        return failed(limited, 429);
+      }
+      if (isAppError(err, 'invalid_ticket')) return failed(m.ticketExpired, 401);
+      if (isAppError(err) && err.status === 401) return failed(m.loginFailed, 401);
+      throw err;
+    }
+  };
+
+  const tenantOr404 = async (request: FastifyRequest<{ Params: { slug: string } }>, reply: FastifyReply) => {
+    const tenant = await tenantBySlug(ctx.db, request.params.slug);
+    if (!tenant) notFoundPage(request, reply);
+    return tenant;
+  };
+
+  app.get('/login', (request, reply) => show(request, reply));
+  app.post('/login', (request, reply) => post(request, reply));
+  app.get<{ Params: { slug: string } }>('/t/:slug/login', async (request, reply) => {
+    const tenant = await tenantOr404(request, reply);
+    return tenant ? show(request, reply, tenant) : reply;
+  });
+  app.post<{ Params: { slug: string } }>('/t/:slug/login', async (request, reply) => {
+    const tenant = await tenantOr404(request, reply);
+    return tenant ? post(request, reply, tenant) : reply;
+  });
+}

@@ -1,0 +1,57 @@
+// /reset-password/code: the address plus the 8-character code from the email, for when a link is
+// mangled. A right code is kept in the reset cookie and leads to the same form as the link.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { parseEmail } from '../../features/accounts/email.ts';
+import { inspectReset } from '../../features/password-reset/flow.ts';
+import type { Ctx } from '../../platform/context.ts';
+import { html } from '../html.ts';
+import { alert, field, form, links, page, submit } from '../layout.ts';
+import { errorHeaders, formField, isAppError, messages, rateLimitMessage, redirect, sendPage } from '../respond.ts';
+import { outcomePage } from './reset-outcomes.ts';
+import { storeProof } from './reset-proof.ts';
+
+interface CodeView { email?: string; code?: string; emailError?: string; codeError?: string; error?: string; }
+
+export async function resetCodePages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
+  const codePage = (request: FastifyRequest, reply: FastifyReply, v: CodeView, status = 200) => {
+    const m = messages(request);
+    return sendPage(request, reply, page({
+      m, title: m.codeTitle,
+      body: html`${v.error ? alert('error', v.error, 'code-error') : ''}
+<p class="lead">${m.codeIntro}</p>
+${form('/reset-password/code', html`
+${field({ id: 'email', name: 'email', label: m.email, type: 'email', autocomplete: 'username', value: v.email ?? '', error: v.emailError })}
+${field({
+  id: 'code', name: 'code', label: m.codeLabel, type: 'text', autocomplete: 'one-time-code', value: v.code ?? '', hint: m.codeHint, error: v.codeError,
+  attrs: html` class="code" maxlength="20" autocapitalize="characters"`,
+})}
+${submit(m.continue)}`)}
+${links([{ href: '/forgot-password', label: m.requestNew }, { href: '/login', label: m.backToSignIn }])}`,
+    }), status);
+  };
+
+  app.get('/reset-password/code', (request, reply) => codePage(request, reply, {}));
+
+  app.post('/reset-password/code', async (request, reply) => {
+    const m = messages(request);
+    const typed = formField(request, 'email');
+    const code = formField(request, 'code').trim().slice(0, 20);
+    const email = parseEmail(typed);
+    if (!email) return codePage(request, reply, { email: typed.slice(0, 254), code, emailError: m.invalidEmail }, 400);
+    if (!/^[A-Za-z0-9]{4}-?[A-Za-z0-9]{4}$/.test(code)) return codePage(request, reply, { email, code, codeError: m.codeWrong }, 400);
+    try {
+      await inspectReset(ctx, { email, code }, request.ip);
+    } catch (err) {
+      const limited = rateLimitMessage(m, err);
+      if (limited) {
+        errorHeaders(reply, err);
+        return codePage(request, reply, { email, code, error: limited }, 429);
+      }
+      if (isAppError(err, 'token_invalid')) return codePage(request, reply, { email, code: '', codeError: m.codeWrong }, 404);
+      if (isAppError(err) && err.status === 410) return outcomePage(ctx, request, reply, err, { email, byCode: true });
+      throw err;
+    }
+    storeProof(ctx, reply, { email, code });
+    return redirect(reply, '/reset-password');
+  });
+}

@@ -1,0 +1,43 @@
+// Where the reset page keeps its proof between requests: an HttpOnly, SameSite=Strict cookie
+// scoped to /reset-password that lives 30 minutes. The token leaves the URL on first open, so it
+// is not in the history, a Referer or an access log afterwards. The code path uses the same
+// cookie, so one form serves both proofs.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ResetProof } from '../../features/password-reset/flow.ts';
+import type { Ctx } from '../../platform/context.ts';
+
+export const RESET_COOKIE = 'keyturn_reset';
+const PATH = '/reset-password';
+const MAX_AGE_SECONDS = 30 * 60;
+
+const TOKEN = /^[A-Za-z0-9_-]{20,100}$/;
+
+/** A token of the right shape (the lookup decides whether it is real). */
+export const plausibleToken = (token: string) => TOKEN.test(token);
+
+const options = (ctx: Ctx) => ({
+  path: PATH,
+  httpOnly: true,
+  sameSite: 'strict' as const,
+  secure: ctx.config.publicUrl.startsWith('https:'),
+});
+
+export function storeProof(ctx: Ctx, reply: FastifyReply, proof: ResetProof): void {
+  const value = 'token' in proof
+    ? `t.${proof.token}`
+    : `c.${Buffer.from(proof.email, 'utf8').toString('base64url')}.${proof.code.replace(/[^A-Za-z0-9]/g, '')}`;
+  reply.setCookie(RESET_COOKIE, value, { ...options(ctx), maxAge: MAX_AGE_SECONDS });
+}
+
+export function readProof(request: FastifyRequest): ResetProof | null {
+  const value = request.cookies[RESET_COOKIE];
+  if (!value) return null;
+  const [kind, a, b] = value.split('.');
+  if (kind === 't' && a !== undefined && (a === '' || plausibleToken(a))) return { token: a }; // '' = a mangled link
+  if (kind === 'c' && a && b) return { email: Buffer.from(a, 'base64url').toString('utf8'), code: b };
+  return null;
+}
+
+export function clearProof(ctx: Ctx, reply: FastifyReply): void {
+  reply.clearCookie(RESET_COOKIE, options(ctx));
+}

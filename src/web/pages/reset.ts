@@ -1,0 +1,156 @@
+// /reset-password: the page behind the emailed link, and /reset-password/done.
+//
+// GET ?token=… never looks anything up and never consumes: it moves the token into the reset
+// cookie and answers 200 with a meta refresh to the token-free URL. (A SameSite=Strict cookie set
+// on a cross-site navigation — a click in webmail — would not be sent on a 302 that follows it;
+// the refresh is a same-site navigation, so it is.) GET without a token inspects the proof and
+// shows which account(s) it resets; POST sets the password, the server re-checking everything.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { policyOf } from '../../features/password-policy/enforce.ts';
+import { completeReset, inspectReset, type ResetProof } from '../../features/password-reset/flow.ts';
+import { SLUG, tenantBySlug } from '../../features/tenants/store.ts';
+import type { Ctx } from '../../platform/context.ts';
+import { html } from '../html.ts';
+import { alert, form, linkButton, links, page, submit } from '../layout.ts';
+import { newPasswordFields, passwordFormAttrs, strictestPolicy } from '../password-form.ts';
+import { errorHeaders, formField, formList, isAppError, messages, queryField, rateLimitMessage, redirect, sendPage } from '../respond.ts';
+import { outcomePage } from './reset-outcomes.ts';
+import { clearProof, plausibleToken, readProof, storeProof } from './reset-proof.ts';
+
+type Inspected = Awaited<ReturnType<typeof inspectReset>>;
+
+interface FormState {
+  error?: string;
+  failed?: string[];
+  repeatError?: string;
+  chosen?: string[];
+}
+
+export async function resetPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
+  const formPage = async (request: FastifyRequest, reply: FastifyReply, proof: ResetProof, info: Inspected, state: FormState, status = 200) => {
+    const m = messages(request);
+    const tenants = await Promise.all(info.accounts.map((a) => tenantBySlug(ctx.db, a.tenant)));
+    const policy = strictestPolicy(tenants.map((t) => policyOf(t ?? { passwordPolicy: {} })));
+    const several = info.accounts.length > 1;
+    const chosen = state.chosen ?? info.accounts.map((a) => a.tenant);
+    const accounts = several
+      ? html`<fieldset>
+<legend>${m.resetChooseLegend}</legend>
+<p class="hint">${m.resetChooseHint}</p>
+<input type="hidden" name="choose" value="1">
+<ul class="choices">
+${info.accounts.map((a) => html`<li><label class="choice"><input type="checkbox" name="tenants" value="${a.tenant}"${chosen.includes(a.tenant) ? html` checked` : ''}><span>${a.tenantName}<small>${info.email}</small></span></label></li>`)}
+</ul>
+</fieldset>`
+      : html`<p class="label">${m.resetFor}</p>
+<ul class="accounts"><li><span class="account-email">${info.email}</span> · ${info.accounts[0]?.tenantName ?? ''}</li></ul>`;
+    return sendPage(request, reply, page({
+      m, title: m.resetTitle,
+      body: html`${state.error ? alert('error', state.error, 'reset-error') : ''}
+${form('/reset-password', html`
+<input type="text" name="username" autocomplete="username" value="${info.email}" hidden readonly>
+${accounts}
+${newPasswordFields({ m, policy, failed: state.failed, error: state.failed ? m.policyFailed : undefined, repeatError: state.repeatError })}
+${submit(m.confirm, html` data-confirm`)}`, passwordFormAttrs(policy, info.email))}
+${'token' in proof ? links([{ href: '/reset-password/code', label: m.useCodeInstead }]) : ''}`,
+    }), status);
+  };
+
+  const noProofPage = (request: FastifyRequest, reply: FastifyReply, status = 200) => {
+    const m = messages(request);
+    return sendPage(request, reply, page({
+      m, title: m.noProofTitle,
+      body: html`<p>${m.noProofText}</p>
+${linkButton('/reset-password/code', m.useCodeInstead)}
+${links([{ href: '/forgot-password', label: m.requestNew }, { href: '/login', label: m.backToSignIn }])}`,
+    }), status);
+  };
+
+  const outcomeOf = (proof: ResetProof) => ({ byCode: !('token' in proof), email: 'email' in proof ? proof.email : undefined });
+
+  app.get('/reset-password', async (request, reply) => {
+    const m = messages(request);
+    const query = (request.query ?? {}) as Record<string, unknown>;
+    if ('token' in query) {
+      // Never looked up here: the next GET (token-free) inspects it. A token of the wrong shape is
+      // kept as an empty one, so it ends on the same "not valid" page.
+      const token = queryField(request, 'token');
+      storeProof(ctx, reply, { token: plausibleToken(token) ? token : '' });
+      return sendPage(request, reply, page({
+        m, title: m.movingTitle, referrer: 'no-referrer',
+        head: html`<meta http-equiv="refresh" content="0;url=/reset-password">`,
+        body: html`<p>${m.movingText}</p>${linkButton('/reset-password', m.continue)}`,
+      }));
+    }
+    const proof = readProof(request);
+    if (!proof) return noProofPage(request, reply);
+    try {
+      const info = await inspectReset(ctx, proof, request.ip);
+      return await formPage(request, reply, proof, info, {});
+    } catch (err) {
+      const limited = rateLimitMessage(m, err);
+      if (limited) {
+        errorHeaders(reply, err);
+        return sendPage(request, reply, page({ m, title: m.resetTitle, body: alert('error', limited) }), 429);
+      }
+      if (isAppError(err) && (err.status === 410 || err.status === 404)) return outcomePage(ctx, request, reply, err, outcomeOf(proof));
+      throw err;
+    }
+  });
+
+  app.post('/reset-password', async (request, reply) => {
+    const m = messages(request);
+    const proof = readProof(request);
+    if (!proof) return noProofPage(request, reply, 400);
+    const password = formField(request, 'password');
+    const repeat = formField(request, 'repeat');
+    const choose = formField(request, 'choose') === '1';
+    const chosen = formList(request, 'tenants').filter((s) => SLUG.test(s));
+
+    let info: Inspected;
+    try {
+      info = await inspectReset(ctx, proof, request.ip);
+    } catch (err) {
+      const limited = rateLimitMessage(m, err);
+      if (limited) {
+        errorHeaders(reply, err);
+        return sendPage(request, reply, page({ m, title: m.resetTitle, body: alert('error', limited) }), 429);
+      }
+      if (isAppError(err) && (err.status === 410 || err.status === 404)) return outcomePage(ctx, request, reply, err, { ...outcomeOf(proof), failed: true });
+      throw err;
+    }
+    const again = (state: FormState, status: number) => formPage(request, reply, proof, info, { chosen: choose ? chosen : undefined, ...state }, status);
+    if (choose && chosen.length === 0) return again({ error: m.chooseOne }, 422);
+    if (password === '') return again({ error: m.policyFailed, failed: ['min_length'] }, 422);
+    if (repeat !== password) return again({ error: m.passwordsDontMatch, repeatError: repeat === '' ? m.repeatMissing : m.passwordsDontMatch }, 422);
+
+    try {
+      const { updated } = await completeReset(ctx, proof, password, choose ? chosen : undefined, request.ip);
+      clearProof(ctx, reply);
+      return redirect(reply, updated.length === 1 ? `/reset-password/done?tenant=${encodeURIComponent(updated[0]!)}` : '/reset-password/done');
+    } catch (err) {
+      const limited = rateLimitMessage(m, err);
+      if (limited) {
+        errorHeaders(reply, err);
+        return again({ error: limited }, 429);
+      }
+      if (isAppError(err, 'password_policy')) {
+        const failed = Array.isArray(err.extra.failed) ? err.extra.failed.filter((x): x is string => typeof x === 'string') : [];
+        return again({ error: m.policyFailed, failed }, 422);
+      }
+      if (isAppError(err, 'invalid_request')) return again({ error: m.chooseOne }, 422);
+      if (isAppError(err) && (err.status === 410 || err.status === 404)) return outcomePage(ctx, request, reply, err, { ...outcomeOf(proof), failed: true });
+      throw err;
+    }
+  });
+
+  app.get('/reset-password/done', async (request, reply) => {
+    const m = messages(request);
+    const slug = queryField(request, 'tenant');
+    const signIn = SLUG.test(slug) ? `/t/${slug}/login` : '/login';
+    return sendPage(request, reply, page({
+      m, title: m.doneTitle,
+      body: html`${alert('success', m.doneText)}${linkButton(signIn, m.signIn)}`,
+    }));
+  });
+}

@@ -1,0 +1,102 @@
+// Signed-in pages: /account (who am I, sign out) and /settings/password (current, new, repeat).
+// A missing or revoked session sends the reader to sign in, and back here afterwards.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { changePassword } from '../../features/password-change/change.ts';
+import { policyOf } from '../../features/password-policy/enforce.ts';
+import { clearSessionCookie, csrfTokenFor, requireSession } from '../../features/sessions/plugin.ts';
+import type { SessionInfo } from '../../features/sessions/sessions.ts';
+import { signOut } from '../../features/sign-in/sign-in.ts';
+import { tenantBySlug } from '../../features/tenants/store.ts';
+import type { Ctx } from '../../platform/context.ts';
+import { html } from '../html.ts';
+import { alert, field, form, linkButton, links, page, submit } from '../layout.ts';
+import { newPasswordFields, passwordFormAttrs } from '../password-form.ts';
+import { errorHeaders, formField, isAppError, messages, queryField, rateLimitMessage, redirect, sendPage } from '../respond.ts';
+
+const toLogin = (reply: FastifyReply, next: string) => redirect(reply, `/login?next=${encodeURIComponent(next)}`);
+
+interface ChangeState { error?: string; currentError?: string; failed?: string[]; repeatError?: string; success?: boolean; }
+
+export async function settingsPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
+  const csrfField = (s: SessionInfo) => html`<input type="hidden" name="_csrf" value="${csrfTokenFor(ctx, s)}">`;
+
+  app.get('/account', async (request, reply) => {
+    const m = messages(request);
+    const s = await request.session();
+    if (!s) return toLogin(reply, '/account');
+    return sendPage(request, reply, page({
+      m, title: m.accountTitle, context: s.tenant.name,
+      body: html`<p>${m.signedInAs(s.user.email, s.tenant.name)}</p>
+${linkButton('/settings/password', m.changePasswordLink)}
+${form('/logout', html`${csrfField(s)}<button class="btn btn-secondary" type="submit">${m.signOut}</button>`)}`,
+    }));
+  });
+
+  app.post('/logout', async (request, reply) => {
+    const s = await request.session();
+    if (s) {
+      await requireSession(ctx, request); // the CSRF token must match
+      await signOut(ctx, s, request.ip);
+    }
+    clearSessionCookie(ctx, reply);
+    return redirect(reply, '/login?signed-out=1');
+  });
+
+  const changePage = async (request: FastifyRequest, reply: FastifyReply, s: SessionInfo, state: ChangeState, status = 200) => {
+    const m = messages(request);
+    const tenant = await tenantBySlug(ctx.db, s.tenant.slug);
+    const policy = policyOf(tenant ?? { passwordPolicy: {} });
+    return sendPage(request, reply, page({
+      m, title: m.settingsTitle, context: s.tenant.name,
+      body: html`${state.success ? alert('success', m.updated) : ''}
+${state.error ? alert('error', state.error, 'change-error') : ''}
+<p class="lead">${m.signedInAs(s.user.email, s.tenant.name)}</p>
+${form('/settings/password', html`
+${csrfField(s)}
+<input type="text" name="username" autocomplete="username" value="${s.user.email}" hidden readonly>
+${field({ id: 'current-password', name: 'currentPassword', label: m.currentPassword, type: 'password', autocomplete: 'current-password', error: state.currentError })}
+${newPasswordFields({ m, policy, failed: state.failed, error: state.failed ? m.policyFailed : undefined, repeatError: state.repeatError })}
+${submit(m.savePassword, html` data-confirm`)}`, passwordFormAttrs(policy, s.user.email))}
+${links([{ href: '/account', label: m.backToAccount }])}`,
+    }), status);
+  };
+
+  app.get('/settings/password', async (request, reply) => {
+    const s = await request.session();
+    if (!s) return toLogin(reply, '/settings/password');
+    return changePage(request, reply, s, { success: queryField(request, 'status') === 'updated' });
+  });
+
+  app.post('/settings/password', async (request, reply) => {
+    const m = messages(request);
+    const s = await request.session();
+    if (!s) return toLogin(reply, '/settings/password');
+    try {
+      await requireSession(ctx, request);
+    } catch {
+      return changePage(request, reply, s, { error: m.formExpired }, 403);
+    }
+    const currentPassword = formField(request, 'currentPassword');
+    const newPassword = formField(request, 'password');
+    const repeat = formField(request, 'repeat');
+    if (currentPassword === '') return changePage(request, reply, s, { error: m.wrongCurrent, currentError: m.wrongCurrentField }, 403);
+    if (newPassword === '') return changePage(request, reply, s, { error: m.policyFailed, failed: ['min_length'] }, 422);
+    if (repeat !== newPassword) return changePage(request, reply, s, { error: m.passwordsDontMatch, repeatError: repeat === '' ? m.repeatMissing : m.passwordsDontMatch }, 422);
+    try {
+      await changePassword(ctx, s, { currentPassword, newPassword, ip: request.ip });
+    } catch (err) {
+      const limited = rateLimitMessage(m, err);
+      if (limited) {
+        errorHeaders(reply, err);
+        return changePage(request, reply, s, { error: limited }, 429);
+      }
+      if (isAppError(err, 'wrong_password')) return changePage(request, reply, s, { error: m.wrongCurrent, currentError: m.wrongCurrentField }, 403);
+      if (isAppError(err, 'password_policy')) {
+        const failed = Array.isArray(err.extra.failed) ? err.extra.failed.filter((x): x is string => typeof x === 'string') : [];
+        return changePage(request, reply, s, { error: m.policyFailed, failed }, 422);
+      }
+      throw err;
+    }
+    return redirect(reply, '/settings/password?status=updated');
+  });
+}

@@ -1,0 +1,42 @@
+// webPages: the hosted pages (sign-in, forgot, reset by link or code, settings, dev mailbox) and
+// their assets. Pages call the same feature functions as the JSON API and never duplicate them.
+// Errors inside these routes become HTML pages; a page never shows a stack.
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { AppError } from '../errors.ts';
+import type { Ctx } from '../platform/context.ts';
+import { assetRoutes } from './assets.ts';
+import { html } from './html.ts';
+import { alert, linkButton, page } from './layout.ts';
+import { forgotPages } from './pages/forgot.ts';
+import { loginPages } from './pages/login.ts';
+import { mailboxPages } from './pages/mailbox.ts';
+import { notFoundPage } from './pages/not-found.ts';
+import { resetCodePages } from './pages/reset-code.ts';
+import { resetPages } from './pages/reset.ts';
+import { settingsPages } from './pages/settings.ts';
+import { errorHeaders, messages, rateLimitMessage, sendPage } from './respond.ts';
+
+export async function webPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
+  app.setErrorHandler((err: FastifyError | AppError, request, reply) => {
+    const m = messages(request);
+    const limited = rateLimitMessage(m, err);
+    if (limited) {
+      errorHeaders(reply, err);
+      return sendPage(request, reply, page({ m, title: m.errorHeading, body: alert('error', limited) }), 429);
+    }
+    const status = err instanceof AppError ? err.status : (err as FastifyError).statusCode ?? 500;
+    if (status === 404) return notFoundPage(request, reply);
+    if (status >= 400 && status < 500) {
+      // A form from another origin, a stale CSRF token, a body that is not a form.
+      const text = status === 403 ? m.formExpired : m.genericError;
+      return sendPage(request, reply, page({ m, title: m.errorHeading, body: html`${alert('error', text)}${linkButton('/login', m.backToSignIn, 'secondary')}` }), status);
+    }
+    request.log.error({ err }, 'page failed');
+    return sendPage(request, reply, page({ m, title: m.errorHeading, body: alert('error', m.genericError) }), 500);
+  });
+
+  await app.register(assetRoutes);
+  for (const pages of [loginPages, forgotPages, resetPages, resetCodePages, settingsPages, mailboxPages]) {
+    await app.register(pages, { ctx });
+  }
+}

@@ -1,0 +1,164 @@
+// The limits in the shared stores: Redis (TEST_REDIS_URL) and PostgreSQL (TEST_DATABASE_URL).
+// The store API itself (memory too), then the limits through the HTTP API on each shared store.
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AppError } from '../../src/errors.ts';
+import { RateLimits, type LimitStore } from '../../src/platform/rate-limit.ts';
+import { freshDatabase, startTestApp, STRONG, unique, type TestApp } from '../helpers/app.ts';
+import { dropRedisKeys, email, expectRateLimited, forgot, login, nextIp, send } from './helpers.ts';
+
+const REDIS = process.env.TEST_REDIS_URL;
+const PG = process.env.TEST_DATABASE_URL;
+const skipNote = (what: string, env: string) => `${what}${process.env[env] ? '' : ` — SKIPPED: set ${env} to run`}`;
+
+async function redisClient(): Promise<Redis> {
+  const { Redis } = await import('ioredis');
+  return new Redis(REDIS!, { enableOfflineQueue: true });
+}
+
+/** The store contract every limit relies on, run against one store (two handles when shared). */
+function storeContract(kind: LimitStore, open: () => Promise<{ a: RateLimits; b: RateLimits; close(): Promise<void> }>) {
+  let a: RateLimits;
+  let b: RateLimits;
+  let close: () => Promise<void>;
+  beforeAll(async () => { ({ a, b, close } = await open()); });
+  afterAll(async () => { await close?.(); });
+  const k = () => unique('key');
+
+  it(`${kind}: consume refuses past the budget with a 429 that says when`, async () => {
+    const key = k();
+    for (let i = 0; i < 20; i++) await a.consume('forgotPerIp', key);
+    const err = await a.consume('forgotPerIp', key).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AppError);
+    expect((err as AppError).status).toBe(429);
+    expect(Number((err as AppError).headers['retry-after'])).toBeGreaterThan(590);
+    expect((await a.count('forgotPerIp', key)).consumed).toBe(21);
+  });
+
+  it(`${kind}: penalties count without refusing; check refuses once spent; clear forgets`, async () => {
+    const key = k();
+    for (let i = 0; i < 9; i++) await a.penalty('changeFailuresPerUser', key);
+    await a.check('changeFailuresPerUser', key);
+    expect((await a.penalty('changeFailuresPerUser', key, 2)).consumed).toBe(11);
+    await expect(a.check('changeFailuresPerUser', key)).rejects.toMatchObject({ status: 429 });
+    await a.clear('changeFailuresPerUser', key);
+    await a.check('changeFailuresPerUser', key);
+    expect((await a.count('changeFailuresPerUser', key)).consumed).toBe(0);
+  });
+
+  it(`${kind}: a marker holds for its seconds`, async () => {
+    const key = k();
+    expect(await a.marked('loginDelay', key)).toBe(0);
+    await a.mark('loginDelay', key, 2);
+    const left = await b.marked('loginDelay', key);
+    expect(left).toBeGreaterThan(1000);
+    expect(left).toBeLessThanOrEqual(2000);
+    await a.clear('loginDelay', key);
+    expect(await b.marked('loginDelay', key)).toBe(0);
+  });
+
+  it(`${kind}: of twenty concurrent first uses of one captcha answer, exactly one wins — across handles`, async () => {
+    const key = k();
+    const wins = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).firstUse(key, 60)));
+    expect(wins.filter(Boolean)).toHaveLength(1);
+    expect(await a.firstUse(key, 60)).toBe(false);
+  });
+
+  if (kind !== 'memory') {
+    it(`${kind}: two handles (two instances) share one budget`, async () => {
+      const key = k();
+      for (let i = 0; i < 10; i++) await a.consume('forgotPerIp', key);
+      for (let i = 0; i < 10; i++) await b.consume('forgotPerIp', key);
+      await expect(a.consume('forgotPerIp', key)).rejects.toMatchObject({ status: 429 });
+      await expect(b.consume('forgotPerIp', key)).rejects.toMatchObject({ status: 429 });
+    });
+  }
+}
+
+describe('the store API', () => {
+  describe('memory', () => {
+    storeContract('memory', async () => {
+      const a = new RateLimits({ store: 'memory', scale: 1 });
+      return { a, b: a, close: async () => {} };
+    });
+  });
+
+  describe.skipIf(!REDIS)(skipNote('Redis', 'TEST_REDIS_URL'), () => {
+    const prefix = `kt-test-${unique()}`;
+    storeContract('redis', async () => {
+      const [ra, rb] = [await redisClient(), await redisClient()];
+      return {
+        a: new RateLimits({ store: 'redis', scale: 1, redis: ra, prefix }),
+        b: new RateLimits({ store: 'redis', scale: 1, redis: rb, prefix }),
+        async close() { ra.disconnect(); rb.disconnect(); await dropRedisKeys(prefix); },
+      };
+    });
+  });
+
+  describe.skipIf(!PG)(skipNote('PostgreSQL', 'TEST_DATABASE_URL'), () => {
+    storeContract('postgres', async () => {
+      const da = await freshDatabase('postgres');
+      // Two pools on one database: what two instances have.
+      const pg = (await import('pg')).default;
+      const url = (da.pgPool as unknown as { options: { connectionString: string } }).options.connectionString;
+      const other = new pg.Pool({ connectionString: url, max: 4 });
+      return {
+        a: new RateLimits({ store: 'postgres', scale: 1, pgPool: da.pgPool! }),
+        b: new RateLimits({ store: 'postgres', scale: 1, pgPool: other }),
+        async close() { await other.end(); await da.drop(); },
+      };
+    });
+  });
+});
+
+/** The limits through the API, on a store the whole deployment shares. */
+function throughTheApi(start: () => Promise<TestApp>, after: () => Promise<void> = async () => {}) {
+  let t: TestApp;
+  beforeAll(async () => { t = await start(); });
+  afterAll(async () => { await t?.close(); await after(); });
+
+  it('forgot-password per IP and per account (spelling variants count as one), 429 in words', async () => {
+    const ip = nextIp();
+    for (let i = 0; i < 20; i++) expect((await forgot(t, email('ip'), ip)).status).toBe(202);
+    expectRateLimited(await forgot(t, email('ip'), ip), 600);
+    const local = unique('ann');
+    const spellings = [`${local}@example.com`, ` ${local.toUpperCase()}@EXAMPLE.COM`, `${local}@ｅｘａｍｐｌｅ.com`, `${local}@Example.com`, `\t${local}@example.com `];
+    for (const s of spellings) expect((await forgot(t, s, nextIp())).status).toBe(202);
+    expectRateLimited(await forgot(t, `${local.toUpperCase()}@example.COM`, nextIp()), 3600);
+  });
+
+  it('login delays after 10 failures from one IP; the owner elsewhere signs in', async () => {
+    const { slug } = await t.tenant();
+    const addr = email('slow');
+    await t.user(slug, addr);
+    const ip = nextIp();
+    for (let i = 0; i < 10; i++) expect((await login(t, addr, `Wrong-${i}-password!`, ip)).status).toBe(401);
+    expectRateLimited(await login(t, addr, STRONG, ip), 1);
+    expect((await login(t, addr, STRONG, nextIp())).status).toBe(200);
+  });
+
+  it('inspect and reset: 30 per IP', async () => {
+    const ip = nextIp();
+    for (let i = 0; i < 30; i++) expect((await send(t, 'POST', '/api/v1/password/reset/inspect', { token: 'B'.repeat(43) }, { ip })).status).toBe(404);
+    expectRateLimited(await send(t, 'POST', '/api/v1/password/reset/inspect', { token: 'B'.repeat(43) }, { ip }), 600);
+  });
+}
+
+describe.skipIf(!REDIS)(skipNote('limits through the API in Redis', 'TEST_REDIS_URL'), () => {
+  const prefix = `kt-test-${unique()}`;
+  throughTheApi(
+    () => startTestApp({ env: { RATE_LIMIT_SCALE: '1', REDIS_URL: REDIS!, RATE_LIMIT_PREFIX: prefix } }),
+    () => dropRedisKeys(prefix),
+  );
+  it('the app really counts in Redis', async () => {
+    const r = await redisClient();
+    try {
+      const [, found] = await r.scan('0', 'MATCH', `${prefix}:forgotPerIp:*`, 'COUNT', 1000);
+      expect(found.length).toBeGreaterThan(0);
+    } finally { r.disconnect(); }
+  });
+});
+
+describe.skipIf(!PG)(skipNote('limits through the API in PostgreSQL', 'TEST_DATABASE_URL'), () => {
+  throughTheApi(() => startTestApp({ db: 'postgres', env: { RATE_LIMIT_SCALE: '1' } }));
+});

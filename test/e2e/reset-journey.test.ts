@@ -1,0 +1,284 @@
+// The reset journeys in a real Chromium with JavaScript on: link and code, the live checklist,
+// the outcome pages, and the two-tenant chooser.
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { attr, checked, disabled, launchBrowser, pathOf, startLiveApp, STRONG, text, unique, visible, type LiveApp } from '../helpers/browser.ts';
+
+let live: LiveApp;
+let browser: Browser;
+const contexts: BrowserContext[] = [];
+
+beforeAll(async () => {
+  [live, browser] = await Promise.all([startLiveApp(), launchBrowser()]);
+});
+afterAll(async () => {
+  await browser?.close();
+  await live?.close();
+});
+afterEach(async () => {
+  for (const c of contexts.splice(0)) await c.close();
+});
+
+async function newPage(): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-GB' });
+  contexts.push(context);
+  return context.newPage();
+}
+
+async function signIn(page: Page, path: string, email: string, password: string) {
+  await page.goto(live.url + path);
+  await page.getByLabel('Email address').fill(email);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+async function requestReset(page: Page, email: string, path = '/forgot-password') {
+  const since = live.mail.messages.length;
+  await page.goto(live.url + path);
+  await page.getByLabel('Email address').fill(email);
+  await page.getByRole('button', { name: 'Send reset email' }).click();
+  await pathOf(page).toBe(`${path}/sent`);
+  return live.resetMailFor(email, since);
+}
+
+/** Opens the reset link the way a person does: a click in a mail shown by another site (webmail). */
+async function clickMailLink(page: Page, mailHtml: string) {
+  await page.goto('about:blank');
+  await page.setContent(mailHtml);
+  await page.getByRole('link', { name: 'Reset password' }).click();
+  await page.waitForURL(`${live.url}/reset-password`);
+}
+
+const rule = (page: Page, id: string) => page.locator(`[data-rule="${id}"]`);
+
+describe('reset by link, JavaScript on', () => {
+  it('forgot → mail → link → token leaves the URL → live checklist → success → new sign-in; the old session is signed out', async () => {
+    const { slug, name } = await live.tenant();
+    const email = `${unique('jane')}@example.com`;
+    await live.user(slug, email);
+
+    // Someone (the attacker, or the owner's other laptop) is signed in with the old password.
+    const old = await newPage();
+    await signIn(old, `/t/${slug}/login`, email, STRONG);
+    await pathOf(old).toBe('/account');
+
+    const page = await newPage();
+    await page.goto(`${live.url}/t/${slug}/login`);
+    await text(page.getByRole('heading', { level: 1 })).toBe(`Sign in to ${name}`);
+    await page.getByRole('link', { name: 'Forgot password?' }).click();
+    await pathOf(page).toBe(`/t/${slug}/forgot-password`);
+    const { token, mail } = await requestReset(page, email, `/t/${slug}/forgot-password`);
+    await text(page.getByRole('heading', { level: 1 })).toBe('Check your email');
+
+    const historyBefore = await page.evaluate(() => history.length);
+    await clickMailLink(page, mail.html);
+    expect(page.url()).toBe(`${live.url}/reset-password`);
+    // about:blank (the "webmail") + one entry: the refresh replaced the tokenised URL in history.
+    expect(await page.evaluate(() => history.length)).toBe(historyBefore + 2);
+    await page.goBack();
+    expect(page.url()).toBe('about:blank');
+    await page.goForward();
+    await page.waitForURL(`${live.url}/reset-password`);
+    expect(await page.evaluate(() => document.documentElement.outerHTML)).not.toContain(token);
+    const cookies = await page.context().cookies(live.url + '/reset-password');
+    expect(cookies.find((c) => c.name === 'keyturn_reset')).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/reset-password' });
+    await text(page.getByRole('heading', { level: 1 })).toBe('Choose a new password');
+    await text(page.locator('.accounts')).toContain(email);
+    await text(page.locator('.accounts')).toContain(name);
+
+    const confirm = page.getByRole('button', { name: 'Confirm new password' });
+    await disabled(confirm).toBe(true);
+    const pw = page.getByLabel('New password', { exact: true });
+    await pw.focus();
+    await pw.pressSequentially('q');
+    await attr(rule(page, 'min_length'), 'data-ok').toBe('false');
+    await attr(rule(page, 'uppercase'), 'data-ok').toBe('false');
+    await pw.pressSequentially('Q');
+    await attr(rule(page, 'uppercase'), 'data-ok').toBe('true');
+    await attr(rule(page, 'number'), 'data-ok').toBe('false');
+    await pw.pressSequentially('7');
+    await attr(rule(page, 'number'), 'data-ok').toBe('true');
+    await attr(rule(page, 'special'), 'data-ok').toBe('false');
+    await pw.pressSequentially('-');
+    await attr(rule(page, 'special'), 'data-ok').toBe('true');
+    await attr(rule(page, 'min_length'), 'data-ok').toBe('false');
+    await pw.pressSequentially('zebra');
+    await attr(rule(page, 'min_length'), 'data-ok').toBe('true');
+    await pw.pressSequentially('-Lantern-58');
+    await attr(rule(page, 'not_common'), 'data-ok').toBe('true');
+    await visible(page.locator('[data-meter]')).toBe(true);
+    await text(page.locator('[data-meter-text]')).not.toBe('—');
+    const newPassword = 'qQ7-zebra-Lantern-58';
+
+    const repeat = page.getByLabel('Repeat the new password');
+    await repeat.fill('qQ7-zebra');
+    await text(page.locator('#repeat-error')).toBe('Passwords do not match');
+    await disabled(confirm).toBe(true);
+    await repeat.fill(newPassword);
+    await text(page.locator('#repeat-error')).toBe('');
+    await disabled(confirm).toBe(false);
+    await confirm.click();
+
+    await pathOf(page).toBe('/reset-password/done');
+    await text(page.getByRole('heading', { level: 1 })).toBe('Your password has been reset');
+    expect((await page.context().cookies(live.url + '/reset-password')).find((c) => c.name === 'keyturn_reset')).toBeUndefined();
+    await page.getByRole('link', { name: 'Sign in' }).click();
+    await pathOf(page).toBe(`/t/${slug}/login`);
+    await signIn(page, `/t/${slug}/login`, email, newPassword);
+    await pathOf(page).toBe('/account');
+    await visible(page.getByText(`Signed in as ${email}`)).toBe(true);
+
+    // The old session is gone on its next click.
+    await old.getByRole('link', { name: 'Change password' }).click();
+    await pathOf(old).toBe('/login');
+    await visible(old.getByText('You were signed out')).toBe(true);
+
+    // The token never reached a log line.
+    expect(live.logs.join('\n')).not.toContain(token);
+  });
+
+  it('the same journey by code: email + code, any case, without the dash', async () => {
+    const { slug } = await live.tenant();
+    const email = `${unique('cody')}@example.com`;
+    await live.user(slug, email);
+    const page = await newPage();
+    const { code } = await requestReset(page, email);
+    await page.goto(`${live.url}/reset-password/code`);
+    await page.getByLabel('Email address').fill(email);
+    await page.getByLabel('Code from the email').fill(code.replace('-', '').toLowerCase());
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.waitForURL(`${live.url}/reset-password`);
+    await text(page.locator('.accounts')).toContain(email);
+    await page.getByLabel('New password', { exact: true }).fill('Copper-Kettle-913!');
+    await page.getByLabel('Repeat the new password').fill('Copper-Kettle-913!');
+    await page.getByRole('button', { name: 'Confirm new password' }).click();
+    await text(page.getByRole('heading', { level: 1 })).toBe('Your password has been reset');
+    await signIn(page, '/login', email, 'Copper-Kettle-913!');
+    await pathOf(page).toBe('/account');
+  });
+
+  it('a wrong code says so and changes nothing', async () => {
+    const page = await newPage();
+    await page.goto(`${live.url}/reset-password/code`);
+    await page.getByLabel('Email address').fill(`${unique('nobody')}@example.com`);
+    await page.getByLabel('Code from the email').fill('ABCD-EFGH');
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await text(page.locator('.field-error')).toContain('This code is not right');
+  });
+});
+
+describe('outcome pages', () => {
+  it('an expired link says when it expired and offers a new one', async () => {
+    const { slug } = await live.tenant();
+    const email = `${unique('exp')}@example.com`;
+    await live.user(slug, email);
+    const page = await newPage();
+    const { mail } = await requestReset(page, email);
+    live.clock.advance(2 * 3600_000);
+    try {
+      await clickMailLink(page, mail.html);
+      await text(page.getByRole('heading', { level: 1 })).toBe('This link has expired');
+      await text(page.locator('main')).toMatch(/This link expired at \d\d:\d\d/);
+      await visible(page.getByRole('button', { name: 'Request a new link' })).toBe(true);
+    } finally {
+      live.clock.advance(-2 * 3600_000);
+    }
+  });
+
+  it('a used link says when it was used', async () => {
+    const { slug } = await live.tenant();
+    const email = `${unique('used')}@example.com`;
+    await live.user(slug, email);
+    const page = await newPage();
+    const { token, mail } = await requestReset(page, email);
+    const res = await live.app.publicApp.inject({ method: 'POST', url: '/api/v1/password/reset', payload: { token, password: 'Velvet-Harbor-204!' } });
+    expect(res.statusCode).toBe(200);
+    await clickMailLink(page, mail.html);
+    await text(page.getByRole('heading', { level: 1 })).toBe('This link was already used');
+    await text(page.locator('main')).toMatch(/already used at \d\d:\d\d/);
+  });
+
+  it('a superseded link points to the newest email', async () => {
+    const { slug } = await live.tenant();
+    const email = `${unique('sup')}@example.com`;
+    await live.user(slug, email);
+    const page = await newPage();
+    const first = await requestReset(page, email);
+    await requestReset(page, email);
+    await clickMailLink(page, first.mail.html);
+    await text(page.getByRole('heading', { level: 1 })).toBe('A newer link was sent');
+    await text(page.locator('main')).toMatch(/A newer link was sent at \d\d:\d\d .*use the newest email/);
+  });
+
+  it('a mangled link is invalid and offers the code', async () => {
+    const page = await newPage();
+    await page.goto(`${live.url}/reset-password?token=${'x'.repeat(43)}`);
+    await page.waitForURL(`${live.url}/reset-password`);
+    await text(page.getByRole('heading', { level: 1 })).toBe('This link is not valid');
+    await visible(page.getByRole('link', { name: 'Enter the code from the email instead' })).toBe(true);
+  });
+
+  it('a link that dies while the page is open ends in "Password reset failed"', async () => {
+    const { slug } = await live.tenant();
+    const email = `${unique('race')}@example.com`;
+    await live.user(slug, email);
+    const page = await newPage();
+    const { mail } = await requestReset(page, email);
+    await clickMailLink(page, mail.html);
+    await text(page.getByRole('heading', { level: 1 })).toBe('Choose a new password');
+    // Meanwhile a newer email is requested (another tab): this link is superseded.
+    const other = await newPage();
+    await requestReset(other, email);
+    await page.getByLabel('New password', { exact: true }).fill('Amber-Falcon-662!');
+    await page.getByLabel('Repeat the new password').fill('Amber-Falcon-662!');
+    await page.getByRole('button', { name: 'Confirm new password' }).click();
+    await text(page.getByRole('heading', { level: 1 })).toBe('Password reset failed');
+    await text(page.locator('main')).toContain('use the newest email');
+  });
+});
+
+describe('two tenants', () => {
+  it('sign-in asks which account, then signs in to the chosen one', async () => {
+    const a = await live.tenant(unique('alpha'), { name: 'Alpha Support' });
+    const b = await live.tenant(unique('beta'), { name: 'Beta Sales' });
+    const email = `${unique('multi')}@example.com`;
+    await live.user(a.slug, email);
+    await live.user(b.slug, email);
+    const page = await newPage();
+    await signIn(page, '/login', email, STRONG);
+    await text(page.getByRole('heading', { level: 1 })).toBe('Choose an account');
+    await page.getByRole('button', { name: 'Continue to Beta Sales' }).click();
+    await pathOf(page).toBe('/account');
+    await visible(page.getByText(`Signed in as ${email} at Beta Sales.`)).toBe(true);
+  });
+
+  it('the reset page lists both accounts and resets only the ticked one', async () => {
+    const a = await live.tenant(unique('gamma'), { name: 'Gamma Care' });
+    const b = await live.tenant(unique('delta'), { name: 'Delta Desk' });
+    const email = `${unique('both')}@example.com`;
+    await live.user(a.slug, email);
+    await live.user(b.slug, email);
+    const page = await newPage();
+    const { mail } = await requestReset(page, email);
+    await clickMailLink(page, mail.html);
+    const gamma = page.getByRole('checkbox', { name: /Gamma Care/ });
+    const delta = page.getByRole('checkbox', { name: /Delta Desk/ });
+    await checked(gamma).toBe(true);
+    await checked(delta).toBe(true);
+    await delta.uncheck();
+    await page.getByLabel('New password', { exact: true }).fill('Orchid-Valley-381!');
+    await page.getByLabel('Repeat the new password').fill('Orchid-Valley-381!');
+    const confirm = page.getByRole('button', { name: 'Confirm new password' });
+    await gamma.uncheck();
+    await disabled(confirm).toBe(true); // no account chosen
+    await gamma.check();
+    await confirm.click();
+    await text(page.getByRole('heading', { level: 1 })).toBe('Your password has been reset');
+    // New password only in Gamma: sign-in goes straight there; Delta keeps the old one.
+    await signIn(page, '/login', email, 'Orchid-Valley-381!');
+    await visible(page.getByText(`Signed in as ${email} at Gamma Care.`)).toBe(true);
+    const other = await newPage();
+    await signIn(other, `/t/${b.slug}/login`, email, STRONG);
+    await visible(other.getByText(`Signed in as ${email} at Delta Desk.`)).toBe(true);
+  });
+});

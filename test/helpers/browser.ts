@@ -1,0 +1,133 @@
+// Browser tests: a Keyturn listening on a real loopback port (PUBLIC_URL = that address, worker
+// running, mail over real SMTP to the catcher) and Debian's Chromium driven by playwright-core.
+import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import { expect } from 'vitest';
+import { buildApp, type App } from '../../src/app.ts';
+import { configFrom } from '../../src/config.ts';
+import { ManualClock } from '../../src/platform/clock.ts';
+import type { MailTransport } from '../../src/platform/mail/transport.ts';
+import { extractReset, freshDatabase, STRONG, unique } from './app.ts';
+import { startMailCatcher, type CaughtMail, type MailCatcher } from './mail-catcher.ts';
+
+export { STRONG, STRONG2, unique, extractReset } from './app.ts';
+
+export async function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync', '--disable-quic'],
+  });
+}
+
+/** A free loopback port (asked of the OS, then released for the app to take). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const address = s.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface LiveApp {
+  app: App;
+  /** http://127.0.0.1:PORT — also PUBLIC_URL. */
+  url: string;
+  mail: MailCatcher;
+  clock: ManualClock;
+  logs: string[];
+  tenant(slug?: string, extra?: Record<string, unknown>): Promise<{ slug: string; name: string }>;
+  user(slug: string, email: string, opts?: { password?: string; role?: string }): Promise<{ id: string }>;
+  /** The next "Reset your password" mail to this address after `since` messages. */
+  resetMailFor(to: string, since?: number): Promise<{ token: string; code: string; mail: CaughtMail }>;
+  close(): Promise<void>;
+}
+
+export async function startLiveApp(opts: { env?: Record<string, string>; transport?: MailTransport } = {}): Promise<LiveApp> {
+  const mail = await startMailCatcher();
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const clock = new ManualClock();
+  const logs: string[] = [];
+  const logStream = new Writable({ write(chunk, _enc, cb) { logs.push(String(chunk)); cb(); } });
+  const config = configFrom({
+    NODE_ENV: 'test', DATABASE_URL: 'memory://', SMTP_URL: mail.url, PUBLIC_URL: url, PORT: String(port),
+    LOG_LEVEL: 'info', RATE_LIMIT_SCALE: '1000', ...opts.env,
+  });
+  const database = await freshDatabase('pglite');
+  const app = await buildApp(config, { database, clock, logStream, startWorker: true, pollMs: 50, ...(opts.transport ? { transport: opts.transport } : {}) });
+  await app.publicApp.listen({ port, host: '127.0.0.1' });
+  const op = async (method: 'POST' | 'PATCH', path: string, body: unknown) => {
+    const res = await app.adminApp.inject({ method, url: path, payload: body as object, headers: { authorization: `Bearer ${app.adminApiKey}` } });
+    if (res.statusCode >= 300) throw new Error(`${method} ${path}: ${res.statusCode} ${res.body}`);
+    return res.json();
+  };
+  return {
+    app, url, mail, clock, logs,
+    async tenant(slug = unique('acme'), extra = {}) {
+      const name = String(extra.name ?? `${slug.charAt(0).toUpperCase()}${slug.slice(1).replace(/[0-9a-z]{6,}$/, '')} Corp`);
+      await op('POST', '/admin/v1/tenants', { slug, name, ...extra });
+      return { slug, name };
+    },
+    async user(slug, email, o = {}) {
+      return op('POST', `/admin/v1/tenants/${slug}/users`, { email, password: o.password ?? STRONG, role: o.role ?? 'member' });
+    },
+    async resetMailFor(to, since = 0) {
+      const m = await mail.waitFor((x, ) => mail.messages.indexOf(x) >= since && x.subject === 'Reset your password' && x.to.includes(to.toLowerCase()), 10_000);
+      return { ...extractReset(m), mail: m };
+    },
+    async close() {
+      await app.close();
+      await database.drop();
+      await mail.stop();
+    },
+  };
+}
+
+const SHOTS = join(process.cwd(), 'test-results', 'screenshots');
+
+/** Saves the page at desktop width and at 360 px (full page) as NAME-desktop.png / NAME-360.png. */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(SHOTS, { recursive: true });
+  const size = page.viewportSize() ?? { width: 1280, height: 800 };
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.screenshot({ path: join(SHOTS, `${name}-desktop.png`), fullPage: true });
+  await page.setViewportSize({ width: 360, height: 740 });
+  await page.screenshot({ path: join(SHOTS, `${name}-360.png`), fullPage: true });
+  await page.setViewportSize(size);
+}
+
+// Web-first assertions for vitest (playwright-core has no `expect`): each polls until it holds.
+const POLL = { timeout: 8000, interval: 50 };
+export const text = (loc: Locator) => expect.poll(() => loc.innerText(), POLL);
+export const attr = (loc: Locator, name: string) => expect.poll(() => loc.getAttribute(name), POLL);
+export const visible = (loc: Locator) => expect.poll(() => loc.isVisible(), POLL);
+export const disabled = (loc: Locator) => expect.poll(() => loc.isDisabled(), POLL);
+export const checked = (loc: Locator) => expect.poll(() => loc.isChecked(), POLL);
+export const pathOf = (page: Page) => expect.poll(() => new URL(page.url()).pathname, POLL);
+
+export interface AxeViolation { id: string; impact: string | null; help: string; nodes: { target: unknown[] }[]; }
+
+/** Runs axe-core in the page (evaluated over CDP, so the page's strict CSP does not block it). */
+export async function axeViolations(page: Page): Promise<AxeViolation[]> {
+  const { source } = (await import('axe-core')).default;
+  await page.evaluate(source);
+  return page.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run(ctx: Document, o: object): Promise<{ violations: AxeViolation[] }> } }).axe;
+    const result = await axe.run(document, { resultTypes: ['violations'] });
+    return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => ({ target: n.target })) }));
+  });
+}
+
+/** Serious or critical axe violations (the ones a page must not have), as readable lines. */
+export async function seriousViolations(page: Page): Promise<string[]> {
+  return (await axeViolations(page))
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.impact} ${v.id}: ${v.help} at ${JSON.stringify(v.nodes.map((n) => n.target))}`);
+}

@@ -1,0 +1,63 @@
+// Driving the SSO flow without a browser: start at Keyturn, follow the IdP's redirects with a
+// cookie jar (the login interaction finishes by itself), come back to the callback with the state cookie.
+import { expect } from 'vitest';
+import type { Res, TestApp } from '../helpers/app.ts';
+import type { Idp } from './idp.ts';
+
+export const PUBLIC = 'https://keyturn.test';
+export const callbackUri = (slug: string) => `${PUBLIC}/t/${slug}/sso/callback`;
+
+export function setCookies(res: Res): Map<string, { value: string; attrs: string }> {
+  const out = new Map<string, { value: string; attrs: string }>();
+  for (const c of ([] as string[]).concat(res.headers['set-cookie'] ?? [])) {
+    const [pair, ...attrs] = c.split(';');
+    const eq = pair!.indexOf('=');
+    out.set(pair!.slice(0, eq).trim(), { value: pair!.slice(eq + 1), attrs: attrs.join(';').trim() });
+  }
+  return out;
+}
+
+/** The session cookie a response set (not a clearing one), as a Cookie header, or undefined. */
+export function sessionCookie(res: Res): string | undefined {
+  const c = setCookies(res).get('keyturn_session');
+  return c && c.value ? `keyturn_session=${c.value}` : undefined;
+}
+
+export async function begin(t: TestApp, slug: string, query = '') {
+  const res = await t.api('GET', `/t/${slug}/sso/start${query}`);
+  return { res, location: String(res.headers.location ?? ''), state: setCookies(res).get('keyturn_sso')?.value };
+}
+
+export async function finish(t: TestApp, callbackUrl: string, state: string | undefined): Promise<Res> {
+  const u = new URL(callbackUrl);
+  return t.api('GET', `${u.pathname}${u.search}`, undefined, state ? { cookie: `keyturn_sso=${state}` } : {});
+}
+
+/** The whole round trip for the IdP account `sub`; returns the callback's answer and the session cookie. */
+export async function ssoSignIn(t: TestApp, idp: Idp, slug: string, sub: string | undefined, query = '') {
+  idp.nextLogin = sub;
+  const b = await begin(t, slug, query);
+  expect(b.res.status).toBe(303);
+  expect(b.location.startsWith(idp.issuer)).toBe(true);
+  const callback = await idp.authorize(b.location, PUBLIC);
+  const res = await finish(t, callback, b.state);
+  return { res, session: sessionCookie(res), callback, state: b.state! };
+}
+
+/** Refused: back to the tenant's login page with the reason, and no session. */
+export function expectRefused(res: Res, slug: string, reason: string): void {
+  expect(res.status).toBe(303);
+  expect(res.headers.location).toBe(`${PUBLIC}/t/${slug}/login?sso_error=${reason}`);
+  expect(sessionCookie(res)).toBeUndefined();
+}
+
+export async function who(t: TestApp, cookie: string | undefined): Promise<Res> {
+  return t.api('GET', '/api/v1/session', undefined, cookie ? { cookie } : {});
+}
+
+/** The `sso` object of the newest "sso sign-in refused/failed" log line. */
+export function lastSsoLog(t: TestApp): { reason: string; detail: string; error?: Record<string, unknown> } {
+  const line = [...t.logs].reverse().find((l) => l.includes('"msg":"sso sign-in'));
+  if (!line) throw new Error('no sso log line');
+  return JSON.parse(line).sso;
+}
