@@ -3,6 +3,7 @@
 // mail and session figures off the database, so every instance reports the same shared truth.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { ssoFailureCounts } from '../features/sso/metrics.ts';
 import type { Ctx } from './context.ts';
 import { rowsOf } from './db.ts';
 import './http.ts'; // FastifyReply.errorCode
@@ -40,6 +41,13 @@ export class Metrics {
     new Gauge({
       name: 'keyturn_outbox_lag_seconds', help: 'Age of the oldest message waiting to be sent.', registers,
       async collect() { this.set(await outboxLagSeconds(ctx)); },
+    });
+    new Counter({
+      name: 'keyturn_sso_failures_total', help: 'Refused or failed single sign-ons by reason (this instance).', labelNames: ['reason'], registers,
+      collect() {
+        this.reset();
+        for (const [reason, n] of Object.entries(ssoFailureCounts())) this.inc({ reason }, n ?? 0);
+      },
     });
     new Gauge({
       name: 'keyturn_sessions_revoked', help: 'Sessions revoked so far (all instances).', registers,

@@ -1,4 +1,4 @@
-// Failed SSO sign-ins by reason, counted in memory until there is a metrics endpoint.
+// Failed SSO sign-ins by reason, counted in memory; /metrics exports them (platform/ops.ts).
 import type { SsoErrorReason } from './flow.ts';
 
 const failures = new Map<SsoErrorReason, number>();
