@@ -102,12 +102,12 @@ export class RateLimits {
     return res ? { consumed: res.consumedPoints, msBeforeNext: res.msBeforeNext } : { consumed: 0, msBeforeNext: 0 };
   }
 
-  /** Throws 429 if the budget is already spent, without counting (limits that count failures only). */
-  async check(name: LimitName, key: string): Promise<void> {
-    const points = this.rules[name].points;
-    if (points === null) return;
+  /** Throws 429 if the budget is already spent, without counting; otherwise returns the count. */
+  async check(name: LimitName, key: string): Promise<Count> {
     const c = await this.count(name, key);
-    if (c.consumed >= points) throw rateLimited(retryAfter(c.msBeforeNext));
+    const points = this.rules[name].points;
+    if (points !== null && c.consumed >= points) throw rateLimited(retryAfter(c.msBeforeNext));
+    return c;
   }
 
   /** Counts a failure without refusing the request that failed. */

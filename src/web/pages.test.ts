@@ -3,13 +3,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gunzipSync } from 'node:zlib';
 import { rateLimited } from '../errors.ts';
-import { startTestApp, STRONG, unique, type Res, type TestApp } from '../../test/helpers/app.ts';
+import { extractReset, startTestApp, STRONG, unique, type Res, type TestApp } from '../../test/helpers/app.ts';
 import { pickLanguage } from './i18n/index.ts';
 import { safeNext } from './respond.ts';
 
 let t: TestApp;
 const ORIGIN = 'https://keyturn.test';
-beforeAll(async () => { t = await startTestApp(); });
+// From the second request for one address on, forgot-password asks for the captcha.
+beforeAll(async () => { t = await startTestApp({ env: { CAPTCHA_PROVIDER: 'altcha', CAPTCHA_AFTER: 'forgotPerAccount=0', CAPTCHA_DIFFICULTY: '1000' } }); });
 afterAll(async () => { await t?.close(); });
 
 const form = (fields: Record<string, string | string[]>) => {
@@ -22,6 +23,15 @@ const post = (url: string, fields: Record<string, string | string[]>, headers: R
 const get = (url: string, headers: Record<string, string> = {}) => t.api('GET', url, undefined, headers);
 const cookiesOf = (res: Res) => ([] as string[]).concat(res.headers['set-cookie'] ?? []);
 const cookieHeader = (res: Res) => cookiesOf(res).map((c) => c.split(';')[0]).join('; ');
+
+/** Requests a reset and returns the token and code of the mail to exactly this address. */
+async function resetMail(email: string) {
+  const before = t.mail.messages.length;
+  expect((await t.forgot(email)).status).toBe(202);
+  await t.drain();
+  const m = await t.mail.waitFor((x) => t.mail.messages.indexOf(x) >= before && x.subject === 'Reset your password' && x.to.includes(email.toLowerCase()));
+  return extractReset(m);
+}
 
 describe('every page', () => {
   it('is HTML that is never cached, loads script only from files, and keeps the strict headers', async () => {
@@ -61,6 +71,23 @@ describe('every page', () => {
     const res = await get(`/t/${slug}/login`);
     expect(res.raw).not.toContain('<script>alert');
     expect(res.raw).toContain('&#60;script&#62;alert(1)&#60;/script&#62;');
+  });
+
+  it('a tenant with single sign-on shows its button, explains SSO errors, and hides the password form when SSO is enforced', async () => {
+    const google = { clientId: 'client-1', clientSecret: 'secret-1' };
+    const both = unique('sso');
+    await t.op('POST', '/admin/v1/tenants', { slug: both, name: 'Both Ways', loginMethods: ['password', 'google'], google });
+    const page = await get(`/t/${both}/login?next=/settings/password`);
+    expect(page.raw).toContain(`href="/t/${both}/sso/start?returnTo=%2Fsettings%2Fpassword">Sign in with Google</a>`);
+    expect(page.raw).toContain('name="password"');
+    const refused = await get(`/t/${both}/login?sso_error=not_linked`);
+    expect(refused.raw).toContain('There is no Both Ways account for that sign-in.');
+    const only = unique('ssoonly');
+    await t.op('POST', '/admin/v1/tenants', { slug: only, name: 'Google Only', loginMethods: ['google'], google: { ...google, issuer: 'https://idp.example.com' } });
+    const ssoOnly = await get(`/t/${only}/login`);
+    expect(ssoOnly.raw).toContain('Sign in with your organisation');
+    expect(ssoOnly.raw).not.toContain('name="password"');
+    expect((await get('/login')).raw).not.toContain('/sso/start');
   });
 
   it('an unknown tenant is a 404 page', async () => {
@@ -115,8 +142,9 @@ describe('forgot password without JavaScript', () => {
     const sent = await get('/forgot-password/sent');
     expect(sent.raw).toContain('Check your email');
     expect(sent.raw).toContain('spam');
-    const tenantForm = await post(`/t/${slug}/forgot-password`, { email });
+    const tenantForm = await post(`/t/${slug}/forgot-password`, { email: `${unique('other')}@example.com` });
     expect(tenantForm.headers.location).toBe(`/t/${slug}/forgot-password/sent`);
+    await t.drain();
   });
 
   it('says what is wrong with an address that is not one', async () => {
@@ -127,9 +155,11 @@ describe('forgot password without JavaScript', () => {
 
   it('shows "Too many requests — try again in N minutes" with Retry-After on a rate limit', async () => {
     const limits = t.app.ctx.limits;
-    const saved = { consume: limits.consume, check: limits.check };
+    // Every budget reads as spent for an hour, whichever way the guard asks.
+    const saved = { consume: limits.consume, check: limits.check, count: limits.count };
     const refuse = async () => { throw rateLimited(3600); };
-    Object.assign(limits, { consume: refuse, check: refuse });
+    const spent = async () => ({ consumed: 1e9, msBeforeNext: 3600_000 });
+    Object.assign(limits, { consume: refuse, check: refuse, count: spent });
     try {
       const res = await post('/forgot-password', { email: `${unique('busy')}@example.com` });
       expect(res.status).toBe(429);
@@ -146,12 +176,35 @@ describe('forgot password without JavaScript', () => {
   });
 });
 
+describe('adaptive captcha on the forgot form', () => {
+  it('asks for it on a repeated request (428), says it needs JavaScript, and accepts a solved answer', async () => {
+    const email = `${unique('captcha')}@example.com`;
+    expect((await post('/forgot-password', { email })).status).toBe(303);
+    const asked = await post('/forgot-password', { email });
+    expect(asked.status).toBe(428);
+    expect(asked.raw).toContain('Please confirm you are a person, then send the form again.');
+    expect(asked.raw).toContain('This check needs JavaScript.');
+    expect(asked.raw).toContain(`value="${email}"`);
+    const attr = /data-challenge="([^"]+)"/.exec(asked.raw)?.[1];
+    expect(attr).toBeDefined();
+    const challenge = JSON.parse(attr!.replace(/&#(\d+);/g, (_, n: string) => String.fromCharCode(Number(n))));
+    // Solve it the way the page script does (same library, Node's hash instead of WebCrypto).
+    const [{ solveChallenge }, { deriveKey }] = await Promise.all([import('altcha-lib'), import('altcha-lib/algorithms/sha')]);
+    const solution = await solveChallenge({ challenge, deriveKey });
+    const answer = Buffer.from(JSON.stringify({ challenge, solution })).toString('base64');
+    const ok = await post('/forgot-password', { email, captcha: answer });
+    expect(ok.status).toBe(303);
+    // An answer is good once.
+    expect((await post('/forgot-password', { email, captcha: answer })).status).toBe(428);
+  });
+});
+
 describe('/reset-password', () => {
   it('moves the token out of the URL into a short-lived strict cookie with a 200 + refresh, and changes nothing', async () => {
     const { slug } = await t.tenant();
     const email = `${unique('move')}@example.com`;
     await t.user(slug, email);
-    const { token } = await t.resetMail(email);
+    const { token } = await resetMail(email);
     const first = await get(`/reset-password?token=${token}`);
     expect(first.status).toBe(200); // not a redirect: a Strict cookie would not ride along a cross-site 302
     expect(first.raw).toContain('<meta http-equiv="refresh" content="0;url=/reset-password">');
@@ -179,7 +232,7 @@ describe('/reset-password', () => {
     const { slug } = await t.tenant();
     const email = `${unique('plain')}@example.com`;
     await t.user(slug, email);
-    const { token } = await t.resetMail(email);
+    const { token } = await resetMail(email);
     const cookie = cookieHeader(await get(`/reset-password?token=${token}`));
     const mismatch = await post('/reset-password', { password: 'Juniper-Sky-472!', repeat: 'Juniper-Sky-427!' }, { cookie });
     expect(mismatch.status).toBe(422);
@@ -210,7 +263,7 @@ describe('/reset-password', () => {
     const { slug } = await t.tenant();
     const email = `${unique('code')}@example.com`;
     await t.user(slug, email);
-    const { code } = await t.resetMail(email);
+    const { code } = await resetMail(email);
     const wrong = await post('/reset-password/code', { email, code: 'ZZZZ-ZZZZ' });
     expect(wrong.raw).toContain('This code is not right');
     const right = await post('/reset-password/code', { email, code: code.toLowerCase() });

@@ -116,7 +116,7 @@ describe('with the adaptive captcha', () => {
   let t: TestApp;
   let slug: string;
   beforeAll(async () => {
-    t = await startTestApp({ env: { RATE_LIMIT_SCALE: '1', TRUSTED_PROXIES: '10.0.0.0/8', CAPTCHA_PROVIDER: 'altcha', CAPTCHA_DIFFICULTY: '2000' } });
+    t = await startTestApp({ env: { RATE_LIMIT_SCALE: '1', TRUSTED_PROXIES: '10.0.0.0/8', CAPTCHA_AFTER: '', CAPTCHA_DIFFICULTY: '2000' } }); // '' = the default thresholds
     ({ slug } = await t.tenant());
   });
   afterAll(async () => { await t?.close(); });

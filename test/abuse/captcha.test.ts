@@ -15,7 +15,7 @@ describe('ALTCHA (the default)', () => {
   let t: TestApp;
   let slug: string;
   beforeAll(async () => {
-    t = await startTestApp({ env: { RATE_LIMIT_SCALE: '1', CAPTCHA_PROVIDER: 'altcha', CAPTCHA_DIFFICULTY: '4000' } });
+    t = await startTestApp({ env: { RATE_LIMIT_SCALE: '1', CAPTCHA_AFTER: '', CAPTCHA_DIFFICULTY: '4000' } }); // ALTCHA, default thresholds
     ({ slug } = await t.tenant());
   });
   afterAll(async () => { await t?.close(); });

@@ -1,15 +1,21 @@
 // The limits in the shared stores: Redis (TEST_REDIS_URL) and PostgreSQL (TEST_DATABASE_URL).
 // The store API itself (memory too), then the limits through the HTTP API on each shared store.
+import { Writable } from 'node:stream';
 import type { Redis } from 'ioredis';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.ts';
-import { RateLimits, type LimitStore } from '../../src/platform/rate-limit.ts';
+import { openRateLimits, RateLimits, type LimitStore } from '../../src/platform/rate-limit.ts';
 import { freshDatabase, startTestApp, STRONG, unique, type TestApp } from '../helpers/app.ts';
 import { dropRedisKeys, email, expectRateLimited, forgot, login, nextIp, send } from './helpers.ts';
 
 const REDIS = process.env.TEST_REDIS_URL;
 const PG = process.env.TEST_DATABASE_URL;
-const skipNote = (what: string, env: string) => `${what}${process.env[env] ? '' : ` — SKIPPED: set ${env} to run`}`;
+/** The suite's name, saying why it is skipped when a service is missing. */
+const skipNote = (what: string, ...env: string[]) => {
+  const missing = env.filter((e) => !process.env[e]);
+  return missing.length ? `${what} — SKIPPED: set ${missing.join(' and ')} to run` : what;
+};
 
 async function redisClient(): Promise<Redis> {
   const { Redis } = await import('ioredis');
@@ -108,6 +114,26 @@ describe('the store API', () => {
         async close() { await other.end(); await da.drop(); },
       };
     });
+  });
+});
+
+describe('Redis away', () => {
+  it('the limits keep counting in this instance\'s memory — neither failing nor letting everything through', async () => {
+    const said: string[] = [];
+    const log = pino(new Writable({ write(chunk, _e, cb) { said.push(String(chunk)); cb(); } }));
+    const { limits, close } = await openRateLimits(
+      { redisUrl: 'redis://127.0.0.1:1', rateLimitScale: 1, rateLimits: { overrides: {}, prefix: unique('away') } }, { kind: 'pglite' }, log,
+    );
+    try {
+      expect(limits.store).toBe('redis');
+      for (let i = 0; i < 20; i++) await limits.consume('forgotPerIp', 'k');
+      await expect(limits.consume('forgotPerIp', 'k')).rejects.toMatchObject({ status: 429 });
+      expect(await limits.firstUse('answer', 60)).toBe(true);
+      expect(await limits.firstUse('answer', 60)).toBe(false);
+      expect(said.some((m) => /Redis unreachable at start/.test(m))).toBe(true);
+    } finally {
+      await close();
+    }
   });
 });
 

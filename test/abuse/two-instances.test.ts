@@ -10,7 +10,11 @@ import { dropRedisKeys, email, expectRateLimited, forgot, login, nextIp, send } 
 
 const REDIS = process.env.TEST_REDIS_URL;
 const PG = process.env.TEST_DATABASE_URL;
-const skipNote = (what: string, env: string) => `${what}${process.env[env] ? '' : ` — SKIPPED: set ${env} to run`}`;
+/** The suite's name, saying why it is skipped when a service is missing. */
+const skipNote = (what: string, ...env: string[]) => {
+  const missing = env.filter((e) => !process.env[e]);
+  return missing.length ? `${what} — SKIPPED: set ${missing.join(' and ')} to run` : what;
+};
 
 interface Pair { a: App; b: App; mail: MailCatcher; close(): Promise<void>; }
 
@@ -105,4 +109,4 @@ function twoInstanceSuite(withRedis: boolean) {
 }
 
 describe.skipIf(!PG)(skipNote('two instances on one PostgreSQL', 'TEST_DATABASE_URL'), () => twoInstanceSuite(false));
-describe.skipIf(!PG || !REDIS)(skipNote(skipNote('two instances on one PostgreSQL and one Redis', 'TEST_DATABASE_URL'), 'TEST_REDIS_URL'), () => twoInstanceSuite(true));
+describe.skipIf(!PG || !REDIS)(skipNote('two instances on one PostgreSQL and one Redis', 'TEST_DATABASE_URL', 'TEST_REDIS_URL'), () => twoInstanceSuite(true));

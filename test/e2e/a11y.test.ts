@@ -1,8 +1,13 @@
 // Every hosted page through axe-core (no serious or critical violation), with a screenshot of each
-// at desktop width and at 360 px under test-results/screenshots/.
+// at desktop width and at 360 px under test-results/screenshots/; and the dev mailbox, where a
+// newcomer without SMTP reads the reset email and clicks its button.
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, pathOf, screenshot, seriousViolations, startLiveApp, STRONG, text, unique, type LiveApp } from '../helpers/browser.ts';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import {
+  launchBrowser, openResetLink, pathOf, screenshot, seriousViolations, startLiveApp, STRONG, text, unique, type LiveApp,
+} from '../helpers/browser.ts';
+
+vi.setConfig({ testTimeout: 60_000 });
 
 let live: LiveApp;
 let browser: Browser;
@@ -12,7 +17,7 @@ let tenant: { slug: string; name: string };
 let email: string;
 
 beforeAll(async () => {
-  [live, browser] = await Promise.all([startLiveApp(), launchBrowser()]);
+  [live, browser] = await Promise.all([startLiveApp({ devMailbox: true }), launchBrowser()]);
   context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   page = await context.newPage();
   tenant = await live.tenant('acme', { name: 'Acme Support' });
@@ -26,10 +31,12 @@ afterAll(async () => {
 
 /** The page is accessible, and photographed. */
 async function check(name: string) {
-  await page.waitForLoadState('networkidle');
+  await page.waitForLoadState('load');
   expect(await seriousViolations(page), name).toEqual([]);
   await screenshot(page, name);
 }
+
+const h1 = () => text(page.getByRole('heading', { level: 1 }));
 
 async function forgot(address: string) {
   const since = live.mail.messages.length;
@@ -40,12 +47,28 @@ async function forgot(address: string) {
   return live.resetMailFor(address, since);
 }
 
-describe('accessibility and screenshots of every page', () => {
-  it('sign-in pages', async () => {
+async function signIn(address: string, password: string) {
+  await page.goto(`${live.url}/login`);
+  await page.getByLabel('Email address').fill(address);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+async function fillNew(password: string, repeat = password) {
+  await page.getByLabel('New password', { exact: true }).fill(password);
+  await page.getByLabel('Repeat the new password').fill(repeat);
+}
+
+describe('accessibility and screenshots', () => {
+  it('sign-in, the tenant chooser and the account page', async () => {
     await page.goto(`${live.url}/login`);
     await check('login');
     await page.goto(`${live.url}/t/${tenant.slug}/login`);
     await check('login-tenant');
+    const sso = await live.tenant(unique('globex'), { name: 'Globex Support', loginMethods: ['password', 'google'], google: { clientId: 'c', clientSecret: 's' } });
+    await page.goto(`${live.url}/t/${sso.slug}/login`);
+    await text(page.getByRole('link', { name: 'Sign in with Google' })).toBe('Sign in with Google');
+    await check('login-tenant-sso');
     await page.getByLabel('Email address').fill(email);
     await page.getByLabel('Password', { exact: true }).fill('Wrong-Password-1!');
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -54,26 +77,24 @@ describe('accessibility and screenshots of every page', () => {
 
     const other = await live.tenant(unique('beta'), { name: 'Beta Sales' });
     await live.user(other.slug, email);
-    await page.goto(`${live.url}/login`);
-    await page.getByLabel('Email address').fill(email);
-    await page.getByLabel('Password', { exact: true }).fill(STRONG);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await text(page.getByRole('heading', { level: 1 })).toBe('Choose an account');
+    await signIn(email, STRONG);
+    await h1().toBe('Choose an account');
     await check('login-choose-tenant');
     await page.getByRole('button', { name: `Continue to ${tenant.name}` }).click();
     await pathOf(page).toBe('/account');
     await check('account');
-    await page.getByRole('link', { name: 'Change password' }).click();
+  });
+
+  it('settings: change password', async () => {
+    await page.goto(`${live.url}/settings/password`);
     await check('settings-password');
     await page.getByLabel('Current password').fill('Wrong-Password-1!');
-    await page.getByLabel('New password', { exact: true }).fill('Lumen-Forest-284!');
-    await page.getByLabel('Repeat the new password').fill('Lumen-Forest-284!');
+    await fillNew('Lumen-Forest-284!');
     await page.getByRole('button', { name: 'Change password' }).click();
     await text(page.locator('.alert-error')).toContain('not right');
     await check('settings-password-wrong-current');
     await page.getByLabel('Current password').fill(STRONG);
-    await page.getByLabel('New password', { exact: true }).fill('Lumen-Forest-284!');
-    await page.getByLabel('Repeat the new password').fill('Lumen-Forest-284!');
+    await fillNew('Lumen-Forest-284!');
     await page.getByRole('button', { name: 'Change password' }).click();
     await text(page.getByRole('status')).toContain('Password updated');
     await check('settings-password-updated');
@@ -82,7 +103,7 @@ describe('accessibility and screenshots of every page', () => {
     await pathOf(page).toBe('/login');
   });
 
-  it('forgot and reset pages', async () => {
+  it('forgot password and the reset form as it fills in', async () => {
     const single = `${unique('solo')}@example.com`;
     await live.user(tenant.slug, single);
     await page.goto(`${live.url}/forgot-password`);
@@ -92,8 +113,7 @@ describe('accessibility and screenshots of every page', () => {
     const { token } = await forgot(single);
     await check('forgot-sent');
 
-    await page.goto(`${live.url}/reset-password?token=${token}`);
-    await page.waitForURL(`${live.url}/reset-password`);
+    await openResetLink(page, `${live.url}/reset-password?token=${token}`);
     await check('reset-form');
     const pw = page.getByLabel('New password', { exact: true });
     await pw.focus();
@@ -101,76 +121,69 @@ describe('accessibility and screenshots of every page', () => {
     await page.getByLabel('Repeat the new password').fill('Sunlit');
     await text(page.locator('#repeat-error')).toBe('Passwords do not match');
     await check('reset-form-typing');
-    await pw.fill('Sunlit-Marble-Coast-61');
-    await page.getByLabel('Repeat the new password').fill('Sunlit-Marble-Coast-61');
+    await fillNew('Sunlit-Marble-Coast-61');
     await text(page.locator('#repeat-error')).toBe('');
     await expect.poll(() => page.getByRole('button', { name: 'Confirm new password' }).isEnabled()).toBe(true);
     await check('reset-form-ready');
     await page.getByRole('button', { name: 'Confirm new password' }).click();
-    await text(page.getByRole('heading', { level: 1 })).toBe('Your password has been reset');
+    await h1().toBe('Your password has been reset');
     await check('reset-done');
 
-    // The same link again: used.
-    await page.goto(`${live.url}/reset-password?token=${token}`);
-    await page.waitForURL(`${live.url}/reset-password`);
-    await text(page.getByRole('heading', { level: 1 })).toBe('This link was already used');
+    await openResetLink(page, `${live.url}/reset-password?token=${token}`);
+    await h1().toBe('This link was already used');
     await check('outcome-used');
+  });
 
-    await page.goto(`${live.url}/reset-password?token=not-a-real-token-but-long-enough-000`);
-    await page.waitForURL(`${live.url}/reset-password`);
+  it('the outcome pages', async () => {
+    const single = `${unique('outcome')}@example.com`;
+    await live.user(tenant.slug, single);
+    await openResetLink(page, `${live.url}/reset-password?token=not-a-real-token-but-long-enough-000`);
+    await h1().toBe('This link is not valid');
     await check('outcome-invalid');
 
     const first = await forgot(single);
-    const second = await forgot(single);
-    await page.goto(`${live.url}/reset-password?token=${first.token}`);
-    await page.waitForURL(`${live.url}/reset-password`);
-    await text(page.getByRole('heading', { level: 1 })).toBe('A newer link was sent');
+    await forgot(single); // supersedes the first
+    await openResetLink(page, `${live.url}/reset-password?token=${first.token}`);
+    await h1().toBe('A newer link was sent');
     await check('outcome-superseded');
 
-    await page.goto(`${live.url}/reset-password?token=${second.token}`);
-    await page.waitForURL(`${live.url}/reset-password`);
-    await text(page.getByRole('heading', { level: 1 })).toBe('Choose a new password');
-    const third = await forgot(single); // kills the open page's link
-    await page.goto(`${live.url}/reset-password?token=${second.token}`);
-    // (re-open to get the form again is not possible now; use the third link's page and kill it)
-    await page.goto(`${live.url}/reset-password?token=${third.token}`);
-    await page.waitForURL(`${live.url}/reset-password`);
+    // A link that dies while its page is open (used from another device meanwhile).
+    const third = await forgot(single);
+    await openResetLink(page, `${live.url}/reset-password?token=${third.token}`);
     await live.app.publicApp.inject({ method: 'POST', url: '/api/v1/password/reset', payload: { token: third.token, password: 'Other-Device-Pass-9!' } });
-    await page.getByLabel('New password', { exact: true }).fill('Quartz-Meadow-508!');
-    await page.getByLabel('Repeat the new password').fill('Quartz-Meadow-508!');
+    await fillNew('Quartz-Meadow-508!');
     await page.getByRole('button', { name: 'Confirm new password' }).click();
-    await text(page.getByRole('heading', { level: 1 })).toBe('Password reset failed');
+    await h1().toBe('Password reset failed');
     await check('outcome-failed');
 
     const fourth = await forgot(single);
     live.clock.advance(2 * 3600_000);
     try {
-      await page.goto(`${live.url}/reset-password?token=${fourth.token}`);
-      await page.waitForURL(`${live.url}/reset-password`);
-      await text(page.getByRole('heading', { level: 1 })).toBe('This link has expired');
+      await openResetLink(page, `${live.url}/reset-password?token=${fourth.token}`);
+      await h1().toBe('This link has expired');
       await check('outcome-expired');
     } finally {
       live.clock.advance(-2 * 3600_000);
     }
+  });
 
+  it('reset without a link, by code, and for an address in two tenants', async () => {
     await page.goto(`${live.url}/reset-password`);
     await check('reset-no-link');
     await page.goto(`${live.url}/reset-password/code`);
     await check('reset-code');
-    await page.getByLabel('Email address').fill(single);
+    await page.getByLabel('Email address').fill(email);
     await page.getByLabel('Code from the email').fill('AAAA-BBBB');
     await page.getByRole('button', { name: 'Continue' }).click();
     await text(page.locator('.field-error')).toContain('not right');
     await check('reset-code-wrong');
-  });
 
-  it('the reset page for an address in two tenants', async () => {
     const { code } = await forgot(email); // email has accounts in Acme Support and Beta Sales
     await page.goto(`${live.url}/reset-password/code`);
     await page.getByLabel('Email address').fill(email);
     await page.getByLabel('Code from the email').fill(code);
     await page.getByRole('button', { name: 'Continue' }).click();
-    await text(page.getByRole('heading', { level: 1 })).toBe('Choose a new password');
+    await h1().toBe('Choose a new password');
     await check('reset-form-two-tenants');
   });
 
@@ -180,7 +193,7 @@ describe('accessibility and screenshots of every page', () => {
     page = await de.newPage();
     try {
       await page.goto(`${live.url}/login`);
-      await text(page.getByRole('heading', { level: 1 })).toBe('Anmelden');
+      await h1().toBe('Anmelden');
       expect(await page.getAttribute('html', 'lang')).toBe('de');
       await check('login-de');
       await page.goto(`${live.url}/forgot-password`);
@@ -189,5 +202,39 @@ describe('accessibility and screenshots of every page', () => {
       await de.close();
       page = previous;
     }
+  });
+});
+
+describe('dev mailbox', () => {
+  it('lists the caught mail newest first, renders it in a locked-down frame, and its button opens the reset page', async () => {
+    const box = live.mailbox!;
+    const { slug } = await live.tenant();
+    const newbie = `${unique('newbie')}@example.com`;
+    await live.user(slug, newbie);
+    const since = (await box.list()).length;
+    await forgot(newbie);
+    await forgot(newbie);
+    await expect.poll(async () => (await box.list()).length).toBeGreaterThanOrEqual(since + 2);
+    const [newest] = await box.list();
+    expect(newest!.to).toBe(newbie);
+
+    await page.goto(`${live.url}/dev/mailbox`);
+    const first = page.locator('tbody tr').first();
+    expect(await first.getByRole('link').getAttribute('href')).toBe(`/dev/mailbox/${newest!.id}`);
+    await check('dev-mailbox');
+
+    await first.getByRole('link', { name: 'Reset your password' }).click();
+    await pathOf(page).toBe(`/dev/mailbox/${newest!.id}`);
+    const frame = page.frameLocator('iframe.mail-frame');
+    await frame.getByRole('link', { name: 'Reset password' }).waitFor();
+    await check('dev-mailbox-message');
+
+    const res = await fetch(`${live.url}/dev/mailbox/${newest!.id}/html`);
+    expect(res.headers.get('content-security-policy')).toMatch(/default-src 'none'.*sandbox/);
+
+    await frame.getByRole('link', { name: 'Reset password' }).click();
+    await page.waitForURL(`${live.url}/reset-password`);
+    await h1().toBe('Choose a new password');
+    await text(page.locator('.accounts')).toContain(newbie);
   });
 });

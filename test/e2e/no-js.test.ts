@@ -1,8 +1,10 @@
 // The same flows with JavaScript disabled: plain forms, POST-redirect-GET, the server says
 // everything the live checklist would have said.
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { attr, disabled, launchBrowser, pathOf, startLiveApp, STRONG, text, unique, visible, type LiveApp } from '../helpers/browser.ts';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { openResetLink, attr, disabled, launchBrowser, pathOf, startLiveApp, STRONG, text, unique, visible, type LiveApp } from '../helpers/browser.ts';
+
+vi.setConfig({ testTimeout: 60_000 });
 
 let live: LiveApp;
 let browser: Browser;
@@ -143,8 +145,7 @@ describe('JavaScript off', () => {
     const { token } = await requestReset(page, email);
     live.clock.advance(2 * 3600_000);
     try {
-      await page.goto(`${live.url}/reset-password?token=${token}`);
-      await page.waitForURL(`${live.url}/reset-password`);
+      await openResetLink(page, `${live.url}/reset-password?token=${token}`);
       await h1(page).toBe('This link has expired');
       await page.getByLabel('Email address').fill(email);
       await page.getByRole('button', { name: 'Request a new link' }).click();

@@ -4,6 +4,7 @@ import { Writable } from 'node:stream';
 import { buildApp, type App } from '../../src/app.ts';
 import { configFrom } from '../../src/config.ts';
 import { ManualClock } from '../../src/platform/clock.ts';
+import { LIMITS } from '../../src/platform/limit-rules.ts';
 import { openDatabase, type Database } from '../../src/platform/db.ts';
 import { startMailCatcher, type CaughtMail, type MailCatcher } from './mail-catcher.ts';
 
@@ -81,10 +82,11 @@ export async function startTestApp(opts: { env?: Record<string, string>; db?: 'p
     PUBLIC_URL: 'https://keyturn.test',
     LOG_LEVEL: 'info',
     RATE_LIMIT_SCALE: '1000',
-    // The adaptive captcha and the 60 s email cooldown have their own suite (test/abuse); elsewhere
-    // the captcha would answer 428 in the middle of limit tests that run at the real scale, and the
-    // cooldown (60 ms at this scale) would merge back-to-back reset emails on a fast machine.
-    CAPTCHA_PROVIDER: 'off',
+    // The adaptive captcha's thresholds and the 60 s email cooldown are off unless a test sets
+    // CAPTCHA_AFTER / RATE_LIMITS (test/abuse does): the captcha would answer 428 in the middle of
+    // limit tests that run at the real scale, and the cooldown (60 ms at this scale) would merge
+    // back-to-back reset emails on a fast machine.
+    CAPTCHA_AFTER: Object.keys(LIMITS).map((name) => `${name}=off`).join(','),
     RATE_LIMITS: 'forgotEmailCooldown=off',
     ...opts.env,
   });

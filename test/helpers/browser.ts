@@ -9,7 +9,8 @@ import { expect } from 'vitest';
 import { buildApp, type App } from '../../src/app.ts';
 import { configFrom } from '../../src/config.ts';
 import { ManualClock } from '../../src/platform/clock.ts';
-import type { MailTransport } from '../../src/platform/mail/transport.ts';
+import { DevMailbox } from '../../src/platform/mail/dev-mailbox.ts';
+import { SmtpTransport, type MailTransport, type OutgoingMail, type SendResult } from '../../src/platform/mail/transport.ts';
 import { extractReset, freshDatabase, STRONG, unique } from './app.ts';
 import { startMailCatcher, type CaughtMail, type MailCatcher } from './mail-catcher.ts';
 
@@ -35,6 +36,22 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** A dev mailbox (so /dev/mailbox exists) that also delivers every message over SMTP to the catcher. */
+export class TeeMailbox extends DevMailbox {
+  private readonly smtp: SmtpTransport;
+  constructor(smtpUrl: string) {
+    super();
+    this.smtp = new SmtpTransport(smtpUrl);
+  }
+  override async send(mail: OutgoingMail): Promise<SendResult> {
+    await this.smtp.send(mail);
+    return super.send(mail);
+  }
+  override async close(): Promise<void> {
+    await this.smtp.close();
+  }
+}
+
 export interface LiveApp {
   app: App;
   /** http://127.0.0.1:PORT — also PUBLIC_URL. */
@@ -44,12 +61,14 @@ export interface LiveApp {
   logs: string[];
   tenant(slug?: string, extra?: Record<string, unknown>): Promise<{ slug: string; name: string }>;
   user(slug: string, email: string, opts?: { password?: string; role?: string }): Promise<{ id: string }>;
+  /** Set when started with devMailbox: the mailbox behind /dev/mailbox. */
+  mailbox?: DevMailbox;
   /** The next "Reset your password" mail to this address after `since` messages. */
   resetMailFor(to: string, since?: number): Promise<{ token: string; code: string; mail: CaughtMail }>;
   close(): Promise<void>;
 }
 
-export async function startLiveApp(opts: { env?: Record<string, string>; transport?: MailTransport } = {}): Promise<LiveApp> {
+export async function startLiveApp(opts: { env?: Record<string, string>; devMailbox?: boolean } = {}): Promise<LiveApp> {
   const mail = await startMailCatcher();
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -61,7 +80,9 @@ export async function startLiveApp(opts: { env?: Record<string, string>; transpo
     LOG_LEVEL: 'info', RATE_LIMIT_SCALE: '1000', ...opts.env,
   });
   const database = await freshDatabase('pglite');
-  const app = await buildApp(config, { database, clock, logStream, startWorker: true, pollMs: 50, ...(opts.transport ? { transport: opts.transport } : {}) });
+  const mailbox = opts.devMailbox ? new TeeMailbox(mail.url) : undefined;
+  const transport: MailTransport | undefined = mailbox;
+  const app = await buildApp(config, { database, clock, logStream, startWorker: true, pollMs: 50, ...(transport ? { transport } : {}) });
   await app.publicApp.listen({ port, host: '127.0.0.1' });
   const op = async (method: 'POST' | 'PATCH', path: string, body: unknown) => {
     const res = await app.adminApp.inject({ method, url: path, payload: body as object, headers: { authorization: `Bearer ${app.adminApiKey}` } });
@@ -69,7 +90,7 @@ export async function startLiveApp(opts: { env?: Record<string, string>; transpo
     return res.json();
   };
   return {
-    app, url, mail, clock, logs,
+    app, url, mail, clock, logs, mailbox,
     async tenant(slug = unique('acme'), extra = {}) {
       const name = String(extra.name ?? `${slug.charAt(0).toUpperCase()}${slug.slice(1).replace(/[0-9a-z]{6,}$/, '')} Corp`);
       await op('POST', '/admin/v1/tenants', { slug, name, ...extra });
@@ -88,6 +109,15 @@ export async function startLiveApp(opts: { env?: Record<string, string>; transpo
       await mail.stop();
     },
   };
+}
+
+/**
+ * Opens a reset link by typing it into the address bar. The interstitial refreshes at once, so the
+ * goto only waits for the first response, then for the token-free page.
+ */
+export async function openResetLink(page: Page, url: string): Promise<void> {
+  await page.goto(url, { waitUntil: 'commit' });
+  await page.waitForURL((u) => u.pathname === '/reset-password' && u.search === '', { waitUntil: 'load' });
 }
 
 const SHOTS = join(process.cwd(), 'test-results', 'screenshots');

@@ -2,8 +2,7 @@
 // default; Cloudflare Turnstile or hCaptcha by configuration, verified server-side with fetch.
 // Every accepted answer is remembered until it could have expired, in the same store as the
 // limits, so an answer is good for one request on any instance.
-import { createChallenge, randomInt, verifySolution, type Challenge, type Solution } from 'altcha-lib';
-import { deriveKey } from 'altcha-lib/algorithms/sha';
+import type { Challenge, Solution } from 'altcha-lib';
 import type { Config } from '../../config.ts';
 import type { Secrets } from '../../platform/crypto.ts';
 import type { RateLimits } from '../../platform/rate-limit.ts';
@@ -38,6 +37,10 @@ export function createCaptcha(config: Config['captcha'], deps: { secrets: Secret
   }
 }
 
+// Loaded on the first captcha, not at start-up (CLI commands build the app too).
+let altchaLib: Promise<[typeof import('altcha-lib'), typeof import('altcha-lib/algorithms/sha')]> | undefined;
+const loadAltcha = () => (altchaLib ??= Promise.all([import('altcha-lib'), import('altcha-lib/algorithms/sha')]));
+
 function altcha(config: Config['captcha'], secrets: Secrets, firstUse: (id: string) => Promise<boolean>): Captcha {
   // Derived from the server secret: every instance of one deployment signs and checks alike.
   const hmacSignatureSecret = secrets.hash('altcha', 'challenge');
@@ -45,6 +48,7 @@ function altcha(config: Config['captcha'], secrets: Secrets, firstUse: (id: stri
   return {
     provider: 'altcha',
     async challenge() {
+      const [{ createChallenge, randomInt }, { deriveKey }] = await loadAltcha();
       const challenge = await createChallenge({
         algorithm: 'SHA-256',
         cost: 1,
@@ -65,6 +69,7 @@ function altcha(config: Config['captcha'], secrets: Secrets, firstUse: (id: stri
         return 'invalid';
       }
       if (!payload || typeof payload !== 'object' || !payload.challenge?.parameters || !payload.solution) return 'invalid';
+      const [{ verifySolution }, { deriveKey }] = await loadAltcha();
       try {
         // The signature is checked before any work, so a forged costly challenge costs us nothing.
         const result = await verifySolution({

@@ -3,7 +3,7 @@
 //   2. past a counter's captcha threshold the adaptive captcha is asked for (428 + challenge);
 //   3. the request is counted (forgot: every request; login: failures only).
 // Keys never depend on whether the account exists, so an unknown address meets the same limits.
-import { captchaRequired, captchaUnavailable } from '../../errors.ts';
+import { AppError, captchaRequired, captchaUnavailable } from '../../errors.ts';
 import type { Ctx } from '../../platform/context.ts';
 import type { LimitName } from '../../platform/limit-rules.ts';
 import { RateLimits } from '../../platform/rate-limit.ts';
@@ -13,19 +13,21 @@ export interface Attempt { email: string; ip: string; tenant?: string; captcha?:
 
 interface Counter { name: LimitName; key: string; /** false: over budget means delays, not refusal */ hard?: boolean; }
 
-/** Refuses with 429 when a hard budget is spent; tells whether a captcha threshold is crossed. */
+/** Refuses with 429 when a hard budget is spent (the longest wait wins); tells whether a captcha threshold is crossed. */
 async function standing(ctx: Ctx, counters: Counter[]): Promise<{ captcha: boolean }> {
-  const counts = await Promise.all(counters.map((c) => ctx.limits.count(c.name, c.key)));
-  let refusedFor: number | null = null;
-  let captcha = false;
-  counters.forEach((c, i) => {
-    const rule = ctx.limits.rule(c.name);
-    const { consumed, msBeforeNext } = counts[i]!;
-    if (c.hard !== false && rule.points !== null && consumed >= rule.points) refusedFor = Math.max(refusedFor ?? 0, msBeforeNext);
-    if (rule.captchaAfter !== null && consumed >= rule.captchaAfter) captcha = true;
-  });
-  if (refusedFor !== null) RateLimits.refuse(refusedFor);
-  return { captcha };
+  const counts = await Promise.allSettled(counters.map((c) =>
+    c.hard === false ? ctx.limits.count(c.name, c.key) : ctx.limits.check(c.name, c.key)));
+  const refusals = counts.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+  if (refusals.length > 0) {
+    const wait = (e: unknown) => (e instanceof AppError && typeof e.extra.retryAfter === 'number' ? e.extra.retryAfter : 0);
+    throw refusals.reduce((a, b) => (wait(b) > wait(a) ? b : a));
+  }
+  return {
+    captcha: counters.some((c, i) => {
+      const after = ctx.limits.rule(c.name).captchaAfter;
+      return after !== null && (counts[i] as PromiseFulfilledResult<{ consumed: number }>).value.consumed >= after;
+    }),
+  };
 }
 
 /**
@@ -56,7 +58,10 @@ export async function guardForgot(ctx: Ctx, a: Attempt): Promise<void> {
   ];
   const { captcha } = await standing(ctx, counters);
   const weight = await passCaptcha(ctx, captcha, a.captcha, a.ip);
-  for (const c of counters) await ctx.limits.consume(c.name, c.key, weight);
+  // Counted together (one round trip of latency); the first refusal, if any, is the answer.
+  const counted = await Promise.allSettled(counters.map((c) => ctx.limits.consume(c.name, c.key, weight)));
+  const refused = counted.find((r) => r.status === 'rejected');
+  if (refused) throw refused.reason;
 }
 
 export interface LoginGuard {

@@ -1,4 +1,5 @@
 // The whole client: progressive enhancement of server-rendered forms. Every page works without it.
+import { solveCaptchas } from './captcha.ts';
 import { localTimes, passwordToggles } from './enhance.ts';
 import { enhancePasswordForm } from './password.ts';
 
@@ -6,6 +7,7 @@ function start(): void {
   document.documentElement.classList.add('js');
   localTimes();
   passwordToggles();
+  solveCaptchas();
   for (const form of Array.from(document.querySelectorAll<HTMLFormElement>('form[data-password-form]'))) enhancePasswordForm(form);
 }
 

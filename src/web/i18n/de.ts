@@ -26,6 +26,14 @@ export const de: Messages = {
   notFoundTitle: 'Seite nicht gefunden',
   notFoundText: 'Unter dieser Adresse gibt es nichts.',
 
+  captchaNeeded: 'Bitte bestätige, dass du ein Mensch bist, und sende das Formular dann noch einmal.',
+  captchaWorking: 'Es wird geprüft, dass du ein Mensch bist … (das dauert einen Moment)',
+  captchaDone: 'Fertig — du kannst das Formular jetzt senden.',
+  captchaFailed: 'Die Prüfung wurde nicht fertig. Lade die Seite neu und versuche es noch einmal.',
+  captchaNoScript: 'Diese Prüfung braucht JavaScript. Schalte es ein oder versuche es später noch einmal.',
+  captchaUnsupported: 'Es ist eine zusätzliche Prüfung nötig, die diese Seite nicht anzeigen kann. Bitte versuche es später noch einmal.',
+  captchaUnavailable: 'Die Prüfung, ob du ein Mensch bist, antwortet gerade nicht — versuche es in einer Minute noch einmal.',
+
   loginTitle: 'Anmelden',
   loginTitleTenant: (tenant: string) => `Bei ${tenant} anmelden`,
   forgotLink: 'Passwort vergessen?',
@@ -36,6 +44,16 @@ export const de: Messages = {
   chooseTenantIntro: 'Diese E-Mail-Adresse und dieses Passwort passen zu mehreren Konten. Welches möchtest du verwenden?',
   continueTo: (tenant: string) => `Weiter zu ${tenant}`,
   ticketExpired: 'Die Auswahl hat zu lange gedauert und ist abgelaufen — bitte melde dich erneut an.',
+
+  ssoGoogle: 'Mit Google anmelden',
+  ssoOther: 'Mit deiner Organisation anmelden',
+  or: 'oder',
+  ssoErrorUnavailable: 'Die Anmeldung über deine Organisation ist gerade nicht verfügbar. Versuche es in ein paar Minuten noch einmal.',
+  ssoErrorCancelled: 'Die Anmeldung wurde abgebrochen.',
+  ssoErrorInvalidState: 'Die Anmeldung hat zu lange gedauert oder wurde unterbrochen. Bitte versuche es noch einmal.',
+  ssoErrorUnverifiedEmail: 'Dein Identitätsanbieter hat deine E-Mail-Adresse nicht bestätigt, deshalb konntest du nicht angemeldet werden.',
+  ssoErrorWrongDomain: (tenant: string) => `Dieses Konto gehört nicht zu ${tenant}. Melde dich mit deinem Arbeitskonto an.`,
+  ssoErrorNotLinked: (tenant: string) => `Für diese Anmeldung gibt es kein Konto bei ${tenant}. Bitte deine Administration, dich hinzuzufügen.`,
 
   forgotTitle: 'Passwort zurücksetzen',
   forgotTitleTenant: (tenant: string) => `${tenant}-Passwort zurücksetzen`,

@@ -27,6 +27,15 @@ export const en = {
   notFoundTitle: 'Page not found',
   notFoundText: 'There is nothing at this address.',
 
+  // adaptive captcha
+  captchaNeeded: 'Please confirm you are a person, then send the form again.',
+  captchaWorking: 'Checking that you are a person… (this takes a moment)',
+  captchaDone: 'Done — you can send the form now.',
+  captchaFailed: 'The check did not finish. Reload the page and try again.',
+  captchaNoScript: 'This check needs JavaScript. Turn it on, or try again later.',
+  captchaUnsupported: 'An extra check is needed that this page cannot show. Please try again later.',
+  captchaUnavailable: 'The check that you are a person is not answering — try again in a minute.',
+
   // sign-in
   loginTitle: 'Sign in',
   loginTitleTenant: (tenant: string) => `Sign in to ${tenant}`,
@@ -38,6 +47,17 @@ export const en = {
   chooseTenantIntro: 'This email address and password fit more than one account. Which one do you want to use?',
   continueTo: (tenant: string) => `Continue to ${tenant}`,
   ticketExpired: 'The choice took too long and expired — please sign in again.',
+
+  // single sign-on on the tenant login page
+  ssoGoogle: 'Sign in with Google',
+  ssoOther: 'Sign in with your organisation',
+  or: 'or',
+  ssoErrorUnavailable: 'Single sign-on is not available right now. Try again in a few minutes.',
+  ssoErrorCancelled: 'Sign-in was cancelled.',
+  ssoErrorInvalidState: 'The sign-in took too long or was interrupted. Please try again.',
+  ssoErrorUnverifiedEmail: 'Your identity provider did not confirm your email address, so you could not be signed in.',
+  ssoErrorWrongDomain: (tenant: string) => `That account does not belong to ${tenant}. Sign in with your work account.`,
+  ssoErrorNotLinked: (tenant: string) => `There is no ${tenant} account for that sign-in. Ask your administrator to add you.`,
 
   // forgot password
   forgotTitle: 'Reset your password',

@@ -7,6 +7,7 @@ import { requestReset } from '../../features/password-reset/flow.ts';
 import { tenantBySlug, type Tenant } from '../../features/tenants/store.ts';
 import type { Ctx } from '../../platform/context.ts';
 import { LIMITS } from '../../platform/rate-limit.ts';
+import { captchaAsked, captchaBlock, captchaDown, type CaptchaAsk } from '../captcha.ts';
 import { html, type Html } from '../html.ts';
 import { durationText, type Messages } from '../i18n/index.ts';
 import { alert, field, form, links, page, submit } from '../layout.ts';
@@ -17,20 +18,21 @@ import { notFoundPage } from './not-found.ts';
 const loginPath = (slug?: string) => (slug ? `/t/${slug}/login` : '/login');
 
 /** The request form; also embedded in the "link expired" pages. */
-export function forgotForm(m: Messages, v: { slug?: string; email?: string; error?: string; submitLabel?: string }): Html {
+export function forgotForm(m: Messages, v: { slug?: string; email?: string; error?: string; submitLabel?: string; captcha?: CaptchaAsk }): Html {
   return form(forgotPath(v.slug), html`
 ${field({ id: 'email', name: 'email', label: m.email, type: 'email', autocomplete: 'username', value: v.email ?? '', error: v.error })}
+${v.captcha ? captchaBlock(m, v.captcha) : ''}
 ${submit(v.submitLabel ?? m.sendLink)}`);
 }
 
 export async function forgotPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
-  const formPage = (request: FastifyRequest, reply: FastifyReply, tenant: Tenant | undefined, v: { email?: string; fieldError?: string; error?: string }, status = 200) => {
+  const formPage = (request: FastifyRequest, reply: FastifyReply, tenant: Tenant | undefined, v: { email?: string; fieldError?: string; error?: string; captcha?: CaptchaAsk }, status = 200) => {
     const m = messages(request);
     return sendPage(request, reply, page({
       m, title: tenant ? m.forgotTitleTenant(tenant.name) : m.forgotTitle, context: tenant?.name,
       body: html`${v.error ? alert('error', v.error) : ''}
 <p class="lead">${m.forgotIntro}</p>
-${forgotForm(m, { slug: tenant?.slug, email: v.email, error: v.fieldError })}
+${forgotForm(m, { slug: tenant?.slug, email: v.email, error: v.fieldError, captcha: v.captcha })}
 ${links([{ href: '/reset-password/code', label: m.haveCode }, { href: loginPath(tenant?.slug), label: m.backToSignIn }])}`,
     }), status);
   };
@@ -59,12 +61,20 @@ ${links([{ href: forgotPath(tenant?.slug), label: m.requestAgain }, { href: '/re
     const email = parseEmail(typed);
     if (!email) return formPage(request, reply, tenant, { email: typed.slice(0, 254), fieldError: m.invalidEmail }, 400);
     try {
-      await requestReset(ctx, { email, tenant: tenant?.slug, ip: request.ip });
+      await requestReset(ctx, { email, tenant: tenant?.slug, ip: request.ip, captcha: formField(request, 'captcha') || undefined });
     } catch (err) {
       const limited = rateLimitMessage(m, err);
-      if (!limited) throw err;
-      errorHeaders(reply, err);
-      return formPage(request, reply, tenant, { email, error: limited }, 429);
+      if (limited) {
+        errorHeaders(reply, err);
+        return formPage(request, reply, tenant, { email, error: limited }, 429);
+      }
+      const captcha = captchaAsked(err);
+      if (captcha) return formPage(request, reply, tenant, { email, error: m.captchaNeeded, captcha }, 428);
+      if (captchaDown(err)) {
+        errorHeaders(reply, err);
+        return formPage(request, reply, tenant, { email, error: m.captchaUnavailable }, 503);
+      }
+      throw err;
     }
     return redirect(reply, `${forgotPath(tenant?.slug)}/sent`);
   };

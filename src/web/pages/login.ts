@@ -5,27 +5,51 @@ import type { Ctx } from '../../platform/context.ts';
 import { setSessionCookie } from '../../features/sessions/plugin.ts';
 import { SESSION_COOKIE } from '../../features/sessions/sessions.ts';
 import { signIn } from '../../features/sign-in/sign-in.ts';
+import { GOOGLE_ISSUER, ssoConnection, ssoStartPath } from '../../features/sso/connection.ts';
+import type { Messages } from '../i18n/index.ts';
 import { tenantBySlug, type Tenant } from '../../features/tenants/store.ts';
+import { captchaAsked, captchaBlock, captchaDown, type CaptchaAsk } from '../captcha.ts';
 import { html } from '../html.ts';
 import { alert, field, form, page, submit } from '../layout.ts';
 import { errorHeaders, formField, isAppError, messages, queryField, rateLimitMessage, redirect, safeNext, sendPage } from '../respond.ts';
 import { notFoundPage } from './not-found.ts';
 
-interface LoginView { tenant?: Tenant; email?: string; error?: string; notice?: string; next: string; }
+interface LoginView { tenant?: Tenant; email?: string; error?: string; notice?: string; next: string; captcha?: CaptchaAsk; }
 
 const loginPath = (tenant?: Tenant) => (tenant ? `/t/${tenant.slug}/login` : '/login');
 export const forgotPath = (slug?: string) => (slug ? `/t/${slug}/forgot-password` : '/forgot-password');
+
+/** What the SSO routes' `?sso_error=<reason>` means, in the reader's words. */
+function ssoErrorText(m: Messages, reason: string, tenant: Tenant): string | undefined {
+  switch (reason) {
+    case 'unavailable': return m.ssoErrorUnavailable;
+    case 'cancelled': return m.ssoErrorCancelled;
+    case 'invalid_state': return m.ssoErrorInvalidState;
+    case 'unverified_email': return m.ssoErrorUnverifiedEmail;
+    case 'wrong_domain': return m.ssoErrorWrongDomain(tenant.name);
+    case 'not_linked': return m.ssoErrorNotLinked(tenant.name);
+    default: return undefined;
+  }
+}
 
 function loginPage(request: FastifyRequest, v: LoginView) {
   const m = messages(request);
   const title = v.tenant ? m.loginTitleTenant(v.tenant.name) : m.loginTitle;
   const action = loginPath(v.tenant) + (v.next !== '/account' ? `?next=${encodeURIComponent(v.next)}` : '');
+  // A tenant with a single sign-on connection gets its button; without password sign-in, only that.
+  const sso = v.tenant ? ssoConnection(v.tenant) : null;
+  const passwordOn = !v.tenant || v.tenant.loginMethods.includes('password') || !sso;
+  const ssoButton = sso && v.tenant
+    ? html`<a class="btn ${passwordOn ? 'btn-secondary' : 'btn-primary'}" href="${ssoStartPath(v.tenant)}?returnTo=${encodeURIComponent(v.next)}">${sso.issuer === GOOGLE_ISSUER ? m.ssoGoogle : m.ssoOther}</a>
+${passwordOn ? html`<p class="divider"><span>${m.or}</span></p>` : ''}`
+    : '';
   return page({
     m, title, context: v.tenant?.name,
     body: html`
 ${v.error ? alert('error', v.error, 'login-error') : ''}
 ${v.notice ? alert('info', v.notice) : ''}
-${form(action, html`
+${ssoButton}
+${passwordOn ? form(action, html`
 <input type="hidden" name="next" value="${v.next}">
 ${field({ id: 'email', name: 'email', label: m.email, type: 'email', autocomplete: 'username', value: v.email ?? '', autofocus: !v.email, describedBy: v.error ? ['login-error'] : [] })}
 ${field({
@@ -33,7 +57,8 @@ ${field({
   describedBy: v.error ? ['login-error'] : [],
   after: html`<p class="field-after"><a href="${forgotPath(v.tenant?.slug)}">${m.forgotLink}</a></p>`,
 })}
-${submit(m.signIn)}`)}`,
+${v.captcha ? captchaBlock(m, v.captcha) : ''}
+${submit(m.signIn)}`) : ''}`,
   });
 }
 
@@ -64,7 +89,8 @@ export async function loginPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
     const ended = !session && request.cookies[SESSION_COOKIE] !== undefined;
     if (ended) reply.clearCookie(SESSION_COOKIE, { path: '/' });
     const notice = ended ? m.sessionEnded : queryField(request, 'signed-out') ? m.signedOut : undefined;
-    return sendPage(request, reply, loginPage(request, { tenant, next, notice }));
+    const ssoError = tenant ? ssoErrorText(m, queryField(request, 'sso_error'), tenant) : undefined;
+    return sendPage(request, reply, loginPage(request, { tenant, next, notice, error: ssoError }));
   };
 
   const post = async (request: FastifyRequest, reply: FastifyReply, tenant?: Tenant) => {
@@ -74,12 +100,13 @@ export async function loginPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
     const ticket = formField(request, 'ticket');
     const chosen = formField(request, 'tenant');
     const next = safeNext(formField(request, 'next') || queryField(request, 'next'));
-    const failed = (error: string, status: number) => sendPage(request, reply, loginPage(request, { tenant, email, error, next }), status);
+    const failed = (error: string, status: number, captcha?: CaptchaAsk) =>
+      sendPage(request, reply, loginPage(request, { tenant, email, error, next, captcha }), status);
     if (email === '' || password === '' || email.length > 254 || password.length > 1024) return failed(m.loginFailed, 401);
     try {
       const result = await signIn(ctx, {
         email, password, tenant: tenant?.slug ?? (chosen || undefined), ticket: ticket || undefined,
-        ip: request.ip, userAgent: request.headers['user-agent'],
+        ip: request.ip, userAgent: request.headers['user-agent'], captcha: formField(request, 'captcha') || undefined,
       });
       if (result.kind === 'choose-tenant') {
         return sendPage(request, reply, chooserPage(request, { email, password, ticket: result.ticket, next, tenants: result.tenants }));
@@ -91,6 +118,12 @@ export async function loginPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
       if (limited) {
         errorHeaders(reply, err);
         return failed(limited, 429);
+      }
+      const captcha = captchaAsked(err);
+      if (captcha) return failed(m.captchaNeeded, 428, captcha);
+      if (captchaDown(err)) {
+        errorHeaders(reply, err);
+        return failed(m.captchaUnavailable, 503);
       }
       if (isAppError(err, 'invalid_ticket')) return failed(m.ticketExpired, 401);
       if (isAppError(err) && err.status === 401) return failed(m.loginFailed, 401);

@@ -1,15 +1,18 @@
-// The reset journeys in a real Chromium with JavaScript on: link and code, the live checklist,
-// the outcome pages, and the two-tenant chooser.
+// The journeys in a real Chromium with JavaScript on: reset by link and by code with the live
+// checklist, the outcome pages, the two-tenant chooser, and changing the password in settings.
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { attr, checked, disabled, launchBrowser, pathOf, startLiveApp, STRONG, text, unique, visible, type LiveApp } from '../helpers/browser.ts';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { openResetLink, attr, checked, disabled, launchBrowser, pathOf, startLiveApp, STRONG, text, unique, visible, type LiveApp } from '../helpers/browser.ts';
+
+vi.setConfig({ testTimeout: 60_000 });
 
 let live: LiveApp;
 let browser: Browser;
 const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
-  [live, browser] = await Promise.all([startLiveApp(), launchBrowser()]);
+  // From the second request for one address on, forgot-password asks for the captcha.
+  [live, browser] = await Promise.all([startLiveApp({ env: { CAPTCHA_AFTER: 'forgotPerAccount=0', CAPTCHA_DIFFICULTY: '2000' } }), launchBrowser()]);
 });
 afterAll(async () => {
   await browser?.close();
@@ -37,6 +40,12 @@ async function requestReset(page: Page, email: string, path = '/forgot-password'
   await page.goto(live.url + path);
   await page.getByLabel('Email address').fill(email);
   await page.getByRole('button', { name: 'Send reset email' }).click();
+  await page.waitForLoadState('load');
+  if (await page.locator('[data-captcha]').count()) {
+    // A repeated request: the browser solves the proof of work by itself, then we send again.
+    await attr(page.locator('[data-captcha]'), 'data-solved').toBe('true');
+    await page.getByRole('button', { name: 'Send reset email' }).click();
+  }
   await pathOf(page).toBe(`${path}/sent`);
   return live.resetMailFor(email, since);
 }
@@ -212,8 +221,7 @@ describe('outcome pages', () => {
 
   it('a mangled link is invalid and offers the code', async () => {
     const page = await newPage();
-    await page.goto(`${live.url}/reset-password?token=${'x'.repeat(43)}`);
-    await page.waitForURL(`${live.url}/reset-password`);
+    await openResetLink(page, `${live.url}/reset-password?token=${'x'.repeat(43)}`);
     await text(page.getByRole('heading', { level: 1 })).toBe('This link is not valid');
     await visible(page.getByRole('link', { name: 'Enter the code from the email instead' })).toBe(true);
   });
@@ -234,6 +242,27 @@ describe('outcome pages', () => {
     await page.getByRole('button', { name: 'Confirm new password' }).click();
     await text(page.getByRole('heading', { level: 1 })).toBe('Password reset failed');
     await text(page.locator('main')).toContain('use the newest email');
+  });
+});
+
+describe('adaptive captcha', () => {
+  it('a repeated request for one address asks for the captcha, which the browser solves by itself', async () => {
+    const { slug } = await live.tenant();
+    const email = `${unique('again')}@example.com`;
+    await live.user(slug, email);
+    const page = await newPage();
+    await requestReset(page, email);
+    await page.goto(`${live.url}/forgot-password`);
+    await page.getByLabel('Email address').fill(email);
+    await page.getByRole('button', { name: 'Send reset email' }).click();
+    await text(page.getByRole('alert')).toBe('Please confirm you are a person, then send the form again.');
+    expect(await page.getByLabel('Email address').inputValue()).toBe(email);
+    await attr(page.locator('[data-captcha]'), 'data-solved').toBe('true');
+    await text(page.locator('[data-captcha-status]')).toBe('Done — you can send the form now.');
+    const since = live.mail.messages.length;
+    await page.getByRole('button', { name: 'Send reset email' }).click();
+    await pathOf(page).toBe('/forgot-password/sent');
+    await live.resetMailFor(email, since);
   });
 });
 
@@ -280,5 +309,92 @@ describe('two tenants', () => {
     const other = await newPage();
     await signIn(other, `/t/${b.slug}/login`, email, STRONG);
     await visible(other.getByText(`Signed in as ${email} at Delta Desk.`)).toBe(true);
+  });
+});
+
+async function signedIn(email: string, password = STRONG): Promise<Page> {
+  const context = await browser.newContext();
+  contexts.push(context);
+  const page = await context.newPage();
+  await page.goto(`${live.url}/login`);
+  await page.getByLabel('Email address').fill(email);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await pathOf(page).toBe('/account');
+  return page;
+}
+
+describe('/settings/password', () => {
+  it('asks for sign-in first and comes back afterwards', async () => {
+    const { slug } = await live.tenant();
+    const email = `${unique('back')}@example.com`;
+    await live.user(slug, email);
+    const context = await browser.newContext();
+    contexts.push(context);
+    const page = await context.newPage();
+    await page.goto(`${live.url}/settings/password`);
+    await pathOf(page).toBe('/login');
+    await page.getByLabel('Email address').fill(email);
+    await page.getByLabel('Password', { exact: true }).fill(STRONG);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await pathOf(page).toBe('/settings/password');
+  });
+
+  it('a wrong current password changes nothing; the right one updates it and signs out the other devices', async () => {
+    const { slug } = await live.tenant();
+    const email = `${unique('chg')}@example.com`;
+    await live.user(slug, email);
+    const other = await signedIn(email);
+    const page = await signedIn(email);
+    await page.getByRole('link', { name: 'Change password' }).click();
+    await pathOf(page).toBe('/settings/password');
+    await text(page.getByRole('heading', { level: 1 })).toBe('Change your password');
+
+    const save = page.getByRole('button', { name: 'Change password' });
+    await disabled(save).toBe(true);
+    await page.getByLabel('Current password').fill('Not-The-Password-1!');
+    const pw = page.getByLabel('New password', { exact: true });
+    await pw.pressSequentially('Pebble-Canyon-47!');
+    await attr(page.locator('[data-rule="not_common"]'), 'data-ok').toBe('true');
+    await page.getByLabel('Repeat the new password').fill('Pebble-Canyon-47?');
+    await text(page.locator('#repeat-error')).toBe('Passwords do not match');
+    await page.getByLabel('Repeat the new password').fill('Pebble-Canyon-47!');
+    await disabled(save).toBe(false);
+    await save.click();
+    await text(page.locator('.alert-error')).toBe('The current password is not right. Nothing was changed.');
+    await text(page.locator('#current-password-error')).toBe('This is not your current password.');
+
+    // Nothing changed: the other device is still signed in.
+    await other.reload();
+    await pathOf(other).toBe('/account');
+
+    await page.getByLabel('Current password').fill(STRONG);
+    await page.getByLabel('New password', { exact: true }).fill('Pebble-Canyon-47!');
+    await page.getByLabel('Repeat the new password').fill('Pebble-Canyon-47!');
+    await disabled(save).toBe(false);
+    await save.click();
+    await text(page.getByRole('status')).toBe('Password updated; other devices were signed out.');
+    expect(new URL(page.url()).searchParams.get('status')).toBe('updated');
+
+    // This device stays signed in, the other one is out on its next click.
+    await page.getByRole('link', { name: 'Back to your account' }).click();
+    await pathOf(page).toBe('/account');
+    await other.getByRole('link', { name: 'Change password' }).click();
+    await pathOf(other).toBe('/login');
+    await text(other.getByRole('status')).toContain('You were signed out');
+
+    await signedIn(email, 'Pebble-Canyon-47!');
+  });
+
+  it('signs out from the account page', async () => {
+    const { slug } = await live.tenant();
+    const email = `${unique('out')}@example.com`;
+    await live.user(slug, email);
+    const page = await signedIn(email);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await pathOf(page).toBe('/login');
+    await text(page.getByRole('status')).toBe('You are signed out.');
+    await page.goto(`${live.url}/account`);
+    await pathOf(page).toBe('/login');
   });
 });
