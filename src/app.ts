@@ -7,7 +7,7 @@ import formbody from '@fastify/formbody';
 import helmet from '@fastify/helmet';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import pino from 'pino';
-import type { Config } from './config.ts';
+import { databaseOptions, type Config } from './config.ts';
 import { createCaptcha } from './features/abuse/captcha.ts';
 import { LimitKeys } from './features/abuse/keys.ts';
 import { createPasswordHasher } from './features/accounts/password-hash.ts';
@@ -26,12 +26,13 @@ import { systemClock, type Clock } from './platform/clock.ts';
 import type { Ctx } from './platform/context.ts';
 import { randomToken, Secrets } from './platform/crypto.ts';
 import { openDatabase, type Database } from './platform/db.ts';
-import { installErrorHandling, installOriginCheck, loggerOptions } from './platform/http.ts';
+import { installErrorHandling, installOriginCheck, installRequestLog, loggerOptions, RequestLog } from './platform/http.ts';
 import { Worker } from './platform/jobs.ts';
 import { sendDueMail } from './platform/mail/outbox.ts';
 import { createTransport, type MailTransport } from './platform/mail/transport.ts';
 import { openRateLimits } from './platform/rate-limit.ts';
 import { Metrics, opsRoutes } from './platform/ops.ts';
+import { openApiDocument, RouteCatalog, serveDocument } from './platform/openapi.ts';
 import { webPages } from './web/plugin.ts';
 
 export interface AppOverrides {
@@ -55,6 +56,8 @@ export interface App {
   close(): Promise<void>;
 }
 
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
 const inMemory = (config: Config) => config.databaseUrl === 'memory://';
 
 /** A secret from the environment, or generated once into DATA_DIR (or kept in memory for memory://). */
@@ -72,7 +75,7 @@ function persistentSecret(config: Config, file: string, fromEnv: string | undefi
 export async function buildApp(config: Config, overrides: AppOverrides = {}): Promise<App> {
   const options = loggerOptions(config.logLevel) as pino.LoggerOptions;
   const log: FastifyBaseLogger = overrides.logStream ? pino(options, overrides.logStream) : pino(options);
-  const database = overrides.database ?? (await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir }));
+  const database = overrides.database ?? (await openDatabase(databaseOptions(config)));
   if (!overrides.database && database.kind === 'pglite') await database.migrate(); // embedded: always current
   const { applied, shipped } = await database.migrationState();
   if (applied !== shipped) {
@@ -105,7 +108,10 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     log,
     strength: loadStrengthEstimator,
   };
-  jobs.push(() => resolveRequests(ctx), () => sendDueMail(ctx.db, ctx.secrets, ctx.clock, transport, config.mailFrom));
+  jobs.push(
+    () => resolveRequests(ctx),
+    () => sendDueMail(ctx.db, ctx.secrets, ctx.clock, transport, config.mailFrom, { ...config.outbox, stopping: () => worker.stopping }),
+  );
   void loadStrengthEstimator().catch((e) => log.error({ err: e }, 'password strength estimator failed to load'));
 
   const metrics = new Metrics(ctx);
@@ -118,8 +124,11 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     genReqId: () => randomUUID(),
   } as const;
 
-  const publicApp = Fastify(common);
+  const publicApp = Fastify({ ...common, logController: new RequestLog() });
+  const publicRoutes = new RouteCatalog();
+  publicRoutes.listen(publicApp);
   installErrorHandling(publicApp);
+  installRequestLog(publicApp);
   await publicApp.register(helmet, {
     contentSecurityPolicy: {
       directives: {
@@ -142,10 +151,26 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   for (const feature of [signInRoutes, passwordPolicyRoutes, passwordResetRoutes, passwordChangeRoutes, tenantAdminRoutes, accountLockRoutes, ssoRoutes, webPages]) {
     await publicApp.register(feature, { ctx });
   }
+  // The JSON API's description; hosted pages, SSO redirects and assets are HTML, not part of it.
+  serveDocument(publicApp, '/api/v1/openapi.json', () => openApiDocument(publicRoutes, {
+    title: 'Keyturn public API', version: VERSION, serverUrl: config.publicUrl, defaultAuth: 'session',
+    description: 'Sign-in, sessions, password reset and change, and the tenant admin API (a session with role admin). Errors are {"error": code, "message": text}.',
+    include: (r) => r.url.startsWith('/api/'),
+  }), 'This document');
 
-  const adminApp = Fastify({ ...common, bodyLimit: 20 * 1024 * 1024 }); // bulk imports
+  const adminApp = Fastify({ ...common, logController: new RequestLog(), bodyLimit: 20 * 1024 * 1024 }); // bulk imports
+  const adminRoutes = new RouteCatalog();
+  adminRoutes.listen(adminApp);
   installErrorHandling(adminApp);
-  await adminApp.register(opsRoutes, { ctx, metrics });
+  installRequestLog(adminApp);
+  await adminApp.register(opsRoutes, { ctx, metrics, pingRedis: rateLimits.ping });
+  // Open like /healthz: it describes a surface the README already documents, holds no secret, and
+  // tooling (client generators, API explorers) can fetch it without being handed the operator key.
+  serveDocument(adminApp, '/admin/v1/openapi.json', () => openApiDocument(adminRoutes, {
+    title: 'Keyturn operator API', version: VERSION, serverUrl: '/', defaultAuth: 'operator',
+    description: 'The operator API (admin listener, Authorization: Bearer ADMIN_API_KEY) and the operations endpoints. Missing or wrong key: 401 with no detail.',
+    include: () => true,
+  }), 'This document');
   await adminApp.register(operatorRoutes, { ctx, apiKey: adminKey.value });
 
   if (overrides.startWorker !== false) worker.start();
@@ -157,9 +182,10 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     adminApiKey: adminKey.value,
     adminKeyIsNew: adminKey.isNew,
     async close() {
+      // Stop accepting and finish the requests in flight first (their mail lands in the outbox),
+      // then let the worker finish the message it is sending; what is left waits in the outbox.
+      await Promise.all([publicApp.close(), adminApp.close()]);
       await worker.stop();
-      await publicApp.close();
-      await adminApp.close();
       await transport.close();
       await rateLimits.close();
       if (!overrides.database) await database.close();

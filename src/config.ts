@@ -40,6 +40,13 @@ const schema = z
       .string()
       .refine((v) => v === 'memory://' || /^postgres(ql)?:\/\//.test(v), 'must be memory:// or postgres://…')
       .optional(),
+    DATABASE_POOL_SIZE: z.coerce.number().int().min(1, 'must be at least 1').max(1000, 'must be at most 1000').default(10),
+    DATABASE_STATEMENT_TIMEOUT: duration('10s'),
+    DATABASE_CONNECT_TIMEOUT: duration('5s'),
+    // libpq's words: disable = plain TCP; require = TLS without checking the certificate;
+    // verify-full = TLS, certificate chain and host name checked (against DATABASE_SSL_CA if given).
+    DATABASE_SSL: z.enum(['disable', 'require', 'verify-full'], { error: 'must be disable, require or verify-full' }).optional(),
+    DATABASE_SSL_CA: z.string().min(1).refine((v) => existsSync(v), 'names no readable file').optional(),
     REDIS_URL: z.string().refine((v) => /^rediss?:\/\//.test(v), 'must be redis://… or rediss://…').optional(),
     SMTP_URL: z.string().refine((v) => /^smtps?:\/\//.test(v), 'must be smtp://user:pass@host:port or smtps://…').optional(),
     MAIL_FROM: z.string().min(3).default('Keyturn <no-reply@keyturn.local>'),
@@ -69,6 +76,12 @@ const schema = z
     CAPTCHA_VERIFY_URL: z.url({ protocol: /^https?$/ }).optional(),
     CAPTCHA_FALLBACK: z.enum(['stricter', 'block']).default('stricter'),
     CAPTCHA_DIFFICULTY: z.coerce.number().int().min(10, 'must be at least 10').max(10_000_000, 'must be at most 10000000').default(50_000),
+    // Background work: a claim (outbox message, reset request) that is not finished within the
+    // lease is taken over by another instance; failed sends back off up to the cap and are retried
+    // until the message is OUTBOX_RETRY_FOR old.
+    OUTBOX_LEASE: duration('60s'),
+    OUTBOX_MAX_BACKOFF: duration('15m'),
+    OUTBOX_RETRY_FOR: duration('24h'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     SECRET_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
     // Argon2id cost; NODE_ENV=test picks cheap defaults so suites stay fast.
@@ -78,6 +91,10 @@ const schema = z
   .superRefine((c, ctx) => {
     if (c.RATE_LIMIT_SCALE < 1 && c.NODE_ENV !== 'test')
       ctx.addIssue({ code: 'custom', path: ['RATE_LIMIT_SCALE'], message: 'must be ≥ 1 outside NODE_ENV=test' });
+    if (c.DATABASE_SSL_CA && c.DATABASE_SSL !== 'verify-full')
+      ctx.addIssue({ code: 'custom', path: ['DATABASE_SSL_CA'], message: 'needs DATABASE_SSL=verify-full' });
+    if (((c.DATABASE_SSL && c.DATABASE_SSL !== 'disable') || c.DATABASE_SSL_CA) && !/^postgres(ql)?:\/\//.test(c.DATABASE_URL ?? ''))
+      ctx.addIssue({ code: 'custom', path: [c.DATABASE_SSL ? 'DATABASE_SSL' : 'DATABASE_SSL_CA'], message: 'applies only to a postgres:// DATABASE_URL' });
     if (c.CAPTCHA_PROVIDER === 'turnstile' || c.CAPTCHA_PROVIDER === 'hcaptcha') {
       for (const key of ['CAPTCHA_SECRET', 'CAPTCHA_SITE_KEY'] as const)
         if (!c[key]) ctx.addIssue({ code: 'custom', path: [key], message: `is required when CAPTCHA_PROVIDER is ${c.CAPTCHA_PROVIDER}` });
@@ -96,6 +113,15 @@ export interface Config {
   publicUrl: string;
   dataDir: string;
   databaseUrl?: string;
+  /** PostgreSQL server settings (ignored by the embedded database). */
+  database: {
+    poolSize: number;
+    statementTimeoutMs: number;
+    connectTimeoutMs: number;
+    /** Unset: as the URL says (`?sslmode=`), plain TCP otherwise. */
+    ssl?: 'disable' | 'require' | 'verify-full';
+    sslCaFile?: string;
+  };
   redisUrl?: string;
   smtpUrl?: string;
   mailFrom: string;
@@ -120,6 +146,7 @@ export interface Config {
     /** ALTCHA: the largest counter the browser may have to try. */
     difficulty: number;
   };
+  outbox: { leaseMs: number; maxBackoffMs: number; retryForMs: number };
   logLevel: string;
   secretKey?: string;
   argon2: { memoryCost: number; timeCost: number; parallelism: number };
@@ -163,6 +190,13 @@ export function configFrom(values: Record<string, string | undefined>): Config {
     publicUrl: (c.PUBLIC_URL ?? `http://localhost:${c.PORT}`).replace(/\/+$/, ''),
     dataDir: c.DATA_DIR,
     databaseUrl: c.DATABASE_URL,
+    database: {
+      poolSize: c.DATABASE_POOL_SIZE,
+      statementTimeoutMs: c.DATABASE_STATEMENT_TIMEOUT,
+      connectTimeoutMs: c.DATABASE_CONNECT_TIMEOUT,
+      ssl: c.DATABASE_SSL,
+      sslCaFile: c.DATABASE_SSL_CA,
+    },
     redisUrl: c.REDIS_URL,
     smtpUrl: c.SMTP_URL,
     mailFrom: c.MAIL_FROM,
@@ -180,6 +214,7 @@ export function configFrom(values: Record<string, string | undefined>): Config {
       fallback: c.CAPTCHA_FALLBACK,
       difficulty: c.CAPTCHA_DIFFICULTY,
     },
+    outbox: { leaseMs: c.OUTBOX_LEASE, maxBackoffMs: c.OUTBOX_MAX_BACKOFF, retryForMs: c.OUTBOX_RETRY_FOR },
     logLevel: c.LOG_LEVEL,
     secretKey: c.SECRET_KEY,
     argon2: {
@@ -195,6 +230,13 @@ function mergeOverrides(a: LimitOverrides, b: LimitOverrides): LimitOverrides {
   for (const [name, rule] of Object.entries(b) as [keyof LimitOverrides, LimitOverrides[keyof LimitOverrides]][]) out[name] = { ...out[name], ...rule };
   return out;
 }
+
+/** What openDatabase needs from the configuration (serve, migrate and the CLI open it the same way). */
+export const databaseOptions = (config: Pick<Config, 'databaseUrl' | 'dataDir' | 'database'>) => ({
+  url: config.databaseUrl,
+  dataDir: config.dataDir,
+  ...config.database,
+});
 
 /** Where a running embedded server says how to reach its operator API (the CLI reads it). */
 export const serverFile = (config: Pick<Config, 'dataDir'>) => join(config.dataDir, 'server.json');

@@ -46,7 +46,7 @@ describe('keyturn command', () => {
     expect(cli(['reset-link', '--help']).out).toContain('reset-link <tenant> <email>');
     expect(cli(['frobnicate']).code).toBe(2);
     expect(cli(['user', 'create', 'acme']).code).toBe(2);
-  });
+  }, 60_000);
 
   it('stops on bad configuration with one line naming the key', () => {
     const r = cli(['tenant', 'list'], { PORT: 'eighty', DATA_DIR: dataDir() });
@@ -56,7 +56,7 @@ describe('keyturn command', () => {
     const scale = cli(['tenant', 'list'], { RATE_LIMIT_SCALE: '0.5', NODE_ENV: 'production', DATA_DIR: dataDir() });
     expect(scale.code).toBe(1);
     expect(scale.err).toContain('RATE_LIMIT_SCALE');
-  });
+  }, 60_000);
 
   it('manages tenants and users and prints a reset link without a running server', () => {
     const env = { DATA_DIR: dataDir(), PUBLIC_URL: 'https://id.example.com' };
@@ -74,7 +74,7 @@ describe('keyturn command', () => {
     expect(JSON.parse(list.out)).toEqual([expect.objectContaining({ email: 'ann@example.com', role: 'admin', status: 'active' })]);
     expect(cli(['user', 'disable', 'acme', 'ann@example.com'], env).out).toContain('disabled');
     expect(cli(['reset-link', 'acme', 'nobody@example.com'], env).code).toBe(1);
-  });
+  }, 180_000);
 
   it('imports users from CSV all-or-nothing with reasons for skipped rows, and exports the audit log', async () => {
     const dir = dataDir();
@@ -111,7 +111,7 @@ describe('keyturn command', () => {
     const csvOut = cli(['audit', 'export', '--tenant', 'acme', '--format', 'csv'], env).out;
     expect(csvOut.split('\n')[0]).toBe('id,at,type,tenantId,userId,actor,ip,data');
     expect(csvOut.trim().split('\n')).toHaveLength(4);
-  }, 90_000);
+  }, 180_000);
 
   it('serves, takes CLI commands while running, delivers to the dev mailbox, and stops cleanly on SIGTERM', async () => {
     const [port, adminPort] = [await freePort(), await freePort()];

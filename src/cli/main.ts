@@ -2,7 +2,7 @@
 // one (an embedded database can only be open in one process), or in-process otherwise.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, loadConfig, serverFile, type Config } from '../config.ts';
+import { ConfigError, databaseOptions, loadConfig, serverFile, type Config } from '../config.ts';
 // Heavy modules (server, database) load only for the commands that need them: --help stays instant.
 
 class UsageError extends Error {}
@@ -126,7 +126,7 @@ export async function main(argv: string[]): Promise<number> {
       return -1; // keeps running
     case 'migrate': {
       const { openDatabase } = await import('../platform/db.ts');
-      const db = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
+      const db = await openDatabase(databaseOptions(config));
       try {
         await db.migrate();
         const state = await db.migrationState();

@@ -1,5 +1,6 @@
 // One database handle for PGlite (embedded, default) and a PostgreSQL server. Features see only `Db`.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
@@ -21,7 +22,34 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export interface DatabaseOptions { url?: string; dataDir: string; poolSize?: number; statementTimeoutMs?: number; }
+export interface DatabaseOptions {
+  url?: string;
+  dataDir: string;
+  poolSize?: number;
+  statementTimeoutMs?: number;
+  /** How long to wait for a new server connection before the request fails (503). */
+  connectTimeoutMs?: number;
+  /** Unset: as the URL says (`?sslmode=`). Set: overrides any ssl parameter of the URL. */
+  ssl?: 'disable' | 'require' | 'verify-full';
+  /** PEM file of the CA that signed the server certificate (verify-full). */
+  sslCaFile?: string;
+}
+
+const SSL_URL_PARAMS = ['ssl', 'sslmode', 'sslcert', 'sslkey', 'sslrootcert', 'uselibpqcompat'];
+
+/**
+ * The pg connection settings for DATABASE_SSL. pg lets `?sslmode=` in the URL win over the `ssl`
+ * option, so when DATABASE_SSL is set the URL's own ssl parameters are dropped.
+ */
+export function pgConnection(opts: Pick<DatabaseOptions, 'url' | 'ssl' | 'sslCaFile'>): { connectionString?: string; ssl?: false | ConnectionOptions } {
+  if (!opts.ssl || !opts.url) return { connectionString: opts.url };
+  const url = new URL(opts.url);
+  for (const p of SSL_URL_PARAMS) url.searchParams.delete(p);
+  const connectionString = url.toString();
+  if (opts.ssl === 'disable') return { connectionString, ssl: false };
+  if (opts.ssl === 'require') return { connectionString, ssl: { rejectUnauthorized: false } };
+  return { connectionString, ssl: { rejectUnauthorized: true, ...(opts.sslCaFile ? { ca: readFileSync(opts.sslCaFile, 'utf8') } : {}) } };
+}
 
 const MIGRATION_LOCK = 7_141_592; // advisory lock id: several instances starting together migrate once
 
@@ -70,9 +98,9 @@ async function openPostgres(opts: DatabaseOptions): Promise<Database> {
   const { drizzle } = await import('drizzle-orm/node-postgres');
   const { migrate } = await import('drizzle-orm/node-postgres/migrator');
   const pool = new pg.Pool({
-    connectionString: opts.url,
+    ...pgConnection(opts),
     max: opts.poolSize ?? 10,
-    connectionTimeoutMillis: 5_000,
+    connectionTimeoutMillis: opts.connectTimeoutMs ?? 5_000,
     statement_timeout: opts.statementTimeoutMs ?? 10_000,
   });
   // A dropped server connection must not crash the process; the next query reports it.

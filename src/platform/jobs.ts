@@ -7,11 +7,13 @@ export class Worker {
   private running: Promise<void> | undefined;
   private again = false;
   private stopped = true;
+  private halting = false;
 
   constructor(private readonly jobs: Job[], private readonly pollMs: number, private readonly onError: (e: unknown) => void) {}
 
   start(): void {
     this.stopped = false;
+    this.halting = false;
     this.kick();
   }
 
@@ -35,9 +37,15 @@ export class Worker {
     await this.runOnce();
   }
 
+  /** True once stop() was called: a job finishes the item in hand and hands the rest back. */
+  get stopping(): boolean {
+    return this.halting;
+  }
+
   /** Stops polling; waits for the send in flight. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.halting = true;
     clearTimeout(this.timer);
     while (this.running) await this.running;
   }
@@ -46,6 +54,7 @@ export class Worker {
     for (let round = 0; round < 1000; round++) {
       let work = 0;
       for (const job of this.jobs) {
+        if (this.halting) return; // shutting down: the job in hand has finished its item
         try {
           work += await job();
         } catch (e) {

@@ -3,10 +3,13 @@
 // mail and session figures off the database, so every instance reports the same shared truth.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { z } from 'zod';
+import { resetCounts } from '../features/password-reset/metrics.ts';
 import { ssoFailureCounts } from '../features/sso/metrics.ts';
 import type { Ctx } from './context.ts';
 import { rowsOf } from './db.ts';
 import './http.ts'; // FastifyReply.errorCode
+import { doc } from './openapi.ts';
 import { sql } from 'drizzle-orm';
 
 const OUTBOX_LAG_READY_SECONDS = 300;
@@ -49,6 +52,16 @@ export class Metrics {
         for (const [reason, n] of Object.entries(ssoFailureCounts())) this.inc({ reason }, n ?? 0);
       },
     });
+    new Counter({
+      name: 'keyturn_password_resets_total',
+      help: 'Password resets by stage (requested, request_refused, completed, failed) and reason (this instance). '
+        + 'requested: self_service|admin; request_refused and failed: the error code; completed: link|code.',
+      labelNames: ['stage', 'reason'], registers,
+      collect() {
+        this.reset();
+        for (const { stage, reason, n } of resetCounts()) this.inc({ stage, reason }, n);
+      },
+    });
     new Gauge({
       name: 'keyturn_sessions_revoked', help: 'Sessions revoked so far (all instances).', registers,
       async collect() {
@@ -69,6 +82,12 @@ export class Metrics {
   }
 }
 
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms); });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
 async function outboxLagSeconds(ctx: Ctx): Promise<number> {
   const [r] = rowsOf<{ lag: number | null }>(await ctx.db.execute(sql`
     select extract(epoch from (${ctx.clock.now()}::timestamptz - min(created_at)))::float8 as lag
@@ -76,11 +95,24 @@ async function outboxLagSeconds(ctx: Ctx): Promise<number> {
   return Math.max(0, Number(r?.lag ?? 0));
 }
 
-export async function opsRoutes(app: FastifyInstance, { ctx, metrics }: { ctx: Ctx; metrics: Metrics }) {
-  app.get('/healthz', async () => ({ status: 'ok' }));
+const Check = z.object({ ok: z.boolean(), detail: z.string().optional(), required: z.boolean().optional() });
+const Readiness = z.object({ status: z.enum(['ready', 'degraded', 'not_ready']), checks: z.record(z.string(), Check) });
 
-  app.get('/readyz', async (_request, reply) => {
-    const checks: Record<string, { ok: boolean; detail?: string }> = {};
+export async function opsRoutes(app: FastifyInstance, { ctx, metrics, pingRedis }: { ctx: Ctx; metrics: Metrics; pingRedis?: () => Promise<void> }) {
+  app.get('/healthz', doc({
+    summary: 'Liveness: the process answers', tags: ['operations'], auth: 'none',
+    responses: { 200: { description: 'Up.', schema: z.object({ status: z.literal('ok') }) } },
+  }), async () => ({ status: 'ok' }));
+
+  app.get('/readyz', doc({
+    summary: 'Readiness: database, migrations, outbox lag (and Redis when REDIS_URL is set)', tags: ['operations'], auth: 'none',
+    description: 'Redis is reported but not required: while it is away each instance counts rate limits in its own memory, so taking every instance out of the load balancer would turn a degradation into an outage.',
+    responses: {
+      200: { description: '`ready`, or `degraded` when only Redis fails.', schema: Readiness },
+      503: { description: '`not_ready`: database down, schema not current, or mail waiting too long.', schema: Readiness },
+    },
+  }), async (_request, reply) => {
+    const checks: Record<string, { ok: boolean; detail?: string; required?: boolean }> = {};
     try {
       await ctx.database.ping();
       checks.database = { ok: true };
@@ -91,11 +123,23 @@ export async function opsRoutes(app: FastifyInstance, { ctx, metrics }: { ctx: C
     } catch (e) {
       checks.database = { ok: false, detail: (e as Error).message.split('\n')[0] };
     }
-    const ready = Object.values(checks).every((c) => c.ok) && checks.database?.ok === true;
-    return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });
+    if (pingRedis) {
+      try {
+        await withTimeout(pingRedis(), 2_000);
+        checks.redis = { ok: true, required: false };
+      } catch (e) {
+        checks.redis = { ok: false, required: false, detail: `${(e as Error).message.split('\n')[0]}: rate limits count per instance until it is back` };
+      }
+    }
+    const ready = Object.values(checks).every((c) => c.ok || c.required === false) && checks.database?.ok === true;
+    const degraded = ready && Object.values(checks).some((c) => !c.ok);
+    return reply.status(ready ? 200 : 503).send({ status: ready ? (degraded ? 'degraded' : 'ready') : 'not_ready', checks });
   });
 
-  app.get('/metrics', async (_request, reply) => {
+  app.get('/metrics', doc({
+    summary: 'Prometheus metrics of this instance', tags: ['operations'], auth: 'none',
+    responses: { 200: { description: 'Text exposition format.', schema: z.string(), contentType: 'text/plain' } },
+  }), async (_request, reply) => {
     reply.type(metrics.registry.contentType);
     return metrics.registry.metrics();
   });

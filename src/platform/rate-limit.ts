@@ -154,7 +154,7 @@ export async function openRateLimits(
   config: Pick<Config, 'redisUrl' | 'rateLimitScale' | 'rateLimits'>,
   database: Pick<Database, 'kind' | 'pgPool'>,
   log: Pick<FastifyBaseLogger, 'warn' | 'error'>,
-): Promise<{ limits: RateLimits; close(): Promise<void> }> {
+): Promise<{ limits: RateLimits; close(): Promise<void>; ping?: () => Promise<void> }> {
   const common = { scale: config.rateLimitScale, overrides: config.rateLimits.overrides, prefix: config.rateLimits.prefix };
   if (config.redisUrl) {
     const { Redis } = await import('ioredis');
@@ -173,6 +173,7 @@ export async function openRateLimits(
     }
     return {
       limits: new RateLimits({ ...common, store: 'redis', redis }),
+      async ping() { await redis.ping(); },
       async close() { await redis.quit().catch(() => redis.disconnect()); },
     };
   }

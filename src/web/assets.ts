@@ -1,5 +1,5 @@
 // /assets/*: the stylesheet and the client script, bundled by esbuild in memory (no build step).
-// Built once per process on first need and kept; the zxcvbn dictionaries land in a separate chunk
+// Built once per process (when the server listens, or on the first request) and kept; the zxcvbn dictionaries land in a separate chunk
 // the browser fetches only when someone starts typing a new password.
 import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
@@ -60,8 +60,11 @@ export function clientAssets(): Promise<Map<string, Asset>> {
 }
 
 export async function assetRoutes(app: FastifyInstance) {
-  // Start building now, so the first page view does not wait; pages never depend on it.
-  clientAssets().catch((err: unknown) => app.log.error({ err }, 'client bundle failed to build'));
+  // Built when the server starts listening, so the first page view does not wait (pages never
+  // depend on it). Not at registration: CLI commands build the app too and never serve a page.
+  app.addHook('onListen', async () => {
+    clientAssets().catch((err: unknown) => app.log.error({ err }, 'client bundle failed to build'));
+  });
 
   app.get<{ Params: { name: string } }>('/assets/:name', async (request, reply) => {
     const asset = (await clientAssets()).get(request.params.name);

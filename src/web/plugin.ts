@@ -28,7 +28,7 @@ export async function webPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
     if (status === 404) return notFoundPage(request, reply);
     if (status >= 400 && status < 500) {
       // A form from another origin, a stale CSRF token, a body that is not a form.
-      const text = status === 403 ? m.formExpired : m.genericError;
+      const text = status === 403 ? m.formExpired : m.requestInvalid;
       return sendPage(request, reply, page({ m, title: m.errorHeading, body: html`${alert('error', text)}${linkButton('/login', m.backToSignIn, 'secondary')}` }), status);
     }
     request.log.error({ err }, 'page failed');

@@ -36,6 +36,10 @@ export interface MailCatcher {
   clear(): void;
   /** Reject RCPT and DATA with this reply code (e.g. 451, 550); null accepts again. */
   setFailing(replyCode: number | null): void;
+  /** Holds each message this long after its data arrived before accepting it (a slow server). */
+  setDelay(ms: number): void;
+  /** Messages whose data arrived and which are not accepted yet (being sent right now). */
+  readonly receiving: number;
   /** Closes the listener and drops open connections: the port refuses connections afterwards. */
   stop(): Promise<void>;
   /** Listens again on the same port. */
@@ -76,6 +80,8 @@ export async function startMailCatcher(opts: MailCatcherOptions = {}): Promise<M
   const messages: CaughtMail[] = [];
   const waiters = new Set<() => void>();
   let failingWith: number | null = opts.rejectWith ?? null;
+  let delayMs = 0;
+  let receiving = 0;
   let port = opts.port ?? 0;
   let connections = 0;
   let server: SMTPServer | undefined;
@@ -105,8 +111,10 @@ export async function startMailCatcher(opts: MailCatcherOptions = {}): Promise<M
         callback(failingWith === null ? null : failure(failingWith));
       },
       onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback) {
+        receiving += 1;
         readAll(stream)
           .then(async (raw) => {
+            if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
             if (failingWith !== null) return callback(failure(failingWith));
             const parsed = await simpleParser(raw);
             const headers: Record<string, string> = {};
@@ -128,7 +136,8 @@ export async function startMailCatcher(opts: MailCatcherOptions = {}): Promise<M
             callback(null, 'OK: queued by mail catcher');
             notify();
           })
-          .catch((err: unknown) => callback(err instanceof Error ? err : new Error(String(err))));
+          .catch((err: unknown) => callback(err instanceof Error ? err : new Error(String(err))))
+          .finally(() => { receiving -= 1; });
       },
     });
 
@@ -236,6 +245,12 @@ export async function startMailCatcher(opts: MailCatcherOptions = {}): Promise<M
     },
     setFailing(replyCode: number | null) {
       failingWith = replyCode;
+    },
+    setDelay(ms: number) {
+      delayMs = ms;
+    },
+    get receiving() {
+      return receiving;
     },
     stop,
     start,

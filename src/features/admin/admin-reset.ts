@@ -5,6 +5,7 @@ import type { Ctx } from '../../platform/context.ts';
 import type { Actor } from '../audit/audit.ts';
 import { getUser } from '../accounts/accounts.ts';
 import { issueReset } from '../password-reset/flow.ts';
+import { countReset } from '../password-reset/metrics.ts';
 import { allowsPassword, type Tenant } from '../tenants/store.ts';
 
 export async function adminReset(
@@ -19,5 +20,6 @@ export async function adminReset(
       accounts: [{ user, tenant }], origin: 'admin', actor, deliver: input.delivery,
       ttlMs: input.ttlMs ?? ctx.config.adminResetTokenTtlMs, reason: input.reason,
     }));
+  countReset('requested', 'admin');
   return input.delivery === 'link' ? issued : { expiresAt: issued.expiresAt };
 }

@@ -5,12 +5,13 @@ import { AppError, notFound } from '../../errors.ts';
 import type { Ctx } from '../../platform/context.ts';
 import { Secrets } from '../../platform/crypto.ts';
 import { parse } from '../../platform/http.ts';
+import { common, doc, err } from '../../platform/openapi.ts';
 import type { Actor } from '../audit/audit.ts';
 import { listAudit } from '../audit/audit.ts';
 import { listTenants, SLUG, tenantBySlug, tenantView } from '../tenants/store.ts';
 import { ConnectionInput, ConnectionPatch } from '../sso/connection.ts';
 import { createTenant, updateTenant } from '../tenants/tenants.ts';
-import { registerUserRoutes } from './user-routes.ts';
+import { AuditList, registerUserRoutes } from './user-routes.ts';
 
 const CreateTenant = z.object({
   slug: z.string().regex(SLUG, 'use lower-case letters, digits and dashes (at most 63)'),
@@ -27,6 +28,17 @@ const PatchTenant = z.object({
   google: ConnectionPatch.nullable().optional(),
 });
 
+const AuditQuery = z.object({
+  tenant: z.string().max(63).optional(), type: z.string().max(64).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).optional(), before: z.coerce.number().int().optional(),
+});
+const TenantView = z.object({
+  id: z.string(), slug: z.string(), name: z.string(), loginMethods: z.array(z.enum(['password', 'google'])),
+  passwordPolicy: z.record(z.string(), z.unknown()), google: z.looseObject({}).nullable(), createdAt: z.iso.datetime(),
+});
+const tags = ['tenants'];
+const noTenant = { 404: err('`not_found`: no such tenant.') };
+
 const OPERATOR: Actor = { type: 'operator', id: 'api-key' };
 
 export async function operatorRoutes(app: FastifyInstance, { ctx, apiKey }: { ctx: Ctx; apiKey: string }) {
@@ -38,31 +50,41 @@ export async function operatorRoutes(app: FastifyInstance, { ctx, apiKey }: { ct
     }
   });
 
-  app.post('/admin/v1/tenants', async (request, reply) => {
+  app.post('/admin/v1/tenants', doc({
+    summary: 'Create a tenant', tags, body: CreateTenant,
+    responses: { 201: { description: 'Created.', schema: z.object({ id: z.string(), slug: z.string() }) }, ...common.invalid, 409: err('The slug is taken.') },
+  }), async (request, reply) => {
     const body = parse(CreateTenant, request.body);
     const tenant = await createTenant(ctx, body, { ...OPERATOR, ip: request.ip });
     return reply.status(201).send({ id: tenant.id, slug: tenant.slug });
   });
 
-  app.get('/admin/v1/tenants', async () => ({ tenants: (await listTenants(ctx.db)).map(tenantView) }));
+  app.get('/admin/v1/tenants', doc({
+    summary: 'List tenants', tags, responses: { 200: { description: 'Every tenant.', schema: z.object({ tenants: z.array(TenantView) }) } },
+  }), async () => ({ tenants: (await listTenants(ctx.db)).map(tenantView) }));
 
-  app.get<{ Params: { slug: string } }>('/admin/v1/tenants/:slug', async (request) => {
+  app.get<{ Params: { slug: string } }>('/admin/v1/tenants/:slug', doc({
+    summary: 'One tenant', tags, responses: { 200: { description: 'The tenant (the Google client secret is never returned).', schema: TenantView }, ...noTenant },
+  }), async (request) => {
     const tenant = await tenantBySlug(ctx.db, request.params.slug);
     if (!tenant) throw notFound('No such tenant.');
     return tenantView(tenant);
   });
 
-  app.patch<{ Params: { slug: string } }>('/admin/v1/tenants/:slug', async (request) => {
+  app.patch<{ Params: { slug: string } }>('/admin/v1/tenants/:slug', doc({
+    summary: 'Change a tenant (name, login methods, password policy, Google connection)', tags, body: PatchTenant,
+    responses: { 200: { description: 'The tenant as it is now.', schema: TenantView }, ...common.invalid, ...noTenant },
+  }), async (request) => {
     const tenant = await tenantBySlug(ctx.db, request.params.slug);
     if (!tenant) throw notFound('No such tenant.');
     return tenantView(await updateTenant(ctx, tenant, parse(PatchTenant, request.body), { ...OPERATOR, ip: request.ip }));
   });
 
-  app.get('/admin/v1/audit', async (request) => {
-    const q = parse(z.object({
-      tenant: z.string().max(63).optional(), type: z.string().max(64).optional(),
-      limit: z.coerce.number().int().min(1).max(1000).optional(), before: z.coerce.number().int().optional(),
-    }), request.query ?? {});
+  app.get('/admin/v1/audit', doc({
+    summary: 'Audit events of every tenant (or one), newest first', tags: ['audit'], query: AuditQuery,
+    responses: { 200: { description: 'Events.', schema: AuditList }, ...common.invalid, ...noTenant },
+  }), async (request) => {
+    const q = parse(AuditQuery, request.query ?? {});
     const tenant = q.tenant ? await tenantBySlug(ctx.db, q.tenant) : undefined;
     if (q.tenant && !tenant) throw notFound('No such tenant.');
     return { events: await listAudit(ctx.db, { ...q, tenantId: tenant?.id }) };

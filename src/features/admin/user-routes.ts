@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { parseDuration } from '../../config.ts';
 import type { Ctx } from '../../platform/context.ts';
 import { parse } from '../../platform/http.ts';
+import { common, doc, err } from '../../platform/openapi.ts';
 import { deliveriesOf } from '../../platform/mail/outbox.ts';
 import { listAudit, type Actor } from '../audit/audit.ts';
 import { createUser, getUser, importUsers, listUsers, signOutEverywhere, updateUser, userView } from '../accounts/accounts.ts';
@@ -39,44 +40,91 @@ const ImportBody = z.object({
 const ListQuery = z.object({ q: z.string().max(200).optional(), after: z.string().max(300).optional(), limit: z.coerce.number().int().min(1).max(200).optional() });
 const AuditQuery = z.object({ userId: z.string().uuid().optional(), type: z.string().max(64).optional(), before: z.coerce.number().int().optional(), limit: z.coerce.number().int().min(1).max(1000).optional() });
 
+export const UserView = z.object({
+  id: z.string(), email: z.string(), name: z.string(), role: Role, status: z.enum(['active', 'disabled', 'locked']),
+  hasPassword: z.boolean(), lastLoginAt: z.iso.datetime().nullable(), createdAt: z.iso.datetime(),
+});
+const AuditEvent = z.object({
+  id: z.number().int(), type: z.string(), tenantId: z.string().nullable(), userId: z.string().nullable(),
+  actor: z.object({ type: z.string(), id: z.string().nullable() }), ip: z.string().nullable(), data: z.unknown(), at: z.iso.datetime(),
+});
+export const AuditList = z.object({ events: z.array(AuditEvent) });
+const Delivery = z.object({
+  id: z.string(), kind: z.string(), to: z.string(), subject: z.string(), status: z.enum(['queued', 'sending', 'sent', 'failed']),
+  attempts: z.number().int(), lastError: z.string().nullable(), smtpResponse: z.string().nullable(),
+  queuedAt: z.iso.datetime(), sentAt: z.iso.datetime().nullable(), nextAttemptAt: z.iso.datetime().nullable(),
+});
+const tags = ['users'];
+const noUser = { 404: err('`not_found`: no such user in this tenant (another tenant\'s ids answer the same).') };
+
 export function registerUserRoutes(app: FastifyInstance, ctx: Ctx, base: string, resolve: TenantResolver): void {
-  app.get(`${base}/users`, async (request) => {
+  app.get(`${base}/users`, doc({
+    summary: 'List users (search, keyset pagination)', tags, query: ListQuery,
+    responses: { 200: { description: 'A page of users; `next` is the `after` of the next page.', schema: z.object({ users: z.array(UserView), next: z.string().nullable() }) }, ...common.invalid },
+  }), async (request) => {
     const { tenant } = await resolve(request);
     return listUsers(ctx, tenant, parse(ListQuery, request.query ?? {}));
   });
 
-  app.post(`${base}/users`, async (request, reply) => {
+  app.post(`${base}/users`, doc({
+    summary: 'Create a user', tags, body: CreateUser,
+    responses: {
+      201: { description: 'Created.', schema: z.object({ id: z.string(), email: z.string() }) }, ...common.invalid,
+      409: err('A user with this email exists in this tenant.'), 422: err('`password_policy`, with `failed`.'),
+    },
+  }), async (request, reply) => {
     const { tenant, actor } = await resolve(request);
     const body = parse(CreateUser, request.body);
     const user = await createUser(ctx, tenant, body, actor);
     return reply.status(201).send({ id: user.id, email: user.email });
   });
 
-  app.post(`${base}/users/import`, async (request) => {
+  app.post(`${base}/users/import`, doc({
+    summary: 'Create many users at once (all or nothing)', tags, body: ImportBody,
+    responses: {
+      200: { description: 'What was created and what was skipped, with reasons.', schema: z.object({ created: z.number().int(), skipped: z.array(z.object({ row: z.number().int(), email: z.string(), reason: z.string() })) }) },
+      ...common.invalid,
+    },
+  }), async (request) => {
     const { tenant, actor } = await resolve(request);
     const body = parse(ImportBody, request.body);
     return importUsers(ctx, tenant, body.users, actor);
   });
 
-  app.get<{ Params: { id: string } }>(`${base}/users/:id`, async (request) => {
+  app.get<{ Params: { id: string } }>(`${base}/users/:id`, doc({
+    summary: 'One user, with linked sign-in identities', tags,
+    responses: { 200: { description: 'The user.', schema: UserView.extend({ identities: z.array(z.looseObject({ id: z.string() })) }) }, ...noUser },
+  }), async (request) => {
     const { tenant } = await resolve(request);
     const user = await getUser(ctx, tenant, request.params.id);
     return { ...userView(user), identities: await linkedIdentities(ctx, tenant, user.id) };
   });
 
-  app.delete<{ Params: { id: string; identityId: string } }>(`${base}/users/:id/identities/:identityId`, async (request, reply) => {
+  app.delete<{ Params: { id: string; identityId: string } }>(`${base}/users/:id/identities/:identityId`, doc({
+    summary: 'Unlink a Google identity (ends that user\'s Google sessions)', tags, responses: { 204: 'Unlinked.', ...noUser },
+  }), async (request, reply) => {
     const { tenant, actor } = await resolve(request);
     await unlinkIdentity(ctx, tenant, request.params.id, request.params.identityId, actor);
     return reply.status(204).send();
   });
 
-  app.patch<{ Params: { id: string } }>(`${base}/users/:id`, async (request) => {
+  app.patch<{ Params: { id: string } }>(`${base}/users/:id`, doc({
+    summary: 'Change a user (disable, unlock, role, name, email)', tags, body: PatchUser,
+    responses: { 200: { description: 'The user as it is now.', schema: UserView }, ...common.invalid, ...noUser, 409: err('The new email is taken in this tenant.') },
+  }), async (request) => {
     const { tenant, actor } = await resolve(request);
     const body = parse(PatchUser, request.body);
     return userView(await updateUser(ctx, tenant, request.params.id, body, actor));
   });
 
-  app.post<{ Params: { id: string } }>(`${base}/users/:id/password-reset`, async (request, reply) => {
+  app.post<{ Params: { id: string } }>(`${base}/users/:id/password-reset`, doc({
+    summary: 'Start a reset for a user: email it, or make a link to hand over', tags, body: ResetBody,
+    responses: {
+      201: { description: '`delivery: "link"`: the link.', schema: z.object({ url: z.string(), expiresAt: z.iso.datetime() }) },
+      202: { description: '`delivery: "email"`: queued.', schema: z.object({ status: z.literal('queued'), expiresAt: z.iso.datetime() }) },
+      ...common.invalid, ...noUser,
+    },
+  }), async (request, reply) => {
     const { tenant, actor } = await resolve(request);
     const body = parse(ResetBody, request.body);
     const ttlMs = body.expiresIn ? parseDuration(body.expiresIn)! : undefined;
@@ -85,18 +133,27 @@ export function registerUserRoutes(app: FastifyInstance, ctx: Ctx, base: string,
     return reply.status(202).send({ status: 'queued', expiresAt: issued.expiresAt.toISOString() });
   });
 
-  app.post<{ Params: { id: string } }>(`${base}/users/:id/sign-out-everywhere`, async (request) => {
+  app.post<{ Params: { id: string } }>(`${base}/users/:id/sign-out-everywhere`, doc({
+    summary: 'Revoke every session of a user', tags,
+    responses: { 200: { description: 'How many sessions were revoked.', schema: z.object({ revoked: z.number().int() }) }, ...noUser },
+  }), async (request) => {
     const { tenant, actor } = await resolve(request);
     return { revoked: await signOutEverywhere(ctx, tenant, request.params.id, actor) };
   });
 
-  app.get<{ Params: { id: string } }>(`${base}/users/:id/deliveries`, async (request) => {
+  app.get<{ Params: { id: string } }>(`${base}/users/:id/deliveries`, doc({
+    summary: 'Emails sent (or waiting) for a user, with attempts and SMTP replies', tags,
+    responses: { 200: { description: 'Newest first.', schema: z.object({ deliveries: z.array(Delivery) }) }, ...noUser },
+  }), async (request) => {
     const { tenant } = await resolve(request);
     const user = await getUser(ctx, tenant, request.params.id);
     return { deliveries: await deliveriesOf(ctx.db, { userId: user.id, tenantId: tenant.id }) };
   });
 
-  app.get(`${base}/audit`, async (request) => {
+  app.get(`${base}/audit`, doc({
+    summary: 'Audit events of this tenant, newest first', tags: ['audit'], query: AuditQuery,
+    responses: { 200: { description: 'Events.', schema: AuditList }, ...common.invalid, ...noUser },
+  }), async (request) => {
     const { tenant } = await resolve(request);
     const q = parse(AuditQuery, request.query ?? {});
     if (q.userId) await getUser(ctx, tenant, q.userId);

@@ -15,11 +15,12 @@ import { enforcePolicy } from '../password-policy/enforce.ts';
 import { ssoEnforced, ssoOnly, tenantLoginUrl } from '../sso/connection.ts';
 import { allowsPassword } from '../tenants/store.ts';
 import { clearThrottles, runAfterPasswordSet } from './after-reset.ts';
+import { countReset, reasonOf } from './metrics.ts';
 import { findByCode, codeHash } from './by-code.ts';
 import { findByLink, tokenHash } from './by-link.ts';
 import { accountDisabledEmail, googleAccountResetEmail, resetEmail, ssoEnforcedEmail, type ResetMailInput } from './emails/messages.ts';
 import {
-  accountsByEmail, claimRequests, consumeToken, insertToken, markRequestDone, recentSelfToken, recordRequest,
+  accountsByEmail, claimRequests, consumeToken, insertToken, markRequestDone, recentSelfToken, recordRequest, releaseRequests,
   supersedeTokens, tokenById, type Account, type ResetToken,
 } from './store.ts';
 
@@ -36,8 +37,14 @@ const usable = (a: Account) => !a.user.disabledAt && !a.user.lockedAt && allowsP
  */
 export async function requestReset(ctx: Ctx, input: { email: string; tenant?: string; ip: string; captcha?: string }): Promise<void> {
   const email = canonicalEmail(input.email);
-  await guardForgot(ctx, { email, tenant: input.tenant, ip: input.ip, captcha: input.captcha });
-  await recordRequest(ctx.db, { emailCanonical: email, tenantSlug: input.tenant ?? null, ip: input.ip, createdAt: ctx.clock.now() });
+  try {
+    await guardForgot(ctx, { email, tenant: input.tenant, ip: input.ip, captcha: input.captcha });
+    await recordRequest(ctx.db, { emailCanonical: email, tenantSlug: input.tenant ?? null, ip: input.ip, createdAt: ctx.clock.now() });
+  } catch (e) {
+    countReset('request_refused', reasonOf(e));
+    throw e;
+  }
+  countReset('requested', 'self_service');
   ctx.worker.kick();
 }
 
@@ -53,8 +60,12 @@ function sinceCooldown(ctx: Ctx): Date | null {
  * "account disabled" email, or nothing.
  */
 export async function resolveRequests(ctx: Ctx): Promise<number> {
-  const pending = await claimRequests(ctx.db, ctx.clock.now(), 20);
-  for (const req of pending) {
+  const pending = await claimRequests(ctx.db, ctx.clock.now(), 20, ctx.config.outbox.leaseMs);
+  for (const [i, req] of pending.entries()) {
+    if (ctx.worker.stopping) {
+      await releaseRequests(ctx.db, pending.slice(i).map((r) => r.id));
+      return i;
+    }
     await ctx.db.transaction(async (tx) => {
       const found = await accountsByEmail(tx, req.email_canonical, { tenantSlug: req.tenant_slug ?? undefined });
       const covered = found.filter(usable);
@@ -192,6 +203,19 @@ export async function inspectReset(ctx: Ctx, proof: ResetProof, ip: string) {
 }
 
 export async function completeReset(
+  ctx: Ctx, proof: ResetProof, password: string, tenantSlugs: string[] | undefined, ip: string,
+): Promise<{ updated: string[] }> {
+  try {
+    const done = await complete(ctx, proof, password, tenantSlugs, ip);
+    countReset('completed', 'token' in proof ? 'link' : 'code');
+    return done;
+  } catch (e) {
+    countReset('failed', reasonOf(e));
+    throw e;
+  }
+}
+
+async function complete(
   ctx: Ctx, proof: ResetProof, password: string, tenantSlugs: string[] | undefined, ip: string,
 ): Promise<{ updated: string[] }> {
   const { token, accounts } = await liveToken(ctx, proof, ip);

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { invalidRequest } from '../../errors.ts';
 import type { Ctx } from '../../platform/context.ts';
 import { parse } from '../../platform/http.ts';
+import { common, doc, err } from '../../platform/openapi.ts';
 import { parseEmail } from '../accounts/email.ts';
 import { SLUG } from '../tenants/store.ts';
 import { completeReset, inspectReset, requestReset, type ResetProof } from './flow.ts';
@@ -29,6 +30,16 @@ const ResetBody = Proof.extend({
   tenants: z.array(z.string().regex(SLUG)).max(100).optional(),
 });
 
+const Accepted = z.object({ status: z.literal('accepted'), message: z.string() });
+const Inspected = z.object({
+  expiresAt: z.iso.datetime(), email: z.string(),
+  accounts: z.array(z.object({ tenant: z.string(), tenantName: z.string() })),
+});
+const tokenErrors = {
+  404: err('`token_invalid`: no such link, or a wrong (or burned) code.'),
+  410: err('`token_expired`, `token_used` or `token_superseded`, with `at` (and `reason` when the account changed).'),
+};
+
 function proofOf(body: z.infer<typeof Proof>): ResetProof {
   if (body.token !== undefined) return { token: body.token };
   if (body.email !== undefined && body.code !== undefined) return { email: body.email, code: body.code };
@@ -36,7 +47,15 @@ function proofOf(body: z.infer<typeof Proof>): ResetProof {
 }
 
 export async function passwordResetRoutes(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
-  app.post('/api/v1/password/forgot', async (request, reply) => {
+  app.post('/api/v1/password/forgot', doc({
+    summary: 'Ask for a reset email', tags: ['password reset'], auth: 'none', body: ForgotBody,
+    description: 'Always the same 202 (status, body, headers, timing) whether the address exists, is disabled, SSO-only or unknown.',
+    responses: {
+      202: { description: 'Accepted.', schema: Accepted }, ...common.invalid,
+      428: err('`captcha_required`, with `provider`, `challenge` and `reason`.'), ...common.limited,
+      503: err('`captcha_unavailable` (third-party captcha down and CAPTCHA_FALLBACK=block) or `unavailable`.'),
+    },
+  }), async (request, reply) => {
     const body = parse(ForgotBody, request.body);
     const email = parseEmail(body.email);
     if (!email) throw invalidRequest('email: must be exactly one email address.', { field: 'email' });
@@ -44,12 +63,23 @@ export async function passwordResetRoutes(app: FastifyInstance, { ctx }: { ctx: 
     return reply.status(202).send(ACCEPTED);
   });
 
-  app.post('/api/v1/password/reset/inspect', async (request) => {
+  app.post('/api/v1/password/reset/inspect', doc({
+    summary: 'Check a link or code without using it', tags: ['password reset'], auth: 'none', body: Proof,
+    description: 'Send `{token}` or `{email, code}`. Never consumes anything.',
+    responses: { 200: { description: 'Live: what it would reset.', schema: Inspected }, ...common.invalid, ...tokenErrors, ...common.limited },
+  }), async (request) => {
     const body = parse(Proof, request.body);
     return inspectReset(ctx, proofOf(body), request.ip);
   });
 
-  app.post('/api/v1/password/reset', async (request) => {
+  app.post('/api/v1/password/reset', doc({
+    summary: 'Set a new password with a link or code', tags: ['password reset'], auth: 'none', body: ResetBody,
+    description: 'Consumes the token, signs out every session of the updated accounts and sends a "password changed" notice. Never signs in.',
+    responses: {
+      200: { description: 'Updated.', schema: z.object({ updated: z.array(z.string()) }) }, ...common.invalid, ...tokenErrors,
+      422: err('`password_policy`, with `failed` (rule ids).'), ...common.limited,
+    },
+  }), async (request) => {
     const body = parse(ResetBody, request.body);
     return completeReset(ctx, proofOf(body), body.password, body.tenants, request.ip);
   });

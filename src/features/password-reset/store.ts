@@ -120,9 +120,10 @@ export async function accountsByEmail(db: Db, email: string, opts: { tenantIds?:
 export interface PendingRequest { id: number; email_canonical: string; tenant_slug: string | null; ip: string | null; }
 
 /** Claims forgot-password requests not yet resolved; a crashed worker's claim expires and is retried. */
-export async function claimRequests(db: Db, now: Date, batch: number): Promise<PendingRequest[]> {
+/** Claims unresolved requests; one whose worker died (lease passed) is claimed again by another. */
+export async function claimRequests(db: Db, now: Date, batch: number, leaseMs: number): Promise<PendingRequest[]> {
   const res = await db.execute(sql`
-    update reset_requests set lease_until = ${new Date(now.getTime() + 60_000)}
+    update reset_requests set lease_until = ${new Date(now.getTime() + leaseMs)}
     where id in (
       select id from reset_requests
       where processed_at is null and (lease_until is null or lease_until < ${now})
@@ -130,6 +131,11 @@ export async function claimRequests(db: Db, now: Date, batch: number): Promise<P
       for update skip locked)
     returning id, email_canonical, tenant_slug, ip`);
   return (res as unknown as { rows: PendingRequest[] }).rows;
+}
+
+/** Hands claimed requests back at once (shutdown), instead of after the lease. */
+export async function releaseRequests(db: Db, ids: number[]): Promise<void> {
+  if (ids.length > 0) await db.update(resetRequests).set({ leaseUntil: null }).where(and(inArray(resetRequests.id, ids), isNull(resetRequests.processedAt)));
 }
 
 export async function markRequestDone(tx: Db, id: number, now: Date): Promise<void> {

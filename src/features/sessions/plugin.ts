@@ -30,9 +30,10 @@ export const sessionsPlugin = fp(async (app: FastifyInstance, opts: { ctx: Ctx }
   app.decorateRequest('session', function (this: FastifyRequest) {
     this.sessionCache ??= (async () => {
       const bearer = bearerToken(this);
-      if (bearer) return loadSession(ctx, bearer, 'bearer');
-      const cookie = this.cookies[SESSION_COOKIE];
-      return cookie ? loadSession(ctx, cookie, 'cookie') : null;
+      const cookie = bearer ? undefined : this.cookies[SESSION_COOKIE];
+      const s = bearer ? await loadSession(ctx, bearer, 'bearer') : cookie ? await loadSession(ctx, cookie, 'cookie') : null;
+      if (s) this.tenantSlug = s.tenant.slug;
+      return s;
     })();
     return this.sessionCache;
   });

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { AppError, unauthenticated } from '../../errors.ts';
 import type { Ctx } from '../../platform/context.ts';
 import { parse } from '../../platform/http.ts';
+import { common, doc, err } from '../../platform/openapi.ts';
 import { clearSessionCookie, csrfTokenFor, requireSession, setSessionCookie } from '../sessions/plugin.ts';
 import { sessionView } from '../sessions/sessions.ts';
 import { signIn, signOut } from './sign-in.ts';
@@ -16,8 +17,28 @@ const LoginBody = z.object({
   captcha: z.string().max(8192, 'is too long').optional(),
 });
 
+const UserView = z.object({ id: z.string(), email: z.string(), name: z.string(), role: z.enum(['admin', 'member']) });
+const TenantRef = z.object({ slug: z.string(), name: z.string() });
+const LoginResponse = z.object({ user: UserView, tenant: TenantRef, expiresAt: z.iso.datetime(), token: z.string().optional() });
+const ChooseTenant = z.object({ error: z.literal('choose_tenant'), message: z.string(), tenants: z.array(TenantRef), ticket: z.string() });
+export const SessionView = z.object({
+  user: UserView, tenant: TenantRef, authMethod: z.enum(['password', 'google']), createdAt: z.iso.datetime(), expiresAt: z.iso.datetime(),
+});
+
 export async function signInRoutes(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
-  app.post('/api/v1/login', async (request, reply) => {
+  app.post('/api/v1/login', doc({
+    summary: 'Sign in with email and password', tags: ['sessions'], auth: 'none', body: LoginBody,
+    description: 'Sets the session cookie, or returns `token` when `tokenType` is `bearer`. With `tenant` omitted and the password right in several tenants: 300 with a ticket; repeat with `tenant` and `ticket`.',
+    responses: {
+      200: { description: 'Signed in.', schema: LoginResponse },
+      300: { description: '`choose_tenant`: the password fits several tenants.', schema: ChooseTenant },
+      ...common.invalid,
+      401: err('`invalid_credentials` (same body for every wrong combination) or `invalid_ticket`.'),
+      403: err('`password_expired` or `csrf_failed` (another origin).'),
+      428: err('`captcha_required`, with `provider`, `challenge` and `reason`.'),
+      ...common.limited,
+    },
+  }), async (request, reply) => {
     const body = parse(LoginBody, request.body);
     const result = await signIn(ctx, {
       email: body.email, password: body.password, tenant: body.tenant, ticket: body.ticket, captcha: body.captcha,
@@ -31,26 +52,36 @@ export async function signInRoutes(app: FastifyInstance, { ctx }: { ctx: Ctx }) 
         ticket: result.ticket,
       });
     }
+    request.tenantSlug = result.tenant.slug;
     const payload = { user: result.user, tenant: result.tenant, expiresAt: result.expiresAt.toISOString() };
     if (body.tokenType === 'bearer') return { ...payload, token: result.token };
     setSessionCookie(ctx, reply, result.token, result.expiresAt);
     return payload;
   });
 
-  app.post('/api/v1/logout', async (request, reply) => {
+  app.post('/api/v1/logout', doc({
+    summary: 'End this session', tags: ['sessions'],
+    responses: { 204: 'Signed out.', ...common.signIn, ...common.csrf },
+  }), async (request, reply) => {
     const s = await requireSession(ctx, request);
     await signOut(ctx, s, request.ip);
     clearSessionCookie(ctx, reply);
     return reply.status(204).send();
   });
 
-  app.get('/api/v1/session', async (request) => {
+  app.get('/api/v1/session', doc({
+    summary: 'Who is signed in', tags: ['sessions'],
+    responses: { 200: { description: 'The live session (read from the database on every call).', schema: SessionView }, ...common.signIn },
+  }), async (request) => {
     const s = await request.session();
     if (!s) throw unauthenticated();
     return sessionView(s);
   });
 
-  app.get('/api/v1/csrf', async (request) => {
+  app.get('/api/v1/csrf', doc({
+    summary: 'The CSRF token of a cookie session', tags: ['sessions'],
+    responses: { 200: { description: 'Send it as X-CSRF-Token on state-changing cookie calls.', schema: z.object({ csrfToken: z.string() }) }, ...common.signIn },
+  }), async (request) => {
     const s = await request.session();
     if (!s) throw new AppError(401, 'unauthenticated', 'Sign in first: the CSRF token belongs to a session.');
     return { csrfToken: csrfTokenFor(ctx, s) };

@@ -15,11 +15,23 @@ export interface QueuedMail extends MailContent {
   userId?: string | null;
 }
 
-const MAX_ATTEMPTS = 10;
-const LEASE_MS = 60_000;
+export interface OutboxOptions {
+  /** A claimed message whose sender has not reported back within this time is claimed again. */
+  leaseMs?: number;
+  /** Longest wait between two attempts. */
+  maxBackoffMs?: number;
+  /** A message still unsent this long after it was queued is given up (status `failed`). */
+  retryForMs?: number;
+  batch?: number;
+  /** Checked between two sends: on shutdown the send in flight finishes, the rest of the batch is released. */
+  stopping?: () => boolean;
+}
 
-/** Exponential backoff: 5 s, 10 s, 20 s … capped at 15 minutes. */
-export const retryDelayMs = (attempts: number) => Math.min(5_000 * 2 ** Math.max(0, attempts - 1), 15 * 60_000);
+const DEFAULTS = { leaseMs: 60_000, maxBackoffMs: 15 * 60_000, retryForMs: 24 * 3_600_000, batch: 10 };
+
+/** Exponential backoff: 5 s, 10 s, 20 s … capped (15 minutes by default, OUTBOX_MAX_BACKOFF). */
+export const retryDelayMs = (attempts: number, capMs = DEFAULTS.maxBackoffMs) =>
+  Math.min(5_000 * 2 ** Math.max(0, attempts - 1), capMs);
 
 export async function enqueueMail(tx: Db, secrets: Secrets, clock: Clock, mail: QueuedMail): Promise<string> {
   const now = clock.now();
@@ -39,46 +51,68 @@ export async function enqueueMail(tx: Db, secrets: Secrets, clock: Clock, mail: 
   return row!.id;
 }
 
-interface ClaimedRow { id: string; to_address: string; subject: string; sealed_body: string | null; attempts: number; }
+
+/**
+ * The Message-ID of an outbox row: the same on every attempt, so that in the one case where a
+ * message can go out twice (the sender dies after the SMTP server accepted it but before the row
+ * says `sent`; the lease then expires and another instance sends it again) the copies are
+ * recognisably one message.
+ */
+export function messageIdFor(rowId: string, from: string): string {
+  const domain = /@([A-Za-z0-9.-]+)>?\s*$/.exec(from)?.[1] ?? 'keyturn.local';
+  return `<${rowId}@${domain}>`;
+}
+
+interface ClaimedRow { id: string; to_address: string; subject: string; sealed_body: string | null; attempts: number; created_at: Date | string; }
 
 /**
  * Claims due rows (or rows whose sender died: lease expired) with FOR UPDATE SKIP LOCKED, so
  * several instances never send the same message twice, then sends each and records the outcome.
  */
 export async function sendDueMail(
-  db: Db, secrets: Secrets, clock: Clock, transport: MailTransport, from: string, batch = 10,
+  db: Db, secrets: Secrets, clock: Clock, transport: MailTransport, from: string, options: OutboxOptions = {},
 ): Promise<number> {
+  const opts = { ...DEFAULTS, ...options };
   const now = clock.now();
   const claimed = rowsOf<ClaimedRow>(
     await db.execute(sql`
       update outbox set status = 'sending', attempts = attempts + 1,
-             lease_until = ${new Date(now.getTime() + LEASE_MS)}
+             lease_until = ${new Date(now.getTime() + opts.leaseMs)}
       where id in (
         select id from outbox
         where (status = 'queued' and next_attempt_at <= ${now})
            or (status = 'sending' and lease_until < ${now})
         order by next_attempt_at
-        limit ${batch}
+        limit ${opts.batch}
         for update skip locked)
-      returning id, to_address, subject, sealed_body, attempts`),
+      returning id, to_address, subject, sealed_body, attempts, created_at`),
   );
-  for (const row of claimed) {
+  for (const [i, row] of claimed.entries()) {
+    if (opts.stopping?.()) {
+      // Shutting down: hand the unsent rest back at once rather than after the lease.
+      const rest = claimed.slice(i).map((r) => r.id);
+      await db.execute(sql`
+        update outbox set status = 'queued', attempts = attempts - 1, lease_until = null
+        where status = 'sending' and id in (${sql.join(rest.map((id) => sql`${id}::uuid`), sql`, `)})`);
+      return i;
+    }
     try {
       if (!row.sealed_body) throw new Error('message body missing');
       const body = JSON.parse(secrets.open(row.sealed_body)) as { text: string; html: string };
-      const result = await transport.send({ from, to: row.to_address, subject: row.subject, ...body });
+      const result = await transport.send({ from, to: row.to_address, subject: row.subject, messageId: messageIdFor(row.id, from), ...body });
       await db
         .update(outbox)
         .set({ status: 'sent', sentAt: clock.now(), smtpResponse: result.response, sealedBody: null, leaseUntil: null })
         .where(eq(outbox.id, row.id));
     } catch (err) {
-      const failed = row.attempts >= MAX_ATTEMPTS;
+      const at = clock.now().getTime();
+      const failed = at - new Date(row.created_at).getTime() >= opts.retryForMs;
       await db
         .update(outbox)
         .set({
           status: failed ? 'failed' : 'queued',
           lastError: String((err as Error).message ?? err).slice(0, 500),
-          nextAttemptAt: new Date(clock.now().getTime() + retryDelayMs(row.attempts)),
+          nextAttemptAt: new Date(at + retryDelayMs(row.attempts, opts.maxBackoffMs)),
           leaseUntil: null,
           ...(failed ? { sealedBody: null } : {}),
         })

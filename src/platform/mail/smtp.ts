@@ -70,6 +70,9 @@ export function assertSafeOutgoingMail(mail: OutgoingMail): void {
   if (typeof mail.subject !== 'string' || LINE_BREAK_OR_NUL.test(mail.subject)) {
     throw new InvalidMailError('Subject must be a single line.');
   }
+  if (mail.messageId !== undefined && !/^<[^\s<>@]+@[^\s<>@]+>$/.test(mail.messageId)) {
+    throw new InvalidMailError('Message-ID must look like <id@domain>.');
+  }
   for (const [name, value] of Object.entries(mail.headers ?? {})) {
     if (!HEADER_NAME.test(name) || FORBIDDEN_HEADERS.has(name.toLowerCase())) {
       throw new InvalidMailError(`Header name not allowed: ${HEADER_NAME.test(name) ? name : '(invalid)'}`);
@@ -200,6 +203,7 @@ export class SmtpTransport implements MailTransport {
         subject: mail.subject,
         text: mail.text,
         html: mail.html,
+        ...(mail.messageId ? { messageId: mail.messageId } : {}),
         ...(mail.headers ? { headers: { ...mail.headers } } : {}),
       });
     } catch (err) {

@@ -12,6 +12,8 @@ export interface OutgoingMail {
   text: string;
   html: string;
   headers?: Record<string, string>;
+  /** `<id@domain>`: the same on every attempt of one outbox message. */
+  messageId?: string;
 }
 
 export interface SendResult {

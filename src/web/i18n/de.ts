@@ -22,6 +22,7 @@ export const de: Messages = {
   tooMany: (minutes: string) => `Zu viele Anfragen — versuche es in ${minutes} noch einmal.`,
   genericError: 'Bei uns ist etwas schiefgegangen. Bitte versuche es gleich noch einmal.',
   formExpired: 'Dieses Formular ist abgelaufen. Bitte versuche es noch einmal.',
+  requestInvalid: 'Diese Anfrage konnte nicht gelesen werden. Bitte geh zurück und versuche es noch einmal.',
   errorHeading: 'Es gibt ein Problem',
   notFoundTitle: 'Seite nicht gefunden',
   notFoundText: 'Unter dieser Adresse gibt es nichts.',
@@ -66,7 +67,8 @@ export const de: Messages = {
   sentTipSpam: 'Sieh im Spam- oder Junk-Ordner nach.',
   sentTipAddress: 'Prüfe, ob du genau die Adresse eingegeben hast, mit der du dich anmeldest: Die E-Mail geht nur an die Adresse des Kontos.',
   sentTipWait: 'Warte ein paar Minuten — die Zustellung kann etwas dauern.',
-  sentTipAgain: (perHour: number) => `Nach 10 Minuten immer noch nichts? Fordere eine neue E-Mail an. Jede neue E-Mail ersetzt die vorige; du kannst bis zu ${perHour}-mal pro Stunde fragen.`,
+  sentTipAgain: (limit: { count: number; per: string } | null) =>
+    `Nach 10 Minuten immer noch nichts? Fordere eine neue E-Mail an. Jede neue E-Mail ersetzt die vorige${limit ? `; du kannst bis zu ${limit.count}-mal in ${limit.per} fragen` : ''}.`,
   requestAgain: 'Neue E-Mail anfordern',
 
   movingTitle: 'Die Seite zum Zurücksetzen wird geöffnet …',

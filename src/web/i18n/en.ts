@@ -23,6 +23,7 @@ export const en = {
   tooMany: (minutes: string) => `Too many requests — try again in ${minutes}.`,
   genericError: 'Something went wrong on our side. Please try again in a moment.',
   formExpired: 'This form expired. Please try again.',
+  requestInvalid: 'This request could not be read. Please go back and try again.',
   errorHeading: 'There is a problem',
   notFoundTitle: 'Page not found',
   notFoundText: 'There is nothing at this address.',
@@ -71,7 +72,8 @@ export const en = {
   sentTipSpam: 'Look in your spam or junk folder.',
   sentTipAddress: 'Check that you typed the exact address you sign in with: the email only goes to the address on the account.',
   sentTipWait: 'Wait a few minutes — delivery can take a while.',
-  sentTipAgain: (perHour: number) => `Still nothing after 10 minutes? Request a new email. Each new email replaces the previous one; you can ask up to ${perHour} times an hour.`,
+  sentTipAgain: (limit: { count: number; per: string } | null) =>
+    `Still nothing after 10 minutes? Request a new email. Each new email replaces the previous one${limit ? `; you can ask up to ${limit.count} times in ${limit.per}` : ''}.`,
   requestAgain: 'Request a new email',
 
   // reset: the link moves out of the address bar

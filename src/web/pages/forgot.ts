@@ -6,7 +6,6 @@ import { parseEmail } from '../../features/accounts/email.ts';
 import { requestReset } from '../../features/password-reset/flow.ts';
 import { tenantBySlug, type Tenant } from '../../features/tenants/store.ts';
 import type { Ctx } from '../../platform/context.ts';
-import { LIMITS } from '../../platform/rate-limit.ts';
 import { captchaAsked, captchaBlock, captchaDown, type CaptchaAsk } from '../captcha.ts';
 import { html, type Html } from '../html.ts';
 import { durationText, type Messages } from '../i18n/index.ts';
@@ -39,7 +38,8 @@ ${links([{ href: '/reset-password/code', label: m.haveCode }, { href: loginPath(
 
   const sentPage = (request: FastifyRequest, reply: FastifyReply, tenant: Tenant | undefined) => {
     const m = messages(request);
-    const perHour = Math.max(1, Math.round(LIMITS.forgotPerAccount.points * ctx.config.rateLimitScale));
+    const rule = ctx.limits.rule('forgotPerAccount'); // overrides and RATE_LIMIT_SCALE applied
+    const limit = rule.points === null ? null : { count: rule.points, per: durationText(m, rule.windowMs) };
     return sendPage(request, reply, page({
       m, title: m.sentTitle, context: tenant?.name,
       body: html`${alert('success', m.sentText(durationText(m, ctx.config.resetTokenTtlMs)))}
@@ -48,7 +48,7 @@ ${links([{ href: '/reset-password/code', label: m.haveCode }, { href: loginPath(
 <li>${m.sentTipSpam}</li>
 <li>${m.sentTipAddress}</li>
 <li>${m.sentTipWait}</li>
-<li>${m.sentTipAgain(perHour)}</li>
+<li>${m.sentTipAgain(limit)}</li>
 </ul>
 <a class="btn btn-primary" href="${loginPath(tenant?.slug)}">${m.backToSignIn}</a>
 ${links([{ href: forgotPath(tenant?.slug), label: m.requestAgain }, { href: '/reset-password/code', label: m.haveCode }])}`,

@@ -2,7 +2,7 @@
 // tenant chooser when the password is right in several tenants (signIn answers choose-tenant).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Ctx } from '../../platform/context.ts';
-import { setSessionCookie } from '../../features/sessions/plugin.ts';
+import { clearSessionCookie, setSessionCookie } from '../../features/sessions/plugin.ts';
 import { SESSION_COOKIE } from '../../features/sessions/sessions.ts';
 import { signIn } from '../../features/sign-in/sign-in.ts';
 import { GOOGLE_ISSUER, ssoConnection, ssoStartPath } from '../../features/sso/connection.ts';
@@ -87,7 +87,7 @@ export async function loginPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
     if (session && (!tenant || session.tenant.slug === tenant.slug)) return redirect(reply, next);
     // A session cookie that no longer works: it was revoked (password reset elsewhere) or expired.
     const ended = !session && request.cookies[SESSION_COOKIE] !== undefined;
-    if (ended) reply.clearCookie(SESSION_COOKIE, { path: '/' });
+    if (ended) clearSessionCookie(ctx, reply);
     const notice = ended ? m.sessionEnded : queryField(request, 'signed-out') ? m.signedOut : undefined;
     const ssoError = tenant ? ssoErrorText(m, queryField(request, 'sso_error'), tenant) : undefined;
     return sendPage(request, reply, loginPage(request, { tenant, next, notice, error: ssoError }));

@@ -1,0 +1,222 @@
+// Keyturn as it runs in production, for the reliability suites: real `keyturn serve` processes on a
+// fresh PostgreSQL database (migrated by `keyturn migrate`), one Redis, SMTP to a mail catcher in
+// the test process, and a TCP proxy in front of PostgreSQL that a test can cut and restore.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { unique } from '../helpers/app.ts';
+
+export const PG = process.env.TEST_DATABASE_URL;
+export const REDIS = process.env.TEST_REDIS_URL;
+export const BIN = join(import.meta.dirname, '..', '..', 'bin', 'keyturn.js');
+export const SECRET_KEY = 'reliability-secret-'.padEnd(48, 'x');
+export const ADMIN_KEY = 'reliability-operator-key-'.padEnd(40, 'k');
+export const STRONG = 'Sunny-Harbor-42!';
+export const STRONG2 = 'Quiet-Meadow-77#';
+
+/** The suite's name, saying why it is skipped when a service is missing. */
+export function suiteName(what: string): string {
+  const missing = ['TEST_DATABASE_URL', 'TEST_REDIS_URL'].filter((e) => !process.env[e]);
+  return missing.length ? `${what} — SKIPPED: set ${missing.join(' and ')} to run` : what;
+}
+export const servicesMissing = !PG || !REDIS;
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+/** A new, empty database on the test server; `keyturn migrate` makes it current. */
+export async function freshDatabase(): Promise<{ url: string; name: string; drop(): Promise<void> }> {
+  const pg = (await import('pg')).default;
+  const name = `keyturn_${unique('rel')}`.toLowerCase();
+  const admin = new pg.Client({ connectionString: PG });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const url = new URL(PG!);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(), name,
+    async drop() {
+      const c = new pg.Client({ connectionString: PG });
+      await c.connect();
+      await c.query(`drop database if exists ${name} with (force)`);
+      await c.end();
+    },
+  };
+}
+
+/** Runs a query on a database directly (to look at the outbox from outside). */
+export async function query<T>(url: string, text: string, values: unknown[] = []): Promise<T[]> {
+  const pg = (await import('pg')).default;
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query(text, values)).rows as T[];
+  } finally {
+    await c.end();
+  }
+}
+
+function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'test', ...extra };
+}
+
+export function migrate(databaseUrl: string): void {
+  const r = spawnSync(process.execPath, [BIN, 'migrate'], { env: childEnv({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' }), encoding: 'utf8', timeout: 60_000 });
+  if (r.status !== 0) throw new Error(`keyturn migrate failed (${r.status}): ${r.stderr}${r.stdout}`);
+}
+
+export interface Instance {
+  name: string;
+  process: ChildProcess;
+  /** http://127.0.0.1:PORT */
+  url: string;
+  adminUrl: string;
+  /** Every line the process wrote (stdout and stderr). */
+  output: string[];
+  exited: Promise<number | null>;
+  /** JSON call on the public listener. */
+  api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
+  /** Operator API with the key. */
+  op(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export interface InstanceOptions {
+  name: string;
+  databaseUrl: string;
+  smtpUrl: string;
+  /** Shared rate-limit namespace of one deployment. */
+  prefix: string;
+  env?: Record<string, string>;
+}
+
+const dirs: string[] = [];
+export function cleanupDirs(): void {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+}
+
+async function call(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+    body: body !== undefined ? JSON.stringify(body) : undefined,
+    signal: AbortSignal.timeout(30_000),
+  });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try { parsed = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
+  return { status: res.status, body: parsed as any };
+}
+
+/** Starts `keyturn serve` and waits until /healthz answers. */
+export async function startInstance(o: InstanceOptions): Promise<Instance> {
+  const [port, adminPort] = [await freePort(), await freePort()];
+  const dataDir = mkdtempSync(join(tmpdir(), 'keyturn-rel-'));
+  dirs.push(dataDir);
+  const env = childEnv({
+    DATABASE_URL: o.databaseUrl,
+    ...(REDIS ? { REDIS_URL: REDIS } : {}),
+    SMTP_URL: o.smtpUrl,
+    PORT: String(port), ADMIN_PORT: String(adminPort), DATA_DIR: dataDir,
+    PUBLIC_URL: `http://127.0.0.1:${port}`,
+    SECRET_KEY, ADMIN_API_KEY: ADMIN_KEY,
+    RATE_LIMIT_SCALE: '1000', RATE_LIMIT_PREFIX: o.prefix, RATE_LIMITS: 'forgotEmailCooldown=off', CAPTCHA_PROVIDER: 'off',
+    OUTBOX_LEASE: '3s', OUTBOX_MAX_BACKOFF: '2s',
+    LOG_LEVEL: 'info',
+    ...o.env,
+  });
+  const child = spawn(process.execPath, [BIN, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output: string[] = [];
+  for (const stream of [child.stdout!, child.stderr!]) {
+    let rest = '';
+    stream.on('data', (c) => {
+      const lines = (rest + String(c)).split('\n');
+      rest = lines.pop() ?? '';
+      output.push(...lines);
+    });
+  }
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const url = `http://127.0.0.1:${port}`;
+  const adminUrl = `http://127.0.0.1:${adminPort}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${o.name} exited with ${child.exitCode}:\n${output.join('\n')}`);
+    try {
+      if ((await fetch(`${adminUrl}/healthz`, { signal: AbortSignal.timeout(2_000) })).ok) break;
+    } catch { /* not yet */ }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`${o.name} did not start within 60 s:\n${output.join('\n')}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    name: o.name, process: child, url, adminUrl, output, exited,
+    api: (method, path, body, headers) => call(url, method, path, body, headers),
+    op: (method, path, body) => call(adminUrl, method, path, body, { authorization: `Bearer ${ADMIN_KEY}` }),
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/**
+ * A TCP proxy a test controls: cut() stops listening and drops every open connection (the
+ * database "goes away" for the instance behind it); restore() listens again on the same port.
+ */
+export async function tcpProxy(target: { host: string; port: number }): Promise<{ port: number; cut(): Promise<void>; restore(): Promise<void>; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  let server: Server | undefined;
+  let port = 0;
+  const listen = () => new Promise<void>((resolve, reject) => {
+    const s = createServer((client) => {
+      const upstream = connect(target.port, target.host);
+      sockets.add(client).add(upstream);
+      const drop = () => { client.destroy(); upstream.destroy(); sockets.delete(client); sockets.delete(upstream); };
+      client.on('error', drop).on('close', drop);
+      upstream.on('error', drop).on('close', drop);
+      client.pipe(upstream).pipe(client);
+    });
+    s.once('error', reject);
+    s.listen(port, '127.0.0.1', () => {
+      port = (s.address() as { port: number }).port;
+      server = s;
+      resolve();
+    });
+  });
+  const cut = async () => {
+    const s = server;
+    server = undefined;
+    for (const sock of sockets) sock.destroy();
+    sockets.clear();
+    if (s) await new Promise<void>((r) => s.close(() => r()));
+  };
+  await listen();
+  return { port, cut, restore: () => (server ? Promise.resolve() : listen()), close: cut };
+}
+
+/** Creates a tenant and users through the operator API; returns their addresses. */
+export async function seedUsers(inst: Instance, count: number, prefix = 'u'): Promise<{ slug: string; emails: string[] }> {
+  const slug = unique('rel');
+  const t = await inst.op('POST', '/admin/v1/tenants', { slug, name: slug.toUpperCase() });
+  if (t.status !== 201) throw new Error(`tenant: ${t.status} ${JSON.stringify(t.body)}`);
+  const emails = Array.from({ length: count }, (_, i) => `${prefix}${i}-${slug}@example.com`);
+  const r = await inst.op('POST', `/admin/v1/tenants/${slug}/users/import`, { users: emails.map((email) => ({ email })) });
+  if (r.status !== 200 || r.body.created !== count) throw new Error(`import: ${r.status} ${JSON.stringify(r.body)}`);
+  return { slug, emails };
+}
+
+export const tokenOf = (text: string) => /reset-password\?token=([A-Za-z0-9_-]+)/.exec(text)?.[1];
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
