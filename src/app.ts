@@ -182,10 +182,10 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     adminApiKey: adminKey.value,
     adminKeyIsNew: adminKey.isNew,
     async close() {
-      // Stop accepting and finish the requests in flight first (their mail lands in the outbox),
-      // then let the worker finish the message it is sending; what is left waits in the outbox.
-      await Promise.all([publicApp.close(), adminApp.close()]);
-      await worker.stop();
+      // At once: stop accepting and finish the requests in flight; the worker finishes the message
+      // it is sending and hands the rest of its claim back. Queued mail waits in the outbox for
+      // the other instances (or this one's restart). The database closes last.
+      await Promise.all([publicApp.close(), adminApp.close(), worker.stop()]);
       await transport.close();
       await rateLimits.close();
       if (!overrides.database) await database.close();

@@ -91,7 +91,7 @@ function isDatabaseDown(err: unknown): boolean {
   let e = err as { code?: string; cause?: unknown; message?: string } | undefined;
   for (let depth = 0; e && depth < 4; depth++) {
     if (e.code && DB_DOWN.has(e.code)) return true;
-    if (typeof e.message === 'string' && /Connection terminated|timeout exceeded when trying to connect/.test(e.message)) return true;
+    if (typeof e.message === 'string' && /Connection terminated|timeout exceeded when trying to connect|is not queryable/.test(e.message)) return true;
     e = e.cause as typeof e;
   }
   return false;
@@ -133,8 +133,12 @@ export function installOriginCheck(app: FastifyInstance, publicUrl: string): voi
   app.addHook('onRequest', async (request: FastifyRequest) => {
     if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS') return;
     const sent = request.headers.origin;
+    const site = request.headers['sec-fetch-site'];
+    // Under Referrer-Policy: no-referrer a browser sends `Origin: null` on our own form posts; the
+    // browser-set (unforgeable) Sec-Fetch-Site then tells whether the form was ours.
+    if (sent === 'null' && site === 'same-origin') return;
     if (sent !== undefined && sent !== origin) throw csrfFailed();
-    if (sent === undefined && request.headers['sec-fetch-site'] === 'cross-site') throw csrfFailed();
+    if (sent === undefined && site === 'cross-site') throw csrfFailed();
   });
 }
 

@@ -14,21 +14,16 @@ export interface PageInput {
   head?: Part;
   /** Wider card for tables (dev mailbox). */
   wide?: boolean;
-  /** 'no-referrer' for a page whose own URL holds a secret (the tokenised reset link). */
-  referrer?: 'no-referrer' | 'same-origin';
 }
 
-// The header says Referrer-Policy: no-referrer, but under that policy Chromium sends `Origin: null`
-// on a form POST and the origin check (platform/http.ts) refuses it. Pages therefore narrow it to
-// 'same-origin': nothing ever goes to another site, and our own server gets the token-free path.
-// The one page whose URL carries a token keeps 'no-referrer'.
-export function page({ m, title, body, context, head, wide, referrer = 'same-origin' }: PageInput): Html {
+// Every page is served with Referrer-Policy: no-referrer (helmet, app.ts); the origin check in
+// platform/http.ts accepts the `Origin: null` that browsers then send on our own form posts.
+export function page({ m, title, body, context, head, wide }: PageInput): Html {
   return html`<!doctype html>
 <html lang="${m.lang}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="${referrer}">
 <meta name="color-scheme" content="light">
 <title>${title} · ${m.titleSuffix}</title>
 <link rel="stylesheet" href="/assets/app.css">

@@ -208,7 +208,8 @@ describe('/reset-password', () => {
     const first = await get(`/reset-password?token=${token}`);
     expect(first.status).toBe(200); // not a redirect: a Strict cookie would not ride along a cross-site 302
     expect(first.raw).toContain('<meta http-equiv="refresh" content="0;url=/reset-password">');
-    expect(first.raw).toContain('<meta name="referrer" content="no-referrer">');
+    expect(first.headers['referrer-policy']).toBe('no-referrer');
+    expect(first.raw).not.toContain('name="referrer"');
     expect(first.raw).toMatch(/<a class="btn btn-primary" href="\/reset-password">Continue<\/a>/);
     expect(first.raw).not.toContain(token);
     const cookie = cookiesOf(first).find((c) => c.startsWith('keyturn_reset='))!;

@@ -716,3 +716,22 @@ describe('X-Forwarded-For is believed only from TRUSTED_PROXIES', () => {
     }
   });
 });
+
+describe('the origin check under Referrer-Policy: no-referrer', () => {
+  it('accepts a form post with Origin: null only when the browser says it is same-origin', async () => {
+    const app = await startTestApp();
+    try {
+      const form = { 'content-type': 'application/json' };
+      const body = { email: `${unique('o')}@example.com` };
+      const same = await app.api('POST', '/api/v1/password/forgot', body, { ...form, origin: 'null', 'sec-fetch-site': 'same-origin' });
+      expect(same.status).toBe(202);
+      const cross = await app.api('POST', '/api/v1/password/forgot', body, { ...form, origin: 'null', 'sec-fetch-site': 'cross-site' });
+      expect(cross.status).toBe(403);
+      expect(cross.body.error).toBe('csrf_failed');
+      const noFetchMeta = await app.api('POST', '/api/v1/password/forgot', body, { ...form, origin: 'null' });
+      expect(noFetchMeta.status).toBe(403);
+    } finally {
+      await app.close();
+    }
+  });
+});

@@ -77,7 +77,7 @@ ${links([{ href: '/forgot-password', label: m.requestNew }, { href: '/login', la
       const token = queryField(request, 'token');
       storeProof(ctx, reply, { token: plausibleToken(token) ? token : '' });
       return sendPage(request, reply, page({
-        m, title: m.movingTitle, referrer: 'no-referrer',
+        m, title: m.movingTitle,
         head: html`<meta http-equiv="refresh" content="0;url=/reset-password">`,
         body: html`<p>${m.movingText}</p>${linkButton('/reset-password', m.continue)}`,
       }));

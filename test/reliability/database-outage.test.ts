@@ -1,0 +1,84 @@
+// The database goes away under a running instance (a TCP proxy in front of PostgreSQL is cut):
+// requests fail fast with 503 `unavailable`, /readyz says not ready, and everything recovers when
+// the database is back — without restarting Keyturn. Also: DATABASE_SSL reaches the driver.
+import { spawnSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { unique } from '../helpers/app.ts';
+import { startMailCatcher, type MailCatcher } from '../helpers/mail-catcher.ts';
+import {
+  BIN, cleanupDirs, freshDatabase, migrate, PG, servicesMissing, startInstance, STRONG, suiteName, tcpProxy, type Instance,
+} from './helpers.ts';
+
+describe.skipIf(servicesMissing)(suiteName('database outage'), () => {
+  let db: Awaited<ReturnType<typeof freshDatabase>>;
+  let mail: MailCatcher;
+  let proxy: Awaited<ReturnType<typeof tcpProxy>>;
+  let k: Instance;
+
+  beforeAll(async () => {
+    db = await freshDatabase();
+    migrate(db.url);
+    mail = await startMailCatcher();
+    const target = new URL(PG!);
+    proxy = await tcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    const viaProxy = new URL(db.url);
+    viaProxy.host = `127.0.0.1:${proxy.port}`;
+    k = await startInstance({ name: 'K', databaseUrl: viaProxy.toString(), smtpUrl: mail.url, prefix: `kt-rel-${unique()}`, env: { DATABASE_CONNECT_TIMEOUT: '2s' } });
+  }, 120_000);
+
+  afterAll(async () => {
+    await k?.stop('SIGKILL');
+    await proxy?.close();
+    await mail?.stop();
+    await db?.drop();
+    cleanupDirs();
+  });
+
+  it('database unreachable: 503 unavailable within a second, not ready; back: answers again without a restart', async () => {
+    const slug = unique('dbo');
+    expect((await k.op('POST', '/admin/v1/tenants', { slug, name: 'DBO' })).status).toBe(201);
+    const email = `ann-${slug}@example.com`;
+    expect((await k.op('POST', `/admin/v1/tenants/${slug}/users`, { email, password: STRONG })).status).toBe(201);
+    const token = (await k.api('POST', '/api/v1/login', { email, password: STRONG, tokenType: 'bearer' })).body.token as string;
+    const who = () => k.api('GET', '/api/v1/session', undefined, { authorization: `Bearer ${token}` });
+    expect((await who()).status).toBe(200);
+
+    await proxy.cut();
+    for (const call of [who, () => k.api('POST', '/api/v1/password/forgot', { email }), () => k.api('POST', '/api/v1/login', { email, password: STRONG })]) {
+      const started = Date.now();
+      const res = await call();
+      expect(res.status).toBe(503);
+      expect(res.body).toMatchObject({ error: 'unavailable' });
+      expect(Date.now() - started).toBeLessThan(1_500);
+    }
+    const ready = await fetch(`${k.adminUrl}/readyz`);
+    expect(ready.status).toBe(503);
+    expect((await ready.json()).checks.database.ok).toBe(false);
+    expect((await fetch(`${k.adminUrl}/healthz`)).status).toBe(200); // alive: no reason to restart it
+
+    await proxy.restore();
+    await expect.poll(async () => (await who()).status, { timeout: 15_000, interval: 250 }).toBe(200);
+    expect((await fetch(`${k.adminUrl}/readyz`)).status).toBe(200);
+    expect((await k.api('POST', '/api/v1/password/forgot', { email })).status).toBe(202);
+    await mail.waitFor((m) => m.to.includes(email) && m.subject === 'Reset your password', 30_000);
+    // The log names the failure without a query or its parameters.
+    const lines = k.output.filter((l) => l.includes('database unavailable'));
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.join('\n')).not.toContain(email);
+  }, 90_000);
+
+  it('DATABASE_SSL=require reaches the driver: a server without TLS is refused with one clear line', () => {
+    const r = spawnSync(process.execPath, [BIN, 'migrate'], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'test', DATABASE_URL: db.url, DATABASE_SSL: 'require' },
+      encoding: 'utf8', timeout: 60_000,
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/SSL/i);
+    const bad = spawnSync(process.execPath, [BIN, 'migrate'], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'test', DATABASE_URL: db.url, DATABASE_SSL: 'verify-full', DATABASE_SSL_CA: '/nonexistent/ca.pem' },
+      encoding: 'utf8', timeout: 60_000,
+    });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr.trim()).toBe('Invalid configuration: DATABASE_SSL_CA names no readable file');
+  }, 90_000);
+});
