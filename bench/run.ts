@@ -1,39 +1,68 @@
-// `npm run bench`: Keyturn against its ceilings, side by side in one run. The load comes from
-// autocannon in a separate process; Keyturn runs here with production argon2 parameters.
-// Database: PostgreSQL when BENCH_DATABASE_URL (or TEST_DATABASE_URL) is set — a fresh database is
-// made and dropped — otherwise embedded PGlite in memory.
-import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+// `npm run bench`: Keyturn against its ceilings, side by side in one run; never a test. The load
+// always comes from a separate process (bench/load.ts: autocannon, or an interleaved timing loop).
+//
+// Single-instance scenarios run Keyturn in this process with production argon2 parameters, so the
+// bench can pre-issue reset tokens through the flow functions. The scaling and memory scenarios
+// run real `keyturn serve` processes (one PostgreSQL, one Redis), as production does.
+//
+// Database: PostgreSQL when BENCH_DATABASE_URL (or TEST_DATABASE_URL) is set — fresh databases are
+// made and dropped — otherwise embedded PGlite in memory (then the multi-process scenarios are
+// skipped: an embedded database belongs to one process). Redis: BENCH_REDIS_URL / TEST_REDIS_URL.
+// BENCH_SECONDS (5) per scenario; BENCH_TIMING_RUNS (5) runs of the forgot timing comparison;
+// BENCH_RESETS (400) reset tokens; BENCH_WRITE=0 leaves bench/RESULTS.md alone.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { hash } from '@node-rs/argon2';
+import { sql } from 'drizzle-orm';
 import Fastify from 'fastify';
 import { buildApp } from '../src/app.ts';
 import { configFrom } from '../src/config.ts';
-import { openDatabase, type Database } from '../src/platform/db.ts';
+import { adminReset } from '../src/features/admin/admin-reset.ts';
+import { tenantBySlug } from '../src/features/tenants/store.ts';
+import { randomCode, randomToken, Secrets } from '../src/platform/crypto.ts';
+import { openDatabase, rowsOf, type Database } from '../src/platform/db.ts';
 
-const run = promisify(execFile);
-const AUTOCANNON = fileURLToPath(new URL('../node_modules/autocannon/autocannon.js', import.meta.url));
+const exec = promisify(execFile);
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const BIN = join(ROOT, 'bin', 'keyturn.js');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const TIMING_RUNS = Number(process.env.BENCH_TIMING_RUNS ?? 5);
+const RESETS = Number(process.env.BENCH_RESETS ?? 400);
 const PASSWORD = 'Sunny-Harbor-42!';
+const NEW_PASSWORD = 'Quiet-Meadow-77#';
+const SECRET_KEY = 'bench-secret-'.padEnd(48, 'b');
+const ADMIN_KEY = 'bench-operator-key-'.padEnd(40, 'k');
+const PG_BASE = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
+const REDIS = process.env.BENCH_REDIS_URL ?? process.env.TEST_REDIS_URL;
+const CORES = availableParallelism();
 
-interface Result { name: string; rps: number; p50: number; p99: number; errors: number; non2xx: number; }
+interface Load { rps: number; total: number; p50: number; p99: number; errors: number; non2xx: number; perTarget: number[]; }
+interface Target { url: string; method?: string; headers?: Record<string, string>; body?: string; bodies?: string[]; authorizations?: string[]; }
 
-async function cannon(name: string, url: string, opts: { method?: string; body?: string; headers?: Record<string, string>; connections?: number } = {}): Promise<Result> {
-  const args = ['-j', '-d', String(SECONDS), '-c', String(opts.connections ?? 16), '-m', opts.method ?? 'GET'];
-  for (const [k, v] of Object.entries(opts.headers ?? {})) args.push('-H', `${k}=${v}`);
-  if (opts.body) args.push('-b', opts.body);
-  args.push(url);
-  const { stdout } = await run(process.execPath, [AUTOCANNON, ...args], { maxBuffer: 16 * 1024 * 1024 });
-  const r = JSON.parse(stdout);
-  return { name, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors, non2xx: r.non2xx };
+/** Runs bench/load.ts in its own process with one job. */
+async function load<T>(job: Record<string, unknown>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'keyturn-bench-'));
+  try {
+    const file = join(dir, 'job.json');
+    writeFileSync(file, JSON.stringify(job));
+    const { stdout } = await exec(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'load.ts'), file], { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 });
+    return JSON.parse(stdout) as T;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
+
+const cannon = (targets: Target[], opts: { connections?: number; amount?: number } = {}) =>
+  load<Load>({ kind: 'cannon', targets, connections: opts.connections ?? 16, seconds: SECONDS, amount: opts.amount });
 
 async function hashBound(): Promise<number> {
   // All cores busy: as many hashes in flight as the thread pool has threads.
   const params = { algorithm: 2, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
-  const parallel = Math.max(availableParallelism(), 4);
+  const parallel = Math.max(CORES, 4);
   const end = Date.now() + SECONDS * 1000;
   let count = 0;
   await Promise.all(Array.from({ length: parallel }, async () => {
@@ -42,28 +71,19 @@ async function hashBound(): Promise<number> {
   return count / SECONDS;
 }
 
-async function database(): Promise<{ db: Database; label: string; drop(): Promise<void> }> {
-  const base = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
-  if (!base) {
-    const db = await openDatabase({ url: 'memory://', dataDir: '' });
-    await db.migrate();
-    return { db, label: 'PGlite (embedded, in memory)', drop: () => db.close() };
-  }
+async function freshDatabase(tag: string): Promise<{ url: string; drop(): Promise<void> }> {
   const pg = (await import('pg')).default;
-  const name = `keyturn_bench_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: base });
+  const name = `keyturn_bench_${tag}_${Date.now()}`;
+  const admin = new pg.Client({ connectionString: PG_BASE });
   await admin.connect();
   await admin.query(`create database ${name}`);
   await admin.end();
-  const url = new URL(base);
+  const url = new URL(PG_BASE!);
   url.pathname = `/${name}`;
-  const db = await openDatabase({ url: url.toString(), dataDir: '', poolSize: 20 });
-  await db.migrate();
   return {
-    db, label: 'PostgreSQL server',
+    url: url.toString(),
     async drop() {
-      await db.close();
-      const c = new pg.Client({ connectionString: base });
+      const c = new pg.Client({ connectionString: PG_BASE });
       await c.connect();
       await c.query(`drop database if exists ${name} with (force)`);
       await c.end();
@@ -71,11 +91,34 @@ async function database(): Promise<{ db: Database; label: string; drop(): Promis
   };
 }
 
-async function main() {
-  const { db, label, drop } = await database();
+async function database(): Promise<{ db: Database; label: string; drop(): Promise<void> }> {
+  if (!PG_BASE) {
+    const db = await openDatabase({ url: 'memory://', dataDir: '' });
+    await db.migrate();
+    return { db, label: 'PGlite (embedded, in memory)', drop: () => db.close() };
+  }
+  const fresh = await freshDatabase('main');
+  const db = await openDatabase({ url: fresh.url, dataDir: '', poolSize: 20 });
+  await db.migrate();
+  return { db, label: 'PostgreSQL server', async drop() { await db.close(); await fresh.drop(); } };
+}
+
+const json = { 'content-type': 'application/json' };
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const pct = (a: number, b: number) => `${((a / b) * 100).toFixed(0)} %`;
+const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+
+interface Row { scenario: string; measured: string; ceiling: string; ratio: string; target: string; }
+const rows: Row[] = [];
+const notes: string[] = [];
+const row = (r: Row) => { rows.push(r); console.log(`${r.scenario.padEnd(40)} ${r.measured.padEnd(34)} ${r.ratio.padStart(8)} of ${r.ceiling}`); };
+
+// ── one instance, in this process ─────────────────────────────────────────────────────────────
+
+async function singleInstance(label: string, db: Database) {
   const config = configFrom({
     NODE_ENV: 'production', DATABASE_URL: 'memory://', LOG_LEVEL: 'silent', RATE_LIMIT_SCALE: '1000000',
-    PUBLIC_URL: 'http://127.0.0.1:3900',
+    PUBLIC_URL: 'http://127.0.0.1:3900', SECRET_KEY, ADMIN_API_KEY: ADMIN_KEY,
   });
   const app = await buildApp(config, { database: db });
   await app.publicApp.listen({ port: 0, host: '127.0.0.1' });
@@ -97,43 +140,240 @@ async function main() {
   const cookieLogin = await app.publicApp.inject({ method: 'POST', url: '/api/v1/login', payload: { email: 'known@example.com', password: PASSWORD } });
   const cookie = String(cookieLogin.headers['set-cookie']).split(';')[0]!;
 
-  const json = { 'content-type': 'application/json' };
-  const results: Result[] = [];
-  const say = (r: Result) => { results.push(r); console.log(`${r.name.padEnd(34)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms${r.non2xx ? `  non-2xx ${r.non2xx}` : ''}`); };
-
-  console.log(`Keyturn benchmark — ${label}, ${availableParallelism()} cores, ${SECONDS} s per scenario, autocannon in a separate process\n`);
-  say(await cannon('hello-world Fastify (ceiling)', helloUrl));
+  console.log(`Keyturn benchmark — ${label}, ${CORES} cores, ${SECONDS} s per scenario, load from a separate process\n`);
+  const ceiling = await cannon([{ url: helloUrl }]);
+  row({ scenario: 'hello-world Fastify', measured: `${fmt(ceiling.rps)} req/s`, ceiling: 'ceiling', ratio: '100 %', target: '' });
   const bound = await hashBound();
-  console.log(`${'argon2id hash bound (production)'.padEnd(34)} ${bound.toFixed(0).padStart(7)} hashes/s`);
-  say(await cannon('GET /api/v1/session (cookie)', `${base}/api/v1/session`, { headers: { cookie } }));
-  say(await cannon('GET /api/v1/session (bearer)', `${base}/api/v1/session`, { headers: { authorization: `Bearer ${token}` } }));
-  say(await cannon('POST /api/v1/login', `${base}/api/v1/login`, { method: 'POST', headers: json, body: JSON.stringify({ email: 'known@example.com', password: PASSWORD }) }));
-  const known = await cannon('POST forgot (known email)', `${base}/api/v1/password/forgot`, { method: 'POST', headers: json, body: JSON.stringify({ email: 'known@example.com' }) });
-  say(known);
-  const unknown = await cannon('POST forgot (unknown email)', `${base}/api/v1/password/forgot`, { method: 'POST', headers: json, body: JSON.stringify({ email: 'nobody@example.com' }) });
-  say(unknown);
+  row({ scenario: 'argon2id hashes (production cost)', measured: `${fmt(bound)} hashes/s`, ceiling: 'hash bound', ratio: '100 %', target: '' });
 
-  const ceiling = results[0]!.rps;
-  const ratio = (r: Result | undefined, to: number) => (r ? `${((r.rps / to) * 100).toFixed(0)} %` : '–');
-  const byName = (n: string) => results.find((r) => r.name.startsWith(n));
-  const rows: [string, string, string, string, string][] = [
-    ['hello-world Fastify', `${ceiling.toFixed(0)} req/s`, 'ceiling', '100 %', ''],
-    ['argon2id hashes (all cores)', `${bound.toFixed(0)} /s`, 'hash bound', '100 %', ''],
-    ['GET /api/v1/session (cookie)', `${byName('GET /api/v1/session (cookie)')!.rps.toFixed(0)} req/s`, 'hello-world', ratio(byName('GET /api/v1/session (cookie)'), ceiling), '≥ 40 %'],
-    ['GET /api/v1/session (bearer)', `${byName('GET /api/v1/session (bearer)')!.rps.toFixed(0)} req/s`, 'hello-world', ratio(byName('GET /api/v1/session (bearer)'), ceiling), '≥ 40 %'],
-    ['POST /api/v1/login', `${byName('POST /api/v1/login')!.rps.toFixed(0)} req/s`, 'hash bound', ratio(byName('POST /api/v1/login'), bound), '≥ 90 %'],
-    ['POST forgot (known)', `${known.rps.toFixed(0)} req/s, p99 ${known.p99} ms`, 'hello-world', ratio(known, ceiling), '≥ 25 %, p99 < 20 ms'],
-    ['POST forgot (unknown)', `${unknown.rps.toFixed(0)} req/s, p99 ${unknown.p99} ms`, 'hello-world', ratio(unknown, ceiling), '≥ 25 %, p99 < 20 ms'],
-    ['forgot median known − unknown', `${(known.p50 - unknown.p50).toFixed(2)} ms`, '', '', '|Δ| ≤ 0.3 ms'],
-  ];
-  const table = ['| scenario | measured | ceiling | ratio | target |', '|---|---|---|---|---|', ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
-  const doc = `# Benchmark results\n\n${new Date().toISOString().slice(0, 10)} — ${label}; ${availableParallelism()} cores; ${SECONDS} s per scenario at 16 connections; autocannon in a separate process; Keyturn with production argon2 parameters and LOG_LEVEL=silent.\n\n${table}\n`;
-  console.log(`\n${table}`);
-  if (process.env.BENCH_WRITE !== '0') writeFileSync(fileURLToPath(new URL('./RESULTS.md', import.meta.url)), doc);
+  const sessionCookie = await cannon([{ url: `${base}/api/v1/session`, headers: { cookie } }]);
+  row({ scenario: 'GET /api/v1/session (cookie)', measured: `${fmt(sessionCookie.rps)} req/s, p99 ${sessionCookie.p99} ms`, ceiling: 'hello-world', ratio: pct(sessionCookie.rps, ceiling.rps), target: '≥ 40 %' });
+  const sessionBearer = await cannon([{ url: `${base}/api/v1/session`, headers: { authorization: `Bearer ${token}` } }]);
+  row({ scenario: 'GET /api/v1/session (bearer)', measured: `${fmt(sessionBearer.rps)} req/s, p99 ${sessionBearer.p99} ms`, ceiling: 'hello-world', ratio: pct(sessionBearer.rps, ceiling.rps), target: '≥ 40 %' });
+
+  const loginRun = await cannon([{ url: `${base}/api/v1/login`, method: 'POST', headers: json, body: JSON.stringify({ email: 'known@example.com', password: PASSWORD }) }]);
+  row({ scenario: 'POST /api/v1/login', measured: `${fmt(loginRun.rps)} req/s, p99 ${loginRun.p99} ms`, ceiling: 'hash bound', ratio: pct(loginRun.rps, bound), target: '≥ 90 %' });
+
+  const known = await cannon([{ url: `${base}/api/v1/password/forgot`, method: 'POST', headers: json, body: JSON.stringify({ email: 'known@example.com' }) }]);
+  row({ scenario: 'POST forgot (known email)', measured: `${fmt(known.rps)} req/s, p99 ${known.p99} ms`, ceiling: 'hello-world', ratio: pct(known.rps, ceiling.rps), target: '≥ 25 %, p99 < 20 ms' });
+  const unknown = await cannon([{ url: `${base}/api/v1/password/forgot`, method: 'POST', headers: json, body: JSON.stringify({ email: 'nobody@example.com' }) }]);
+  row({ scenario: 'POST forgot (unknown email)', measured: `${fmt(unknown.rps)} req/s, p99 ${unknown.p99} ms`, ceiling: 'hello-world', ratio: pct(unknown.rps, ceiling.rps), target: '≥ 25 %, p99 < 20 ms' });
+
+  // Forgot timing: known and unknown interleaved on the same connections, several runs.
+  await app.ctx.worker.drain();
+  const deltas: number[] = [];
+  for (let run = 0; run < TIMING_RUNS; run++) {
+    const r = await load<{ medianA: number; medianB: number; bad: number }>({
+      kind: 'pairs', url: `${base}/api/v1/password/forgot`, rounds: 600, connections: 4,
+      bodies: [JSON.stringify({ email: 'known@example.com' }), JSON.stringify({ email: 'nobody@example.com' })],
+    });
+    if (r.bad) notes.push(`forgot timing run ${run + 1}: ${r.bad} answers were not 202`);
+    deltas.push(r.medianA - r.medianB);
+  }
+  const spread = `${deltas.map((d) => d.toFixed(3)).join(', ')} ms`;
+  const dMedian = median(deltas);
+  row({
+    scenario: 'forgot median, known − unknown', measured: `${dMedian.toFixed(3)} ms (runs: ${spread})`,
+    ceiling: '0.3 ms', ratio: pct(Math.abs(dMedian), 0.3), target: '|Δ| ≤ 0.3 ms (≤ 100 %)',
+  });
+
+  // Reset: one pre-issued token per request (single use), production hashing.
+  const tenant = (await tenantBySlug(db.db, 'bench'))!;
+  const count = RESETS + 64; // a few spare: the last requests of a run may already be in flight
+  await op('POST', '/admin/v1/tenants/bench/users/import', { users: Array.from({ length: count }, (_, i) => ({ email: `r${i}@example.com` })) });
+  const ids = rowsOf<{ id: string }>(await db.db.execute(sql`select id from users where email like 'r%@example.com' order by email`));
+  const bodies: string[] = [];
+  for (const { id } of ids) {
+    const issued = await adminReset(app.ctx, tenant, id, { delivery: 'link' }, { type: 'operator', id: 'bench' });
+    bodies.push(JSON.stringify({ token: new URL(issued.url!).searchParams.get('token'), password: NEW_PASSWORD }));
+  }
+  const reset = await cannon([{ url: `${base}/api/v1/password/reset`, method: 'POST', headers: json, bodies }], { amount: RESETS });
+  if (reset.non2xx) notes.push(`reset: ${reset.non2xx} answers were not 200`);
+  row({ scenario: 'POST /api/v1/password/reset (token)', measured: `${fmt(reset.rps)} req/s, p99 ${reset.p99} ms`, ceiling: 'hash bound', ratio: pct(reset.rps, bound), target: '≥ 70 %' });
 
   await hello.close();
   await app.close();
-  await drop();
+  return { helloRps: ceiling.rps };
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+// ── several processes: one PostgreSQL, one Redis ──────────────────────────────────────────────
+
+interface Child { process: ChildProcess; url: string; adminUrl: string; rssMb(): number; stop(): Promise<void>; }
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); });
+  });
+}
+
+function rssOf(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+async function waitFor(url: string, child: ChildProcess, output: () => string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`process exited: ${output()}`);
+    try { if ((await fetch(url, { signal: AbortSignal.timeout(2_000) })).ok) return; } catch { /* not yet */ }
+    if (Date.now() > deadline) throw new Error(`no answer from ${url}: ${output()}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function startKeyturn(databaseUrl: string, dataDir: string): Promise<Child> {
+  const [port, adminPort] = [await freePort(), await freePort()];
+  const child = spawn(process.execPath, [BIN, 'serve'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'production', LOG_LEVEL: 'warn',
+      DATABASE_URL: databaseUrl, ...(REDIS ? { REDIS_URL: REDIS } : {}), DATABASE_POOL_SIZE: '20',
+      PORT: String(port), ADMIN_PORT: String(adminPort), DATA_DIR: dataDir, PUBLIC_URL: `http://127.0.0.1:${port}`,
+      SECRET_KEY, ADMIN_API_KEY: ADMIN_KEY, RATE_LIMIT_SCALE: '1000000', RATE_LIMIT_PREFIX: `kt-bench-${Date.now()}`,
+    },
+  });
+  let out = '';
+  child.stdout!.on('data', (c) => { out = (out + String(c)).slice(-4000); });
+  child.stderr!.on('data', (c) => { out = (out + String(c)).slice(-4000); });
+  const adminUrl = `http://127.0.0.1:${adminPort}`;
+  await waitFor(`${adminUrl}/healthz`, child, () => out);
+  return {
+    process: child, url: `http://127.0.0.1:${port}`, adminUrl,
+    rssMb: () => rssOf(child.pid!),
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+async function startHello(): Promise<Child> {
+  const port = await freePort();
+  const code = `const f=require('fastify')({logger:false});f.get('/hello',async()=>({hello:'world'}));f.listen({port:${port},host:'127.0.0.1'})`;
+  const child = spawn(process.execPath, ['-e', code], { cwd: ROOT, stdio: 'ignore' });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(`${url}/hello`, child, () => '');
+  return {
+    process: child, url, adminUrl: url, rssMb: () => rssOf(child.pid!),
+    async stop() { const exited = new Promise((r) => child.once('exit', r)); child.kill('SIGTERM'); await exited; },
+  };
+}
+
+async function query(url: string, text: string, values: unknown[] = []) {
+  const pg = (await import('pg')).default;
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try { return (await c.query(text, values)).rows; } finally { await c.end(); }
+}
+
+async function severalProcesses() {
+  if (!PG_BASE) {
+    notes.push('Two instances and memory: skipped — they need a PostgreSQL server (BENCH_DATABASE_URL or TEST_DATABASE_URL).');
+    return;
+  }
+  if (!REDIS) notes.push('Two instances ran without Redis (rate limits in PostgreSQL): set BENCH_REDIS_URL or TEST_REDIS_URL.');
+  const fresh = await freshDatabase('multi');
+  await exec(process.execPath, [BIN, 'migrate'], { env: { PATH: process.env.PATH, DATABASE_URL: fresh.url, NODE_ENV: 'production' } });
+  const dirs = [mkdtempSync(join(tmpdir(), 'keyturn-bench-a-')), mkdtempSync(join(tmpdir(), 'keyturn-bench-b-'))];
+  const children: Child[] = [];
+  try {
+    // The machine's own ceiling for a second process: two hello-world servers against one.
+    const helloA = await startHello();
+    const helloB = await startHello();
+    children.push(helloA, helloB);
+    const hello1 = await cannon([{ url: `${helloA.url}/hello` }]);
+    const hello2 = await cannon([{ url: `${helloA.url}/hello` }, { url: `${helloB.url}/hello` }]);
+    await helloA.stop();
+    await helloB.stop();
+    row({ scenario: 'hello-world, 2 processes vs 1', measured: `${fmt(hello2.rps)} vs ${fmt(hello1.rps)} req/s`, ceiling: '2.0×', ratio: pct(hello2.rps / hello1.rps, 2), target: 'machine ceiling' });
+
+    const [a, b] = [await startKeyturn(fresh.url, dirs[0]!), await startKeyturn(fresh.url, dirs[1]!)];
+    children.push(a, b);
+    const op = async (method: string, path: string, body?: unknown) => {
+      const r = await fetch(`${a.adminUrl}${path}`, { method, headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined });
+      if (r.status >= 400) throw new Error(`${path}: ${r.status} ${await r.text()}`);
+      return r.json() as Promise<any>;
+    };
+    await op('POST', '/admin/v1/tenants', { slug: 'bench', name: 'Bench' });
+    await op('POST', '/admin/v1/tenants/bench/users', { email: 'known@example.com', password: PASSWORD });
+    const login = await fetch(`${b.url}/api/v1/login`, { method: 'POST', headers: json, body: JSON.stringify({ email: 'known@example.com', password: PASSWORD, tokenType: 'bearer' }) });
+    const auth = { authorization: `Bearer ${((await login.json()) as { token: string }).token}` };
+    await cannon([{ url: `${a.url}/api/v1/session`, headers: auth }, { url: `${b.url}/api/v1/session`, headers: auth }], { connections: 8 }); // warm-up
+    const one = await cannon([{ url: `${a.url}/api/v1/session`, headers: auth }]);
+    const two = await cannon([{ url: `${a.url}/api/v1/session`, headers: auth }, { url: `${b.url}/api/v1/session`, headers: auth }]);
+    row({
+      scenario: 'GET /api/v1/session, 2 instances vs 1', measured: `${fmt(two.rps)} vs ${fmt(one.rps)} req/s (${(two.rps / one.rps).toFixed(2)}×)`,
+      ceiling: '2.0×', ratio: pct(two.rps / one.rps, 2), target: '≥ 1.6× (80 %) on ≥ 4 cores',
+    });
+
+    // Memory: 100,000 sessions and 10,000 pending resets in the database, the sessions in use.
+    await b.stop();
+    const rssIdle = a.rssMb();
+    const tenant = (await query(fresh.url, `select id from tenants where slug = 'bench'`))[0] as { id: string };
+    await op('POST', '/admin/v1/tenants/bench/users/import', { users: Array.from({ length: 1000 }, (_, i) => ({ email: `m${i}@example.com` })) });
+    const users = (await query(fresh.url, `select id, email_canonical from users where email like 'm%@example.com'`)) as { id: string; email_canonical: string }[];
+    const secrets = new Secrets(SECRET_KEY);
+    const tokens: string[] = [];
+    const now = Date.now();
+    for (let batch = 0; batch < 10; batch++) {
+      const hashes: string[] = [];
+      const owners: string[] = [];
+      for (let i = 0; i < 10_000; i++) {
+        const t = randomToken();
+        tokens.push(t);
+        hashes.push(secrets.hash('session', t));
+        owners.push(users[(batch * 10_000 + i) % users.length]!.id);
+      }
+      await query(fresh.url, `insert into sessions (id_hash, user_id, tenant_id, auth_method, created_at, expires_at)
+        select h, u, $3, 'password', $4, $5 from unnest($1::text[], $2::uuid[]) as x(h, u)`,
+      [hashes, owners, tenant.id, new Date(now), new Date(now + 12 * 3_600_000)]);
+    }
+    const resetHashes: string[] = [];
+    const codeHashes: string[] = [];
+    const emails: string[] = [];
+    for (let i = 0; i < 10_000; i++) {
+      const u = users[i % users.length]!;
+      emails.push(u.email_canonical);
+      resetHashes.push(secrets.hash('reset-token', randomToken()));
+      codeHashes.push(secrets.hash('reset-code', `${u.email_canonical}\0${randomCode()}`));
+    }
+    await query(fresh.url, `insert into reset_tokens (email_canonical, tenant_ids, token_hash, code_hash, origin, created_at, expires_at)
+      select e, $4::jsonb, t, c, 'self', $5, $6 from unnest($1::text[], $2::text[], $3::text[]) as x(e, t, c)`,
+    [emails, resetHashes, codeHashes, JSON.stringify([tenant.id]), new Date(now), new Date(now + 3_600_000)]);
+    // The sessions checked in turn (a different one on every request), for twice the usual time.
+    const spread = await load<Load>({ kind: 'cannon', targets: [{ url: `${a.url}/api/v1/session`, authorizations: tokens.map((t) => `Bearer ${t}`) }], connections: 16, seconds: 2 * SECONDS });
+    const rssAfter = a.rssMb();
+    if (spread.non2xx) notes.push(`memory: ${spread.non2xx} session checks were not 200`);
+    row({
+      scenario: 'RSS, 100,000 sessions + 10,000 pending resets', measured: `${fmt(rssAfter)} MB (before ${fmt(rssIdle)} MB; then ${fmt(Math.min(spread.total, tokens.length))} different sessions checked at ${fmt(spread.rps)} req/s)`,
+      ceiling: '256 MB', ratio: pct(rssAfter, 256), target: '≤ 100 %, flat in the number of sessions',
+    });
+  } finally {
+    for (const c of children) await c.stop().catch(() => {});
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    await fresh.drop();
+  }
+}
+
+async function main() {
+  const { db, label, drop } = await database();
+  try {
+    await singleInstance(label, db);
+  } finally {
+    await drop();
+  }
+  await severalProcesses();
+
+  const table = ['| scenario | measured | ceiling | ratio to ceiling | target |', '|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.scenario} | ${r.measured} | ${r.ceiling} | ${r.ratio} | ${r.target} |`)].join('\n');
+  const load = (await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' / ');
+  const doc = `# Benchmark results\n\n${new Date().toISOString().slice(0, 10)} — ${label}${REDIS ? ' and Redis' : ''}; ${CORES} cores (load average at the end ${load}); ${SECONDS} s per scenario at 16 connections; load from a separate process (bench/load.ts); Keyturn with production argon2 parameters and LOG_LEVEL=silent (in-process) / warn (child processes).\n\n${table}\n${notes.length ? `\n${notes.map((n) => `- ${n}`).join('\n')}\n` : ''}\nHow to read it: README.md, section "Performance".\n`;
+  console.log(`\n${table}\n${notes.join('\n')}`);
+  if (process.env.BENCH_WRITE !== '0') writeFileSync(fileURLToPath(new URL('./RESULTS.md', import.meta.url)), doc);
+}
+
+main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });

@@ -120,7 +120,9 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     loggerInstance: log,
     bodyLimit: 64 * 1024,
     trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
-    return503OnClosing: true,
+    // While closing, a request that already reached an open connection is answered in full (its
+    // client sent it before we stopped; Fastify adds `Connection: close`), not refused with a 503.
+    return503OnClosing: false,
     genReqId: () => randomUUID(),
   } as const;
 

@@ -26,6 +26,14 @@ describe('configuration', () => {
     [{ RATE_LIMIT_SCALE: '0.5' }, 'RATE_LIMIT_SCALE'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     [{ ADMIN_API_KEY: 'short' }, 'ADMIN_API_KEY'],
+    [{ DATABASE_POOL_SIZE: '0' }, 'DATABASE_POOL_SIZE'],
+    [{ DATABASE_STATEMENT_TIMEOUT: 'forever' }, 'DATABASE_STATEMENT_TIMEOUT'],
+    [{ DATABASE_URL: 'postgres://db/k', DATABASE_SSL: 'prefer' }, 'DATABASE_SSL'],
+    [{ DATABASE_URL: 'postgres://db/k', DATABASE_SSL: 'require', DATABASE_SSL_CA: '/etc/hostname' }, 'DATABASE_SSL_CA'],
+    [{ DATABASE_URL: 'postgres://db/k', DATABASE_SSL: 'verify-full', DATABASE_SSL_CA: '/nonexistent.pem' }, 'DATABASE_SSL_CA'],
+    [{ DATABASE_SSL: 'require' }, 'DATABASE_SSL'],
+    [{ OUTBOX_LEASE: '0s' }, 'OUTBOX_LEASE'],
+    [{ OUTBOX_MAX_BACKOFF: 'soon' }, 'OUTBOX_MAX_BACKOFF'],
   ])('refuses %o with one line naming %s', (values, key) => {
     let error: unknown;
     try { configFrom(values); } catch (e) { error = e; }
@@ -33,6 +41,18 @@ describe('configuration', () => {
     const message = (error as Error).message;
     expect(message).toContain(key);
     expect(message.split('\n')).toHaveLength(1);
+  });
+
+  it('has production-mode defaults: pool, timeouts, TLS as the URL says, outbox lease and backoff', () => {
+    const c = configFrom({ DATABASE_URL: 'postgres://db/k' });
+    expect(c.database).toEqual({ poolSize: 10, statementTimeoutMs: 10_000, connectTimeoutMs: 5_000, ssl: undefined, sslCaFile: undefined });
+    expect(c.outbox).toEqual({ leaseMs: 60_000, maxBackoffMs: 15 * 60_000, retryForMs: 24 * 3_600_000 });
+    const set = configFrom({
+      DATABASE_URL: 'postgres://db/k', DATABASE_POOL_SIZE: '25', DATABASE_STATEMENT_TIMEOUT: '3s', DATABASE_SSL: 'verify-full',
+      DATABASE_SSL_CA: '/etc/hostname', OUTBOX_LEASE: '5s', OUTBOX_MAX_BACKOFF: '1m',
+    });
+    expect(set.database).toMatchObject({ poolSize: 25, statementTimeoutMs: 3_000, ssl: 'verify-full', sslCaFile: '/etc/hostname' });
+    expect(set.outbox).toMatchObject({ leaseMs: 5_000, maxBackoffMs: 60_000 });
   });
 
   it('allows RATE_LIMIT_SCALE below 1 only in tests', () => {

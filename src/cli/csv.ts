@@ -28,12 +28,17 @@ export function parseCsv(text: string): Record<string, string>[] {
   return body.map((r) => Object.fromEntries(keys.map((k, i) => [k, (r[i] ?? '').trim()])));
 }
 
-export function toCsv(rows: Record<string, unknown>[], columns: string[]): string {
+/** One CSV line (no line break) of these values. */
+export function csvLine(values: unknown[]): string {
   const cell = (v: unknown) => {
     const s = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
     // Quote when needed; a leading = + - @ is prefixed so a spreadsheet never runs it as a formula.
     const safe = /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
     return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
   };
-  return [columns.join(','), ...rows.map((r) => columns.map((c) => cell(r[c])).join(','))].join('\n') + '\n';
+  return values.map(cell).join(',');
+}
+
+export function toCsv(rows: Record<string, unknown>[], columns: string[]): string {
+  return [columns.join(','), ...rows.map((r) => csvLine(columns.map((c) => r[c])))].join('\n') + '\n';
 }

@@ -3,6 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, databaseOptions, loadConfig, serverFile, type Config } from '../config.ts';
+import type { AuditView } from '../features/audit/audit.ts';
 // Heavy modules (server, database) load only for the commands that need them: --help stays instant.
 
 class UsageError extends Error {}
@@ -222,8 +223,10 @@ export async function main(argv: string[]): Promise<number> {
       }
       const rows = events.slice(0, limit);
       if (format === 'csv') {
-        const { toCsv } = await import('./csv.ts');
-        process.stdout.write(toCsv(rows.map((e: any) => ({ ...e, actor: `${e.actor.type}:${e.actor.id ?? ''}` })), ['id', 'at', 'type', 'tenantId', 'userId', 'actor', 'ip', 'data']));
+        // The same columns as the admin console's download.
+        const { AUDIT_CSV_COLUMNS, auditCsvLine } = await import('../features/audit/audit.ts');
+        process.stdout.write(`${AUDIT_CSV_COLUMNS.join(',')}\n`);
+        for (const e of rows as unknown as AuditView[]) process.stdout.write(`${auditCsvLine(e)}\n`);
       } else {
         for (const e of rows) process.stdout.write(`${JSON.stringify(e)}\n`);
       }

@@ -21,6 +21,7 @@ export class RequestLog extends LogController {
   }
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (!error && (reply.log as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled?.('info') === false) return;
     const params = request.params as { slug?: unknown } | undefined;
     const tenant = request.tenantSlug ?? (typeof params?.slug === 'string' ? params.slug : undefined);
     const line = {

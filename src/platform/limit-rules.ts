@@ -25,6 +25,8 @@ export const LIMITS = {
   // Inspect, reset by link or code.
   resetPerIp: { points: 30, windowSec: 600, captchaAfter: null },
   changeFailuresPerUser: { points: 10, windowSec: 900, captchaAfter: null },
+  // Reset (and welcome) emails an admin sends to one user: each supersedes the last, so a few suffice.
+  adminResendPerUser: { points: 5, windowSec: 3600, captchaAfter: null },
 } as const satisfies Record<string, LimitRule>;
 
 export type LimitName = keyof typeof LIMITS;

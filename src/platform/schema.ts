@@ -87,6 +87,7 @@ export const outbox = pgTable('outbox', {
   userId: uuid('user_id'),
   kind: text('kind').notNull(),
   toAddress: text('to_address').notNull(),
+  fromAddress: text('from_address'),                  // the tenant's sender; null = MAIL_FROM
   subject: text('subject').notNull(),
   sealedBody: text('sealed_body'),                    // encrypted {text, html}; dropped once sent
   status: text('status').notNull().default('queued'), // queued | sending | sent | failed

@@ -4,6 +4,14 @@ import { html, type Html, type Part } from './html.ts';
 import type { Messages } from './i18n/index.ts';
 import { formatTime } from './i18n/index.ts';
 
+/** A tenant's look on its pages (operator settings `branding`); see brand.ts. */
+export interface PageBrand {
+  slug: string;
+  /** Served as /t/{slug}/brand.css when the tenant chose a colour. */
+  colour: boolean;
+  logoUrl: string | null;
+}
+
 export interface PageInput {
   m: Messages;
   title: string;
@@ -12,13 +20,16 @@ export interface PageInput {
   context?: string;
   /** Extra <head> elements (e.g. a meta refresh). */
   head?: Part;
-  /** Wider card for tables (dev mailbox). */
+  /** Wider card for tables (dev mailbox, admin console). */
   wide?: boolean;
+  brand?: PageBrand;
+  /** Above the card's heading: the admin console's navigation. */
+  nav?: Part;
 }
 
 // Every page is served with Referrer-Policy: no-referrer (helmet, app.ts); the origin check in
 // platform/http.ts accepts the `Origin: null` that browsers then send on our own form posts.
-export function page({ m, title, body, context, head, wide }: PageInput): Html {
+export function page({ m, title, body, context, head, wide, brand, nav }: PageInput): Html {
   return html`<!doctype html>
 <html lang="${m.lang}">
 <head>
@@ -27,16 +38,20 @@ export function page({ m, title, body, context, head, wide }: PageInput): Html {
 <meta name="color-scheme" content="light">
 <title>${title} · ${m.titleSuffix}</title>
 <link rel="stylesheet" href="/assets/app.css">
+${brand?.colour ? html`<link rel="stylesheet" href="/t/${brand.slug}/brand.css">` : ''}
 <script type="module" src="/assets/app.js"></script>
 ${head}
 </head>
-<body data-i18n-show="${m.showPassword}" data-i18n-hide="${m.hidePassword}" data-i18n-met="${m.ruleMet}" data-i18n-not-met="${m.ruleNotMet}">
+<body data-i18n-show="${m.showPassword}" data-i18n-hide="${m.hidePassword}" data-i18n-met="${m.ruleMet}" data-i18n-not-met="${m.ruleNotMet}" data-i18n-confirm="${m.admin.confirm}" data-i18n-cancel="${m.admin.cancel}">
 <a class="skip-link" href="#main">${m.skipToContent}</a>
 <header class="site-header">
-<span class="brand"><span class="brand-mark" aria-hidden="true"></span>${m.appName}</span>
+${brand?.logoUrl
+    ? html`<img class="brand-logo" src="${brand.logoUrl}" alt="">`
+    : html`<span class="brand"><span class="brand-mark" aria-hidden="true"></span>${m.appName}</span>`}
 ${context ? html`<span class="brand-context">${context}</span>` : ''}
 </header>
 <main id="main" class="${wide ? 'card card-wide' : 'card'}" tabindex="-1">
+${nav}
 <h1>${title}</h1>
 ${body}
 </main>

@@ -5,8 +5,10 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import { AppError } from '../errors.ts';
 import type { Ctx } from '../platform/context.ts';
 import { assetRoutes } from './assets.ts';
+import { brandRoutes } from './brand.ts';
 import { html } from './html.ts';
 import { alert, linkButton, page } from './layout.ts';
+import { adminPages } from './pages/admin.ts';
 import { forgotPages } from './pages/forgot.ts';
 import { loginPages } from './pages/login.ts';
 import { mailboxPages } from './pages/mailbox.ts';
@@ -36,7 +38,7 @@ export async function webPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
   });
 
   await app.register(assetRoutes);
-  for (const pages of [loginPages, forgotPages, resetPages, resetCodePages, settingsPages, mailboxPages]) {
+  for (const pages of [brandRoutes, loginPages, forgotPages, resetPages, resetCodePages, settingsPages, mailboxPages, adminPages]) {
     await app.register(pages, { ctx });
   }
 }

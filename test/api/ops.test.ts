@@ -48,3 +48,66 @@ describe('operations endpoints on the admin listener', () => {
     expect((await t.api('GET', '/metrics')).status).toBe(404);
   });
 });
+
+describe('reset counters and the request log', () => {
+  it('keyturn_password_resets_total counts requested, refused, completed and failed resets by reason', async () => {
+    const { slug } = await t.tenant();
+    const email = `${unique('count')}@example.com`;
+    await t.user(slug, email);
+    const { token } = await t.resetMail(email);
+    expect((await t.api('POST', '/api/v1/password/reset', { token, password: 'Quiet-Meadow-77#' })).status).toBe(200);
+    expect((await t.api('POST', '/api/v1/password/reset', { token, password: 'Quiet-Meadow-77#' })).status).toBe(410);
+    expect((await t.api('POST', '/api/v1/password/reset', { token: 'B'.repeat(43), password: 'Quiet-Meadow-77#' })).status).toBe(404);
+    const text = (await admin('/metrics')).body;
+    const count = (stage: string, reason: string) =>
+      Number(new RegExp(`keyturn_password_resets_total\\{stage="${stage}",reason="${reason}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+    expect(count('requested', 'self_service')).toBeGreaterThanOrEqual(1);
+    expect(count('completed', 'link')).toBeGreaterThanOrEqual(1);
+    expect(count('failed', 'token_used')).toBeGreaterThanOrEqual(1);
+    expect(count('failed', 'token_invalid')).toBeGreaterThanOrEqual(1);
+  });
+
+  it('one log line per request with request id, route, outcome and tenant — never the body', async () => {
+    const { slug } = await t.tenant();
+    const email = `${unique('log')}@example.com`;
+    await t.user(slug, email);
+    const from = t.logs.length;
+    const s = await t.login(email);
+    await t.api('GET', '/api/v1/session', undefined, { cookie: s.cookie });
+    await t.api('POST', '/api/v1/password/reset/inspect', { token: 'C'.repeat(43) });
+    const lines = t.logs.slice(from).map((l) => JSON.parse(l));
+    const done = lines.filter((l) => l.msg === 'request completed');
+    expect(lines.filter((l) => l.msg === 'incoming request')).toEqual([]); // debug only
+    const login = done.find((l) => l.route === '/api/v1/login')!;
+    expect(login).toMatchObject({ level: 30, outcome: 'ok', tenant: slug, res: { statusCode: 200 }, req: { method: 'POST', url: '/api/v1/login' } });
+    expect(login.reqId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(done.find((l) => l.route === '/api/v1/session')).toMatchObject({ outcome: 'ok', tenant: slug });
+    expect(done.find((l) => l.route === '/api/v1/password/reset/inspect')).toMatchObject({ outcome: 'token_invalid', res: { statusCode: 404 } });
+    const text = t.logs.slice(from).join('\n');
+    expect(text).not.toContain('Sunny-Harbor-42!');
+    expect(text).not.toContain('C'.repeat(43));
+  });
+});
+
+describe('readyz with Redis configured', () => {
+  it('reports Redis, and an unreachable Redis degrades readiness without failing it', async () => {
+    const r = await startTestApp({ env: { REDIS_URL: 'redis://127.0.0.1:1' } });
+    try {
+      const res = await r.app.adminApp.inject({ method: 'GET', url: '/readyz' });
+      expect(res.statusCode).toBe(200);
+      expect(res.json()).toMatchObject({ status: 'degraded', checks: { database: { ok: true }, redis: { ok: false, required: false } } });
+    } finally {
+      await r.close();
+    }
+  });
+
+  it.skipIf(!process.env.TEST_REDIS_URL)(`a reachable Redis is ready${process.env.TEST_REDIS_URL ? '' : ' — SKIPPED: set TEST_REDIS_URL to run'}`, async () => {
+    const r = await startTestApp({ env: { REDIS_URL: process.env.TEST_REDIS_URL! } });
+    try {
+      const res = await r.app.adminApp.inject({ method: 'GET', url: '/readyz' });
+      expect(res.json()).toMatchObject({ status: 'ready', checks: { redis: { ok: true } } });
+    } finally {
+      await r.close();
+    }
+  });
+});

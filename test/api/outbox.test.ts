@@ -1,5 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eq } from 'drizzle-orm';
 import { startTestApp, unique, type TestApp } from '../helpers/app.ts';
+import { enqueueMail, sendDueMail } from '../../src/platform/mail/outbox.ts';
+import type { MailTransport, OutgoingMail } from '../../src/platform/mail/transport.ts';
+import { outbox } from '../../src/platform/schema.ts';
 
 let t: TestApp;
 beforeAll(async () => { t = await startTestApp(); });
@@ -50,5 +54,80 @@ describe('mail leaves through the outbox', () => {
     await Promise.all([t.drain(), t.drain(), t.drain()]);
     await t.mail.waitFor((m) => m.to.includes(email));
     expect(t.mail.messages.filter((m) => m.to.includes(email))).toHaveLength(1);
+  });
+});
+
+describe('outbox worker details (leases, backoff cap, give-up, shutdown)', () => {
+  let u: TestApp;
+  beforeAll(async () => { u = await startTestApp(); });
+  afterAll(async () => { await u?.close(); });
+
+  const queue = async (n: number) => {
+    const ids: string[] = [];
+    for (let i = 0; i < n; i++) {
+      ids.push(await enqueueMail(u.app.ctx.db, u.app.ctx.secrets, u.clock, {
+        kind: 'test', to: `${unique('ob')}@example.com`, subject: `s${i}`, text: 't', html: '<p>t</p>',
+      }));
+    }
+    return ids;
+  };
+  const status = async (id: string) => (await u.app.ctx.db.select().from(outbox).where(eq(outbox.id, id)))[0]!;
+  const transport = (fail: boolean, seen: OutgoingMail[] = []) => ({
+    kind: 'smtp' as const, close: async () => {},
+    async send(m: OutgoingMail) { seen.push(m); if (fail) throw new Error('451 try later'); return { response: '250 OK' }; },
+  });
+  const send = (t: MailTransport, opts: Parameters<typeof sendDueMail>[5] = {}) =>
+    sendDueMail(u.app.ctx.db, u.app.ctx.secrets, u.clock, t, 'Keyturn <no-reply@keyturn.test>', opts);
+
+  it('every attempt of one message carries the same Message-ID', async () => {
+    const [id] = await queue(1);
+    const seen: OutgoingMail[] = [];
+    await send(transport(true, seen));
+    u.clock.advance(10_000);
+    await send(transport(false, seen));
+    expect(seen.map((m) => m.messageId)).toEqual([`<${id}@keyturn.test>`, `<${id}@keyturn.test>`]);
+    expect((await status(id!)).status).toBe('sent');
+  });
+
+  it('waits at most OUTBOX_MAX_BACKOFF between attempts and gives up after OUTBOX_RETRY_FOR', async () => {
+    const [id] = await queue(1);
+    for (let i = 0; i < 6; i++) {
+      await send(transport(true), { maxBackoffMs: 8_000, retryForMs: 60_000 });
+      const row = await status(id!);
+      expect(row.status).toBe('queued');
+      expect(row.nextAttemptAt.getTime() - u.clock.now().getTime()).toBeLessThanOrEqual(8_000);
+      u.clock.advance(8_000);
+    }
+    u.clock.advance(20_000); // 68 s after it was queued
+    await send(transport(true), { maxBackoffMs: 8_000, retryForMs: 60_000 });
+    expect((await status(id!)).status).toBe('failed');
+  });
+
+  it('a message claimed by a sender that died is sent by another once the lease has passed', async () => {
+    const [id] = await queue(1);
+    // Claimed with a 5 s lease by a sender that never reports back.
+    const hung = { kind: 'smtp' as const, close: async () => {}, send: () => new Promise<never>(() => {}) };
+    void send(hung, { leaseMs: 5_000 });
+    await expect.poll(async () => (await status(id!)).status).toBe('sending');
+    const seen: OutgoingMail[] = [];
+    expect(await send(transport(false, seen))).toBe(0); // still leased
+    u.clock.advance(6_000);
+    expect(await send(transport(false, seen))).toBe(1);
+    expect((await status(id!)).status).toBe('sent');
+  });
+
+  it('on shutdown the send in flight finishes and the rest of the claimed batch is handed back at once', async () => {
+    const ids = await queue(3);
+    let stopping = false;
+    const seen: OutgoingMail[] = [];
+    const slowThenStop = {
+      kind: 'smtp' as const, close: async () => {},
+      async send(m: OutgoingMail) { seen.push(m); stopping = true; return { response: '250 OK' }; },
+    };
+    expect(await send(slowThenStop, { stopping: () => stopping })).toBe(1);
+    const rows = await Promise.all(ids.map(status));
+    expect(rows.filter((r) => r.status === 'sent').map((r) => r.attempts)).toEqual([1]);
+    const back = rows.filter((r) => r.status !== 'sent');
+    expect(back.map((r) => [r.status, r.attempts, r.leaseUntil])).toEqual([['queued', 0, null], ['queued', 0, null]]);
   });
 });

@@ -1,13 +1,15 @@
 // Creating and changing accounts — shared by the operator API, the tenant admin API and the CLI.
-import { and, asc, eq, gt, ilike, or, type SQL } from 'drizzle-orm';
+import { and, asc, eq, gt, ilike, inArray, isNotNull, isNull, or, type SQL } from 'drizzle-orm';
 import { conflict, invalidRequest, notFound } from '../../errors.ts';
 import type { Ctx } from '../../platform/context.ts';
+import type { Db } from '../../platform/db.ts';
 import { users } from '../../platform/schema.ts';
 import { audit, type Actor } from '../audit/audit.ts';
 import { enforcePolicy } from '../password-policy/enforce.ts';
 import { recordPassword } from '../password-policy/history.ts';
-import { revokeTokensFor } from '../password-reset/store.ts';
+import { liveTokensOf, revokeTokensFor } from '../password-reset/store.ts';
 import { revokeSessions } from '../sessions/sessions.ts';
+import { usersWithIdentity } from '../sso/store.ts';
 import type { Tenant } from '../tenants/store.ts';
 import { canonicalEmail, parseEmail } from './email.ts';
 
@@ -21,8 +23,8 @@ export function userView(u: User) {
     id: u.id,
     email: u.email,
     name: u.name,
-    role: u.role,
-    status: u.disabledAt ? 'disabled' : u.lockedAt ? 'locked' : 'active',
+    role: u.role as Role,
+    status: (u.disabledAt ? 'disabled' : u.lockedAt ? 'locked' : 'active') as UserStatus,
     hasPassword: u.passwordHash !== null,
     lastLoginAt: u.lastLoginAt?.toISOString() ?? null,
     createdAt: u.createdAt.toISOString(),
@@ -35,8 +37,13 @@ function emailOrThrow(input: string): string {
   return email;
 }
 
+/**
+ * Creates a user. `alsoInTx` runs inside the same transaction with the new row (the welcome email
+ * is queued there), so a user is never created without what the caller asked to go with it.
+ */
 export async function createUser(
   ctx: Ctx, tenant: Tenant, input: { email: string; name?: string; password?: string; role?: Role }, actor: Actor,
+  alsoInTx?: (tx: Db, user: User) => Promise<void>,
 ): Promise<User> {
   const email = emailOrThrow(input.email);
   if (input.password !== undefined) await enforcePolicy(ctx, input.password, [{ tenant, email }]);
@@ -54,6 +61,7 @@ export async function createUser(
     if (!row) throw conflict('email_taken', 'A user with this email already exists in this tenant.');
     if (passwordHash) await recordPassword(tx, { userId: row.id, tenant, passwordHash, at: now });
     await audit(tx, actor, now, { type: 'user_created', tenantId: tenant.id, userId: row.id, data: { role: row.role } });
+    if (alsoInTx) await alsoInTx(tx, row);
     return row;
   });
 }
@@ -72,18 +80,68 @@ export async function findUserByEmail(ctx: Ctx, tenant: Tenant, email: string): 
   return row;
 }
 
-/** Keyset pagination by email: fast for tenants of any size. */
-export async function listUsers(ctx: Ctx, tenant: Tenant, opts: { q?: string; after?: string; limit?: number }) {
+export type UserStatus = 'active' | 'disabled' | 'locked';
+export interface ListOptions { q?: string; after?: string; limit?: number; status?: UserStatus; role?: Role; }
+
+/**
+ * Keyset pagination by canonical email on the (tenant_id, email_canonical) unique index: the first
+ * page and the thousandth cost the same. A search (ILIKE '%q%') cannot use the index, so it scans
+ * the tenant's rows in index order and stops at the page size.
+ */
+export async function listUsers(ctx: Ctx, tenant: Tenant, opts: ListOptions) {
   const where: (SQL | undefined)[] = [eq(users.tenantId, tenant.id)];
   if (opts.q) {
     const pattern = `%${opts.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
     where.push(or(ilike(users.email, pattern), ilike(users.name, pattern)));
   }
+  if (opts.status === 'disabled') where.push(isNotNull(users.disabledAt));
+  if (opts.status === 'locked') where.push(isNull(users.disabledAt), isNotNull(users.lockedAt));
+  if (opts.status === 'active') where.push(isNull(users.disabledAt), isNull(users.lockedAt));
+  if (opts.role) where.push(eq(users.role, opts.role));
   if (opts.after) where.push(gt(users.emailCanonical, opts.after));
   const limit = Math.min(Math.max(opts.limit ?? 50, 1), 200);
   const rows = await ctx.db.select().from(users).where(and(...where)).orderBy(asc(users.emailCanonical)).limit(limit + 1);
   const page = rows.slice(0, limit);
-  return { users: page.map(userView), next: rows.length > limit ? page[page.length - 1]!.emailCanonical : null };
+  return { users: await detailedViews(ctx, tenant, page), next: rows.length > limit ? page[page.length - 1]!.emailCanonical : null };
+}
+
+export type UserDetails = ReturnType<typeof userView> & {
+  signInMethods: ('password' | 'google')[];
+  pendingReset: {
+    issuedAt: string; expiresAt: string; origin: string;
+    issuedBy: { type: 'user' | 'admin' | 'operator'; id: string | null; email: string | null };
+  } | null;
+};
+
+/**
+ * Users as the admin console lists them: how each can sign in, and the reset link waiting for
+ * them (the newest live token covering this tenant and their address; who made it). Two queries
+ * per page, whatever its size, plus one for the names of the admins who made those links.
+ */
+export async function detailedViews(ctx: Ctx, tenant: Tenant, rows: User[]): Promise<UserDetails[]> {
+  const linked = await usersWithIdentity(ctx.db, tenant.id, rows.map((u) => u.id));
+  const tokens = new Map((await liveTokensOf(ctx.db, tenant.id, rows.map((u) => u.emailCanonical), ctx.clock.now())).map((t) => [t.emailCanonical, t]));
+  const adminIds = [...new Set([...tokens.values()].map((t) => /^admin:(.+)$/.exec(t.createdBy ?? '')?.[1]).filter((x): x is string => !!x && UUID.test(x)))];
+  const admins = new Map(adminIds.length === 0 ? [] : (await ctx.db.select({ id: users.id, email: users.email }).from(users)
+    .where(and(eq(users.tenantId, tenant.id), inArray(users.id, adminIds)))).map((a) => [a.id, a.email]));
+  return rows.map((u) => {
+    const t = tokens.get(u.emailCanonical);
+    const [type, id] = (t?.createdBy ?? 'user:').split(/:(.*)/s) as [string, string | undefined];
+    return {
+      ...userView(u),
+      signInMethods: [...(u.passwordHash !== null ? ['password' as const] : []), ...(linked.has(u.id) ? ['google' as const] : [])],
+      pendingReset: t ? {
+        issuedAt: t.createdAt.toISOString(),
+        expiresAt: t.expiresAt.toISOString(),
+        origin: t.origin,
+        issuedBy: {
+          type: type === 'admin' || type === 'operator' ? type : 'user',
+          id: id || null,
+          email: type === 'admin' && id ? admins.get(id) ?? null : null,
+        },
+      } : null,
+    };
+  });
 }
 
 export interface UserPatch { disabled?: boolean; locked?: boolean; role?: Role; name?: string; email?: string; }
@@ -91,6 +149,11 @@ export interface UserPatch { disabled?: boolean; locked?: boolean; role?: Role; 
 /** One transaction: the change, what it implies (revoked sessions and links), and its audit lines. */
 export async function updateUser(ctx: Ctx, tenant: Tenant, id: string, patch: UserPatch, actor: Actor): Promise<User> {
   const before = await getUser(ctx, tenant, id);
+  // An admin cannot shut themselves out (and perhaps the whole tenant with them).
+  if (actor.type === 'admin' && actor.id === id) {
+    if (patch.disabled === true) throw invalidRequest('disabled: you cannot disable your own account — ask another admin.', { field: 'disabled' });
+    if (patch.role === 'member' && before.role === 'admin') throw invalidRequest('role: you cannot remove your own admin role — ask another admin.', { field: 'role' });
+  }
   const email = patch.email !== undefined ? emailOrThrow(patch.email) : undefined;
   return ctx.db.transaction(async (tx) => {
     const now = ctx.clock.now();
@@ -111,7 +174,9 @@ export async function updateUser(ctx: Ctx, tenant: Tenant, id: string, patch: Us
     try {
       [after] = await tx.update(users).set(set).where(and(eq(users.tenantId, tenant.id), eq(users.id, id))).returning();
     } catch (e) {
-      if ((e as { code?: string }).code === '23505' || /users_tenant_email/.test(String(e))) {
+      // The driver's error may come wrapped (drizzle's query error carries it as `cause`).
+      const err = e as { code?: string; cause?: { code?: string } };
+      if (err.code === '23505' || err.cause?.code === '23505' || /users_tenant_email/.test(String(e))) {
         throw conflict('email_taken', 'A user with this email already exists in this tenant.');
       }
       throw e;

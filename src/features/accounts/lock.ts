@@ -12,6 +12,7 @@ import { audit } from '../audit/audit.ts';
 import { accountLockedEmail } from '../password-reset/emails/messages.ts';
 import { revokeTokensFor } from '../password-reset/store.ts';
 import { revokeSessions } from '../sessions/sessions.ts';
+import { mailBrandOf, senderOf } from '../tenants/settings.ts';
 
 function page(title: string, body: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${esc(title)}</title></head><body><main><h1>${esc(title)}</h1>${body}</main></body></html>`;
@@ -34,7 +35,10 @@ export async function lockAccount(ctx: Ctx, token: string, ip: string): Promise<
     await revokeSessions(tx, now, [row.user.id]);
     await revokeTokensFor(tx, row.user.emailCanonical, row.tenant.id, now, 'account_locked');
     await audit(tx, { type: 'user', id: row.user.id, ip }, now, { type: 'user_locked', tenantId: row.tenant.id, userId: row.user.id, data: { via: 'this_wasnt_me', sessionsRevoked: 'all' } });
-    await enqueueMail(tx, ctx.secrets, ctx.clock, { ...accountLockedEmail({ tenantName: row.tenant.name, at: now }), kind: 'account_locked', to: row.user.email, tenantId: row.tenant.id, userId: row.user.id });
+    await enqueueMail(tx, ctx.secrets, ctx.clock, {
+      ...accountLockedEmail({ tenantName: row.tenant.name, at: now, brand: mailBrandOf(row.tenant) }),
+      kind: 'account_locked', to: row.user.email, tenantId: row.tenant.id, userId: row.user.id, from: senderOf(ctx.config.mailFrom, row.tenant),
+    });
     return true;
   });
 }

@@ -1,25 +1,61 @@
 // An admin-started reset is the ordinary reset flow entered from another door: same token, same
-// email, same completion. It revokes nothing until the user completes it.
+// email, same completion. It revokes nothing until the user completes it. A user who has no way to
+// sign in yet (created without a password, no linked identity) gets the same link worded as a
+// welcome ("set your password") instead.
 import { invalidRequest } from '../../errors.ts';
 import type { Ctx } from '../../platform/context.ts';
+import type { Db } from '../../platform/db.ts';
+import { LimitKeys } from '../abuse/keys.ts';
 import type { Actor } from '../audit/audit.ts';
-import { getUser } from '../accounts/accounts.ts';
+import { getUser, type User } from '../accounts/accounts.ts';
+import { welcomeEmail, type ResetMailInput } from '../password-reset/emails/messages.ts';
 import { issueReset } from '../password-reset/flow.ts';
 import { countReset } from '../password-reset/metrics.ts';
+import { tenantLoginUrl } from '../sso/connection.ts';
+import { usersWithIdentity } from '../sso/store.ts';
+import { adminResetTtlMs } from '../tenants/settings.ts';
 import { allowsPassword, type Tenant } from '../tenants/store.ts';
+
+function refuseUnusable(user: User, tenant: Tenant): void {
+  if (user.disabledAt) throw invalidRequest('This user is disabled — enable the account first, then reset its password.');
+  if (user.lockedAt) throw invalidRequest('This account was locked from a "this wasn\'t me" link — unlock it first, then reset its password.');
+  if (!allowsPassword(tenant)) throw invalidRequest('Password sign-in is off for this tenant.');
+}
+
+/**
+ * Admin-made emails to one user are limited (adminResendPerUser): each one supersedes the last,
+ * so a burst only fills the user's inbox. Links to copy send nothing and are not limited.
+ */
+const countEmail = (ctx: Ctx, user: User) => ctx.limits.consume('adminResendPerUser', new LimitKeys(ctx.secrets).user(user.id));
+
+const welcome = (ctx: Ctx, tenant: Tenant) => (p: ResetMailInput) => welcomeEmail({ ...p, signInUrl: tenantLoginUrl(ctx.config.publicUrl, tenant) });
 
 export async function adminReset(
   ctx: Ctx, tenant: Tenant, userId: string,
   input: { delivery: 'email' | 'link'; ttlMs?: number; reason?: string }, actor: Actor,
 ): Promise<{ url?: string; expiresAt: Date }> {
   const user = await getUser(ctx, tenant, userId);
-  if (user.disabledAt) throw invalidRequest('This user is disabled — enable the account first, then reset its password.');
-  if (!allowsPassword(tenant)) throw invalidRequest('Password sign-in is off for this tenant.');
+  refuseUnusable(user, tenant);
+  const newcomer = user.passwordHash === null && !(await usersWithIdentity(ctx.db, tenant.id, [user.id])).has(user.id);
+  if (input.delivery === 'email') await countEmail(ctx, user);
   const issued = await ctx.db.transaction((tx) =>
     issueReset(ctx, tx, {
       accounts: [{ user, tenant }], origin: 'admin', actor, deliver: input.delivery,
-      ttlMs: input.ttlMs ?? ctx.config.adminResetTokenTtlMs, reason: input.reason,
+      ttlMs: input.ttlMs ?? adminResetTtlMs(ctx.config, tenant), reason: input.reason,
+      ...(newcomer ? { mail: welcome(ctx, tenant), kind: 'welcome' } : {}),
     }));
   countReset('requested', 'admin');
   return input.delivery === 'link' ? issued : { expiresAt: issued.expiresAt };
+}
+
+/** Inside createUser's transaction: the new user's "Welcome — set your password" email. */
+export async function sendWelcome(ctx: Ctx, tx: Db, tenant: Tenant, user: User, actor: Actor): Promise<{ expiresAt: Date }> {
+  refuseUnusable(user, tenant);
+  await countEmail(ctx, user);
+  const { expiresAt } = await issueReset(ctx, tx, {
+    accounts: [{ user, tenant }], origin: 'admin', actor, deliver: 'email',
+    ttlMs: adminResetTtlMs(ctx.config, tenant), mail: welcome(ctx, tenant), kind: 'welcome',
+  });
+  countReset('requested', 'admin');
+  return { expiresAt };
 }

@@ -10,8 +10,10 @@ import type { Actor } from '../audit/audit.ts';
 import { listAudit } from '../audit/audit.ts';
 import { listTenants, SLUG, tenantBySlug, tenantView } from '../tenants/store.ts';
 import { ConnectionInput, ConnectionPatch } from '../sso/connection.ts';
+import { SettingsPatch } from '../tenants/settings.ts';
 import { createTenant, updateTenant } from '../tenants/tenants.ts';
-import { AuditList, registerUserRoutes } from './user-routes.ts';
+import { listDeliveries } from '../../platform/mail/outbox.ts';
+import { AuditList, Delivery, registerUserRoutes } from './user-routes.ts';
 
 const CreateTenant = z.object({
   slug: z.string().regex(SLUG, 'use lower-case letters, digits and dashes (at most 63)'),
@@ -26,15 +28,24 @@ const PatchTenant = z.object({
   loginMethods: z.array(z.enum(['password', 'google'])).min(1).max(2).optional(),
   passwordPolicy: z.record(z.string(), z.unknown()).optional(),
   google: ConnectionPatch.nullable().optional(),
+  ...SettingsPatch,
 });
 
 const AuditQuery = z.object({
   tenant: z.string().max(63).optional(), type: z.string().max(64).optional(),
   limit: z.coerce.number().int().min(1).max(1000).optional(), before: z.coerce.number().int().optional(),
 });
+const DeliveriesQuery = z.object({
+  tenant: z.string().max(63).optional(), status: z.enum(['queued', 'sending', 'sent', 'failed']).optional(),
+  limit: z.coerce.number().int().min(1).max(500).optional(),
+});
 const TenantView = z.object({
   id: z.string(), slug: z.string(), name: z.string(), loginMethods: z.array(z.enum(['password', 'google'])),
-  passwordPolicy: z.record(z.string(), z.unknown()), google: z.looseObject({}).nullable(), createdAt: z.iso.datetime(),
+  passwordPolicy: z.record(z.string(), z.unknown()), google: z.looseObject({}).nullable(),
+  resetTokenTtl: z.string().nullable(), adminResetTokenTtl: z.string().nullable(),
+  sender: z.object({ name: z.string().nullable(), address: z.string().nullable() }).nullable(),
+  branding: z.object({ name: z.string().nullable(), colour: z.string().nullable(), logoUrl: z.string().nullable() }).nullable(),
+  createdAt: z.iso.datetime(),
 });
 const tags = ['tenants'];
 const noTenant = { 404: err('`not_found`: no such tenant.') };
@@ -72,7 +83,7 @@ export async function operatorRoutes(app: FastifyInstance, { ctx, apiKey }: { ct
   });
 
   app.patch<{ Params: { slug: string } }>('/admin/v1/tenants/:slug', doc({
-    summary: 'Change a tenant (name, login methods, password policy, Google connection)', tags, body: PatchTenant,
+    summary: 'Change a tenant (name, login methods, password policy, Google connection, reset lifetimes, sender, branding)', tags, body: PatchTenant,
     responses: { 200: { description: 'The tenant as it is now.', schema: TenantView }, ...common.invalid, ...noTenant },
   }), async (request) => {
     const tenant = await tenantBySlug(ctx.db, request.params.slug);
@@ -88,6 +99,16 @@ export async function operatorRoutes(app: FastifyInstance, { ctx, apiKey }: { ct
     const tenant = q.tenant ? await tenantBySlug(ctx.db, q.tenant) : undefined;
     if (q.tenant && !tenant) throw notFound('No such tenant.');
     return { events: await listAudit(ctx.db, { ...q, tenantId: tenant?.id }) };
+  });
+
+  app.get('/admin/v1/deliveries', doc({
+    summary: 'Emails of every tenant (or one), newest first; `status=failed` finds what did not go out', tags: ['deliveries'], query: DeliveriesQuery,
+    responses: { 200: { description: 'Messages with attempts, SMTP replies and failure reasons (never their content).', schema: z.object({ deliveries: z.array(Delivery) }) }, ...common.invalid, ...noTenant },
+  }), async (request) => {
+    const q = parse(DeliveriesQuery, request.query ?? {});
+    const tenant = q.tenant ? await tenantBySlug(ctx.db, q.tenant) : undefined;
+    if (q.tenant && !tenant) throw notFound('No such tenant.');
+    return { deliveries: await listDeliveries(ctx.db, { tenantId: tenant?.id, status: q.status, limit: q.limit }) };
   });
 
   registerUserRoutes(app, ctx, '/admin/v1/tenants/:slug', async (request) => {

@@ -1,17 +1,19 @@
 // User management routes with one shape for two doors: the operator API (tenant from the URL,
 // operator key) and the tenant admin API (tenant from the admin's session, own tenant only).
+import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { parseDuration } from '../../config.ts';
+import { invalidRequest } from '../../errors.ts';
 import type { Ctx } from '../../platform/context.ts';
 import { parse } from '../../platform/http.ts';
 import { common, doc, err } from '../../platform/openapi.ts';
 import { deliveriesOf } from '../../platform/mail/outbox.ts';
-import { listAudit, type Actor } from '../audit/audit.ts';
-import { createUser, getUser, importUsers, listUsers, signOutEverywhere, updateUser, userView } from '../accounts/accounts.ts';
-import type { Tenant } from '../tenants/store.ts';
+import { exportAudit, listAudit, type Actor } from '../audit/audit.ts';
+import { createUser, detailedViews, getUser, importUsers, listUsers, signOutEverywhere, updateUser, userView } from '../accounts/accounts.ts';
+import { allowsPassword, type Tenant } from '../tenants/store.ts';
 import { linkedIdentities, unlinkIdentity } from '../sso/identities.ts';
-import { adminReset } from './admin-reset.ts';
+import { adminReset, sendWelcome } from './admin-reset.ts';
 
 export type TenantResolver = (request: FastifyRequest) => Promise<{ tenant: Tenant; actor: Actor }>;
 
@@ -21,6 +23,7 @@ const CreateUser = z.object({
   name: z.string().max(200).optional(),
   password: z.string().max(4096).optional(),
   role: Role.optional(),
+  sendWelcome: z.boolean().optional(),
 });
 const PatchUser = z.object({
   disabled: z.boolean().optional(),
@@ -37,20 +40,32 @@ const ResetBody = z.object({
 const ImportBody = z.object({
   users: z.array(z.object({ email: z.string().max(1000), name: z.string().max(1000).optional(), role: z.string().max(50).optional() })).max(100_000),
 });
-const ListQuery = z.object({ q: z.string().max(200).optional(), after: z.string().max(300).optional(), limit: z.coerce.number().int().min(1).max(200).optional() });
-const AuditQuery = z.object({ userId: z.string().uuid().optional(), type: z.string().max(64).optional(), before: z.coerce.number().int().optional(), limit: z.coerce.number().int().min(1).max(1000).optional() });
+const Status = z.enum(['active', 'disabled', 'locked']);
+export const ListQuery = z.object({
+  q: z.string().max(200).optional(), after: z.string().max(300).optional(), limit: z.coerce.number().int().min(1).max(200).optional(),
+  status: Status.optional(), role: Role.optional(),
+});
+export const AuditQuery = z.object({ userId: z.string().uuid().optional(), type: z.string().max(64).optional(), before: z.coerce.number().int().optional(), limit: z.coerce.number().int().min(1).max(1000).optional() });
+const ExportQuery = z.object({ format: z.enum(['csv', 'jsonl']).default('jsonl'), userId: z.string().uuid().optional(), type: z.string().max(64).optional() });
 
 export const UserView = z.object({
-  id: z.string(), email: z.string(), name: z.string(), role: Role, status: z.enum(['active', 'disabled', 'locked']),
+  id: z.string(), email: z.string(), name: z.string(), role: Role, status: Status,
   hasPassword: z.boolean(), lastLoginAt: z.iso.datetime().nullable(), createdAt: z.iso.datetime(),
+});
+const UserDetails = UserView.extend({
+  signInMethods: z.array(z.enum(['password', 'google'])),
+  pendingReset: z.object({
+    issuedAt: z.iso.datetime(), expiresAt: z.iso.datetime(), origin: z.enum(['self', 'admin']),
+    issuedBy: z.object({ type: z.enum(['user', 'admin', 'operator']), id: z.string().nullable(), email: z.string().nullable() }),
+  }).nullable(),
 });
 const AuditEvent = z.object({
   id: z.number().int(), type: z.string(), tenantId: z.string().nullable(), userId: z.string().nullable(),
   actor: z.object({ type: z.string(), id: z.string().nullable() }), ip: z.string().nullable(), data: z.unknown(), at: z.iso.datetime(),
 });
 export const AuditList = z.object({ events: z.array(AuditEvent) });
-const Delivery = z.object({
-  id: z.string(), kind: z.string(), to: z.string(), subject: z.string(), status: z.enum(['queued', 'sending', 'sent', 'failed']),
+export const Delivery = z.object({
+  id: z.string(), tenantId: z.string().nullable(), kind: z.string(), to: z.string(), from: z.string().nullable(), subject: z.string(), status: z.enum(['queued', 'sending', 'sent', 'failed']),
   attempts: z.number().int(), lastError: z.string().nullable(), smtpResponse: z.string().nullable(),
   queuedAt: z.iso.datetime(), sentAt: z.iso.datetime().nullable(), nextAttemptAt: z.iso.datetime().nullable(),
 });
@@ -59,24 +74,27 @@ const noUser = { 404: err('`not_found`: no such user in this tenant (another ten
 
 export function registerUserRoutes(app: FastifyInstance, ctx: Ctx, base: string, resolve: TenantResolver): void {
   app.get(`${base}/users`, doc({
-    summary: 'List users (search, keyset pagination)', tags, query: ListQuery,
-    responses: { 200: { description: 'A page of users; `next` is the `after` of the next page.', schema: z.object({ users: z.array(UserView), next: z.string().nullable() }) }, ...common.invalid },
+    summary: 'List users (search by email or name, filter by status and role, keyset pagination)', tags, query: ListQuery,
+    responses: { 200: { description: 'A page of users, with their sign-in methods and pending reset link; `next` is the `after` of the next page.', schema: z.object({ users: z.array(UserDetails), next: z.string().nullable() }) }, ...common.invalid },
   }), async (request) => {
     const { tenant } = await resolve(request);
     return listUsers(ctx, tenant, parse(ListQuery, request.query ?? {}));
   });
 
   app.post(`${base}/users`, doc({
-    summary: 'Create a user', tags, body: CreateUser,
+    summary: 'Create a user; without a password, `sendWelcome: true` emails a link to set one', tags, body: CreateUser,
     responses: {
-      201: { description: 'Created.', schema: z.object({ id: z.string(), email: z.string() }) }, ...common.invalid,
-      409: err('A user with this email exists in this tenant.'), 422: err('`password_policy`, with `failed`.'),
+      201: { description: 'Created (`welcome` when the welcome email was queued).', schema: z.object({ id: z.string(), email: z.string(), welcome: z.object({ status: z.literal('queued'), expiresAt: z.iso.datetime() }).optional() }) },
+      ...common.invalid, 409: err('A user with this email exists in this tenant.'), 422: err('`password_policy`, with `failed`.'),
     },
   }), async (request, reply) => {
     const { tenant, actor } = await resolve(request);
-    const body = parse(CreateUser, request.body);
-    const user = await createUser(ctx, tenant, body, actor);
-    return reply.status(201).send({ id: user.id, email: user.email });
+    const { sendWelcome: welcome, ...body } = parse(CreateUser, request.body);
+    if (welcome && body.password !== undefined) throw invalidRequest('sendWelcome: the welcome email lets the user choose a password — leave out password.', { field: 'sendWelcome' });
+    if (welcome && !allowsPassword(tenant)) throw invalidRequest('sendWelcome: password sign-in is off for this tenant.', { field: 'sendWelcome' });
+    let sent: { expiresAt: Date } | undefined;
+    const user = await createUser(ctx, tenant, body, actor, welcome ? async (tx, u) => { sent = await sendWelcome(ctx, tx, tenant, u, actor); } : undefined);
+    return reply.status(201).send({ id: user.id, email: user.email, ...(sent ? { welcome: { status: 'queued', expiresAt: sent.expiresAt.toISOString() } } : {}) });
   });
 
   app.post(`${base}/users/import`, doc({
@@ -92,12 +110,13 @@ export function registerUserRoutes(app: FastifyInstance, ctx: Ctx, base: string,
   });
 
   app.get<{ Params: { id: string } }>(`${base}/users/:id`, doc({
-    summary: 'One user, with linked sign-in identities', tags,
-    responses: { 200: { description: 'The user.', schema: UserView.extend({ identities: z.array(z.looseObject({ id: z.string() })) }) }, ...noUser },
+    summary: 'One user, with sign-in methods, pending reset link and linked identities', tags,
+    responses: { 200: { description: 'The user.', schema: UserDetails.extend({ identities: z.array(z.looseObject({ id: z.string() })) }) }, ...noUser },
   }), async (request) => {
     const { tenant } = await resolve(request);
     const user = await getUser(ctx, tenant, request.params.id);
-    return { ...userView(user), identities: await linkedIdentities(ctx, tenant, user.id) };
+    const [details] = await detailedViews(ctx, tenant, [user]);
+    return { ...details!, identities: await linkedIdentities(ctx, tenant, user.id) };
   });
 
   app.delete<{ Params: { id: string; identityId: string } }>(`${base}/users/:id/identities/:identityId`, doc({
@@ -109,7 +128,7 @@ export function registerUserRoutes(app: FastifyInstance, ctx: Ctx, base: string,
   });
 
   app.patch<{ Params: { id: string } }>(`${base}/users/:id`, doc({
-    summary: 'Change a user (disable, unlock, role, name, email)', tags, body: PatchUser,
+    summary: 'Change a user (disable, enable, unlock, role, name, email)', tags, body: PatchUser,
     responses: { 200: { description: 'The user as it is now.', schema: UserView }, ...common.invalid, ...noUser, 409: err('The new email is taken in this tenant.') },
   }), async (request) => {
     const { tenant, actor } = await resolve(request);
@@ -142,7 +161,7 @@ export function registerUserRoutes(app: FastifyInstance, ctx: Ctx, base: string,
   });
 
   app.get<{ Params: { id: string } }>(`${base}/users/:id/deliveries`, doc({
-    summary: 'Emails sent (or waiting) for a user, with attempts and SMTP replies', tags,
+    summary: 'Emails sent (or waiting) for a user, with attempts, SMTP replies and failure reasons', tags,
     responses: { 200: { description: 'Newest first.', schema: z.object({ deliveries: z.array(Delivery) }) }, ...noUser },
   }), async (request) => {
     const { tenant } = await resolve(request);
@@ -159,5 +178,22 @@ export function registerUserRoutes(app: FastifyInstance, ctx: Ctx, base: string,
     if (q.userId) await getUser(ctx, tenant, q.userId);
     return { events: await listAudit(ctx.db, { tenantId: tenant.id, ...q }) };
   });
-}
 
+  app.get(`${base}/audit/export`, doc({
+    summary: 'Download every matching audit event of this tenant, newest first, as CSV or JSON Lines', tags: ['audit'], query: ExportQuery,
+    responses: {
+      200: { description: 'A streamed attachment: `text/csv` (columns id, at, type, tenantId, userId, actor, ip, data) or `application/x-ndjson` (one event per line, as in /audit).', contentType: 'text/csv' },
+      ...common.invalid, ...noUser,
+    },
+  }), async (request, reply) => {
+    const { tenant } = await resolve(request);
+    const q = parse(ExportQuery, request.query ?? {});
+    if (q.userId) await getUser(ctx, tenant, q.userId);
+    const day = ctx.clock.now().toISOString().slice(0, 10);
+    return reply
+      .type(q.format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8')
+      .header('content-disposition', `attachment; filename="audit-${tenant.slug}-${day}.${q.format}"`)
+      .header('cache-control', 'no-store')
+      .send(Readable.from(exportAudit(ctx.db, { tenantId: tenant.id, userId: q.userId, type: q.type }, q.format)));
+  });
+}

@@ -1,4 +1,5 @@
 import { and, desc, eq, lt, type SQL } from 'drizzle-orm';
+import { csvLine } from '../../cli/csv.ts';
 import type { Db } from '../../platform/db.ts';
 import { auditEvents } from '../../platform/schema.ts';
 
@@ -25,10 +26,17 @@ export async function audit(tx: Db, actor: Actor, at: Date, event: AuditEvent): 
   });
 }
 
-export async function listAudit(
-  db: Db,
-  filter: { tenantId?: string; userId?: string; type?: string; before?: number; limit?: number },
-) {
+/** Every type of event written, for filters (the admin console's type list). */
+export const AUDIT_TYPES = [
+  'user_created', 'users_imported', 'user_renamed', 'email_changed', 'role_changed', 'user_disabled', 'user_enabled',
+  'user_locked', 'user_unlocked', 'sessions_revoked', 'signed_in', 'signed_out',
+  'password_reset_requested', 'password_reset_coalesced', 'password_reset_refused', 'admin_reset_issued',
+  'password_reset_completed', 'password_changed', 'identity_linked', 'identity_unlinked', 'tenant_created', 'tenant_updated',
+] as const;
+
+export interface AuditFilter { tenantId?: string; userId?: string; type?: string; before?: number; limit?: number; }
+
+export async function listAudit(db: Db, filter: AuditFilter) {
   const where: SQL[] = [];
   if (filter.tenantId) where.push(eq(auditEvents.tenantId, filter.tenantId));
   if (filter.userId) where.push(eq(auditEvents.userId, filter.userId));
@@ -50,4 +58,27 @@ export async function listAudit(
     data: r.data,
     at: r.createdAt.toISOString(),
   }));
+}
+
+export type AuditView = Awaited<ReturnType<typeof listAudit>>[number];
+
+/** CSV columns of an export (the CLI's `audit export --format csv` and the admin download). */
+export const AUDIT_CSV_COLUMNS = ['id', 'at', 'type', 'tenantId', 'userId', 'actor', 'ip', 'data'] as const;
+export const auditCsvLine = (e: AuditView) =>
+  csvLine(AUDIT_CSV_COLUMNS.map((c) => (c === 'actor' ? `${e.actor.type}:${e.actor.id ?? ''}` : e[c])));
+
+/**
+ * Every matching event, newest first, as CSV or JSON Lines text, a thousand rows per query: an
+ * export of any size streams in constant memory.
+ */
+export async function* exportAudit(db: Db, filter: Omit<AuditFilter, 'before' | 'limit'>, format: 'csv' | 'jsonl'): AsyncGenerator<string> {
+  const PAGE = 1000;
+  if (format === 'csv') yield `${AUDIT_CSV_COLUMNS.join(',')}\n`;
+  let before: number | undefined;
+  for (;;) {
+    const page = await listAudit(db, { ...filter, before, limit: PAGE });
+    if (page.length > 0) yield page.map((e) => `${format === 'csv' ? auditCsvLine(e) : JSON.stringify(e)}\n`).join('');
+    if (page.length < PAGE) return;
+    before = page[page.length - 1]!.id;
+  }
 }

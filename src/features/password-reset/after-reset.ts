@@ -9,6 +9,7 @@ import { clearLoginThrottles } from '../abuse/guard.ts';
 import { audit, type Actor } from '../audit/audit.ts';
 import { recordPassword } from '../password-policy/history.ts';
 import { revokeSessions } from '../sessions/sessions.ts';
+import { mailBrandOf, senderOf } from '../tenants/settings.ts';
 import { passwordChangedEmail } from './emails/messages.ts';
 import { revokeTokensFor, type Account } from './store.ts';
 
@@ -57,9 +58,9 @@ const sendNotice: Step = async (ctx, tx, e) => {
       expiresAt: new Date(e.at.getTime() + LOCK_LINK_TTL_MS),
     });
     const mail = passwordChangedEmail({
-      tenantName: tenant.name, at: e.at, how: e.how, lockUrl: `${ctx.config.publicUrl}/account/lock?token=${token}`,
+      tenantName: tenant.name, at: e.at, how: e.how, lockUrl: `${ctx.config.publicUrl}/account/lock?token=${token}`, brand: mailBrandOf(tenant),
     });
-    await enqueueMail(tx, ctx.secrets, ctx.clock, { ...mail, kind: 'password_changed', to: user.email, tenantId: tenant.id, userId: user.id });
+    await enqueueMail(tx, ctx.secrets, ctx.clock, { ...mail, kind: 'password_changed', to: user.email, tenantId: tenant.id, userId: user.id, from: senderOf(ctx.config.mailFrom, tenant) });
   }
 };
 

@@ -13,6 +13,7 @@ import { LimitKeys } from '../abuse/keys.ts';
 import { canonicalEmail } from '../accounts/email.ts';
 import { enforcePolicy } from '../password-policy/enforce.ts';
 import { ssoEnforced, ssoOnly, tenantLoginUrl } from '../sso/connection.ts';
+import { mailBrandOf, resetTtlMs, senderOf } from '../tenants/settings.ts';
 import { allowsPassword } from '../tenants/store.ts';
 import { clearThrottles, runAfterPasswordSet } from './after-reset.ts';
 import { countReset, reasonOf } from './metrics.ts';
@@ -83,18 +84,20 @@ export async function resolveRequests(ctx: Ctx): Promise<number> {
       } else if (covered.length > 0) {
         const signInUrl = tenantLoginUrl(ctx.config.publicUrl, covered[0]!.tenant);
         const mail = covered.every(ssoOnly) ? (p: ResetMailInput) => googleAccountResetEmail({ ...p, signInUrl }) : undefined;
-        await issueReset(ctx, tx, { accounts: covered, origin: 'self', actor, ttlMs: ctx.config.resetTokenTtlMs, deliver: 'email', mail });
+        // Several tenants' accounts share one link: it lives as long as the shortest of their lifetimes.
+        const ttlMs = Math.min(...covered.map((a) => resetTtlMs(ctx.config, a.tenant)));
+        await issueReset(ctx, tx, { accounts: covered, origin: 'self', actor, ttlMs, deliver: 'email', mail });
       } else if (enforced.length > 0) {
         const first = enforced[0]!;
-        const mail = ssoEnforcedEmail({ tenantNames: enforced.map((a) => a.tenant.name), signInUrl: tenantLoginUrl(ctx.config.publicUrl, first.tenant) });
-        await enqueueMail(tx, ctx.secrets, ctx.clock, { ...mail, kind: 'sso_enforced', to: first.user.email, tenantId: first.tenant.id, userId: first.user.id });
+        const mail = ssoEnforcedEmail({ tenantNames: enforced.map((a) => a.tenant.name), signInUrl: tenantLoginUrl(ctx.config.publicUrl, first.tenant), brand: mailBrandOf(first.tenant) });
+        await enqueueMail(tx, ctx.secrets, ctx.clock, { ...mail, kind: 'sso_enforced', to: first.user.email, tenantId: first.tenant.id, userId: first.user.id, from: senderOf(ctx.config.mailFrom, first.tenant) });
         for (const a of enforced) {
           await audit(tx, actor, ctx.clock.now(), { type: 'password_reset_refused', tenantId: a.tenant.id, userId: a.user.id, data: { reason: 'sso_enforced' } });
         }
       } else if (disabled.length > 0) {
-        const mail = accountDisabledEmail({ tenantNames: disabled.map((a) => a.tenant.name) });
         const first = disabled[0]!;
-        await enqueueMail(tx, ctx.secrets, ctx.clock, { ...mail, kind: 'account_disabled', to: first.user.email, tenantId: first.tenant.id, userId: first.user.id });
+        const mail = accountDisabledEmail({ tenantNames: disabled.map((a) => a.tenant.name), brand: mailBrandOf(first.tenant) });
+        await enqueueMail(tx, ctx.secrets, ctx.clock, { ...mail, kind: 'account_disabled', to: first.user.email, tenantId: first.tenant.id, userId: first.user.id, from: senderOf(ctx.config.mailFrom, first.tenant) });
         for (const a of disabled) {
           await audit(tx, actor, ctx.clock.now(), { type: 'password_reset_refused', tenantId: a.tenant.id, userId: a.user.id, data: { reason: 'account_disabled' } });
         }
@@ -116,6 +119,8 @@ export interface IssueInput {
   reason?: string;
   /** Words the email differently (e.g. for Google sign-in accounts); the reset email by default. */
   mail?: (p: ResetMailInput) => MailContent;
+  /** The outbox kind of that email ('password_reset' by default; 'welcome' for a new user). */
+  kind?: string;
 }
 
 /**
@@ -149,16 +154,22 @@ export async function issueReset(ctx: Ctx, tx: Db, input: IssueInput): Promise<{
       type: input.origin === 'admin' ? 'admin_reset_issued' : 'password_reset_requested',
       tenantId: a.tenant.id,
       userId: a.user.id,
-      data: { tokenId: row.id, delivery: input.deliver, expiresAt: expiresAt.toISOString(), ...(input.reason ? { reason: input.reason } : {}) },
+      data: {
+        tokenId: row.id, delivery: input.deliver, expiresAt: expiresAt.toISOString(),
+        ...(input.reason ? { reason: input.reason } : {}), ...(input.kind ? { kind: input.kind } : {}),
+      },
     });
   }
   if (input.deliver === 'email') {
     const mail = (input.mail ?? resetEmail)({
       url, codeUrl: `${ctx.config.publicUrl}/reset-password/code`, code: formatCode(code), expiresAt,
-      tenantNames: input.accounts.map((a) => a.tenant.name), byAdmin: input.origin === 'admin',
+      tenantNames: input.accounts.map((a) => a.tenant.name), byAdmin: input.origin === 'admin', brand: mailBrandOf(first.tenant),
     });
     // Always to the stored address, never to what was typed.
-    await enqueueMail(tx, ctx.secrets, ctx.clock, { ...mail, kind: 'password_reset', to: first.user.email, tenantId: first.tenant.id, userId: first.user.id });
+    await enqueueMail(tx, ctx.secrets, ctx.clock, {
+      ...mail, kind: input.kind ?? 'password_reset', to: first.user.email, tenantId: first.tenant.id, userId: first.user.id,
+      from: senderOf(ctx.config.mailFrom, first.tenant),
+    });
     ctx.worker.kick();
   }
   return { url, expiresAt };

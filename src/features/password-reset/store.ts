@@ -61,6 +61,24 @@ export async function insertToken(tx: Db, values: typeof resetTokens.$inferInser
   return row!;
 }
 
+/**
+ * The newest live token of each of these addresses that covers this tenant: the admin console's
+ * "pending reset". A newer token supersedes the older ones, so there is at most one anyway.
+ */
+export async function liveTokensOf(db: Db, tenantId: string, emails: string[], now: Date): Promise<ResetToken[]> {
+  if (emails.length === 0) return [];
+  return db
+    .selectDistinctOn([resetTokens.emailCanonical])
+    .from(resetTokens)
+    .where(and(
+      inArray(resetTokens.emailCanonical, emails),
+      sql`${resetTokens.tenantIds} @> ${JSON.stringify([tenantId])}::jsonb`,
+      isNull(resetTokens.usedAt), isNull(resetTokens.supersededAt), isNull(resetTokens.revokedAt),
+      gt(resetTokens.expiresAt, now),
+    ))
+    .orderBy(resetTokens.emailCanonical, desc(resetTokens.createdAt));
+}
+
 /** A newer request supersedes every older unused token of the same address. */
 export async function supersedeTokens(tx: Db, email: string, at: Date): Promise<void> {
   await tx

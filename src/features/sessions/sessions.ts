@@ -43,13 +43,15 @@ export async function createSession(
   return { token, expiresAt };
 }
 
-/** The live session for a token, or null: unknown, expired, revoked, or its account disabled or locked. */
-export async function loadSession(ctx: Ctx, token: string, via: SessionInfo['via']): Promise<SessionInfo | null> {
-  if (token.length < 20 || token.length > 100) return null;
-  const idHash = sessionHash(ctx, token);
-  const [row] = await ctx.db
+/**
+ * The session lookup, built once per database handle: composing it anew on every request cost
+ * about a fifth of a session check's CPU. Prepared with placeholders (and as a named server-side
+ * statement on PostgreSQL); still one read of the row per request, so revocation stays immediate.
+ */
+function sessionQuery(db: Db) {
+  return db
     .select({
-      s: sessions,
+      s: { authMethod: sessions.authMethod, createdAt: sessions.createdAt, expiresAt: sessions.expiresAt },
       u: { id: users.id, email: users.email, name: users.name, role: users.role },
       t: { id: tenants.id, slug: tenants.slug, name: tenants.name },
     })
@@ -57,12 +59,23 @@ export async function loadSession(ctx: Ctx, token: string, via: SessionInfo['via
     .innerJoin(users, eq(users.id, sessions.userId))
     .innerJoin(tenants, eq(tenants.id, sessions.tenantId))
     .where(and(
-      eq(sessions.idHash, idHash),
+      eq(sessions.idHash, sql.placeholder('idHash')),
       isNull(sessions.revokedAt),
-      gt(sessions.expiresAt, ctx.clock.now()),
+      gt(sessions.expiresAt, sql.placeholder('now')),
       isNull(users.disabledAt),
       isNull(users.lockedAt),
-    ));
+    ))
+    .prepare('keyturn_load_session');
+}
+const prepared = new WeakMap<Db, ReturnType<typeof sessionQuery>>();
+
+/** The live session for a token, or null: unknown, expired, revoked, or its account disabled or locked. */
+export async function loadSession(ctx: Ctx, token: string, via: SessionInfo['via']): Promise<SessionInfo | null> {
+  if (token.length < 20 || token.length > 100) return null;
+  const idHash = sessionHash(ctx, token);
+  let query = prepared.get(ctx.db);
+  if (!query) prepared.set(ctx.db, (query = sessionQuery(ctx.db)));
+  const [row] = await query.execute({ idHash, now: ctx.clock.now() });
   if (!row) return null;
   return {
     idHash,

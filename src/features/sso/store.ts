@@ -1,5 +1,5 @@
 // All SQL of single sign-on: started sign-ins (single use) and linked identities.
-import { and, asc, eq, gt, isNull, lt } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, isNull, lt } from 'drizzle-orm';
 import type { Db } from '../../platform/db.ts';
 import { sessions, ssoIdentities, ssoStates, users } from '../../platform/schema.ts';
 
@@ -69,6 +69,14 @@ export async function identitiesOfUser(db: Db, tenantId: string, userId: string)
   return db.select().from(ssoIdentities)
     .where(and(eq(ssoIdentities.tenantId, tenantId), eq(ssoIdentities.userId, userId)))
     .orderBy(asc(ssoIdentities.createdAt));
+}
+
+/** Which of these users (of one tenant) have a linked identity: the admin list's sign-in methods. */
+export async function usersWithIdentity(db: Db, tenantId: string, userIds: string[]): Promise<Set<string>> {
+  if (userIds.length === 0) return new Set();
+  const rows = await db.selectDistinct({ userId: ssoIdentities.userId }).from(ssoIdentities)
+    .where(and(eq(ssoIdentities.tenantId, tenantId), inArray(ssoIdentities.userId, userIds)));
+  return new Set(rows.map((r) => r.userId));
 }
 
 export async function deleteIdentity(db: Db, tenantId: string, userId: string, id: string): Promise<SsoIdentity | undefined> {

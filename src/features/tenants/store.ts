@@ -2,6 +2,7 @@ import { asc, eq } from 'drizzle-orm';
 import type { Db } from '../../platform/db.ts';
 import { tenants } from '../../platform/schema.ts';
 import { connectionView, storedConnection } from '../sso/connection.ts';
+import { settingsView } from './settings.ts';
 
 export type Tenant = typeof tenants.$inferSelect;
 
@@ -32,6 +33,7 @@ export function tenantView(t: Tenant) {
     loginMethods: t.loginMethods,
     passwordPolicy: t.passwordPolicy,
     google: connectionView(storedConnection(t)),
+    ...settingsView(t),
     createdAt: t.createdAt.toISOString(),
   };
 }

@@ -5,6 +5,7 @@ import type { Ctx } from '../../platform/context.ts';
 import { tenants } from '../../platform/schema.ts';
 import { audit, type Actor } from '../audit/audit.ts';
 import { checkLoginMethods, mergeConnection, storedConnection, type ConnectionPatch } from '../sso/connection.ts';
+import { applySettingsPatch, type SettingsPatchInput } from './settings.ts';
 import { SLUG, type Tenant } from './store.ts';
 
 export interface TenantInput {
@@ -40,7 +41,7 @@ export async function createTenant(ctx: Ctx, input: TenantInput, actor: Actor): 
   });
 }
 
-export interface TenantPatch {
+export interface TenantPatch extends SettingsPatchInput {
   name?: string;
   loginMethods?: ('password' | 'google')[];
   passwordPolicy?: Record<string, unknown>;
@@ -48,12 +49,16 @@ export interface TenantPatch {
   google?: z.infer<typeof ConnectionPatch> | null;
 }
 
-/** Settings of a tenant (operator API). Audited with the names of what changed, never the client secret. */
+/**
+ * Settings of a tenant (operator API): name, login methods, password policy, Google connection,
+ * reset lifetimes, sender, branding. Audited with the names of what changed, never the client secret.
+ */
 export async function updateTenant(ctx: Ctx, tenant: Tenant, patch: TenantPatch, actor: Actor): Promise<Tenant> {
   const google = patch.google === undefined ? storedConnection(tenant) : mergeConnection(storedConnection(tenant), patch.google);
   const loginMethods = patch.loginMethods ?? tenant.loginMethods;
   checkLoginMethods(loginMethods, google);
-  const { google: _old, ...otherSettings } = tenant.settings;
+  const { google: _old, ...rest } = tenant.settings;
+  const otherSettings = applySettingsPatch(rest, patch, ctx.config.publicUrl);
   const now = ctx.clock.now();
   return ctx.db.transaction(async (tx) => {
     const [row] = await tx

@@ -13,6 +13,8 @@ export interface QueuedMail extends MailContent {
   to: string;
   tenantId?: string | null;
   userId?: string | null;
+  /** The tenant's own From header; null or absent = MAIL_FROM. */
+  from?: string | null;
 }
 
 export interface OutboxOptions {
@@ -42,6 +44,7 @@ export async function enqueueMail(tx: Db, secrets: Secrets, clock: Clock, mail: 
       userId: mail.userId ?? null,
       kind: mail.kind,
       toAddress: mail.to,
+      fromAddress: mail.from ?? null,
       subject: mail.subject,
       sealedBody: secrets.seal(JSON.stringify({ text: mail.text, html: mail.html })),
       nextAttemptAt: now,
@@ -63,7 +66,7 @@ export function messageIdFor(rowId: string, from: string): string {
   return `<${rowId}@${domain}>`;
 }
 
-interface ClaimedRow { id: string; to_address: string; subject: string; sealed_body: string | null; attempts: number; created_at: Date | string; }
+interface ClaimedRow { id: string; to_address: string; from_address: string | null; subject: string; sealed_body: string | null; attempts: number; created_at: Date | string; }
 
 /**
  * Claims due rows (or rows whose sender died: lease expired) with FOR UPDATE SKIP LOCKED, so
@@ -85,7 +88,7 @@ export async function sendDueMail(
         order by next_attempt_at
         limit ${opts.batch}
         for update skip locked)
-      returning id, to_address, subject, sealed_body, attempts, created_at`),
+      returning id, to_address, from_address, subject, sealed_body, attempts, created_at`),
   );
   for (const [i, row] of claimed.entries()) {
     if (opts.stopping?.()) {
@@ -99,7 +102,8 @@ export async function sendDueMail(
     try {
       if (!row.sealed_body) throw new Error('message body missing');
       const body = JSON.parse(secrets.open(row.sealed_body)) as { text: string; html: string };
-      const result = await transport.send({ from, to: row.to_address, subject: row.subject, messageId: messageIdFor(row.id, from), ...body });
+      const sender = row.from_address ?? from; // the tenant's sender, else MAIL_FROM
+      const result = await transport.send({ from: sender, to: row.to_address, subject: row.subject, messageId: messageIdFor(row.id, sender), ...body });
       await db
         .update(outbox)
         .set({ status: 'sent', sentAt: clock.now(), smtpResponse: result.response, sealedBody: null, leaseUntil: null })
@@ -122,17 +126,27 @@ export async function sendDueMail(
   return claimed.length;
 }
 
-export async function deliveriesOf(db: Db, filter: { userId: string; tenantId: string }) {
+export interface DeliveryFilter { tenantId?: string; userId?: string; status?: 'queued' | 'sending' | 'sent' | 'failed'; limit?: number; }
+
+/** Messages, newest first: one user's (admin console), or across tenants (operator). */
+export async function listDeliveries(db: Db, filter: DeliveryFilter) {
+  const where = [
+    filter.tenantId ? eq(outbox.tenantId, filter.tenantId) : undefined,
+    filter.userId ? eq(outbox.userId, filter.userId) : undefined,
+    filter.status ? eq(outbox.status, filter.status) : undefined,
+  ];
   const rows = await db
     .select()
     .from(outbox)
-    .where(and(eq(outbox.userId, filter.userId), eq(outbox.tenantId, filter.tenantId)))
+    .where(and(...where))
     .orderBy(desc(outbox.createdAt))
-    .limit(100);
+    .limit(Math.min(filter.limit ?? 100, 500));
   return rows.map((r) => ({
     id: r.id,
+    tenantId: r.tenantId,
     kind: r.kind,
     to: r.toAddress,
+    from: r.fromAddress,
     subject: r.subject,
     status: r.status,
     attempts: r.attempts,
@@ -143,3 +157,5 @@ export async function deliveriesOf(db: Db, filter: { userId: string; tenantId: s
     nextAttemptAt: r.status === 'queued' ? r.nextAttemptAt.toISOString() : null,
   }));
 }
+
+export const deliveriesOf = (db: Db, filter: { userId: string; tenantId: string }) => listDeliveries(db, filter);

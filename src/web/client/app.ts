@@ -1,4 +1,5 @@
 // The whole client: progressive enhancement of server-rendered forms. Every page works without it.
+import { enhanceAdmin } from './admin.ts';
 import { solveCaptchas } from './captcha.ts';
 import { localTimes, passwordToggles } from './enhance.ts';
 import { enhancePasswordForm } from './password.ts';
@@ -8,6 +9,7 @@ function start(): void {
   localTimes();
   passwordToggles();
   solveCaptchas();
+  enhanceAdmin();
   for (const form of Array.from(document.querySelectorAll<HTMLFormElement>('form[data-password-form]'))) enhancePasswordForm(form);
 }
 

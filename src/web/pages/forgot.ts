@@ -4,9 +4,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseEmail } from '../../features/accounts/email.ts';
 import { requestReset } from '../../features/password-reset/flow.ts';
+import { resetTtlMs } from '../../features/tenants/settings.ts';
 import { tenantBySlug, type Tenant } from '../../features/tenants/store.ts';
 import type { Ctx } from '../../platform/context.ts';
 import { captchaAsked, captchaBlock, captchaDown, type CaptchaAsk } from '../captcha.ts';
+import { brandFor } from '../brand.ts';
 import { html, type Html } from '../html.ts';
 import { durationText, type Messages } from '../i18n/index.ts';
 import { alert, field, form, links, page, submit } from '../layout.ts';
@@ -28,7 +30,7 @@ export async function forgotPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
   const formPage = (request: FastifyRequest, reply: FastifyReply, tenant: Tenant | undefined, v: { email?: string; fieldError?: string; error?: string; captcha?: CaptchaAsk }, status = 200) => {
     const m = messages(request);
     return sendPage(request, reply, page({
-      m, title: tenant ? m.forgotTitleTenant(tenant.name) : m.forgotTitle, context: tenant?.name,
+      m, title: tenant ? m.forgotTitleTenant(tenant.name) : m.forgotTitle, ...brandFor(tenant),
       body: html`${v.error ? alert('error', v.error) : ''}
 <p class="lead">${m.forgotIntro}</p>
 ${forgotForm(m, { slug: tenant?.slug, email: v.email, error: v.fieldError, captcha: v.captcha })}
@@ -41,8 +43,8 @@ ${links([{ href: '/reset-password/code', label: m.haveCode }, { href: loginPath(
     const rule = ctx.limits.rule('forgotPerAccount'); // overrides and RATE_LIMIT_SCALE applied
     const limit = rule.points === null ? null : { count: rule.points, per: durationText(m, rule.windowMs) };
     return sendPage(request, reply, page({
-      m, title: m.sentTitle, context: tenant?.name,
-      body: html`${alert('success', m.sentText(durationText(m, ctx.config.resetTokenTtlMs)))}
+      m, title: m.sentTitle, ...brandFor(tenant),
+      body: html`${alert('success', m.sentText(durationText(m, tenant ? resetTtlMs(ctx.config, tenant) : ctx.config.resetTokenTtlMs)))}
 <h2>${m.sentNothingHeading}</h2>
 <ul class="tips">
 <li>${m.sentTipSpam}</li>

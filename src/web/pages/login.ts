@@ -9,6 +9,7 @@ import { GOOGLE_ISSUER, ssoConnection, ssoStartPath } from '../../features/sso/c
 import type { Messages } from '../i18n/index.ts';
 import { tenantBySlug, type Tenant } from '../../features/tenants/store.ts';
 import { captchaAsked, captchaBlock, captchaDown, type CaptchaAsk } from '../captcha.ts';
+import { brandFor } from '../brand.ts';
 import { html } from '../html.ts';
 import { alert, field, form, page, submit } from '../layout.ts';
 import { errorHeaders, formField, isAppError, messages, queryField, rateLimitMessage, redirect, safeNext, sendPage } from '../respond.ts';
@@ -44,7 +45,7 @@ function loginPage(request: FastifyRequest, v: LoginView) {
 ${passwordOn ? html`<p class="divider"><span>${m.or}</span></p>` : ''}`
     : '';
   return page({
-    m, title, context: v.tenant?.name,
+    m, title, ...brandFor(v.tenant),
     body: html`
 ${v.error ? alert('error', v.error, 'login-error') : ''}
 ${v.notice ? alert('info', v.notice) : ''}

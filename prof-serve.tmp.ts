@@ -1,0 +1,20 @@
+// Profiling target: Keyturn on PostgreSQL with one session, listening until SIGINT.
+import { buildApp } from '/work/main/src/app.ts';
+import { configFrom } from '/work/main/src/config.ts';
+import { openDatabase } from '/work/main/src/platform/db.ts';
+import pg from 'pg';
+const base = process.env.TEST_DATABASE_URL!;
+const name = `keyturn_prof_${Date.now()}`;
+const admin = new pg.Client({ connectionString: base }); await admin.connect(); await admin.query(`create database ${name}`); await admin.end();
+const url = new URL(base); url.pathname = `/${name}`;
+const db = await openDatabase({ url: url.toString(), dataDir: '', poolSize: 20 });
+await db.migrate();
+const config = configFrom({ NODE_ENV: 'production', DATABASE_URL: 'memory://', LOG_LEVEL: process.env.LL ?? 'silent', RATE_LIMIT_SCALE: '1000000', PUBLIC_URL: 'http://127.0.0.1:3900' });
+const app = await buildApp(config, { database: db });
+const op = async (method: string, u: string, body?: unknown) => (await app.adminApp.inject({ method: method as 'POST', url: u, headers: { authorization: `Bearer ${app.adminApiKey}` }, ...(body ? { payload: body as object } : {}) })).json();
+await op('POST', '/admin/v1/tenants', { slug: 'bench', name: 'Bench' });
+await op('POST', '/admin/v1/tenants/bench/users', { email: 'known@example.com', password: 'Sunny-Harbor-42!' });
+const login = await app.publicApp.inject({ method: 'POST', url: '/api/v1/login', payload: { email: 'known@example.com', password: 'Sunny-Harbor-42!', tokenType: 'bearer' } });
+await app.publicApp.listen({ port: 3977, host: '127.0.0.1' });
+console.log('TOKEN', login.json().token);
+process.on('SIGINT', async () => { await app.close(); const c = new pg.Client({ connectionString: base }); await c.connect(); await c.query(`drop database ${name} with (force)`); await c.end(); process.exit(0); });

@@ -1,0 +1,164 @@
+// A tenant's own settings beside its Google connection, all kept in `tenants.settings`: how long
+// its reset links live, who its mail comes from, and how its pages and emails look. Anything unset
+// falls back to the deployment's configuration (RESET_TOKEN_TTL, ADMIN_RESET_TOKEN_TTL, MAIL_FROM).
+import { z } from 'zod';
+import { parseDuration, type Config } from '../../config.ts';
+import { invalidRequest } from '../../errors.ts';
+import { parseEmail } from '../accounts/email.ts';
+import type { Tenant } from './store.ts';
+
+const MIN_TTL_MS = 5 * 60_000;
+const MAX_TTL_MS = 30 * 86_400_000;
+const COLOUR = /^#[0-9a-fA-F]{6}$/;
+// Printable text only: a display name ends up in a mail header.
+const PRINTABLE = /^[^\p{Cc}\p{Cf}]*$/u;
+
+/** The PATCH /admin/v1/tenants/{slug} fields; `null` goes back to the default. */
+export const SettingsPatch = {
+  resetTokenTtl: z.string().max(20).nullable().optional(),
+  adminResetTokenTtl: z.string().max(20).nullable().optional(),
+  sender: z.object({
+    name: z.string().min(1).max(100).regex(PRINTABLE, 'must be printable text').optional(),
+    address: z.string().max(254).optional(),
+  }).nullable().optional(),
+  branding: z.object({
+    name: z.string().min(1).max(100).regex(PRINTABLE, 'must be printable text').optional(),
+    colour: z.string().regex(COLOUR, 'must be a colour like #1f4ed8').optional(),
+    logoUrl: z.string().max(2000).optional(),
+  }).nullable().optional(),
+};
+const PatchObject = z.object(SettingsPatch);
+export type SettingsPatchInput = z.infer<typeof PatchObject>;
+
+const Stored = z.object({
+  resetTokenTtl: z.string().optional(),
+  adminResetTokenTtl: z.string().optional(),
+  sender: z.object({ name: z.string().optional(), address: z.string().optional() }).optional(),
+  branding: z.object({ name: z.string().optional(), colour: z.string().optional(), logoUrl: z.string().optional() }).optional(),
+});
+type Stored = z.infer<typeof Stored>;
+
+function stored(tenant: Pick<Tenant, 'settings'>): Stored {
+  const parsed = Stored.safeParse(tenant.settings);
+  return parsed.success ? parsed.data : {};
+}
+
+const ttlMs = (value: string | undefined) => (value === undefined ? null : parseDuration(value));
+
+/** Lifetime of a self-service reset link of this tenant. */
+export const resetTtlMs = (config: Pick<Config, 'resetTokenTtlMs'>, tenant: Pick<Tenant, 'settings'>) =>
+  ttlMs(stored(tenant).resetTokenTtl) ?? config.resetTokenTtlMs;
+
+/** Default lifetime of an admin-made reset link (and of the welcome email's link) of this tenant. */
+export const adminResetTtlMs = (config: Pick<Config, 'adminResetTokenTtlMs'>, tenant: Pick<Tenant, 'settings'>) =>
+  ttlMs(stored(tenant).adminResetTokenTtl) ?? config.adminResetTokenTtlMs;
+
+/** The address inside a From header ("Name <a@b>" or a bare address). */
+const addressOf = (from: string) => /<([^<>]+)>\s*$/.exec(from)?.[1] ?? from.trim();
+
+/** The From header of this tenant's mail, or null for MAIL_FROM as it is. */
+export function senderOf(mailFrom: string, tenant: Pick<Tenant, 'settings'>): string | null {
+  const sender = stored(tenant).sender;
+  if (!sender?.name && !sender?.address) return null;
+  const address = sender.address ?? addressOf(mailFrom);
+  return sender.name ? `"${sender.name.replace(/["\\]/g, (c) => `\\${c}`)}" <${address}>` : address;
+}
+
+export interface Brand {
+  /** Shown on the tenant's pages and in its emails: the branding name, else the tenant's name. */
+  name: string;
+  colour: string | null;
+  logoUrl: string | null;
+}
+
+export function brandOf(tenant: Pick<Tenant, 'name' | 'settings'>): Brand {
+  const b = stored(tenant).branding;
+  return { name: b?.name ?? tenant.name, colour: b?.colour ?? null, logoUrl: b?.logoUrl ?? null };
+}
+
+/** What the operator API shows. */
+export function settingsView(tenant: Pick<Tenant, 'settings'>) {
+  const s = stored(tenant);
+  return {
+    resetTokenTtl: s.resetTokenTtl ?? null,
+    adminResetTokenTtl: s.adminResetTokenTtl ?? null,
+    sender: s.sender ? { name: s.sender.name ?? null, address: s.sender.address ?? null } : null,
+    branding: s.branding ? { name: s.branding.name ?? null, colour: s.branding.colour ?? null, logoUrl: s.branding.logoUrl ?? null } : null,
+  };
+}
+
+const bad = (field: string, message: string) => invalidRequest(`${field}: ${message}`, { field });
+
+function checkTtl(field: string, value: string): string {
+  const ms = parseDuration(value);
+  if (ms === null) throw bad(field, `"${value}" is not a duration like 30m, 1h or 7d`);
+  if (ms < MIN_TTL_MS || ms > MAX_TTL_MS) throw bad(field, 'must be between 5 minutes and 30 days');
+  return value.trim();
+}
+
+/**
+ * The stored settings with a patch applied and checked; throws a 400 naming the field. The logo
+ * must be served from PUBLIC_URL: the pages' Content-Security-Policy loads images from there only,
+ * and no tenant page may make its readers' browsers call a third party.
+ */
+export function applySettingsPatch(settings: Record<string, unknown>, patch: SettingsPatchInput, publicUrl: string): Record<string, unknown> {
+  const next: Record<string, unknown> = { ...settings };
+  for (const key of ['resetTokenTtl', 'adminResetTokenTtl'] as const) {
+    const value = patch[key];
+    if (value === null) delete next[key];
+    else if (value !== undefined) next[key] = checkTtl(key, value);
+  }
+  if (patch.sender === null) delete next.sender;
+  else if (patch.sender) {
+    const address = patch.sender.address === undefined ? undefined : parseEmail(patch.sender.address);
+    if (address === null) throw bad('sender.address', 'must be exactly one email address');
+    if (!patch.sender.name && !address) throw bad('sender', 'give a name, an address or both (null goes back to MAIL_FROM)');
+    next.sender = { ...(patch.sender.name ? { name: patch.sender.name } : {}), ...(address ? { address } : {}) };
+  }
+  if (patch.branding === null) delete next.branding;
+  else if (patch.branding) {
+    const { name, colour, logoUrl } = patch.branding;
+    if (!name && !colour && !logoUrl) throw bad('branding', 'give a name, a colour or a logo URL (null removes the branding)');
+    if (logoUrl !== undefined) {
+      const origin = new URL(publicUrl).origin;
+      let url: URL | null = null;
+      try { url = new URL(logoUrl); } catch { /* reported below */ }
+      if (!url || url.origin !== origin) throw bad('branding.logoUrl', `must be an address on PUBLIC_URL (${origin}/…)`);
+    }
+    next.branding = { ...(name ? { name } : {}), ...(colour ? { colour: colour.toLowerCase() } : {}), ...(logoUrl ? { logoUrl } : {}) };
+  }
+  return next;
+}
+
+// ── colour ─────────────────────────────────────────────────────────────────────────────────────
+
+const channels = (hex: string) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+const toHex = (rgb: number[]) => `#${rgb.map((c) => Math.round(c).toString(16).padStart(2, '0')).join('')}`;
+
+function luminance(hex: string): number {
+  const [r, g, b] = channels(hex).map((c) => {
+    const s = c / 255;
+    return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+  }) as [number, number, number];
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+}
+
+/** WCAG contrast ratio of a colour against white. */
+export const contrastWithWhite = (hex: string) => 1.05 / (luminance(hex) + 0.05);
+
+/**
+ * The brand colour, darkened just enough that white text on it (buttons) and it as text on white
+ * (links) reach WCAG AA (4.5:1). A dark enough colour comes back unchanged.
+ */
+export function accessibleShade(hex: string): string {
+  let rgb = channels(hex);
+  for (let i = 0; i < 40 && contrastWithWhite(toHex(rgb)) < 4.5; i++) rgb = rgb.map((c) => c * 0.92);
+  return toHex(rgb);
+}
+
+/** A darker variant for hover states. */
+export const hoverShade = (hex: string) => toHex(channels(hex).map((c) => c * 0.82));
+
+/** The brand for this tenant's emails: only when it set one, so unbranded mail stays as it was. */
+export const mailBrandOf = (tenant: Pick<Tenant, 'name' | 'settings'>): Brand | undefined =>
+  stored(tenant).branding ? brandOf(tenant) : undefined;

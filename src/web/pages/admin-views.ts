@@ -1,0 +1,311 @@
+// The admin console's markup: the users table, one user, the reset form (a <dialog> with
+// JavaScript, a page of its own without), the link to copy, the audit log. Routes: admin.ts.
+import type { UserDetails } from '../../features/accounts/accounts.ts';
+import type { AuditView } from '../../features/audit/audit.ts';
+import { AUDIT_TYPES } from '../../features/audit/audit.ts';
+import { html, type Html, type Part } from '../html.ts';
+import { durationText, type Messages } from '../i18n/index.ts';
+import { alert, field, form, time } from '../layout.ts';
+
+type M = Messages;
+export type Delivery = { id: string; kind: string; to: string; subject: string; status: string; attempts: number; lastError: string | null; smtpResponse: string | null; queuedAt: string; sentAt: string | null; nextAttemptAt: string | null };
+export type Identity = { id: string; issuer: string; emailAtLink: string; linkedAt: string };
+
+export const LIFETIMES = ['1h', '24h', '72h', '7d'] as const;
+export type Lifetime = (typeof LIFETIMES)[number];
+
+const csrf = (token: string) => html`<input type="hidden" name="_csrf" value="${token}">`;
+const at = (m: M, iso: string | null, now: Date) => (iso ? time(m, new Date(iso), now) : m.admin.never);
+
+/** Users, Audit log, who is signed in, sign out. */
+export function adminNav(m: M, current: 'users' | 'audit', email: string, csrfToken: string): Html {
+  const item = (href: string, label: string, on: boolean) => html`<li><a href="${href}"${on ? html` aria-current="page"` : ''}>${label}</a></li>`;
+  return html`<nav class="admin-nav" aria-label="${m.admin.navLabel}">
+<ul>${item('/admin', m.admin.navUsers, current === 'users')}${item('/admin/audit', m.admin.navAudit, current === 'audit')}</ul>
+<div class="admin-who"><span>${m.admin.signedInAs(email)}</span>
+${form('/logout', html`${csrf(csrfToken)}<button class="link-button" type="submit">${m.signOut}</button>`)}</div>
+</nav>`;
+}
+
+export function statusBadge(m: M, status: UserDetails['status']): Html {
+  return html`<span class="badge badge-${status}">${m.admin.status[status]}</span>`;
+}
+
+export function methodsText(m: M, methods: UserDetails['signInMethods']): string {
+  if (methods.length === 0) return m.admin.methodNone;
+  return methods.map((x) => (x === 'password' ? m.admin.methodPassword : m.admin.methodGoogle)).join(', ');
+}
+
+function issuedBy(m: M, p: NonNullable<UserDetails['pendingReset']>): string {
+  if (p.issuedBy.type === 'user') return m.admin.byUser;
+  if (p.issuedBy.type === 'operator') return m.admin.byOperator;
+  return p.issuedBy.email ? m.admin.byAdmin(p.issuedBy.email) : m.admin.byAdminUnknown;
+}
+
+function pendingShort(m: M, u: UserDetails, now: Date): Part {
+  const p = u.pendingReset;
+  if (!p) return html`<span class="muted">${m.admin.none}</span>`;
+  return m.admin.pendingUntil(time(m, new Date(p.expiresAt), now), issuedBy(m, p));
+}
+
+/** Why a reset cannot start for this user, or null. */
+export function resetBlocked(m: M, u: Pick<UserDetails, 'status'>, passwordOn: boolean): string | null {
+  if (u.status === 'disabled') return m.admin.resetDisabled;
+  if (u.status === 'locked') return m.admin.resetLocked;
+  if (!passwordOn) return m.admin.resetPasswordOff;
+  return null;
+}
+
+export interface ListFilters { q: string; status: string; role: string; after: string; }
+
+export const listHref = (f: Partial<ListFilters>) => {
+  const p = new URLSearchParams(Object.entries(f).filter(([, v]) => v) as [string, string][]);
+  return `/admin${p.size ? `?${p}` : ''}`;
+};
+
+function select(id: string, name: string, label: string, options: [string, string][], value: string): Html {
+  return html`<div class="field"><label for="${id}">${label}</label>
+<select id="${id}" name="${name}">${options.map(([v, l]) => html`<option value="${v}"${v === value ? html` selected` : ''}>${l}</option>`)}</select></div>`;
+}
+
+export function usersBody(m: M, v: { users: UserDetails[]; next: string | null; filters: ListFilters; now: Date; passwordOn: boolean; notice?: Part; resetDialog: Html }): Html {
+  const f = v.filters;
+  const a = m.admin;
+  const search = html`<form class="filters" method="get" action="/admin" role="search">
+${field({ id: 'q', name: 'q', label: a.searchLabel, type: 'text', value: f.q, autocomplete: 'off', required: false })}
+${select('status', 'status', a.statusLabel, [['', a.any], ['active', a.status.active], ['disabled', a.status.disabled], ['locked', a.status.locked]], f.status)}
+${select('role', 'role', a.roleLabel, [['', a.any], ['admin', a.role.admin], ['member', a.role.member]], f.role)}
+<div class="filters-actions"><button class="btn btn-secondary btn-inline" type="submit">${a.search}</button>
+${f.q || f.status || f.role ? html`<a href="/admin">${a.clear}</a>` : ''}</div>
+</form>`;
+  const rows = v.users.map((u) => {
+    const blocked = resetBlocked(m, u, v.passwordOn);
+    return html`<tr>
+<td data-label="${a.colUser}"><a href="/admin/users/${u.id}">${u.email}</a>${u.name ? html`<br><span class="muted">${u.name}</span>` : ''}</td>
+<td data-label="${a.colRole}">${a.role[u.role]}</td>
+<td data-label="${a.colStatus}">${statusBadge(m, u.status)}</td>
+<td data-label="${a.colMethods}">${methodsText(m, u.signInMethods)}</td>
+<td data-label="${a.colLastSignIn}">${at(m, u.lastLoginAt, v.now)}</td>
+<td data-label="${a.colPendingReset}">${pendingShort(m, u, v.now)}</td>
+<td class="nowrap" data-label="${a.colActions}">${blocked
+    ? html`<span class="muted" title="${blocked}">${a.resetUnavailable}</span>`
+    : html`<a href="/admin/users/${u.id}/reset" data-reset-dialog data-email="${u.email}" aria-label="${a.resetActionFor(u.email)}">${a.resetAction}</a>`}</td>
+</tr>`;
+  });
+  const table = v.users.length === 0
+    ? html`<p>${a.noUsers}</p>`
+    : html`<div class="table-wrap"><table class="stack">
+<caption class="visually-hidden">${a.usersTitle}</caption>
+<thead><tr><th scope="col">${a.colUser}</th><th scope="col">${a.colRole}</th><th scope="col">${a.colStatus}</th><th scope="col">${a.colMethods}</th><th scope="col">${a.colLastSignIn}</th><th scope="col">${a.colPendingReset}</th><th scope="col">${a.colActions}</th></tr></thead>
+<tbody>${rows}</tbody></table></div>`;
+  const pager = html`<nav class="pager" aria-label="${a.pages}">
+${f.after ? html`<a href="${listHref({ ...f, after: '' })}">${a.firstPage}</a>` : ''}
+${v.next ? html`<a href="${listHref({ ...f, after: v.next })}" rel="next">${a.nextPage}</a>` : ''}
+</nav>`;
+  return html`${v.notice}
+<p class="toolbar"><a class="btn btn-primary btn-inline" href="/admin/users/new">${a.createUser}</a></p>
+${search}
+${table}
+${pager}
+${v.resetDialog}`;
+}
+
+// ── reset ──────────────────────────────────────────────────────────────────────────────────────
+
+export interface ResetFormInput { csrf: string; action: string; email: string; defaultTtlMs: number; cancel: Part; titleId?: string; }
+
+/** The default lifetime is preselected; when it is none of the four, it is offered as a fifth. */
+export function lifetimeOptions(m: M, defaultTtlMs: number): Html {
+  const ms: Record<Lifetime, number> = { '1h': 3_600_000, '24h': 86_400_000, '72h': 259_200_000, '7d': 604_800_000 };
+  const matches = LIFETIMES.find((l) => ms[l] === defaultTtlMs);
+  const opt = (value: string, label: string, selected: boolean) => html`<option value="${value}"${selected ? html` selected` : ''}>${label}</option>`;
+  return html`${matches ? '' : opt('', m.admin.lifetimeDefault(durationText(m, defaultTtlMs)), true)}
+${LIFETIMES.map((l) => opt(l, l === matches ? m.admin.lifetimeDefault(durationText(m, ms[l])) : durationText(m, ms[l]), l === matches))}`;
+}
+
+export function resetForm(m: M, r: ResetFormInput): Html {
+  const a = m.admin;
+  const id = r.titleId ?? 'reset';
+  return form(r.action, html`${csrf(r.csrf)}
+<p>${a.resetIntro}</p>
+<div class="field"><label for="${id}-lifetime">${a.lifetimeLabel}</label>
+<select id="${id}-lifetime" name="expiresIn">${lifetimeOptions(m, r.defaultTtlMs)}</select></div>
+${field({ id: `${id}-reason`, name: 'reason', label: a.reasonLabel, type: 'text', autocomplete: 'off', required: false, hint: a.reasonHint })}
+<div class="button-row">
+<button class="btn btn-primary" type="submit" name="delivery" value="email">${a.sendEmail}</button>
+<button class="btn btn-secondary" type="submit" name="delivery" value="link">${a.createLink}</button>
+${r.cancel}
+</div>`, html` class="reset-form"`);
+}
+
+/** The confirmation as a modal <dialog>; admin.ts (client) opens it from any [data-reset-dialog] link. */
+export function resetDialog(m: M, r: Omit<ResetFormInput, 'cancel' | 'titleId'>): Html {
+  return html`<dialog id="reset-dialog" class="dialog" aria-labelledby="reset-dialog-title">
+<h2 id="reset-dialog-title">${m.admin.resetTitlePrefix} <span data-reset-email>${r.email}</span></h2>
+${resetForm(m, { ...r, titleId: 'reset-dialog', cancel: html`<button class="btn btn-secondary" type="button" data-close>${m.admin.cancel}</button>` })}
+</dialog>`;
+}
+
+export function linkBody(m: M, v: { email: string; url: string; expiresAt: Date; now: Date; userId: string }): Html {
+  const a = m.admin;
+  return html`<p>${a.linkFor(v.email)}</p>
+<div class="field"><label for="reset-link">${a.linkLabel}</label>
+<div class="copy-row"><input id="reset-link" type="text" value="${v.url}" readonly spellcheck="false" autocapitalize="off" data-select-on-focus>
+<button class="btn btn-secondary btn-inline" type="button" data-copy="reset-link" data-copied="${a.copied}" data-copy-failed="${a.copyFailed}" hidden>${a.copy}</button></div>
+<p class="hint" id="copy-status" role="status" aria-live="polite"></p></div>
+<p>${a.linkExpires(time(m, v.expiresAt, v.now))}</p>
+<p class="toolbar"><a class="btn btn-secondary btn-inline" href="/admin/users/${v.userId}">${a.backToUser}</a></p>`;
+}
+
+// ── one user ───────────────────────────────────────────────────────────────────────────────────
+
+export interface UserPageInput {
+  user: UserDetails;
+  identities: Identity[];
+  deliveries: Delivery[];
+  csrf: string;
+  now: Date;
+  passwordOn: boolean;
+  defaultTtlMs: number;
+  self: boolean;
+  notice?: Part;
+  edit?: { name: string; email: string; role: string; emailError?: string };
+}
+
+function actionForm(action: string, token: string, label: string, kind: 'secondary' | 'danger', confirm?: string): Html {
+  return form(action, html`${csrf(token)}<button class="btn btn-${kind} btn-inline" type="submit">${label}</button>`,
+    confirm ? html` class="inline-form" data-confirm="${confirm}"` : html` class="inline-form"`);
+}
+
+function deliveryState(m: M, d: Delivery, now: Date): Html {
+  const a = m.admin;
+  const label = a.delivery[d.status as keyof typeof a.delivery] ?? d.status;
+  const detail = d.status === 'sent' && d.smtpResponse
+    ? html`<br><span class="muted">${a.smtpReply}: ${d.smtpResponse}</span>`
+    : d.lastError ? html`<br><span class="muted">${a.failReason}: ${d.lastError}</span>` : '';
+  const next = d.status === 'queued' && d.nextAttemptAt && d.attempts > 0 ? html`<br><span class="muted">${a.nextTry(time(m, new Date(d.nextAttemptAt), now))}</span>` : '';
+  return html`<span class="badge badge-delivery-${d.status}">${label}</span>${detail}${next}`;
+}
+
+export function userBody(m: M, v: UserPageInput): Html {
+  const a = m.admin;
+  const u = v.user;
+  const blocked = resetBlocked(m, u, v.passwordOn);
+  const p = u.pendingReset;
+  const facts = html`<dl class="facts">
+<dt>${a.emailLabel}</dt><dd>${u.email}</dd>
+<dt>${a.nameLabel}</dt><dd>${u.name || a.none}</dd>
+<dt>${a.roleLabel}</dt><dd>${a.role[u.role]}</dd>
+<dt>${a.statusLabel}</dt><dd>${statusBadge(m, u.status)}${u.status === 'locked' ? html` <span class="muted">${a.statusLockedHint}</span>` : ''}</dd>
+<dt>${a.colMethods}</dt><dd>${methodsText(m, u.signInMethods)}</dd>
+<dt>${a.colLastSignIn}</dt><dd>${at(m, u.lastLoginAt, v.now)}</dd>
+<dt>${a.created}</dt><dd>${time(m, new Date(u.createdAt), v.now)}</dd>
+<dt>${a.pendingReset}</dt><dd>${p ? a.pendingDetail(time(m, new Date(p.issuedAt), v.now), time(m, new Date(p.expiresAt), v.now), issuedBy(m, p)) : a.pendingNone}</dd>
+</dl>`;
+  const actions = html`<div class="action-row">
+${blocked ? '' : html`<a class="btn btn-primary btn-inline" href="/admin/users/${u.id}/reset" data-reset-dialog data-email="${u.email}">${a.resetAction}</a>`}
+${u.status === 'locked' ? actionForm(`/admin/users/${u.id}/unlock`, v.csrf, a.unlock, 'secondary') : ''}
+${u.status === 'disabled'
+    ? actionForm(`/admin/users/${u.id}/enable`, v.csrf, a.enable, 'secondary')
+    : v.self ? '' : actionForm(`/admin/users/${u.id}/disable`, v.csrf, a.disable, 'danger', a.disableConfirm(u.email))}
+${u.status === 'disabled' ? '' : actionForm(`/admin/users/${u.id}/sign-out`, v.csrf, a.signOutEverywhere, 'secondary', a.signOutConfirm(u.email))}
+</div>${blocked ? html`<p class="hint">${blocked}</p>` : ''}`;
+  const e = v.edit ?? { name: u.name, email: u.email, role: u.role };
+  const edit = form(`/admin/users/${u.id}`, html`${csrf(v.csrf)}
+${field({ id: 'edit-email', name: 'email', label: a.emailLabel, type: 'email', value: e.email, autocomplete: 'off', error: e.emailError })}
+${field({ id: 'edit-name', name: 'name', label: a.nameLabel, type: 'text', value: e.name, autocomplete: 'off', required: false })}
+${v.self ? html`<p class="hint">${a.ownRole}</p><input type="hidden" name="role" value="${e.role}">` : select('edit-role', 'role', a.roleLabel, [['member', a.role.member], ['admin', a.role.admin]], e.role)}
+<button class="btn btn-secondary btn-inline" type="submit">${a.save}</button>`, html` class="narrow"`);
+  const identities = v.identities.length === 0 ? '' : html`<section aria-labelledby="identities-heading">
+<h2 id="identities-heading">${a.identitiesHeading}</h2>
+<ul class="plain-list">${v.identities.map((i) => html`<li>${a.identityLine(i.emailAtLink, time(m, new Date(i.linkedAt), v.now))}
+${actionForm(`/admin/users/${u.id}/identities/${i.id}/unlink`, v.csrf, a.unlink, 'secondary', a.unlinkConfirm)}</li>`)}</ul>
+</section>`;
+  const deliveries = v.deliveries.length === 0
+    ? html`<p>${a.deliveriesNone}</p>`
+    : html`<div class="table-wrap"><table class="stack">
+<thead><tr><th scope="col">${a.colQueued}</th><th scope="col">${a.colSubject}</th><th scope="col">${a.colDelivery}</th><th scope="col">${a.colAttempts}</th></tr></thead>
+<tbody>${v.deliveries.map((d) => html`<tr>
+<td data-label="${a.colQueued}">${time(m, new Date(d.queuedAt), v.now)}${d.sentAt ? html`<br><span class="muted">${a.sentAt(time(m, new Date(d.sentAt), v.now))}</span>` : ''}</td>
+<td data-label="${a.colSubject}">${d.subject}<br><span class="muted">${d.to}</span></td>
+<td data-label="${a.colDelivery}">${deliveryState(m, d, v.now)}</td>
+<td data-label="${a.colAttempts}">${d.attempts}</td>
+</tr>`)}</tbody></table></div>`;
+  const resend = blocked ? '' : form(`/admin/users/${u.id}/reset`, html`${csrf(v.csrf)}<input type="hidden" name="delivery" value="email">
+<button class="btn btn-secondary btn-inline" type="submit" aria-describedby="resend-hint">${a.resend}</button>
+<p class="hint" id="resend-hint">${a.resendHint}</p>`, html` class="resend-form"`);
+  return html`${v.notice}
+${facts}
+<section aria-labelledby="actions-heading"><h2 id="actions-heading">${a.actionsHeading}</h2>${actions}</section>
+<section aria-labelledby="deliveries-heading"><h2 id="deliveries-heading">${a.deliveriesHeading}</h2>${deliveries}${resend}</section>
+<section aria-labelledby="edit-heading"><h2 id="edit-heading">${a.editHeading}</h2>${edit}</section>
+${identities}
+<ul class="links links-start"><li><a href="/admin/audit?userId=${u.id}">${a.auditForUser}</a></li><li><a href="/admin">${a.backToUsers}</a></li></ul>
+${blocked ? '' : resetDialog(m, { csrf: v.csrf, action: `/admin/users/${u.id}/reset`, email: u.email, defaultTtlMs: v.defaultTtlMs })}`;
+}
+
+// ── create ─────────────────────────────────────────────────────────────────────────────────────
+
+export function createBody(m: M, v: { csrf: string; email?: string; name?: string; role?: string; welcome: boolean; passwordOn: boolean; defaultTtlMs: number; error?: string; emailError?: string }): Html {
+  const a = m.admin;
+  return html`${v.error ? alert('error', v.error, 'create-error') : ''}
+${form('/admin/users', html`${csrf(v.csrf)}
+${field({ id: 'email', name: 'email', label: a.emailLabel, type: 'email', value: v.email ?? '', autocomplete: 'off', error: v.emailError, autofocus: true })}
+${field({ id: 'name', name: 'name', label: a.nameOptional, type: 'text', value: v.name ?? '', autocomplete: 'off', required: false })}
+${select('role', 'role', a.roleLabel, [['member', a.role.member], ['admin', a.role.admin]], v.role ?? 'member')}
+${v.passwordOn ? html`<div class="field"><label class="check"><input type="checkbox" name="sendWelcome" value="1"${v.welcome ? html` checked` : ''} aria-describedby="welcome-hint"> ${a.welcomeLabel}</label>
+<p class="hint" id="welcome-hint">${a.welcomeHint(durationText(m, v.defaultTtlMs))}</p></div>` : ''}
+<div class="button-row"><button class="btn btn-primary" type="submit">${a.createUser}</button>
+<a class="btn btn-secondary" href="/admin">${a.cancel}</a></div>`, html` class="narrow"`)}`;
+}
+
+// ── audit ──────────────────────────────────────────────────────────────────────────────────────
+
+export interface AuditFilters { user: string; userId: string; type: string; before: string; }
+
+export const auditHref = (base: string, f: Record<string, string>) => {
+  const p = new URLSearchParams(Object.entries(f).filter(([, v]) => v) as [string, string][]);
+  return `${base}${p.size ? `?${p}` : ''}`;
+};
+
+export function auditBody(m: M, v: { events: AuditView[]; filters: AuditFilters; emails: Map<string, string>; now: Date; more: boolean; error?: string }): Html {
+  const a = m.admin;
+  const f = v.filters;
+  const typeLabel = (t: string) => (a.eventTypes as Record<string, string>)[t] ?? t;
+  const who = (e: AuditView) => {
+    if (e.actor.type === 'operator') return a.actorOperator;
+    if (e.actor.type === 'system') return a.actorSystem;
+    if (e.actor.type === 'user' && (!e.actor.id || e.actor.id === e.userId)) return a.actorUser;
+    return (e.actor.id && v.emails.get(e.actor.id)) ?? e.actor.id ?? a.none;
+  };
+  const details = (e: AuditView) => {
+    const d = e.data as Record<string, unknown>;
+    const entries = Object.entries(d ?? {}).filter(([k]) => k !== 'tokenId');
+    return entries.length === 0 ? '' : html`<span class="muted data">${entries.map(([k, x]) => `${k}: ${typeof x === 'object' ? JSON.stringify(x) : String(x)}`).join(' · ')}</span>`;
+  };
+  const exportQuery = { userId: f.userId, type: f.type };
+  const filters = html`<form class="filters" method="get" action="/admin/audit" role="search">
+${field({ id: 'audit-user', name: 'user', label: a.filterUser, type: 'email', value: f.user, autocomplete: 'off', required: false, error: v.error })}
+${select('audit-type', 'type', a.filterType, [['', a.anyEvent], ...AUDIT_TYPES.map((t): [string, string] => [t, typeLabel(t)])], f.type)}
+<div class="filters-actions"><button class="btn btn-secondary btn-inline" type="submit">${a.filter}</button>
+${f.user || f.userId || f.type ? html`<a href="/admin/audit">${a.clear}</a>` : ''}</div>
+</form>`;
+  const table = v.events.length === 0 ? html`<p>${a.noEvents}</p>` : html`<div class="table-wrap"><table class="stack">
+<thead><tr><th scope="col">${a.colWhen}</th><th scope="col">${a.colWhat}</th><th scope="col">${a.colWho}</th><th scope="col">${a.colWhom}</th><th scope="col">${a.colIp}</th></tr></thead>
+<tbody>${v.events.map((e) => html`<tr>
+<td data-label="${a.colWhen}">${time(m, new Date(e.at), v.now)}</td>
+<td data-label="${a.colWhat}">${typeLabel(e.type)}${details(e) ? html`<br>${details(e)}` : ''}</td>
+<td data-label="${a.colWho}">${who(e)}</td>
+<td data-label="${a.colWhom}">${e.userId ? html`<a href="/admin/users/${e.userId}">${v.emails.get(e.userId) ?? e.userId}</a>` : a.none}</td>
+<td data-label="${a.colIp}">${e.ip ?? a.none}</td>
+</tr>`)}</tbody></table></div>`;
+  const last = v.events[v.events.length - 1];
+  return html`${filters}
+<p class="toolbar"><a class="btn btn-secondary btn-inline" href="${auditHref('/api/v1/admin/audit/export', { format: 'csv', ...exportQuery })}" download>${a.exportCsv}</a>
+<a class="btn btn-secondary btn-inline" href="${auditHref('/api/v1/admin/audit/export', { format: 'jsonl', ...exportQuery })}" download>${a.exportJsonl}</a></p>
+${table}
+<nav class="pager" aria-label="${a.pages}">
+${f.before ? html`<a href="${auditHref('/admin/audit', { ...exportQuery, user: f.user })}">${a.newestEvents}</a>` : ''}
+${v.more && last ? html`<a href="${auditHref('/admin/audit', { ...exportQuery, user: f.user, before: String(last.id) })}" rel="next">${a.olderEvents}</a>` : ''}
+</nav>`;
+}

@@ -1,0 +1,304 @@
+// /admin: the tenant admin console. A session with role admin, inside its own tenant only (another
+// tenant's ids are 404 pages); a member sees a 403 page. Every action is a plain form post with the
+// session's CSRF token, answered with a redirect (POST-redirect-GET) and a `done=` notice; a refused
+// action shows the page again with the reason. The routes call the same feature functions as the
+// JSON API under /api/v1/admin, so both doors share every rule, limit and audit line.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { detailedViews, findUserByEmail, getUser, listUsers, signOutEverywhere, updateUser, createUser, type UserDetails, type User } from '../../features/accounts/accounts.ts';
+import { parseEmail } from '../../features/accounts/email.ts';
+import { adminReset, sendWelcome } from '../../features/admin/admin-reset.ts';
+import { listAudit, type Actor } from '../../features/audit/audit.ts';
+import { csrfTokenFor, requireAdmin } from '../../features/sessions/plugin.ts';
+import type { SessionInfo } from '../../features/sessions/sessions.ts';
+import { linkedIdentities, unlinkIdentity } from '../../features/sso/identities.ts';
+import { adminResetTtlMs } from '../../features/tenants/settings.ts';
+import { allowsPassword, tenantById, type Tenant } from '../../features/tenants/store.ts';
+import { parseDuration } from '../../config.ts';
+import { users } from '../../platform/schema.ts';
+import { deliveriesOf } from '../../platform/mail/outbox.ts';
+import type { Ctx } from '../../platform/context.ts';
+import { and, eq, inArray } from 'drizzle-orm';
+import { brandFor } from '../brand.ts';
+import { html, type Part } from '../html.ts';
+import type { Messages } from '../i18n/index.ts';
+import { alert, page } from '../layout.ts';
+import { errorHeaders, formField, isAppError, messages, queryField, rateLimitMessage, redirect, sendPage } from '../respond.ts';
+import {
+  adminNav, auditBody, createBody, LIFETIMES, linkBody, resetBlocked, resetDialog, resetForm, userBody, usersBody,
+  type AuditFilters, type Lifetime, type UserPageInput,
+} from './admin-views.ts';
+import { notFoundPage } from './not-found.ts';
+
+interface Admin { s: SessionInfo; tenant: Tenant; actor: Actor; csrf: string; }
+
+/** The made link travels from the POST to the page that shows it in this cookie, sealed, read once. */
+const LINK_COOKIE = 'keyturn_admin_link';
+const LINK_COOKIE_PATH = '/admin/users/';
+
+const DONE = ['created', 'welcome-sent', 'saved', 'disabled', 'enabled', 'unlocked', 'signed-out', 'reset-sent', 'unlinked'] as const;
+type Done = (typeof DONE)[number];
+
+function doneText(m: Messages, done: string): string | null {
+  return (DONE as readonly string[]).includes(done) ? m.admin.done[done as Done] : null;
+}
+
+export async function adminPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
+  const secure = ctx.config.publicUrl.startsWith('https:');
+
+  /**
+   * The signed-in admin, or null once the reply is sent: no session → sign in (and come back);
+   * a member → 403 page. Posts also check the CSRF token (requireAdmin; a stale one is a 403 page).
+   */
+  async function adminOf(request: FastifyRequest, reply: FastifyReply, back = '/admin'): Promise<Admin | null> {
+    const s = await request.session();
+    if (!s) {
+      redirect(reply, `/login?next=${encodeURIComponent(request.method === 'GET' ? request.url : back)}`);
+      return null;
+    }
+    if (s.user.role !== 'admin') {
+      const m = messages(request);
+      sendPage(request, reply, page({ m, title: m.admin.notAdminTitle, body: html`<p>${m.admin.notAdminText}</p><ul class="links"><li><a href="/account">${m.backToAccount}</a></li></ul>` }), 403);
+      return null;
+    }
+    if (request.method === 'POST') await requireAdmin(ctx, request);
+    const tenant = await tenantById(ctx.db, s.tenant.id);
+    if (!tenant) {
+      notFoundPage(request, reply);
+      return null;
+    }
+    return { s, tenant, actor: { type: 'admin', id: s.user.id, ip: request.ip }, csrf: csrfTokenFor(ctx, s) };
+  }
+
+  const shell = (request: FastifyRequest, reply: FastifyReply, a: Admin, current: 'users' | 'audit', title: string, body: Part, status = 200) => {
+    const m = messages(request);
+    return sendPage(request, reply, page({ m, title, body, wide: true, ...brandFor(a.tenant), nav: adminNav(m, current, a.s.user.email, a.csrf) }), status);
+  };
+
+  /** A user of this tenant, or a 404 page (another tenant's ids, malformed ids). */
+  async function userOr404(request: FastifyRequest, reply: FastifyReply, a: Admin, id: string): Promise<User | null> {
+    try {
+      return await getUser(ctx, a.tenant, id);
+    } catch (err) {
+      if (isAppError(err, 'not_found')) {
+        notFoundPage(request, reply);
+        return null;
+      }
+      throw err;
+    }
+  }
+
+  /** What a refused action says, in the reader's language where we know the case. */
+  function refusal(m: Messages, reply: FastifyReply, err: unknown): { text: string; status: number; field?: string } | null {
+    const limited = rateLimitMessage(m, err);
+    if (limited) {
+      errorHeaders(reply, err);
+      return { text: limited, status: 429 };
+    }
+    if (isAppError(err, 'email_taken')) return { text: m.admin.emailTaken, status: 409, field: 'email' };
+    if (isAppError(err, 'invalid_request')) {
+      const field = typeof err.extra.field === 'string' ? err.extra.field : undefined;
+      if (field === 'email') return { text: m.invalidEmail, status: 400, field };
+      if (field === 'disabled' || field === 'role') return { text: m.admin.selfLockout, status: 400 };
+      return { text: err.message, status: 400 };
+    }
+    return null;
+  }
+
+  // ── users ──────────────────────────────────────────────────────────────────────────────────────
+
+  app.get('/admin', async (request, reply) => {
+    const a = await adminOf(request, reply);
+    if (!a) return reply;
+    const m = messages(request);
+    const status = queryField(request, 'status');
+    const role = queryField(request, 'role');
+    const filters = {
+      q: queryField(request, 'q').trim().slice(0, 200),
+      status: ['active', 'disabled', 'locked'].includes(status) ? status : '',
+      role: ['admin', 'member'].includes(role) ? role : '',
+      after: queryField(request, 'after').slice(0, 300),
+    };
+    const list = await listUsers(ctx, a.tenant, {
+      q: filters.q || undefined, after: filters.after || undefined, limit: 50,
+      status: (filters.status || undefined) as UserDetails['status'] | undefined, role: (filters.role || undefined) as 'admin' | 'member' | undefined,
+    });
+    const done = doneText(m, queryField(request, 'done'));
+    return shell(request, reply, a, 'users', m.admin.usersTitle, usersBody(m, {
+      users: list.users, next: list.next, filters, now: ctx.clock.now(), passwordOn: allowsPassword(a.tenant),
+      notice: done ? alert('success', done) : undefined,
+      resetDialog: resetDialog(m, { csrf: a.csrf, action: '/admin', email: '', defaultTtlMs: adminResetTtlMs(ctx.config, a.tenant) }),
+    }));
+  });
+
+  const createPage = (request: FastifyRequest, reply: FastifyReply, a: Admin, v: Partial<Parameters<typeof createBody>[1]>, status = 200) => {
+    const m = messages(request);
+    const passwordOn = allowsPassword(a.tenant);
+    return shell(request, reply, a, 'users', m.admin.createTitle, createBody(m, {
+      csrf: a.csrf, welcome: true, passwordOn, defaultTtlMs: adminResetTtlMs(ctx.config, a.tenant), ...v,
+    }), status);
+  };
+
+  app.get('/admin/users/new', async (request, reply) => {
+    const a = await adminOf(request, reply);
+    return a ? createPage(request, reply, a, {}) : reply;
+  });
+
+  app.post('/admin/users', async (request, reply) => {
+    const a = await adminOf(request, reply, '/admin/users/new');
+    if (!a) return reply;
+    const m = messages(request);
+    const typed = formField(request, 'email').trim();
+    const name = formField(request, 'name').trim().slice(0, 200);
+    const role = formField(request, 'role') === 'admin' ? 'admin' : 'member';
+    const welcome = allowsPassword(a.tenant) && formField(request, 'sendWelcome') !== '';
+    const again = (v: { error?: string; emailError?: string }, status: number) =>
+      createPage(request, reply, a, { email: typed.slice(0, 254), name, role, welcome, ...v }, status);
+    if (!parseEmail(typed)) return again({ emailError: m.invalidEmail }, 400);
+    try {
+      const user = await createUser(ctx, a.tenant, { email: typed, name, role }, a.actor,
+        welcome ? async (tx, u) => { await sendWelcome(ctx, tx, a.tenant, u, a.actor); } : undefined);
+      return redirect(reply, `/admin/users/${user.id}?done=${welcome ? 'welcome-sent' : 'created'}`);
+    } catch (err) {
+      const r = refusal(m, reply, err);
+      if (!r) throw err;
+      return again(r.field === 'email' ? { emailError: r.text } : { error: r.text }, r.status);
+    }
+  });
+
+  async function userPage(request: FastifyRequest, reply: FastifyReply, a: Admin, user: User, extra: { error?: string; edit?: UserPageInput['edit'] } = {}, status = 200) {
+    const m = messages(request);
+    const [details] = await detailedViews(ctx, a.tenant, [user]);
+    const done = doneText(m, queryField(request, 'done'));
+    const notice = extra.error ? alert('error', extra.error, 'action-error') : done ? alert('success', done) : undefined;
+    return shell(request, reply, a, 'users', user.name || user.email, userBody(m, {
+      user: details!, identities: await linkedIdentities(ctx, a.tenant, user.id),
+      deliveries: await deliveriesOf(ctx.db, { userId: user.id, tenantId: a.tenant.id }),
+      csrf: a.csrf, now: ctx.clock.now(), passwordOn: allowsPassword(a.tenant), defaultTtlMs: adminResetTtlMs(ctx.config, a.tenant),
+      self: user.id === a.s.user.id, notice, edit: extra.edit,
+    }), status);
+  }
+
+  app.get<{ Params: { id: string } }>('/admin/users/:id', async (request, reply) => {
+    const a = await adminOf(request, reply);
+    if (!a) return reply;
+    const user = await userOr404(request, reply, a, request.params.id);
+    return user ? userPage(request, reply, a, user) : reply;
+  });
+
+  /** One action on one user: run it, then back to the user's page with a notice — or the page again with the reason. */
+  function userAction(path: string, run: (a: Admin, user: User, request: FastifyRequest, reply: FastifyReply) => Promise<Done | string>) {
+    app.post<{ Params: { id: string; identityId?: string } }>(`/admin/users/:id${path}`, async (request, reply) => {
+      const a = await adminOf(request, reply, `/admin/users/${request.params.id}`);
+      if (!a) return reply;
+      const user = await userOr404(request, reply, a, request.params.id);
+      if (!user) return reply;
+      try {
+        const done = await run(a, user, request, reply);
+        return redirect(reply, done.startsWith('/') ? done : `/admin/users/${user.id}?done=${done}`);
+      } catch (err) {
+        if (isAppError(err, 'not_found')) return notFoundPage(request, reply);
+        const r = refusal(messages(request), reply, err);
+        if (!r) throw err;
+        const edit = path === '' ? { name: formField(request, 'name'), email: formField(request, 'email'), role: formField(request, 'role'), ...(r.field === 'email' ? { emailError: r.text } : {}) } : undefined;
+        return userPage(request, reply, a, user, { error: r.text, edit }, r.status);
+      }
+    });
+  }
+
+  userAction('', async (a, user, request) => {
+    const role = formField(request, 'role');
+    await updateUser(ctx, a.tenant, user.id, {
+      name: formField(request, 'name').trim().slice(0, 200),
+      email: formField(request, 'email').trim(),
+      ...(role === 'admin' || role === 'member' ? { role } : {}),
+    }, a.actor);
+    return 'saved';
+  });
+  userAction('/disable', async (a, user) => { await updateUser(ctx, a.tenant, user.id, { disabled: true }, a.actor); return 'disabled'; });
+  userAction('/enable', async (a, user) => { await updateUser(ctx, a.tenant, user.id, { disabled: false }, a.actor); return 'enabled'; });
+  userAction('/unlock', async (a, user) => { await updateUser(ctx, a.tenant, user.id, { locked: false }, a.actor); return 'unlocked'; });
+  userAction('/sign-out', async (a, user) => { await signOutEverywhere(ctx, a.tenant, user.id, a.actor); return 'signed-out'; });
+  userAction('/identities/:identityId/unlink', async (a, user, request) => {
+    await unlinkIdentity(ctx, a.tenant, user.id, (request.params as { identityId: string }).identityId, a.actor);
+    return 'unlinked';
+  });
+
+  // ── reset ──────────────────────────────────────────────────────────────────────────────────────
+
+  /** Without JavaScript the confirmation is this page; with it, the same form in a <dialog>. */
+  app.get<{ Params: { id: string } }>('/admin/users/:id/reset', async (request, reply) => {
+    const a = await adminOf(request, reply);
+    if (!a) return reply;
+    const user = await userOr404(request, reply, a, request.params.id);
+    if (!user) return reply;
+    const m = messages(request);
+    const [details] = await detailedViews(ctx, a.tenant, [user]);
+    const blocked = resetBlocked(m, details!, allowsPassword(a.tenant));
+    const back = html`<a class="btn btn-secondary" href="/admin/users/${user.id}">${m.admin.cancel}</a>`;
+    return shell(request, reply, a, 'users', `${m.admin.resetTitlePrefix} ${user.email}`, blocked
+      ? html`${alert('info', blocked)}${back}`
+      : resetForm(m, { csrf: a.csrf, action: `/admin/users/${user.id}/reset`, email: user.email, defaultTtlMs: adminResetTtlMs(ctx.config, a.tenant), cancel: back }));
+  });
+
+  userAction('/reset', async (a, user, request, reply) => {
+    const delivery = formField(request, 'delivery') === 'link' ? 'link' : 'email';
+    const expiresIn = formField(request, 'expiresIn');
+    const ttlMs = (LIFETIMES as readonly string[]).includes(expiresIn) ? parseDuration(expiresIn as Lifetime)! : undefined;
+    const reason = formField(request, 'reason').trim().slice(0, 500) || undefined;
+    const issued = await adminReset(ctx, a.tenant, user.id, { delivery, ttlMs, reason }, a.actor);
+    if (delivery === 'email') return 'reset-sent';
+    const sealed = ctx.secrets.seal(JSON.stringify({ userId: user.id, url: issued.url, expiresAt: issued.expiresAt.toISOString() }));
+    // HttpOnly, Strict, five minutes, only under /admin/users/: the link never sits in a URL or a log.
+    reply.setCookie(LINK_COOKIE, sealed, { path: LINK_COOKIE_PATH, httpOnly: true, sameSite: 'strict', secure, maxAge: 300 });
+    return `/admin/users/${user.id}/reset/link`;
+  });
+
+  app.get<{ Params: { id: string } }>('/admin/users/:id/reset/link', async (request, reply) => {
+    const a = await adminOf(request, reply);
+    if (!a) return reply;
+    const user = await userOr404(request, reply, a, request.params.id);
+    if (!user) return reply;
+    const m = messages(request);
+    let made: { userId: string; url: string; expiresAt: string } | null = null;
+    try {
+      const raw = request.cookies[LINK_COOKIE];
+      made = raw ? JSON.parse(ctx.secrets.open(raw)) : null;
+    } catch { made = null; }
+    // Shown once: the cookie goes now, so the link is not on screen again after a reload.
+    reply.clearCookie(LINK_COOKIE, { path: LINK_COOKIE_PATH, httpOnly: true, sameSite: 'strict', secure });
+    if (!made || made.userId !== user.id) return userPage(request, reply, a, user, { error: m.admin.linkGone });
+    return shell(request, reply, a, 'users', m.admin.linkTitle, linkBody(m, { email: user.email, url: made.url, expiresAt: new Date(made.expiresAt), now: ctx.clock.now(), userId: user.id }));
+  });
+
+  // ── audit ──────────────────────────────────────────────────────────────────────────────────────
+
+  app.get('/admin/audit', async (request, reply) => {
+    const a = await adminOf(request, reply);
+    if (!a) return reply;
+    const m = messages(request);
+    const filters: AuditFilters = {
+      user: queryField(request, 'user').trim().slice(0, 254), userId: queryField(request, 'userId'),
+      type: queryField(request, 'type').slice(0, 64), before: /^\d{1,18}$/.test(queryField(request, 'before')) ? queryField(request, 'before') : '',
+    };
+    let error: string | undefined;
+    if (filters.user) {
+      const found = parseEmail(filters.user) ? await findUserByEmail(ctx, a.tenant, filters.user) : undefined;
+      if (found) filters.userId = found.id;
+      else error = m.admin.unknownUser;
+    } else if (filters.userId) {
+      const found = await getUser(ctx, a.tenant, filters.userId).catch(() => undefined);
+      if (found) filters.user = found.email;
+      else filters.userId = '';
+    }
+    const PAGE = 50;
+    const events = error ? [] : await listAudit(ctx.db, {
+      tenantId: a.tenant.id, userId: filters.userId || undefined, type: filters.type || undefined,
+      before: filters.before ? Number(filters.before) : undefined, limit: PAGE + 1,
+    });
+    const shown = events.slice(0, PAGE);
+    const ids = [...new Set(shown.flatMap((e) => [e.userId, e.actor.id]).filter((x): x is string => !!x && /^[0-9a-f-]{36}$/i.test(x)))];
+    const emails = new Map(ids.length === 0 ? [] : (await ctx.db.select({ id: users.id, email: users.email }).from(users)
+      .where(and(eq(users.tenantId, a.tenant.id), inArray(users.id, ids)))).map((u) => [u.id, u.email]));
+    return shell(request, reply, a, 'audit', m.admin.auditTitle, auditBody(m, { events: shown, filters, emails, now: ctx.clock.now(), more: events.length > PAGE, error }));
+  });
+}
