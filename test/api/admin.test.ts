@@ -499,7 +499,7 @@ describe('the console without a browser (form posts)', () => {
     await post(`/admin/users/${a.member.id}/disable`, a.adminSession, { _csrf: a.adminSession.csrf });
     const refused = await post(`/admin/users/${a.member.id}/reset`, a.adminSession, { _csrf: a.adminSession.csrf, delivery: 'link' });
     expect(refused.status).toBe(400);
-    expect(refused.raw).toContain('enable the account first');
+    expect(refused.raw).toContain('Enable it first');
     const self = await post(`/admin/users/${a.admin.id}/disable`, a.adminSession, { _csrf: a.adminSession.csrf });
     expect(self.status).toBe(400);
     expect(self.raw).toContain('You cannot disable your own account');

@@ -55,6 +55,9 @@ describe('OpenAPI 3.1 documents', () => {
     const routes = [...registered(t.app.adminApp)];
     expect(routes).toContain('GET /readyz');
     expect([...documented(body)].sort()).toEqual(routes.sort());
+    for (const [path, ops] of Object.entries<Record<string, any>>(body.paths)) {
+      for (const [method, op] of Object.entries<any>(ops)) expect(op.summary, `${method} ${path}`).not.toMatch(/^(GET|POST|PATCH|DELETE) /);
+    }
     // The operator routes carry the key requirement; the operations endpoints do not.
     expect(body.paths['/admin/v1/tenants'].post.security).toEqual([{ operatorKey: [] }]);
     expect(body.paths['/healthz'].get.security).toEqual([]);
@@ -79,7 +82,7 @@ describe('OpenAPI 3.1 documents', () => {
     expect(session.security).toEqual([{ sessionCookie: [] }, { sessionBearer: [] }]);
     expect(session.responses['200'].content['application/json'].schema.required).toEqual(expect.arrayContaining(['user', 'tenant', 'expiresAt']));
     const list = body.paths['/api/v1/admin/users'].get;
-    expect(list.parameters.map((p: { name: string; in: string }) => `${p.in}:${p.name}`)).toEqual(['query:q', 'query:after', 'query:limit']);
+    expect(list.parameters.map((p: { name: string; in: string }) => `${p.in}:${p.name}`)).toEqual(['query:q', 'query:after', 'query:limit', 'query:status', 'query:role']);
     const patch = body.paths['/api/v1/admin/users/{id}'].patch;
     expect(patch.parameters).toEqual([{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }]);
   });

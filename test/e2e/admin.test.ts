@@ -18,11 +18,19 @@ let tenant: { slug: string; name: string };
 let adminEmail: string;
 const contexts: BrowserContext[] = [];
 
+/** The operator API, for what the console is not under test for (seeding). */
+async function op(method: 'POST' | 'PATCH', url: string, payload: object) {
+  const res = await live.app.adminApp.inject({ method, url, payload, headers: { authorization: `Bearer ${live.app.adminApiKey}` } });
+  if (res.statusCode >= 300) throw new Error(`${method} ${url}: ${res.statusCode} ${res.body}`);
+  return res.json();
+}
+
 beforeAll(async () => {
   [live, browser] = await Promise.all([startLiveApp(), launchBrowser()]);
-  tenant = await live.tenant(unique('acme'), { name: 'Acme Support' });
-  adminEmail = `${unique('ada')}@example.com`;
-  await live.user(tenant.slug, adminEmail, { role: 'admin' });
+  // A fresh in-memory Keyturn per file: readable names make the screenshots in docs/ readable.
+  tenant = await live.tenant('acme', { name: 'Acme Support' });
+  adminEmail = 'ada.admin@acme.example';
+  await op('POST', '/admin/v1/tenants/acme/users', { email: adminEmail, name: 'Ada Admin', password: STRONG, role: 'admin' });
 });
 afterAll(async () => {
   await browser?.close();
@@ -57,9 +65,15 @@ const h1 = (page: Page) => text(page.getByRole('heading', { level: 1 }));
 
 describe('admin console', () => {
   it('list → reset dialog → link to copy → opened in another browser → new password; the old one worked until then', async () => {
-    const email = `${unique('rita')}@example.com`;
-    await live.user(tenant.slug, email);
-    for (const n of ['aaron', 'bea', 'cleo']) await live.user(tenant.slug, `${unique(n)}@example.com`);
+    const email = 'rita.ramos@acme.example';
+    await op('POST', '/admin/v1/tenants/acme/users', { email, name: 'Rita Ramos', password: STRONG });
+    for (const [e, name] of [['aaron.abbott', 'Aaron Abbott'], ['bea.baker', 'Bea Baker'], ['cleo.chen', 'Cleo Chen']]) {
+      await op('POST', '/admin/v1/tenants/acme/users', { email: `${e}@acme.example`, name, password: STRONG });
+    }
+    // One who never chose a password (a welcome link is pending), one disabled.
+    await op('POST', '/admin/v1/tenants/acme/users', { email: 'erin.evans@acme.example', name: 'Erin Evans', sendWelcome: true });
+    const dora = await op('POST', '/admin/v1/tenants/acme/users', { email: 'dora.diaz@acme.example', name: 'Dora Diaz', password: STRONG });
+    await op('PATCH', `/admin/v1/tenants/acme/users/${dora.id}`, { disabled: true });
 
     const admin = await newPage();
     await signIn(admin, adminEmail, STRONG);
@@ -122,7 +136,7 @@ describe('admin console', () => {
   });
 
   it('disable: that user\'s open session ends on the next click; enable lets them back in', async () => {
-    const email = `${unique('dan')}@example.com`;
+    const email = 'dan.dorsey@acme.example';
     const { id } = await live.user(tenant.slug, email);
     const dan = await newPage();
     await signIn(dan, email, STRONG, '/account');
@@ -151,7 +165,7 @@ describe('admin console', () => {
   });
 
   it('a user created without a password gets a welcome email; its link sets the first password', async () => {
-    const email = `${unique('wes')}@example.com`;
+    const email = 'wes.walker@acme.example';
     const admin = await newPage();
     await signIn(admin, adminEmail, STRONG);
     await admin.getByRole('link', { name: 'Create user' }).click();
@@ -184,7 +198,7 @@ describe('admin console', () => {
   });
 
   it('the audit log filters by user and event, and its CSV and JSON Lines downloads parse', async () => {
-    const email = `${unique('aud')}@example.com`;
+    const email = 'alex.amato@acme.example';
     const { id } = await live.user(tenant.slug, email);
     const admin = await newPage();
     await signIn(admin, adminEmail, STRONG, `/admin/users/${id}`);

@@ -105,6 +105,15 @@ export async function listUsers(ctx: Ctx, tenant: Tenant, opts: ListOptions) {
   return { users: await detailedViews(ctx, tenant, page), next: rows.length > limit ? page[page.length - 1]!.emailCanonical : null };
 }
 
+/** The addresses of these users of this tenant (ids of other tenants, or not ids at all, are left out). */
+export async function emailsById(ctx: Ctx, tenant: Tenant, ids: (string | null | undefined)[]): Promise<Map<string, string>> {
+  const wanted = [...new Set(ids.filter((x): x is string => !!x && UUID.test(x)))];
+  if (wanted.length === 0) return new Map();
+  const rows = await ctx.db.select({ id: users.id, email: users.email }).from(users)
+    .where(and(eq(users.tenantId, tenant.id), inArray(users.id, wanted)));
+  return new Map(rows.map((r) => [r.id, r.email]));
+}
+
 export type UserDetails = ReturnType<typeof userView> & {
   signInMethods: ('password' | 'google')[];
   pendingReset: {
@@ -121,9 +130,7 @@ export type UserDetails = ReturnType<typeof userView> & {
 export async function detailedViews(ctx: Ctx, tenant: Tenant, rows: User[]): Promise<UserDetails[]> {
   const linked = await usersWithIdentity(ctx.db, tenant.id, rows.map((u) => u.id));
   const tokens = new Map((await liveTokensOf(ctx.db, tenant.id, rows.map((u) => u.emailCanonical), ctx.clock.now())).map((t) => [t.emailCanonical, t]));
-  const adminIds = [...new Set([...tokens.values()].map((t) => /^admin:(.+)$/.exec(t.createdBy ?? '')?.[1]).filter((x): x is string => !!x && UUID.test(x)))];
-  const admins = new Map(adminIds.length === 0 ? [] : (await ctx.db.select({ id: users.id, email: users.email }).from(users)
-    .where(and(eq(users.tenantId, tenant.id), inArray(users.id, adminIds)))).map((a) => [a.id, a.email]));
+  const admins = await emailsById(ctx, tenant, [...tokens.values()].map((t) => /^admin:(.+)$/.exec(t.createdBy ?? '')?.[1]));
   return rows.map((u) => {
     const t = tokens.get(u.emailCanonical);
     const [type, id] = (t?.createdBy ?? 'user:').split(/:(.*)/s) as [string, string | undefined];

@@ -17,9 +17,9 @@ import { adminResetTtlMs } from '../tenants/settings.ts';
 import { allowsPassword, type Tenant } from '../tenants/store.ts';
 
 function refuseUnusable(user: User, tenant: Tenant): void {
-  if (user.disabledAt) throw invalidRequest('This user is disabled — enable the account first, then reset its password.');
-  if (user.lockedAt) throw invalidRequest('This account was locked from a "this wasn\'t me" link — unlock it first, then reset its password.');
-  if (!allowsPassword(tenant)) throw invalidRequest('Password sign-in is off for this tenant.');
+  if (user.disabledAt) throw invalidRequest('This user is disabled — enable the account first, then reset its password.', { reason: 'account_disabled' });
+  if (user.lockedAt) throw invalidRequest('This account was locked from a "this wasn\'t me" link — unlock it first, then reset its password.', { reason: 'account_locked' });
+  if (!allowsPassword(tenant)) throw invalidRequest('Password sign-in is off for this tenant.', { reason: 'password_off' });
 }
 
 /**

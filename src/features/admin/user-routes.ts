@@ -41,11 +41,11 @@ const ImportBody = z.object({
   users: z.array(z.object({ email: z.string().max(1000), name: z.string().max(1000).optional(), role: z.string().max(50).optional() })).max(100_000),
 });
 const Status = z.enum(['active', 'disabled', 'locked']);
-export const ListQuery = z.object({
+const ListQuery = z.object({
   q: z.string().max(200).optional(), after: z.string().max(300).optional(), limit: z.coerce.number().int().min(1).max(200).optional(),
   status: Status.optional(), role: Role.optional(),
 });
-export const AuditQuery = z.object({ userId: z.string().uuid().optional(), type: z.string().max(64).optional(), before: z.coerce.number().int().optional(), limit: z.coerce.number().int().min(1).max(1000).optional() });
+const AuditQuery = z.object({ userId: z.string().uuid().optional(), type: z.string().max(64).optional(), before: z.coerce.number().int().optional(), limit: z.coerce.number().int().min(1).max(1000).optional() });
 const ExportQuery = z.object({ format: z.enum(['csv', 'jsonl']).default('jsonl'), userId: z.string().uuid().optional(), type: z.string().max(64).optional() });
 
 export const UserView = z.object({

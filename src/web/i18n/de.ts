@@ -178,7 +178,7 @@ export const de: Messages = {
     colPendingReset: 'Offene Zurücksetzung',
     colActions: 'Aktionen',
     status: { active: 'Aktiv', disabled: 'Deaktiviert', locked: 'Gesperrt' },
-    statusLockedHint: '(vom Benutzer über „Das war ich nicht" gesperrt)',
+    statusLockedHint: '(vom Benutzer über „Das war ich nicht“ gesperrt)',
     role: { admin: 'Administrator', member: 'Mitglied' },
     methodPassword: 'Passwort',
     methodGoogle: 'Google',
@@ -192,7 +192,8 @@ export const de: Messages = {
     byOperator: 'vom Betreiber erstellt',
     resetAction: 'Passwort zurücksetzen',
     resetActionFor: (email: string) => `Passwort von ${email} zurücksetzen`,
-    resetUnavailable: 'Nicht möglich',
+    enableFirst: 'Erst aktivieren',
+    unlockFirst: 'Erst entsperren',
 
     resetTitlePrefix: 'Passwort zurücksetzen für',
     resetIntro: 'Bis ein neues Passwort gewählt ist, ändert sich nichts: Das bisherige Passwort und alle Sitzungen bleiben gültig. Ein neuer Link ersetzt jeden früheren.',
@@ -204,7 +205,7 @@ export const de: Messages = {
     createLink: 'Link zum Kopieren erstellen',
     cancel: 'Abbrechen',
     resetDisabled: 'Dieses Konto ist deaktiviert. Aktivieren Sie es zuerst und setzen Sie dann das Passwort zurück.',
-    resetLocked: 'Dieses Konto wurde über einen „Das war ich nicht"-Link gesperrt. Entsperren Sie es zuerst und setzen Sie dann das Passwort zurück.',
+    resetLocked: 'Dieses Konto wurde über einen „Das war ich nicht“-Link gesperrt. Entsperren Sie es zuerst und setzen Sie dann das Passwort zurück.',
     resetPasswordOff: 'Die Anmeldung mit Passwort ist für Ihre Organisation ausgeschaltet; es gibt kein Passwort zum Zurücksetzen.',
 
     linkTitle: 'Link zum Zurücksetzen',

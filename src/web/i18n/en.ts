@@ -204,7 +204,8 @@ export const en = {
     byOperator: 'made by the operator',
     resetAction: 'Reset password',
     resetActionFor: (email: string) => `Reset password for ${email}`,
-    resetUnavailable: 'No reset',
+    enableFirst: 'Enable first',
+    unlockFirst: 'Unlock first',
 
     resetTitlePrefix: 'Reset the password of',
     resetIntro: 'Nothing changes until they choose a new password: their current password and their sessions keep working. A new link replaces any earlier one.',

@@ -3,13 +3,15 @@
 import type { UserDetails } from '../../features/accounts/accounts.ts';
 import type { AuditView } from '../../features/audit/audit.ts';
 import { AUDIT_TYPES } from '../../features/audit/audit.ts';
+import type { identityView } from '../../features/sso/store.ts';
+import type { listDeliveries } from '../../platform/mail/outbox.ts';
 import { html, type Html, type Part } from '../html.ts';
 import { durationText, type Messages } from '../i18n/index.ts';
 import { alert, field, form, time } from '../layout.ts';
 
 type M = Messages;
-export type Delivery = { id: string; kind: string; to: string; subject: string; status: string; attempts: number; lastError: string | null; smtpResponse: string | null; queuedAt: string; sentAt: string | null; nextAttemptAt: string | null };
-export type Identity = { id: string; issuer: string; emailAtLink: string; linkedAt: string };
+type Delivery = Awaited<ReturnType<typeof listDeliveries>>[number];
+type Identity = ReturnType<typeof identityView>;
 
 export const LIFETIMES = ['1h', '24h', '72h', '7d'] as const;
 export type Lifetime = (typeof LIFETIMES)[number];
@@ -88,7 +90,7 @@ ${f.q || f.status || f.role ? html`<a href="/admin">${a.clear}</a>` : ''}</div>
 <td data-label="${a.colLastSignIn}">${at(m, u.lastLoginAt, v.now)}</td>
 <td data-label="${a.colPendingReset}">${pendingShort(m, u, v.now)}</td>
 <td class="nowrap" data-label="${a.colActions}">${blocked
-    ? html`<span class="muted" title="${blocked}">${a.resetUnavailable}</span>`
+    ? html`<span class="muted" title="${blocked}">${u.status === 'disabled' ? a.enableFirst : u.status === 'locked' ? a.unlockFirst : a.none}</span>`
     : html`<a href="/admin/users/${u.id}/reset" data-reset-dialog data-email="${u.email}" aria-label="${a.resetActionFor(u.email)}">${a.resetAction}</a>`}</td>
 </tr>`;
   });

@@ -4,7 +4,9 @@
 // action shows the page again with the reason. The routes call the same feature functions as the
 // JSON API under /api/v1/admin, so both doors share every rule, limit and audit line.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { detailedViews, findUserByEmail, getUser, listUsers, signOutEverywhere, updateUser, createUser, type UserDetails, type User } from '../../features/accounts/accounts.ts';
+import {
+  createUser, detailedViews, emailsById, findUserByEmail, getUser, listUsers, signOutEverywhere, updateUser, type User, type UserDetails,
+} from '../../features/accounts/accounts.ts';
 import { parseEmail } from '../../features/accounts/email.ts';
 import { adminReset, sendWelcome } from '../../features/admin/admin-reset.ts';
 import { listAudit, type Actor } from '../../features/audit/audit.ts';
@@ -14,10 +16,8 @@ import { linkedIdentities, unlinkIdentity } from '../../features/sso/identities.
 import { adminResetTtlMs } from '../../features/tenants/settings.ts';
 import { allowsPassword, tenantById, type Tenant } from '../../features/tenants/store.ts';
 import { parseDuration } from '../../config.ts';
-import { users } from '../../platform/schema.ts';
 import { deliveriesOf } from '../../platform/mail/outbox.ts';
 import type { Ctx } from '../../platform/context.ts';
-import { and, eq, inArray } from 'drizzle-orm';
 import { brandFor } from '../brand.ts';
 import { html, type Part } from '../html.ts';
 import type { Messages } from '../i18n/index.ts';
@@ -99,7 +99,8 @@ export async function adminPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
       const field = typeof err.extra.field === 'string' ? err.extra.field : undefined;
       if (field === 'email') return { text: m.invalidEmail, status: 400, field };
       if (field === 'disabled' || field === 'role') return { text: m.admin.selfLockout, status: 400 };
-      return { text: err.message, status: 400 };
+      const reason = { account_disabled: m.admin.resetDisabled, account_locked: m.admin.resetLocked, password_off: m.admin.resetPasswordOff }[String(err.extra.reason)];
+      return { text: reason ?? err.message, status: 400 };
     }
     return null;
   }
@@ -296,9 +297,7 @@ export async function adminPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
       before: filters.before ? Number(filters.before) : undefined, limit: PAGE + 1,
     });
     const shown = events.slice(0, PAGE);
-    const ids = [...new Set(shown.flatMap((e) => [e.userId, e.actor.id]).filter((x): x is string => !!x && /^[0-9a-f-]{36}$/i.test(x)))];
-    const emails = new Map(ids.length === 0 ? [] : (await ctx.db.select({ id: users.id, email: users.email }).from(users)
-      .where(and(eq(users.tenantId, a.tenant.id), inArray(users.id, ids)))).map((u) => [u.id, u.email]));
+    const emails = await emailsById(ctx, a.tenant, shown.flatMap((e) => [e.userId, e.actor.id]));
     return shell(request, reply, a, 'audit', m.admin.auditTitle, auditBody(m, { events: shown, filters, emails, now: ctx.clock.now(), more: events.length > PAGE, error }));
   });
 }
