@@ -114,14 +114,17 @@ export function installErrorHandling(app: FastifyInstance): void {
           ? 'The request body is not valid JSON.'
           : 'The request is not valid.';
       const code = status === 413 ? 'payload_too_large' : status === 415 ? 'unsupported_media_type' : 'invalid_request';
+      reply.errorCode = code;
       return reply.status(status).send({ error: code, message });
     }
     if (isDatabaseDown(err)) {
       request.log.error({ err: safeError(err) }, 'database unavailable');
       const e = unavailable();
+      reply.errorCode = e.code;
       return reply.status(e.status).header('retry-after', '5').send({ error: e.code, message: e.message });
     }
     request.log.error({ err: safeError(err) }, 'unhandled error');
+    reply.errorCode = 'internal';
     return reply.status(500).send({ error: 'internal', message: 'Something went wrong on our side.' });
   });
   app.setNotFoundHandler((_request, reply) =>

@@ -14,6 +14,11 @@ import { sql } from 'drizzle-orm';
 
 const OUTBOX_LAG_READY_SECONDS = 300;
 
+/** Figures read from the database keep their last value while it is away: the scrape still answers. */
+async function fromDatabase(read: () => Promise<void>): Promise<void> {
+  try { await read(); } catch { /* /readyz says why */ }
+}
+
 export class Metrics {
   readonly registry = new Registry();
   readonly requests: Counter<'route' | 'method' | 'status' | 'outcome'>;
@@ -36,14 +41,16 @@ export class Metrics {
     new Gauge({
       name: 'keyturn_outbox_messages', help: 'Messages in the outbox by status (all instances).', labelNames: ['status'], registers,
       async collect() {
-        this.reset();
-        const rows = rowsOf<{ status: string; n: number }>(await ctx.db.execute(sql`select status, count(*)::int as n from outbox group by status`));
-        for (const r of rows) this.set({ status: r.status }, r.n);
+        await fromDatabase(async () => {
+          const rows = rowsOf<{ status: string; n: number }>(await ctx.db.execute(sql`select status, count(*)::int as n from outbox group by status`));
+          this.reset();
+          for (const r of rows) this.set({ status: r.status }, r.n);
+        });
       },
     });
     new Gauge({
       name: 'keyturn_outbox_lag_seconds', help: 'Age of the oldest message waiting to be sent.', registers,
-      async collect() { this.set(await outboxLagSeconds(ctx)); },
+      async collect() { await fromDatabase(async () => this.set(await outboxLagSeconds(ctx))); },
     });
     new Counter({
       name: 'keyturn_sso_failures_total', help: 'Refused or failed single sign-ons by reason (this instance).', labelNames: ['reason'], registers,
@@ -65,8 +72,10 @@ export class Metrics {
     new Gauge({
       name: 'keyturn_sessions_revoked', help: 'Sessions revoked so far (all instances).', registers,
       async collect() {
-        const [r] = rowsOf<{ n: number }>(await ctx.db.execute(sql`select count(*)::int as n from sessions where revoked_at is not null`));
-        this.set(r?.n ?? 0);
+        await fromDatabase(async () => {
+          const [r] = rowsOf<{ n: number }>(await ctx.db.execute(sql`select count(*)::int as n from sessions where revoked_at is not null`));
+          this.set(r?.n ?? 0);
+        });
       },
     });
   }

@@ -57,7 +57,8 @@ export async function freshDatabase(kind: 'pglite' | 'postgres'): Promise<Databa
   await admin.end();
   const url = new URL(base);
   url.pathname = `/${name}`;
-  const db = await openDatabase({ url: url.toString(), dataDir: '' });
+  // A loaded CI machine can keep a pooled connection busy for seconds; tests wait rather than 503.
+  const db = await openDatabase({ url: url.toString(), dataDir: '', connectTimeoutMs: 30_000 });
   await db.migrate();
   return Object.assign(db, {
     async drop() {

@@ -55,6 +55,9 @@ describe.skipIf(servicesMissing)(suiteName('database outage'), () => {
     expect(ready.status).toBe(503);
     expect((await ready.json()).checks.database.ok).toBe(false);
     expect((await fetch(`${k.adminUrl}/healthz`)).status).toBe(200); // alive: no reason to restart it
+    const metrics = await fetch(`${k.adminUrl}/metrics`);
+    expect(metrics.status).toBe(200); // the scrape still answers (database figures keep their last value)
+    expect(await metrics.text()).toMatch(/keyturn_http_requests_total\{route="\/api\/v1\/session",method="GET",status="503",outcome="unavailable"\} \d+/);
 
     await proxy.restore();
     await expect.poll(async () => (await who()).status, { timeout: 15_000, interval: 250 }).toBe(200);

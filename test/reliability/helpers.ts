@@ -22,6 +22,10 @@ export function suiteName(what: string): string {
   return missing.length ? `${what} — SKIPPED: set ${missing.join(' and ')} to run` : what;
 }
 export const servicesMissing = !PG || !REDIS;
+if (servicesMissing) {
+  // Said out loud: the default reporter shows a skipped file without its suite names.
+  console.warn(`test/reliability SKIPPED: set ${['TEST_DATABASE_URL', 'TEST_REDIS_URL'].filter((e) => !process.env[e]).join(' and ')} to run the production-mode suites`);
+}
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -17,6 +17,7 @@ const nginxBinary = (() => {
   }
   return undefined;
 })();
+if (!nginxBinary && !servicesMissing) console.warn('test/reliability/nginx.test.ts SKIPPED: nginx is not installed (apt-get install nginx-light)');
 
 /** The nginx example from the README, verbatim. */
 function readmeExample(): string {

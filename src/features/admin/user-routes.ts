@@ -11,7 +11,7 @@ import { common, doc, err } from '../../platform/openapi.ts';
 import { deliveriesOf } from '../../platform/mail/outbox.ts';
 import { exportAudit, listAudit, type Actor } from '../audit/audit.ts';
 import { createUser, detailedViews, getUser, importUsers, listUsers, signOutEverywhere, updateUser, userView } from '../accounts/accounts.ts';
-import { allowsPassword, type Tenant } from '../tenants/store.ts';
+import type { Tenant } from '../tenants/store.ts';
 import { linkedIdentities, unlinkIdentity } from '../sso/identities.ts';
 import { adminReset, sendWelcome } from './admin-reset.ts';
 
@@ -91,7 +91,6 @@ export function registerUserRoutes(app: FastifyInstance, ctx: Ctx, base: string,
     const { tenant, actor } = await resolve(request);
     const { sendWelcome: welcome, ...body } = parse(CreateUser, request.body);
     if (welcome && body.password !== undefined) throw invalidRequest('sendWelcome: the welcome email lets the user choose a password — leave out password.', { field: 'sendWelcome' });
-    if (welcome && !allowsPassword(tenant)) throw invalidRequest('sendWelcome: password sign-in is off for this tenant.', { field: 'sendWelcome' });
     let sent: { expiresAt: Date } | undefined;
     const user = await createUser(ctx, tenant, body, actor, welcome ? async (tx, u) => { sent = await sendWelcome(ctx, tx, tenant, u, actor); } : undefined);
     return reply.status(201).send({ id: user.id, email: user.email, ...(sent ? { welcome: { status: 'queued', expiresAt: sent.expiresAt.toISOString() } } : {}) });
