@@ -85,7 +85,7 @@ describe('every page', () => {
     const only = unique('ssoonly');
     await t.op('POST', '/admin/v1/tenants', { slug: only, name: 'Google Only', loginMethods: ['google'], google: { ...google, issuer: 'https://idp.example.com' } });
     const ssoOnly = await get(`/t/${only}/login`);
-    expect(ssoOnly.raw).toContain('Sign in with your organisation');
+    expect(ssoOnly.raw).toContain('Sign in with Google');
     expect(ssoOnly.raw).not.toContain('name="password"');
     expect((await get('/login')).raw).not.toContain('/sso/start');
   });

@@ -47,7 +47,6 @@ export const de: Messages = {
   ticketExpired: 'Die Auswahl hat zu lange gedauert und ist abgelaufen — bitte melde dich erneut an.',
 
   ssoGoogle: 'Mit Google anmelden',
-  ssoOther: 'Mit deiner Organisation anmelden',
   or: 'oder',
   ssoErrorUnavailable: 'Die Anmeldung über deine Organisation ist gerade nicht verfügbar. Versuche es in ein paar Minuten noch einmal.',
   ssoErrorCancelled: 'Die Anmeldung wurde abgebrochen.',

@@ -51,7 +51,6 @@ export const en = {
 
   // single sign-on on the tenant login page
   ssoGoogle: 'Sign in with Google',
-  ssoOther: 'Sign in with your organisation',
   or: 'or',
   ssoErrorUnavailable: 'Single sign-on is not available right now. Try again in a few minutes.',
   ssoErrorCancelled: 'Sign-in was cancelled.',

@@ -5,7 +5,7 @@ import type { Ctx } from '../../platform/context.ts';
 import { clearSessionCookie, setSessionCookie } from '../../features/sessions/plugin.ts';
 import { SESSION_COOKIE } from '../../features/sessions/sessions.ts';
 import { signIn } from '../../features/sign-in/sign-in.ts';
-import { GOOGLE_ISSUER, ssoConnection, ssoStartPath } from '../../features/sso/connection.ts';
+import { ssoConnection, ssoStartPath } from '../../features/sso/connection.ts';
 import type { Messages } from '../i18n/index.ts';
 import { tenantBySlug, type Tenant } from '../../features/tenants/store.ts';
 import { captchaAsked, captchaBlock, captchaDown, type CaptchaAsk } from '../captcha.ts';
@@ -37,11 +37,12 @@ function loginPage(request: FastifyRequest, v: LoginView) {
   const m = messages(request);
   const title = v.tenant ? m.loginTitleTenant(v.tenant.name) : m.loginTitle;
   const action = loginPath(v.tenant) + (v.next !== '/account' ? `?next=${encodeURIComponent(v.next)}` : '');
-  // A tenant with a single sign-on connection gets its button; without password sign-in, only that.
+  // A tenant with a single sign-on connection gets the "Sign in with Google" button (CONTRACT §6 names
+  // it so whatever the issuer); without password sign-in, only that.
   const sso = v.tenant ? ssoConnection(v.tenant) : null;
   const passwordOn = !v.tenant || v.tenant.loginMethods.includes('password') || !sso;
   const ssoButton = sso && v.tenant
-    ? html`<a class="btn ${passwordOn ? 'btn-secondary' : 'btn-primary'}" href="${ssoStartPath(v.tenant)}?returnTo=${encodeURIComponent(v.next)}">${sso.issuer === GOOGLE_ISSUER ? m.ssoGoogle : m.ssoOther}</a>
+    ? html`<a class="btn ${passwordOn ? 'btn-secondary' : 'btn-primary'}" href="${ssoStartPath(v.tenant)}?returnTo=${encodeURIComponent(v.next)}">${m.ssoGoogle}</a>
 ${passwordOn ? html`<p class="divider"><span>${m.or}</span></p>` : ''}`
     : '';
   return page({
