@@ -5,7 +5,7 @@
 //     autocannon (programmatic API). `bodies` = one body per request, in order (single-use tokens);
 //     `authorizations` = an Authorization header per request, in turn (many sessions);
 //     several targets run at once (one autocannon each, connections split) and their counts add up.
-//   {"kind":"pairs", url, bodies:[a, b], rounds, connections}
+//   {"kind":"pairs", url, bodies:[[a…], [b…]], rounds, connections}
 //     timing of two request kinds interleaved on the same connections (a, b, a, b …), measured with
 //     the high-resolution clock: both kinds see the same load, so their medians can be compared to
 //     a fraction of a millisecond (autocannon's histogram counts whole milliseconds).
@@ -16,7 +16,7 @@ import { performance } from 'node:perf_hooks';
 
 interface Target { url: string; method?: string; headers?: Record<string, string>; body?: string; bodies?: string[]; authorizations?: string[]; }
 interface CannonJob { kind: 'cannon'; targets: Target[]; connections: number; seconds?: number; amount?: number; }
-interface PairsJob { kind: 'pairs'; url: string; bodies: [string, string]; rounds: number; connections: number; }
+interface PairsJob { kind: 'pairs'; url: string; bodies: [string[], string[]]; rounds: number; connections: number; }
 
 interface CannonResult {
   requests: { average: number; total: number };
@@ -93,7 +93,8 @@ async function pairs(job: PairsJob) {
     while (round < job.rounds) {
       round++;
       for (const k of [0, 1] as const) {
-        const r = await post(agent, url, job.bodies[k]);
+        const list = job.bodies[k];
+        const r = await post(agent, url, list[times[k].length % list.length]!);
         if (r.status !== 202) bad++;
         times[k].push(r.ms);
       }

@@ -238,7 +238,14 @@ async function complete(
     }
     chosen = accounts.filter((a) => tenantSlugs.includes(a.tenant.slug));
   }
-  await enforcePolicy(ctx, password, chosen.map((a) => ({ tenant: a.tenant, email: a.user.email, user: a.user })));
+  try {
+    await enforcePolicy(ctx, password, chosen.map((a) => ({ tenant: a.tenant, email: a.user.email, user: a.user })));
+  } catch (e) {
+    // A concurrent submit may have used the link meanwhile (its new password then reads as "reused"):
+    // the person must hear that the link was used, not that the password breaks a rule.
+    const fresh = await tokenById(ctx.db, token.id);
+    throw (fresh && deadReason(fresh, ctx.clock.now())) ?? e;
+  }
   const passwordHash = await ctx.hasher.hash(password); // outside the transaction: hashing is the slow part
 
   await ctx.db.transaction(async (tx) => {
