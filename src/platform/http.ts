@@ -86,7 +86,8 @@ export function safeError(err: unknown): Record<string, unknown> {
   };
 }
 
-const DB_DOWN = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P03', '08006', '08001', '08003']);
+// Unreachable, restarting or overloaded (57014: cancelled by DATABASE_STATEMENT_TIMEOUT): 503, try again.
+const DB_DOWN = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57014', '57P01', '57P03', '08006', '08001', '08003']);
 
 function isDatabaseDown(err: unknown): boolean {
   let e = err as { code?: string; cause?: unknown; message?: string } | undefined;

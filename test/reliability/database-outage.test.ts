@@ -23,7 +23,7 @@ describe.skipIf(servicesMissing)(suiteName('database outage'), () => {
     proxy = await tcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
     const viaProxy = new URL(db.url);
     viaProxy.host = `127.0.0.1:${proxy.port}`;
-    k = await startInstance({ name: 'K', databaseUrl: viaProxy.toString(), smtpUrl: mail.url, prefix: `kt-rel-${unique()}`, env: { DATABASE_CONNECT_TIMEOUT: '2s' } });
+    k = await startInstance({ name: 'K', databaseUrl: viaProxy.toString(), smtpUrl: mail.url, prefix: `kt-rel-${unique()}`, env: { DATABASE_CONNECT_TIMEOUT: '2s', DATABASE_STATEMENT_TIMEOUT: '2s' } });
   }, 120_000);
 
   afterAll(async () => {
@@ -69,6 +69,31 @@ describe.skipIf(servicesMissing)(suiteName('database outage'), () => {
     expect(lines.length).toBeGreaterThan(0);
     expect(lines.join('\n')).not.toContain(email);
   }, 90_000);
+
+  it('a query stuck behind a lock is cancelled by DATABASE_STATEMENT_TIMEOUT: 503 unavailable, and the instance carries on', async () => {
+    const slug = unique('lock');
+    expect((await k.op('POST', '/admin/v1/tenants', { slug, name: 'Lock' })).status).toBe(201);
+    const email = `bo-${slug}@example.com`;
+    expect((await k.op('POST', `/admin/v1/tenants/${slug}/users`, { email, password: STRONG })).status).toBe(201);
+    const token = (await k.api('POST', '/api/v1/login', { email, password: STRONG, tokenType: 'bearer' })).body.token as string;
+    const who = () => k.api('GET', '/api/v1/session', undefined, { authorization: `Bearer ${token}` });
+    const pg = (await import('pg')).default;
+    const locker = new pg.Client({ connectionString: db.url });
+    await locker.connect();
+    try {
+      await locker.query('begin');
+      await locker.query('lock table sessions in access exclusive mode');
+      const started = Date.now();
+      const res = await who();
+      expect(res.status).toBe(503);
+      expect(res.body).toMatchObject({ error: 'unavailable' });
+      expect(Date.now() - started).toBeLessThan(6_000);
+    } finally {
+      await locker.query('rollback').catch(() => {});
+      await locker.end();
+    }
+    expect((await who()).status).toBe(200);
+  }, 60_000);
 
   it('DATABASE_SSL=require reaches the driver: a server without TLS is refused with one clear line', () => {
     const r = spawnSync(process.execPath, [BIN, 'migrate'], {
