@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { z } from 'zod';
 import { resetCounts } from '../features/password-reset/metrics.ts';
+import { revokedCounts } from '../features/sessions/metrics.ts';
 import { ssoFailureCounts } from '../features/sso/metrics.ts';
 import type { Ctx } from './context.ts';
 import { rowsOf } from './db.ts';
@@ -69,13 +70,13 @@ export class Metrics {
         for (const { stage, reason, n } of resetCounts()) this.inc({ stage, reason }, n);
       },
     });
-    new Gauge({
-      name: 'keyturn_sessions_revoked', help: 'Sessions revoked so far (all instances).', registers,
-      async collect() {
-        await fromDatabase(async () => {
-          const [r] = rowsOf<{ n: number }>(await ctx.db.execute(sql`select count(*)::int as n from sessions where revoked_at is not null`));
-          this.set(r?.n ?? 0);
-        });
+    new Counter({
+      name: 'keyturn_sessions_revoked_total',
+      help: 'Sessions revoked by reason (this instance): sign_out, password_reset, password_change, sign_out_everywhere, account_disabled, account_locked, identity_unlinked.',
+      labelNames: ['reason'], registers,
+      collect() {
+        this.reset();
+        for (const [reason, n] of Object.entries(revokedCounts())) this.inc({ reason }, n ?? 0);
       },
     });
   }

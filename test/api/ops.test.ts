@@ -36,14 +36,14 @@ describe('operations endpoints on the admin listener', () => {
     }
   });
 
-  it('metrics count answers by route and outcome, and read mail and sessions from the database', async () => {
+  it('metrics count answers by route and outcome, and read mail from the database', async () => {
     await t.api('POST', '/api/v1/password/reset/inspect', { token: 'A'.repeat(43) });
     const text = (await admin('/metrics')).body;
     expect(text).toMatch(/keyturn_http_requests_total\{route="\/api\/v1\/password\/reset\/inspect",method="POST",status="404",outcome="token_invalid"\} \d+/);
     expect(text).toMatch(/keyturn_http_request_duration_seconds_bucket\{le="0.005",route="\/api\/v1\/password\/forgot"/);
     expect(text).toMatch(/keyturn_outbox_messages\{status="sent"\} \d+/);
     expect(text).toContain('keyturn_outbox_lag_seconds');
-    expect(text).toContain('keyturn_sessions_revoked');
+    expect(text).toContain('# TYPE keyturn_sessions_revoked_total counter');
     // Not on the public listener.
     expect((await t.api('GET', '/metrics')).status).toBe(404);
   });
@@ -65,6 +65,23 @@ describe('reset counters and the request log', () => {
     expect(count('completed', 'link')).toBeGreaterThanOrEqual(1);
     expect(count('failed', 'token_used')).toBeGreaterThanOrEqual(1);
     expect(count('failed', 'token_invalid')).toBeGreaterThanOrEqual(1);
+  });
+
+  it('keyturn_sessions_revoked_total counts the sessions a reset and a sign-out ended, by reason', async () => {
+    const revoked = async (reason: string) =>
+      Number(new RegExp(`keyturn_sessions_revoked_total\\{reason="${reason}"\\} (\\d+)`).exec((await admin('/metrics')).body)?.[1] ?? 0);
+    const { slug } = await t.tenant();
+    const email = `${unique('rev')}@example.com`;
+    await t.user(slug, email);
+    const [resetBefore, signOutBefore] = [await revoked('password_reset'), await revoked('sign_out')];
+    const one = await t.login(email);
+    await t.login(email);
+    await t.login(email);
+    expect((await t.api('POST', '/api/v1/logout', undefined, { cookie: one.cookie, 'x-csrf-token': one.csrf })).status).toBe(204);
+    const { token } = await t.resetMail(email);
+    expect((await t.api('POST', '/api/v1/password/reset', { token, password: 'Quiet-Meadow-77#' })).status).toBe(200);
+    expect(await revoked('sign_out')).toBe(signOutBefore + 1);
+    expect(await revoked('password_reset')).toBe(resetBefore + 2); // the two sessions still live
   });
 
   it('one log line per request with request id, route, outcome and tenant — never the body', async () => {

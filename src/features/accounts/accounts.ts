@@ -195,7 +195,7 @@ export async function updateUser(ctx: Ctx, tenant: Tenant, id: string, patch: Us
     }
     if (set.disabledAt || set.lockedAt) {
       // Disabling takes effect at once: every session and every pending link dies with it.
-      await revokeSessions(tx, now, [id]);
+      await revokeSessions(tx, now, [id], set.disabledAt ? 'account_disabled' : 'account_locked');
       await revokeTokensFor(tx, after.emailCanonical, tenant.id, now, set.disabledAt ? 'account_disabled' : 'account_locked');
       await audit(tx, actor, now, { type: set.disabledAt ? 'user_disabled' : 'user_locked', tenantId: tenant.id, userId: id, data: { sessionsRevoked: 'all' } });
     }
@@ -212,7 +212,7 @@ export async function signOutEverywhere(ctx: Ctx, tenant: Tenant, id: string, ac
   await getUser(ctx, tenant, id);
   return ctx.db.transaction(async (tx) => {
     const now = ctx.clock.now();
-    const n = await revokeSessions(tx, now, [id]);
+    const n = await revokeSessions(tx, now, [id], 'sign_out_everywhere');
     await audit(tx, actor, now, { type: 'sessions_revoked', tenantId: tenant.id, userId: id, data: { count: n } });
     return n;
   });

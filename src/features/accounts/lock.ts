@@ -32,7 +32,7 @@ export async function lockAccount(ctx: Ctx, token: string, ip: string): Promise<
       .innerJoin(tenants, eq(tenants.id, users.tenantId)).where(eq(users.id, link.userId));
     if (!row) return false;
     await tx.update(users).set({ lockedAt: now }).where(eq(users.id, row.user.id));
-    await revokeSessions(tx, now, [row.user.id]);
+    await revokeSessions(tx, now, [row.user.id], 'account_locked');
     await revokeTokensFor(tx, row.user.emailCanonical, row.tenant.id, now, 'account_locked');
     await audit(tx, { type: 'user', id: row.user.id, ip }, now, { type: 'user_locked', tenantId: row.tenant.id, userId: row.user.id, data: { via: 'this_wasnt_me', sessionsRevoked: 'all' } });
     await enqueueMail(tx, ctx.secrets, ctx.clock, {

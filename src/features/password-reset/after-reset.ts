@@ -29,7 +29,7 @@ type Step = (ctx: Ctx, tx: Db, event: PasswordSet) => Promise<void>;
 const LOCK_LINK_TTL_MS = 14 * 86_400_000;
 
 const revokeAllSessions: Step = async (_ctx, tx, e) => {
-  await revokeSessions(tx, e.at, e.accounts.map((a) => a.user.id), e.keepSessionHash);
+  await revokeSessions(tx, e.at, e.accounts.map((a) => a.user.id), e.how === 'change' ? 'password_change' : 'password_reset', { keepIdHash: e.keepSessionHash });
 };
 
 const revokePendingResets: Step = async (_ctx, tx, e) => {

@@ -5,6 +5,7 @@ import type { Ctx } from '../../platform/context.ts';
 import { randomToken } from '../../platform/crypto.ts';
 import type { Db } from '../../platform/db.ts';
 import { sessions, tenants, users } from '../../platform/schema.ts';
+import { countRevoked, type RevokeReason } from './metrics.ts';
 
 export type AuthMethod = 'password' | 'google';
 
@@ -88,9 +89,14 @@ export async function loadSession(ctx: Ctx, token: string, via: SessionInfo['via
   };
 }
 
-/** Revokes every live session of these accounts (all auth methods), optionally keeping one. */
+/**
+ * Revokes every live session of these accounts (all auth methods unless one is named), optionally
+ * keeping one. Counted for /metrics as the statement runs: a transaction that later rolls back
+ * over-counts, which a counter of revocations can live with.
+ */
 export async function revokeSessions(
-  tx: Db, at: Date, userIds: string[], keepIdHash?: string,
+  tx: Db, at: Date, userIds: string[], reason: RevokeReason,
+  opts: { keepIdHash?: string; authMethod?: AuthMethod } = {},
 ): Promise<number> {
   if (userIds.length === 0) return 0;
   const rows = await tx
@@ -99,14 +105,19 @@ export async function revokeSessions(
     .where(and(
       inArray(sessions.userId, userIds),
       isNull(sessions.revokedAt),
-      keepIdHash ? ne(sessions.idHash, keepIdHash) : sql`true`,
+      opts.keepIdHash ? ne(sessions.idHash, opts.keepIdHash) : undefined,
+      opts.authMethod ? eq(sessions.authMethod, opts.authMethod) : undefined,
     ))
     .returning({ id: sessions.idHash });
+  countRevoked(reason, rows.length);
   return rows.length;
 }
 
 export async function revokeSession(tx: Db, at: Date, idHash: string): Promise<void> {
-  await tx.update(sessions).set({ revokedAt: at }).where(eq(sessions.idHash, idHash));
+  const rows = await tx.update(sessions).set({ revokedAt: at })
+    .where(and(eq(sessions.idHash, idHash), isNull(sessions.revokedAt)))
+    .returning({ id: sessions.idHash });
+  countRevoked('sign_out', rows.length);
 }
 
 export function sessionView(s: SessionInfo) {

@@ -4,7 +4,8 @@ import type { Ctx } from '../../platform/context.ts';
 import { audit, type Actor } from '../audit/audit.ts';
 import { getUser } from '../accounts/accounts.ts';
 import type { Tenant } from '../tenants/store.ts';
-import { deleteIdentity, identitiesOfUser, identityView, revokeSsoSessions } from './store.ts';
+import { revokeSessions } from '../sessions/sessions.ts';
+import { deleteIdentity, identitiesOfUser, identityView } from './store.ts';
 
 export async function linkedIdentities(ctx: Ctx, tenant: Tenant, userId: string) {
   return (await identitiesOfUser(ctx.db, tenant.id, userId)).map(identityView);
@@ -21,7 +22,8 @@ export async function unlinkIdentity(ctx: Ctx, tenant: Tenant, userId: string, i
     const now = ctx.clock.now();
     const gone = await deleteIdentity(tx, tenant.id, userId, identityId);
     if (!gone) throw notFound('No such linked identity.');
-    const revoked = await revokeSsoSessions(tx, userId, now);
+    // Sessions that the unlinked identity started end with the link.
+    const revoked = await revokeSessions(tx, now, [userId], 'identity_unlinked', { authMethod: 'google' });
     await audit(tx, actor, now, {
       type: 'identity_unlinked', tenantId: tenant.id, userId,
       data: { issuer: gone.issuer, subject: gone.subject, emailAtLink: gone.emailAtLink, sessionsRevoked: revoked },

@@ -86,14 +86,6 @@ export async function deleteIdentity(db: Db, tenantId: string, userId: string, i
   return row;
 }
 
-/** Sessions that an unlinked identity started end with the link. */
-export async function revokeSsoSessions(db: Db, userId: string, at: Date): Promise<number> {
-  const rows = await db.update(sessions).set({ revokedAt: at })
-    .where(and(eq(sessions.userId, userId), eq(sessions.authMethod, 'google'), isNull(sessions.revokedAt)))
-    .returning({ id: sessions.idHash });
-  return rows.length;
-}
-
 export const identityView = (i: SsoIdentity) => ({
   id: i.id,
   issuer: i.issuer,
