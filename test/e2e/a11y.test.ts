@@ -2,9 +2,9 @@
 // at desktop width and at 360 px under test-results/screenshots/; and the dev mailbox, where a
 // newcomer without SMTP reads the reset email and clicks its button.
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
-  launchBrowser, openResetLink, pathOf, screenshot, seriousViolations, startLiveApp, STRONG, text, unique, type LiveApp,
+  browserSuite, openResetLink, pathOf, screenshot, seriousViolations, STRONG, text, unique, type LiveApp,
 } from '../helpers/browser.ts';
 
 vi.setConfig({ testTimeout: 60_000 });
@@ -16,17 +16,13 @@ let page: Page;
 let tenant: { slug: string; name: string };
 let email: string;
 
-beforeAll(async () => {
-  [live, browser] = await Promise.all([startLiveApp({ devMailbox: true }), launchBrowser()]);
+const { signIn, requestReset } = browserSuite({ devMailbox: true }, async (s) => {
+  ({ live, browser } = s);
   context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   page = await context.newPage();
   tenant = await live.tenant('acme', { name: 'Acme Support' });
   email = `${unique('ally')}@example.com`;
   await live.user(tenant.slug, email);
-});
-afterAll(async () => {
-  await browser?.close();
-  await live?.close();
 });
 
 /** The page is accessible, and photographed. */
@@ -38,21 +34,7 @@ async function check(name: string) {
 
 const h1 = () => text(page.getByRole('heading', { level: 1 }));
 
-async function forgot(address: string) {
-  const since = live.mail.messages.length;
-  await page.goto(`${live.url}/forgot-password`);
-  await page.getByLabel('Email address').fill(address);
-  await page.getByRole('button', { name: 'Send reset email' }).click();
-  await pathOf(page).toBe('/forgot-password/sent');
-  return live.resetMailFor(address, since);
-}
-
-async function signIn(address: string, password: string) {
-  await page.goto(`${live.url}/login`);
-  await page.getByLabel('Email address').fill(address);
-  await page.getByLabel('Password', { exact: true }).fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-}
+const forgot = (address: string) => requestReset(page, address);
 
 async function fillNew(password: string, repeat = password) {
   await page.getByLabel('New password', { exact: true }).fill(password);
@@ -77,7 +59,7 @@ describe('accessibility and screenshots', () => {
 
     const other = await live.tenant(unique('beta'), { name: 'Beta Sales' });
     await live.user(other.slug, email);
-    await signIn(email, STRONG);
+    await signIn(page, '/login', email, STRONG);
     await h1().toBe('Choose an account');
     await check('login-choose-tenant');
     await page.getByRole('button', { name: `Continue to ${tenant.name}` }).click();

@@ -1,39 +1,18 @@
 // The journeys in a real Chromium with JavaScript on: reset by link and by code with the live
 // checklist, the outcome pages, the two-tenant chooser, and changing the password in settings.
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { openResetLink, attr, checked, disabled, launchBrowser, pathOf, startLiveApp, STRONG, text, unique, visible, type LiveApp } from '../helpers/browser.ts';
+import type { Page } from 'playwright-core';
+import { describe, expect, it, vi } from 'vitest';
+import { openResetLink, attr, browserSuite, checked, disabled, pathOf, STRONG, text, unique, visible, type LiveApp } from '../helpers/browser.ts';
 
 vi.setConfig({ testTimeout: 60_000 });
 
 let live: LiveApp;
-let browser: Browser;
-const contexts: BrowserContext[] = [];
-
-beforeAll(async () => {
-  // From the second request for one address on, forgot-password asks for the captcha.
-  [live, browser] = await Promise.all([startLiveApp({ env: { CAPTCHA_AFTER: 'forgotPerAccount=0', CAPTCHA_DIFFICULTY: '2000' } }), launchBrowser()]);
-});
-afterAll(async () => {
-  await browser?.close();
-  await live?.close();
-});
-afterEach(async () => {
-  for (const c of contexts.splice(0)) await c.close();
+// From the second request for one address on, forgot-password asks for the captcha.
+const { openPage, signIn } = browserSuite({ env: { CAPTCHA_AFTER: 'forgotPerAccount=0', CAPTCHA_DIFFICULTY: '2000' } }, (s) => {
+  live = s.live;
 });
 
-async function newPage(): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-GB' });
-  contexts.push(context);
-  return context.newPage();
-}
-
-async function signIn(page: Page, path: string, email: string, password: string) {
-  await page.goto(live.url + path);
-  await page.getByLabel('Email address').fill(email);
-  await page.getByLabel('Password', { exact: true }).fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-}
+const newPage = () => openPage({ viewport: { width: 1280, height: 800 }, locale: 'en-GB' });
 
 async function requestReset(page: Page, email: string, path = '/forgot-password') {
   const since = live.mail.messages.length;
@@ -313,13 +292,8 @@ describe('two tenants', () => {
 });
 
 async function signedIn(email: string, password = STRONG): Promise<Page> {
-  const context = await browser.newContext();
-  contexts.push(context);
-  const page = await context.newPage();
-  await page.goto(`${live.url}/login`);
-  await page.getByLabel('Email address').fill(email);
-  await page.getByLabel('Password', { exact: true }).fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  const page = await openPage();
+  await signIn(page, '/login', email, password);
   await pathOf(page).toBe('/account');
   return page;
 }
@@ -329,9 +303,7 @@ describe('/settings/password', () => {
     const { slug } = await live.tenant();
     const email = `${unique('back')}@example.com`;
     await live.user(slug, email);
-    const context = await browser.newContext();
-    contexts.push(context);
-    const page = await context.newPage();
+    const page = await openPage();
     await page.goto(`${live.url}/settings/password`);
     await pathOf(page).toBe('/login');
     await page.getByLabel('Email address').fill(email);

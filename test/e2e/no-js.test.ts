@@ -1,47 +1,17 @@
 // The same flows with JavaScript disabled: plain forms, POST-redirect-GET, the server says
 // everything the live checklist would have said.
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { openResetLink, attr, disabled, launchBrowser, pathOf, startLiveApp, STRONG, text, unique, visible, type LiveApp } from '../helpers/browser.ts';
+import type { Page } from 'playwright-core';
+import { describe, expect, it, vi } from 'vitest';
+import { openResetLink, attr, browserSuite, disabled, pathOf, STRONG, text, unique, visible, type LiveApp } from '../helpers/browser.ts';
 
 vi.setConfig({ testTimeout: 60_000 });
 
 let live: LiveApp;
-let browser: Browser;
-const contexts: BrowserContext[] = [];
-
-beforeAll(async () => {
-  [live, browser] = await Promise.all([startLiveApp(), launchBrowser()]);
-});
-afterAll(async () => {
-  await browser?.close();
-  await live?.close();
-});
-afterEach(async () => {
-  for (const c of contexts.splice(0)) await c.close();
+const { openPage, signIn, requestReset } = browserSuite({}, (s) => {
+  live = s.live;
 });
 
-async function newPage(): Promise<Page> {
-  const context = await browser.newContext({ javaScriptEnabled: false });
-  contexts.push(context);
-  return context.newPage();
-}
-
-async function signIn(page: Page, path: string, email: string, password: string) {
-  await page.goto(live.url + path);
-  await page.getByLabel('Email address').fill(email);
-  await page.getByLabel('Password', { exact: true }).fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-}
-
-async function requestReset(page: Page, email: string) {
-  const since = live.mail.messages.length;
-  await page.goto(`${live.url}/forgot-password`);
-  await page.getByLabel('Email address').fill(email);
-  await page.getByRole('button', { name: 'Send reset email' }).click();
-  await pathOf(page).toBe('/forgot-password/sent');
-  return live.resetMailFor(email, since);
-}
+const newPage = () => openPage({ javaScriptEnabled: false });
 
 const h1 = (page: Page) => text(page.getByRole('heading', { level: 1 }));
 

@@ -48,27 +48,38 @@ export async function freshDatabase(kind: 'pglite' | 'postgres'): Promise<Databa
     await db.migrate();
     return Object.assign(db, { drop: () => db.close() });
   }
+  const empty = await emptyPostgresDatabase('t');
+  // A loaded CI machine can keep a pooled connection busy for seconds; tests wait rather than 503.
+  const db = await openDatabase({ url: empty.url, dataDir: '', connectTimeoutMs: 30_000 });
+  await db.migrate();
+  return Object.assign(db, {
+    async drop() {
+      await db.close();
+      await empty.drop();
+    },
+  });
+}
+
+/** A new, empty database (keyturn_PREFIX…) on the TEST_DATABASE_URL server; drop() removes it. */
+export async function emptyPostgresDatabase(prefix: string): Promise<{ url: string; drop(): Promise<void> }> {
   const base = process.env.TEST_DATABASE_URL!;
   const pg = (await import('pg')).default;
-  const name = `keyturn_${unique('t')}`.toLowerCase();
+  const name = `keyturn_${unique(prefix)}`.toLowerCase();
   const admin = new pg.Client({ connectionString: base });
   await admin.connect();
   await admin.query(`create database ${name}`);
   await admin.end();
   const url = new URL(base);
   url.pathname = `/${name}`;
-  // A loaded CI machine can keep a pooled connection busy for seconds; tests wait rather than 503.
-  const db = await openDatabase({ url: url.toString(), dataDir: '', connectTimeoutMs: 30_000 });
-  await db.migrate();
-  return Object.assign(db, {
+  return {
+    url: url.toString(),
     async drop() {
-      await db.close();
       const c = new pg.Client({ connectionString: base });
       await c.connect();
       await c.query(`drop database if exists ${name} with (force)`);
       await c.end();
     },
-  });
+  };
 }
 
 export async function startTestApp(opts: { env?: Record<string, string>; db?: 'pglite' | 'postgres' } = {}): Promise<TestApp> {

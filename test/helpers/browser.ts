@@ -1,11 +1,10 @@
 // Browser tests: a Keyturn listening on a real loopback port (PUBLIC_URL = that address, worker
 // running, mail over real SMTP to the catcher) and Debian's Chromium driven by playwright-core.
 import { mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
-import { expect } from 'vitest';
+import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Locator, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { buildApp, type App } from '../../src/app.ts';
 import { configFrom } from '../../src/config.ts';
 import { ManualClock } from '../../src/platform/clock.ts';
@@ -13,6 +12,7 @@ import { DevMailbox } from '../../src/platform/mail/dev-mailbox.ts';
 import { SmtpTransport, type MailTransport, type OutgoingMail, type SendResult } from '../../src/platform/mail/transport.ts';
 import { extractReset, freshDatabase, STRONG, unique } from './app.ts';
 import { startMailCatcher, type CaughtMail, type MailCatcher } from './mail-catcher.ts';
+import { freePort } from './ports.ts';
 
 export { STRONG, STRONG2, unique, extractReset } from './app.ts';
 
@@ -20,19 +20,6 @@ export async function launchBrowser(): Promise<Browser> {
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync', '--disable-quic'],
-  });
-}
-
-/** A free loopback port (asked of the OS, then released for the app to take). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const address = s.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      s.close(() => resolve(port));
-    });
   });
 }
 
@@ -68,7 +55,9 @@ export interface LiveApp {
   close(): Promise<void>;
 }
 
-export async function startLiveApp(opts: { env?: Record<string, string>; devMailbox?: boolean } = {}): Promise<LiveApp> {
+export interface LiveAppOptions { env?: Record<string, string>; devMailbox?: boolean }
+
+export async function startLiveApp(opts: LiveAppOptions = {}): Promise<LiveApp> {
   const mail = await startMailCatcher();
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -107,6 +96,50 @@ export async function startLiveApp(opts: { env?: Record<string, string>; devMail
       await app.close();
       await database.drop();
       await mail.stop();
+    },
+  };
+}
+
+/**
+ * The hooks of a browser test file: a live Keyturn and Chromium, handed to `ready` (in the same hook,
+ * for the file's own set-up) before the tests and closed after them; with the steps the files share.
+ */
+export function browserSuite(app: LiveAppOptions, ready: (s: { live: LiveApp; browser: Browser }) => void | Promise<void>) {
+  let live: LiveApp | undefined;
+  let browser: Browser | undefined;
+  const contexts: BrowserContext[] = [];
+  beforeAll(async () => {
+    [live, browser] = await Promise.all([startLiveApp(app), launchBrowser()]);
+    await ready({ live, browser });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await live?.close();
+  });
+  afterEach(async () => {
+    for (const c of contexts.splice(0)) await c.close();
+  });
+  return {
+    /** A page in a new browser context, closed after the test. */
+    async openPage(options: BrowserContextOptions = {}): Promise<Page> {
+      const context = await browser!.newContext(options);
+      contexts.push(context);
+      return context.newPage();
+    },
+    async signIn(page: Page, path: string, email: string, password: string): Promise<void> {
+      await page.goto(live!.url + path);
+      await page.getByLabel('Email address').fill(email);
+      await page.getByLabel('Password', { exact: true }).fill(password);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+    },
+    /** Asks for a reset on /forgot-password; the mail it sends. */
+    async requestReset(page: Page, email: string) {
+      const since = live!.mail.messages.length;
+      await page.goto(`${live!.url}/forgot-password`);
+      await page.getByLabel('Email address').fill(email);
+      await page.getByRole('button', { name: 'Send reset email' }).click();
+      await pathOf(page).toBe('/forgot-password/sent');
+      return live!.resetMailFor(email, since);
     },
   };
 }

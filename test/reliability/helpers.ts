@@ -6,7 +6,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { unique } from '../helpers/app.ts';
+import { afterAll, beforeAll } from 'vitest';
+import { emptyPostgresDatabase, unique } from '../helpers/app.ts';
+import { startMailCatcher, type MailCatcher } from '../helpers/mail-catcher.ts';
+import { freePort } from '../helpers/ports.ts';
 
 export const PG = process.env.TEST_DATABASE_URL;
 export const REDIS = process.env.TEST_REDIS_URL;
@@ -27,37 +30,8 @@ if (servicesMissing) {
   console.warn(`test/reliability SKIPPED: set ${['TEST_DATABASE_URL', 'TEST_REDIS_URL'].filter((e) => !process.env[e]).join(' and ')} to run the production-mode suites`);
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
 /** A new, empty database on the test server; `keyturn migrate` makes it current. */
-export async function freshDatabase(): Promise<{ url: string; name: string; drop(): Promise<void> }> {
-  const pg = (await import('pg')).default;
-  const name = `keyturn_${unique('rel')}`.toLowerCase();
-  const admin = new pg.Client({ connectionString: PG });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const url = new URL(PG!);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(), name,
-    async drop() {
-      const c = new pg.Client({ connectionString: PG });
-      await c.connect();
-      await c.query(`drop database if exists ${name} with (force)`);
-      await c.end();
-    },
-  };
-}
+export const freshDatabase = () => emptyPostgresDatabase('rel');
 
 /** Runs a query on a database directly (to look at the outbox from outside). */
 export async function query<T>(url: string, text: string, values: unknown[] = []): Promise<T[]> {
@@ -174,6 +148,46 @@ export async function startInstance(o: InstanceOptions): Promise<Instance> {
       return exited;
     },
   };
+}
+
+export interface Deployment {
+  db: Awaited<ReturnType<typeof freshDatabase>>;
+  mail: MailCatcher;
+  /** Starts `keyturn serve` on the deployment's database, catcher and rate-limit namespace. */
+  start(name: string, env?: Record<string, string>): Promise<Instance>;
+}
+
+/**
+ * The hooks of a suite on one deployment: before its tests a migrated database and a mail catcher,
+ * then `ready` starts the instances (within the same 120 s); after them every instance is killed,
+ * the catcher stopped and the database dropped.
+ */
+export function deployment(ready: (d: Deployment) => Promise<void>): void {
+  let db: Deployment['db'] | undefined;
+  let mail: MailCatcher | undefined;
+  const instances: Instance[] = [];
+
+  beforeAll(async () => {
+    db = await freshDatabase();
+    migrate(db.url);
+    mail = await startMailCatcher();
+    const common = { databaseUrl: db.url, smtpUrl: mail.url, prefix: `kt-rel-${unique()}` };
+    await ready({
+      db, mail,
+      async start(name, env) {
+        const instance = await startInstance({ ...common, name, env });
+        instances.push(instance);
+        return instance;
+      },
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all(instances.map((i) => i.stop('SIGKILL')));
+    await mail?.stop();
+    await db?.drop();
+    cleanupDirs();
+  });
 }
 
 /**

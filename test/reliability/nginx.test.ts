@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unique } from '../helpers/app.ts';
 import { startMailCatcher, type MailCatcher } from '../helpers/mail-catcher.ts';
-import { cleanupDirs, freePort, freshDatabase, migrate, servicesMissing, sleep, startInstance, STRONG, suiteName, type Instance } from './helpers.ts';
+import { freePort } from '../helpers/ports.ts';
+import { cleanupDirs, freshDatabase, migrate, servicesMissing, sleep, startInstance, STRONG, suiteName, type Instance } from './helpers.ts';
 
 const nginxBinary = (() => {
   for (const candidate of ['nginx', '/usr/sbin/nginx']) {

@@ -3,10 +3,9 @@
 // is delivered and recorded as sent, the rest of the outbox is handed back, and the process exits 0
 // within 10 seconds.
 import { request as httpRequest } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { unique } from '../helpers/app.ts';
-import { startMailCatcher, type MailCatcher } from '../helpers/mail-catcher.ts';
-import { cleanupDirs, freshDatabase, migrate, query, seedUsers, servicesMissing, sleep, startInstance, STRONG, suiteName, type Instance } from './helpers.ts';
+import { describe, expect, it } from 'vitest';
+import type { MailCatcher } from '../helpers/mail-catcher.ts';
+import { deployment, query, seedUsers, servicesMissing, sleep, STRONG, suiteName, type Deployment, type Instance } from './helpers.ts';
 
 interface Outcome { what: string; start: number; end: number; status?: number; error?: string; }
 
@@ -30,26 +29,14 @@ function send(base: string, what: string, method: string, path: string, body?: u
 }
 
 describe.skipIf(servicesMissing)(suiteName('graceful shutdown under load'), () => {
-  let db: Awaited<ReturnType<typeof freshDatabase>>;
+  let db: Deployment['db'];
   let mail: MailCatcher;
   let k: Instance;
 
-  beforeAll(async () => {
-    db = await freshDatabase();
-    migrate(db.url);
-    mail = await startMailCatcher();
+  deployment(async (d) => {
+    ({ db, mail } = d);
     // Costly password hashing (hundreds of ms a sign-in), so sign-ins are caught in flight.
-    k = await startInstance({
-      name: 'K', databaseUrl: db.url, smtpUrl: mail.url, prefix: `kt-rel-${unique()}`,
-      env: { ARGON2_MEMORY_KIB: '19456', ARGON2_ITERATIONS: '30' },
-    });
-  }, 120_000);
-
-  afterAll(async () => {
-    await k?.stop('SIGKILL');
-    await mail?.stop();
-    await db?.drop();
-    cleanupDirs();
+    k = await d.start('K', { ARGON2_MEMORY_KIB: '19456', ARGON2_ITERATIONS: '30' });
   });
 
   it('SIGTERM: stops accepting, finishes requests in flight and the email being sent, exits 0 within 10 s', async () => {

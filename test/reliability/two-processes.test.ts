@@ -1,36 +1,21 @@
 // Two `keyturn serve` processes on one PostgreSQL database and one Redis, mail to one SMTP catcher:
 // what one instance does, the other sees on the next request; a single-use link is used once across
 // both; and when one is killed mid-burst, the other sends every accepted request's mail exactly once.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMailCatcher, type MailCatcher } from '../helpers/mail-catcher.ts';
-import { unique } from '../helpers/app.ts';
+import { describe, expect, it } from 'vitest';
+import type { MailCatcher } from '../helpers/mail-catcher.ts';
 import {
-  cleanupDirs, freshDatabase, migrate, query, seedUsers, servicesMissing, sleep, startInstance, STRONG, STRONG2, suiteName, tokenOf,
-  type Instance,
+  deployment, query, seedUsers, servicesMissing, sleep, STRONG, STRONG2, suiteName, tokenOf, type Deployment, type Instance,
 } from './helpers.ts';
 
 describe.skipIf(servicesMissing)(suiteName('two Keyturn processes on one PostgreSQL and one Redis'), () => {
-  let db: Awaited<ReturnType<typeof freshDatabase>>;
+  let db: Deployment['db'];
   let mail: MailCatcher;
   let a: Instance;
   let b: Instance;
 
-  beforeAll(async () => {
-    db = await freshDatabase();
-    migrate(db.url);
-    mail = await startMailCatcher();
-    const prefix = `kt-rel-${unique()}`;
-    [a, b] = await Promise.all([
-      startInstance({ name: 'A', databaseUrl: db.url, smtpUrl: mail.url, prefix }),
-      startInstance({ name: 'B', databaseUrl: db.url, smtpUrl: mail.url, prefix }),
-    ]);
-  }, 120_000);
-
-  afterAll(async () => {
-    await Promise.all([a?.stop('SIGKILL'), b?.stop('SIGKILL')]);
-    await mail?.stop();
-    await db?.drop();
-    cleanupDirs();
+  deployment(async (d) => {
+    ({ db, mail } = d);
+    [a, b] = await Promise.all([d.start('A'), d.start('B')]);
   });
 
   it('a session ended on one process is refused by the other on the very next request', async () => {

@@ -1,24 +1,16 @@
 // SSO around the accounts: tenant settings, linked identities for operators and tenant admins,
 // forgot-password for Google-only accounts, and SSO-enforced tenants.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { extractReset, startTestApp, STRONG, STRONG2, unique, type TestApp } from '../helpers/app.ts';
-import { callbackUri, ssoSignIn, who } from './helpers.ts';
-import { startIdp, type Idp } from './idp.ts';
+import { describe, expect, it } from 'vitest';
+import { extractReset, STRONG, STRONG2, unique, type TestApp } from '../helpers/app.ts';
+import { ssoSignIn, ssoSuite, who } from './helpers.ts';
+import type { Idp } from './idp.ts';
 
 const SLUGS = ['ops', 'tadmin', 'other', 'fallback', 'mixed', 'strict', 'settings'] as const;
 type Slug = (typeof SLUGS)[number];
 
 let t: TestApp;
 let idp: Idp;
-
-beforeAll(async () => {
-  t = await startTestApp();
-  idp = await startIdp({ redirectUris: SLUGS.map(callbackUri) });
-});
-afterAll(async () => {
-  await idp?.stop();
-  await t?.close();
-});
+ssoSuite(SLUGS, (s) => ({ t, idp } = s));
 
 const connection = () => ({ issuer: idp.issuer, clientId: idp.clientId, clientSecret: idp.clientSecret });
 

@@ -1,11 +1,29 @@
 // Driving the SSO flow without a browser: start at Keyturn, follow the IdP's redirects with a
 // cookie jar (the login interaction finishes by itself), come back to the callback with the state cookie.
-import { expect } from 'vitest';
-import type { Res, TestApp } from '../helpers/app.ts';
-import type { Idp } from './idp.ts';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { startTestApp, type Res, type TestApp } from '../helpers/app.ts';
+import { startIdp, type Idp } from './idp.ts';
 
 export const PUBLIC = 'https://keyturn.test';
 export const callbackUri = (slug: string) => `${PUBLIC}/t/${slug}/sso/callback`;
+
+/**
+ * The hooks of an SSO test file: a Keyturn and an IdP whose client accepts the callback of each of
+ * `slugs`, handed to `ready` before the tests and stopped after them.
+ */
+export function ssoSuite(slugs: readonly string[], ready: (s: { t: TestApp; idp: Idp }) => void): void {
+  let t: TestApp | undefined;
+  let idp: Idp | undefined;
+  beforeAll(async () => {
+    t = await startTestApp();
+    idp = await startIdp({ redirectUris: slugs.map(callbackUri) });
+    ready({ t, idp });
+  });
+  afterAll(async () => {
+    await idp?.stop();
+    await t?.close();
+  });
+}
 
 export function setCookies(res: Res): Map<string, { value: string; attrs: string }> {
   const out = new Map<string, { value: string; attrs: string }>();

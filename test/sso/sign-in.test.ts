@@ -1,9 +1,9 @@
 import { isNull } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ssoFailureCounts } from '../../src/features/sso/metrics.ts';
 import { ssoStates } from '../../src/platform/schema.ts';
-import { startTestApp, STRONG, STRONG2, unique, type TestApp } from '../helpers/app.ts';
-import { begin, callbackUri, expectRefused, finish, lastSsoLog, PUBLIC, setCookies, ssoSignIn, who } from './helpers.ts';
+import { STRONG, STRONG2, unique, type TestApp } from '../helpers/app.ts';
+import { begin, callbackUri, expectRefused, finish, lastSsoLog, PUBLIC, setCookies, ssoSignIn, ssoSuite, who } from './helpers.ts';
 import { startIdp, type Idp } from './idp.ts';
 
 // Each tenant of this file has a fixed slug so the IdP's client can list its redirect URI.
@@ -13,15 +13,7 @@ type Slug = (typeof SLUGS)[number];
 
 let t: TestApp;
 let idp: Idp;
-
-beforeAll(async () => {
-  t = await startTestApp();
-  idp = await startIdp({ redirectUris: SLUGS.map(callbackUri) });
-});
-afterAll(async () => {
-  await idp?.stop();
-  await t?.close();
-});
+ssoSuite(SLUGS, (s) => ({ t, idp } = s));
 
 async function ssoTenant(slug: Slug, extra: Record<string, unknown> = {}, on: Idp = idp) {
   return t.tenant(slug, { google: { issuer: on.issuer, clientId: on.clientId, clientSecret: on.clientSecret }, ...extra });
