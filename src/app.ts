@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
-import helmet from '@fastify/helmet';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { databaseOptions, type Config } from './config.ts';
@@ -19,6 +18,7 @@ import { passwordPolicyRoutes } from './features/password-policy/routes.ts';
 import { loadStrengthEstimator } from './features/password-policy/strength.ts';
 import { resolveRequests } from './features/password-reset/flow.ts';
 import { passwordResetRoutes } from './features/password-reset/routes.ts';
+import { registerCache, SESSION_CHANGES_CHANNEL, SessionCache } from './features/sessions/cache.ts';
 import { sessionsPlugin } from './features/sessions/plugin.ts';
 import { signInRoutes } from './features/sign-in/routes.ts';
 import { ssoRoutes } from './features/sso/routes.ts';
@@ -31,6 +31,7 @@ import { Worker } from './platform/jobs.ts';
 import { sendDueMail } from './platform/mail/outbox.ts';
 import { createTransport, type MailTransport } from './platform/mail/transport.ts';
 import { openRateLimits } from './platform/rate-limit.ts';
+import { installSecurityHeaders } from './platform/security-headers.ts';
 import { Metrics, opsRoutes } from './platform/ops.ts';
 import { openApiDocument, RouteCatalog, serveDocument } from './platform/openapi.ts';
 import { webPages } from './web/plugin.ts';
@@ -70,6 +71,33 @@ function persistentSecret(config: Config, file: string, fromEnv: string | undefi
   const value = randomToken(32);
   writeFileSync(path, `${value}\n`, { mode: 0o600, flag: 'wx' });
   return { value, isNew: true };
+}
+
+/**
+ * On a PostgreSQL server, sessions are kept in memory between requests and dropped on every change
+ * the database announces (features/sessions/cache.ts). Embedded: one process, reads are cheap.
+ */
+function startSessionCache(ctx: Ctx): { close(): Promise<void> } | undefined {
+  if (!ctx.database.listen || ctx.config.sessionCacheSize === 0) return undefined;
+  const cache = new SessionCache(ctx.config.sessionCacheSize);
+  const unregister = registerCache(cache);
+  let wasLive = false;
+  const listener = ctx.database.listen(SESSION_CHANGES_CHANNEL, {
+    message: (payload) => cache.onChange(payload),
+    live: (up) => {
+      cache.setLive(up);
+      if (!up && wasLive) ctx.log.warn('session change notifications interrupted: every request reads its session from the database until they are back');
+      wasLive = up;
+    },
+  });
+  ctx.sessionCache = cache;
+  return {
+    async close() {
+      ctx.sessionCache = undefined;
+      unregister();
+      await listener.close();
+    },
+  };
 }
 
 export async function buildApp(config: Config, overrides: AppOverrides = {}): Promise<App> {
@@ -114,6 +142,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   );
   void loadStrengthEstimator().catch((e) => log.error({ err: e }, 'password strength estimator failed to load'));
 
+  const sessionCache = startSessionCache(ctx);
   const metrics = new Metrics(ctx);
 
   const common = {
@@ -131,17 +160,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   publicRoutes.listen(publicApp);
   installErrorHandling(publicApp);
   installRequestLog(publicApp);
-  await publicApp.register(helmet, {
-    contentSecurityPolicy: {
-      directives: {
-        defaultSrc: ["'self'"], scriptSrc: ["'self'"], styleSrc: ["'self'"], imgSrc: ["'self'", 'data:'],
-        formAction: ["'self'"], frameAncestors: ["'none'"], baseUri: ["'none'"], objectSrc: ["'none'"],
-        upgradeInsecureRequests: config.publicUrl.startsWith('https:') ? [] : null,
-      },
-    },
-    referrerPolicy: { policy: 'no-referrer' },
-    strictTransportSecurity: config.publicUrl.startsWith('https:'),
-  });
+  installSecurityHeaders(publicApp, config.publicUrl);
   await publicApp.register(cookie);
   await publicApp.register(formbody, { bodyLimit: 64 * 1024 });
   installOriginCheck(publicApp, config.publicUrl);
@@ -188,6 +207,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       // it is sending and hands the rest of its claim back. Queued mail waits in the outbox for
       // the other instances (or this one's restart). The database closes last.
       await Promise.all([publicApp.close(), adminApp.close(), worker.stop()]);
+      await sessionCache?.close();
       await transport.close();
       await rateLimits.close();
       if (!overrides.database) await database.close();

@@ -58,6 +58,9 @@ const schema = z
     RESET_TOKEN_TTL: duration('1h'),
     ADMIN_RESET_TOKEN_TTL: duration('72h'),
     SESSION_TTL: duration('12h'),
+    // Sessions an instance keeps in memory between requests (PostgreSQL server only: a write that
+    // ends or changes a session reaches every instance through LISTEN/NOTIFY). 0 = read every time.
+    SESSION_CACHE_SIZE: z.coerce.number().int().min(0, 'must be 0 or more').max(10_000_000, 'must be at most 10000000').default(50_000),
     RATE_LIMIT_SCALE: z.coerce.number().min(0.0001).default(1),
     RATE_LIMITS: z.string().default('').transform((v, ctx) => {
       const r = parseRateLimits(v);
@@ -129,6 +132,8 @@ export interface Config {
   resetTokenTtlMs: number;
   adminResetTokenTtlMs: number;
   sessionTtlMs: number;
+  /** Sessions kept in memory per instance (PostgreSQL server only); 0 = off. */
+  sessionCacheSize: number;
   rateLimitScale: number;
   rateLimits: {
     /** Overrides of single rules (RATE_LIMITS, CAPTCHA_AFTER) over the defaults in platform/limit-rules.ts. */
@@ -204,6 +209,7 @@ export function configFrom(values: Record<string, string | undefined>): Config {
     resetTokenTtlMs: c.RESET_TOKEN_TTL,
     adminResetTokenTtlMs: c.ADMIN_RESET_TOKEN_TTL,
     sessionTtlMs: c.SESSION_TTL,
+    sessionCacheSize: c.SESSION_CACHE_SIZE,
     rateLimitScale: c.RATE_LIMIT_SCALE,
     rateLimits: { overrides: mergeOverrides(c.RATE_LIMITS, c.CAPTCHA_AFTER), prefix: c.RATE_LIMIT_PREFIX },
     captcha: {

@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../config.ts';
 import type { Captcha } from '../features/abuse/captcha.ts';
 import type { PasswordHasher } from '../features/accounts/password-hash.ts';
+import type { SessionCache } from '../features/sessions/cache.ts';
 import type { StrengthEstimator } from '../features/password-policy/policy.ts';
 import type { Clock } from './clock.ts';
 import type { Secrets } from './crypto.ts';
@@ -25,4 +26,6 @@ export interface Ctx {
   transport: MailTransport;
   log: FastifyBaseLogger;
   strength: () => Promise<StrengthEstimator>;
+  /** Sessions kept between requests; absent when every request reads the row (embedded, or SESSION_CACHE_SIZE=0). */
+  sessionCache?: SessionCache;
 }

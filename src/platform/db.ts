@@ -19,6 +19,11 @@ export interface Database {
   /** Number of applied migrations vs. the ones this build ships. */
   migrationState(): Promise<{ applied: number; shipped: number }>;
   ping(): Promise<void>;
+  /**
+   * LISTENs on a channel over a connection of its own, reconnecting when it drops (PostgreSQL
+   * server only). `live(false)` means notifications may be missed from now on until `live(true)`.
+   */
+  listen?(channel: string, on: { message(payload: string): void; live(up: boolean): void }): { close(): Promise<void> };
   close(): Promise<void>;
 }
 
@@ -84,7 +89,7 @@ async function openPglite(dir: string | undefined): Promise<Database> {
   await client.waitReady;
   const db = drizzle(client);
   return {
-    db: db as unknown as Db,
+    db: withSettleHooks(db as unknown as Db),
     kind: 'pglite',
     migrate: () => migrate(db, { migrationsFolder }),
     migrationState: async () => ({ applied: await appliedMigrations(db as unknown as Db), shipped: await shippedMigrations() }),
@@ -97,8 +102,9 @@ async function openPostgres(opts: DatabaseOptions): Promise<Database> {
   const pg = (await import('pg')).default;
   const { drizzle } = await import('drizzle-orm/node-postgres');
   const { migrate } = await import('drizzle-orm/node-postgres/migrator');
+  const connection = pgConnection(opts);
   const pool = new pg.Pool({
-    ...pgConnection(opts),
+    ...connection,
     max: opts.poolSize ?? 10,
     connectionTimeoutMillis: opts.connectTimeoutMs ?? 5_000,
     statement_timeout: opts.statementTimeoutMs ?? 10_000,
@@ -107,9 +113,10 @@ async function openPostgres(opts: DatabaseOptions): Promise<Database> {
   pool.on('error', () => {});
   const db = drizzle(pool);
   return {
-    db: db as unknown as Db,
+    db: withSettleHooks(db as unknown as Db),
     kind: 'postgres',
     pgPool: pool,
+    listen: (channel, on) => pgListener(pg, connection, opts.connectTimeoutMs ?? 5_000, channel, on),
     async migrate() {
       const lock = await pool.connect();
       try {
@@ -123,6 +130,97 @@ async function openPostgres(opts: DatabaseOptions): Promise<Database> {
     migrationState: async () => ({ applied: await appliedMigrations(db as unknown as Db), shipped: await shippedMigrations() }),
     ping: async () => { await pool.query('select 1'); },
     close: () => pool.end(),
+  };
+}
+
+// ── after a transaction ──────────────────────────────────────────────────────────────────────
+
+const settleHooks = new WeakMap<object, (() => void)[]>();
+
+/** Wraps `db.transaction` so that work registered with afterTransaction runs once it is settled. */
+function withSettleHooks(db: Db): Db {
+  const begin = db.transaction.bind(db);
+  db.transaction = (async (work: (tx: Db) => Promise<unknown>, config?: unknown) => {
+    const hooks: (() => void)[] = [];
+    try {
+      return await (begin as (w: (tx: Db) => Promise<unknown>, c?: unknown) => Promise<unknown>)(
+        (tx) => { settleHooks.set(tx, hooks); return work(tx); }, config);
+    } finally {
+      for (const hook of hooks) hook();
+    }
+  }) as Db['transaction'];
+  return db;
+}
+
+/**
+ * Runs `hook` once the transaction `tx` has committed or rolled back — at once when `tx` is not a
+ * transaction (the statement before this call has then already committed).
+ */
+export function afterTransaction(tx: Db, hook: () => void): void {
+  const hooks = settleHooks.get(tx);
+  if (hooks) hooks.push(hook);
+  else hook();
+}
+
+// ── LISTEN ───────────────────────────────────────────────────────────────────────────────────
+
+const LISTEN_RETRY_MS = 1_000;
+const LISTEN_HEARTBEAT_MS = 5_000;
+
+function pgListener(
+  pg: typeof import('pg').default, connection: ReturnType<typeof pgConnection>, connectTimeoutMs: number,
+  channel: string, on: { message(payload: string): void; live(up: boolean): void },
+): { close(): Promise<void> } {
+  if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`not a channel name: ${channel}`);
+  let current: import('pg').Client | undefined;
+  let closed = false;
+  let retry: NodeJS.Timeout | undefined;
+  // A connection that silently stopped answering would also stop delivering: ask it regularly.
+  const heartbeat = setInterval(() => {
+    const c = current;
+    if (!c) return;
+    const timeout = setTimeout(() => drop(c), LISTEN_HEARTBEAT_MS / 2);
+    c.query('select 1').then(() => clearTimeout(timeout), () => { clearTimeout(timeout); drop(c); });
+  }, LISTEN_HEARTBEAT_MS);
+  heartbeat.unref();
+
+  const dropped = new WeakSet<object>();
+  function drop(c: import('pg').Client): void {
+    if (dropped.has(c)) return;
+    dropped.add(c);
+    if (current === c) { current = undefined; on.live(false); }
+    c.end().catch(() => {});
+    if (!closed) { retry = setTimeout(connect, LISTEN_RETRY_MS); retry.unref(); }
+  }
+
+  async function connect(): Promise<void> {
+    if (closed) return;
+    const c = new pg.Client({ ...connection, keepAlive: true, connectionTimeoutMillis: connectTimeoutMs, application_name: `keyturn-listen-${channel}` });
+    c.on('error', () => drop(c));
+    c.on('end', () => drop(c));
+    c.on('notification', (n) => { if (n.channel === channel) on.message(n.payload ?? ''); });
+    try {
+      await c.connect();
+      await c.query(`LISTEN ${channel}`);
+    } catch {
+      drop(c);
+      return;
+    }
+    if (closed) { dropped.add(c); await c.end().catch(() => {}); return; }
+    current = c;
+    on.live(true);
+  }
+  void connect();
+
+  return {
+    async close() {
+      closed = true;
+      clearInterval(heartbeat);
+      clearTimeout(retry);
+      const c = current;
+      current = undefined;
+      if (c) { dropped.add(c); on.live(false); await c.end().catch(() => {}); }
+    },
   };
 }
 

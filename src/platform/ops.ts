@@ -71,6 +71,16 @@ export class Metrics {
       },
     });
     new Counter({
+      name: 'keyturn_session_cache_lookups_total',
+      help: 'Session checks answered from memory (hit) or by reading the row (miss); absent without the session cache.',
+      labelNames: ['result'], registers,
+      collect() {
+        this.reset();
+        const cache = ctx.sessionCache;
+        if (cache) for (const result of ['hit', 'miss'] as const) this.inc({ result }, cache.lookups[result]);
+      },
+    });
+    new Counter({
       name: 'keyturn_sessions_revoked_total',
       help: 'Sessions revoked by reason (this instance): sign_out, password_reset, password_change, sign_out_everywhere, account_disabled, account_locked, identity_unlinked.',
       labelNames: ['reason'], registers,

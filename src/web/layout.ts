@@ -27,7 +27,7 @@ export interface PageInput {
   nav?: Part;
 }
 
-// Every page is served with Referrer-Policy: no-referrer (helmet, app.ts); the origin check in
+// Every page is served with Referrer-Policy: no-referrer (platform/security-headers.ts); the origin check in
 // platform/http.ts accepts the `Origin: null` that browsers then send on our own form posts.
 export function page({ m, title, body, context, head, wide, brand, nav }: PageInput): Html {
   return html`<!doctype html>

@@ -25,13 +25,20 @@ describe.skipIf(servicesMissing)(suiteName('two Keyturn processes on one Postgre
     const signIn = async (inst: Instance) => (await inst.api('POST', '/api/v1/login', { email, password: STRONG, tokenType: 'bearer' })).body.token as string;
     const who = (inst: Instance, token: string) => inst.api('GET', '/api/v1/session', undefined, { authorization: `Bearer ${token}` });
 
-    const s1 = await signIn(a);
-    expect((await who(b, s1)).status).toBe(200);
-    expect((await b.api('POST', '/api/v1/logout', undefined, { authorization: `Bearer ${s1}` })).status).toBe(204);
-    expect((await who(a, s1)).status).toBe(401);
+    // Both processes keep sessions in memory (PostgreSQL): each round, A has the session cached
+    // when B ends it, and the very next check on A must refuse it — twenty times in a row.
+    for (let round = 0; round < 20; round++) {
+      const s1 = await signIn(a);
+      for (const inst of [a, a, b, b]) expect((await who(inst, s1)).status).toBe(200);
+      expect((await b.api('POST', '/api/v1/logout', undefined, { authorization: `Bearer ${s1}` })).status).toBe(204);
+      expect((await who(a, s1)).status, `round ${round}`).toBe(401);
+    }
+    const metrics = await (await fetch(`${a.adminUrl}/metrics`)).text();
+    expect(metrics).toMatch(/keyturn_session_cache_lookups_total\{result="hit"\} [1-9]/);
 
     // Every session of the account, ended by the operator through B, is refused at once by A.
     const [s2, s3] = [await signIn(a), await signIn(b)];
+    for (const inst of [a, a]) for (const s of [s2, s3]) expect((await who(inst, s)).status).toBe(200);
     const user = (await a.op('GET', `/admin/v1/tenants/${slug}/users?q=rev`)).body.users[0];
     expect((await b.op('POST', `/admin/v1/tenants/${slug}/users/${user.id}/sign-out-everywhere`)).body.revoked).toBe(2);
     expect((await who(a, s2)).status).toBe(401);

@@ -8,6 +8,7 @@ import { audit, type Actor } from '../audit/audit.ts';
 import { enforcePolicy } from '../password-policy/enforce.ts';
 import { recordPassword } from '../password-policy/history.ts';
 import { liveTokensOf, revokeTokensFor } from '../password-reset/store.ts';
+import { sessionsChanging } from '../sessions/cache.ts';
 import { revokeSessions } from '../sessions/sessions.ts';
 import { usersWithIdentity } from '../sso/store.ts';
 import type { Tenant } from '../tenants/store.ts';
@@ -178,6 +179,7 @@ export async function updateUser(ctx: Ctx, tenant: Tenant, id: string, patch: Us
     if (Object.keys(set).length === 0) return before;
 
     let after: User | undefined;
+    sessionsChanging(tx, { userIds: [id] }); // name, role, email and status are what a session shows or refuses on
     try {
       [after] = await tx.update(users).set(set).where(and(eq(users.tenantId, tenant.id), eq(users.id, id))).returning();
     } catch (e) {

@@ -5,6 +5,7 @@ import type { Ctx } from '../../platform/context.ts';
 import { randomToken } from '../../platform/crypto.ts';
 import type { Db } from '../../platform/db.ts';
 import { sessions, tenants, users } from '../../platform/schema.ts';
+import { sessionsChanging, settle } from './cache.ts';
 import { countRevoked, type RevokeReason } from './metrics.ts';
 
 export type AuthMethod = 'password' | 'google';
@@ -74,19 +75,25 @@ const prepared = new WeakMap<Db, ReturnType<typeof sessionQuery>>();
 export async function loadSession(ctx: Ctx, token: string, via: SessionInfo['via']): Promise<SessionInfo | null> {
   if (token.length < 20 || token.length > 100) return null;
   const idHash = sessionHash(ctx, token);
+  const cache = ctx.sessionCache;
+  const hit = cache?.get(idHash);
+  if (hit) {
+    await settle();
+    // Still there once the waiting notifications ran, and not expired: the row says the same.
+    if (cache!.get(idHash) === hit && hit.expiresAt.getTime() > ctx.clock.now().getTime()) {
+      cache!.lookups.hit++;
+      return { idHash, via, ...hit };
+    }
+  }
+  if (cache) cache.lookups.miss++;
+  const ticket = cache?.ticket() ?? null;
   let query = prepared.get(ctx.db);
   if (!query) prepared.set(ctx.db, (query = sessionQuery(ctx.db)));
   const [row] = await query.execute({ idHash, now: ctx.clock.now() });
   if (!row) return null;
-  return {
-    idHash,
-    via,
-    user: row.u,
-    tenant: row.t,
-    authMethod: row.s.authMethod,
-    createdAt: row.s.createdAt,
-    expiresAt: row.s.expiresAt,
-  };
+  const session = { user: row.u, tenant: row.t, authMethod: row.s.authMethod, createdAt: row.s.createdAt, expiresAt: row.s.expiresAt };
+  cache?.fill(ticket, idHash, session);
+  return { idHash, via, ...session };
 }
 
 /**
@@ -99,6 +106,7 @@ export async function revokeSessions(
   opts: { keepIdHash?: string; authMethod?: AuthMethod } = {},
 ): Promise<number> {
   if (userIds.length === 0) return 0;
+  sessionsChanging(tx, { userIds });
   const rows = await tx
     .update(sessions)
     .set({ revokedAt: at })
@@ -113,9 +121,10 @@ export async function revokeSessions(
   return rows.length;
 }
 
-export async function revokeSession(tx: Db, at: Date, idHash: string): Promise<void> {
+export async function revokeSession(tx: Db, at: Date, s: Pick<SessionInfo, 'idHash' | 'user'>): Promise<void> {
+  sessionsChanging(tx, { userIds: [s.user.id] });
   const rows = await tx.update(sessions).set({ revokedAt: at })
-    .where(and(eq(sessions.idHash, idHash), isNull(sessions.revokedAt)))
+    .where(and(eq(sessions.idHash, s.idHash), isNull(sessions.revokedAt)))
     .returning({ id: sessions.idHash });
   countRevoked('sign_out', rows.length);
 }

@@ -111,7 +111,7 @@ async function spendTicket(ctx: Ctx, ticket: string, email: string, userIds: str
 export async function signOut(ctx: Ctx, s: SessionInfo, ip: string): Promise<void> {
   await ctx.db.transaction(async (tx) => {
     const now = ctx.clock.now();
-    await revokeSession(tx, now, s.idHash);
+    await revokeSession(tx, now, s);
     await audit(tx, { type: 'user', id: s.user.id, ip }, now, { type: 'signed_out', tenantId: s.tenant.id, userId: s.user.id });
   });
 }

@@ -4,6 +4,7 @@ import { conflict, invalidRequest } from '../../errors.ts';
 import type { Ctx } from '../../platform/context.ts';
 import { tenants } from '../../platform/schema.ts';
 import { audit, type Actor } from '../audit/audit.ts';
+import { sessionsChanging } from '../sessions/cache.ts';
 import { checkLoginMethods, mergeConnection, storedConnection, type ConnectionPatch } from '../sso/connection.ts';
 import { applySettingsPatch, type SettingsPatchInput } from './settings.ts';
 import { SLUG, type Tenant } from './store.ts';
@@ -61,6 +62,7 @@ export async function updateTenant(ctx: Ctx, tenant: Tenant, patch: TenantPatch,
   const otherSettings = applySettingsPatch(rest, patch, ctx.config.publicUrl);
   const now = ctx.clock.now();
   return ctx.db.transaction(async (tx) => {
+    if (patch.name !== undefined && patch.name !== tenant.name) sessionsChanging(tx, { tenant: true }); // sessions show it
     const [row] = await tx
       .update(tenants)
       .set({

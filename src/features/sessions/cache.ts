@@ -1,0 +1,149 @@
+// Sessions kept in memory between requests, for PostgreSQL servers. The database stays the truth:
+//   - every write that ends or changes a session is announced by a trigger (migration 0005) over
+//     LISTEN/NOTIFY, whoever makes it, and every instance drops what it touched;
+//   - while the LISTEN connection is down the cache is off and empty: nothing may be missed;
+//   - a fill whose read may predate a change is thrown away (the epoch moved on meanwhile);
+//   - this instance's own writes hold the users they touch from the first statement until the
+//     transaction settles, so no request here can see the old row after the commit;
+//   - a hit is answered only after the I/O already waiting has run (setImmediate), so a
+//     notification that reached this process before the request is applied before the answer.
+import { afterTransaction, type Db } from '../../platform/db.ts';
+
+export interface CachedSession {
+  user: { id: string; email: string; name: string; role: string };
+  tenant: { id: string; slug: string; name: string };
+  authMethod: string;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+interface Entry { session: CachedSession; filledAt: number; }
+
+export const SESSION_CHANGES_CHANNEL = 'keyturn_session_changes';
+/** A lost notification (it cannot be, while connected) would live at most this long. */
+const MAX_AGE_MS = 60_000;
+
+export class SessionCache {
+  private readonly entries = new Map<string, Entry>();
+  private readonly byUser = new Map<string, Set<string>>();
+  /** Users that a transaction of this instance is changing: neither hits nor fills for them. */
+  private readonly held = new Map<string, number>();
+  private epoch = 0;
+  private live = false;
+  /** Lookups answered from memory / from the database, for /metrics. */
+  readonly lookups = { hit: 0, miss: 0 };
+
+  constructor(private readonly maxEntries: number, private readonly now: () => number = () => performance.now()) {}
+
+  get size(): number { return this.entries.size; }
+  get isLive(): boolean { return this.live; }
+
+  /** Notifications flow (true) or may be missed (false): either way, start empty. */
+  setLive(live: boolean): void {
+    this.live = live;
+    this.clear();
+  }
+
+  /** The cached session, if it may be used now. The caller still checks its expiry. */
+  get(idHash: string): CachedSession | undefined {
+    if (!this.live) return undefined;
+    const e = this.entries.get(idHash);
+    if (!e) return undefined;
+    if (this.held.has(e.session.user.id) || this.now() - e.filledAt > MAX_AGE_MS) {
+      this.remove(idHash);
+      return undefined;
+    }
+    return e.session;
+  }
+
+  /** Taken before reading the row; the fill counts only if nothing changed in between. */
+  ticket(): number | null {
+    return this.live ? this.epoch : null;
+  }
+
+  fill(ticket: number | null, idHash: string, session: CachedSession): void {
+    if (ticket === null || ticket !== this.epoch || !this.live || this.held.has(session.user.id)) return;
+    if (this.entries.size >= this.maxEntries) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest !== undefined) this.remove(oldest);
+    }
+    this.entries.set(idHash, { session, filledAt: this.now() });
+    let mine = this.byUser.get(session.user.id);
+    if (!mine) this.byUser.set(session.user.id, (mine = new Set()));
+    mine.add(idHash);
+  }
+
+  /** A notification: `u:<user id>` drops that user's sessions, anything else (`t:<tenant id>`) all. */
+  onChange(payload: string): void {
+    if (payload.startsWith('u:')) this.dropUser(payload.slice(2));
+    else this.clear();
+  }
+
+  hold(userIds: string[]): void {
+    this.epoch++;
+    for (const id of userIds) {
+      this.held.set(id, (this.held.get(id) ?? 0) + 1);
+      this.dropUser(id);
+    }
+  }
+
+  release(userIds: string[]): void {
+    for (const id of userIds) {
+      const n = (this.held.get(id) ?? 1) - 1;
+      if (n > 0) this.held.set(id, n);
+      else this.held.delete(id);
+      this.dropUser(id);
+    }
+  }
+
+  clear(): void {
+    this.epoch++;
+    this.entries.clear();
+    this.byUser.clear();
+  }
+
+  private dropUser(userId: string): void {
+    this.epoch++;
+    const mine = this.byUser.get(userId);
+    if (!mine) return;
+    for (const h of mine) this.entries.delete(h);
+    this.byUser.delete(userId);
+  }
+
+  private remove(idHash: string): void {
+    const e = this.entries.get(idHash);
+    if (!e) return;
+    this.entries.delete(idHash);
+    const mine = this.byUser.get(e.session.user.id);
+    mine?.delete(idHash);
+    if (mine?.size === 0) this.byUser.delete(e.session.user.id);
+  }
+}
+
+// Every cache of this process: this instance's own writes reach them without waiting for the
+// notification (tests run several instances in one process; dropping too much is harmless).
+const caches = new Set<SessionCache>();
+
+export function registerCache(cache: SessionCache): () => void {
+  caches.add(cache);
+  return () => { caches.delete(cache); };
+}
+
+/**
+ * Called by every write that ends or changes these users' sessions, inside its transaction: the
+ * users are held until it settles, then dropped. Other instances hear it from the trigger.
+ */
+export function sessionsChanging(tx: Db, change: { userIds: string[] } | { tenant: true }): void {
+  if (caches.size === 0) return;
+  if ('tenant' in change) {
+    for (const c of caches) c.clear();
+    afterTransaction(tx, () => { for (const c of caches) c.clear(); });
+    return;
+  }
+  const held = [...caches];
+  for (const c of held) c.hold(change.userIds);
+  afterTransaction(tx, () => { for (const c of held) c.release(change.userIds); });
+}
+
+/** Lets the I/O that is already waiting (notifications among it) run before a hit is answered. */
+export const settle = () => new Promise<void>((resolve) => setImmediate(resolve));

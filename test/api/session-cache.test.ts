@@ -1,0 +1,127 @@
+// Sessions kept in memory on a PostgreSQL server, and every way they must be forgotten: this
+// instance's own writes (on the very next request), writes by anyone else through the database's
+// notifications (the CLI, an operator's SQL), expiry, and a dropped notification connection.
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, unique, type TestApp } from '../helpers/app.ts';
+
+const PG = process.env.TEST_DATABASE_URL;
+
+describe.skipIf(!PG)(`session cache on PostgreSQL${PG ? '' : ' — SKIPPED: set TEST_DATABASE_URL to run'}`, () => {
+  let t: TestApp;
+  let sqlClient: pg.Client;
+  beforeAll(async () => {
+    t = await startTestApp({ db: 'postgres' });
+    // The same database, through a connection of its own: a writer that is not this Keyturn.
+    const url = await t.app.ctx.db.execute('select current_database() as db');
+    const dbName = (url as unknown as { rows: { db: string }[] }).rows[0]!.db;
+    const u = new URL(PG!);
+    u.pathname = `/${dbName}`;
+    sqlClient = new pg.Client({ connectionString: u.toString() });
+    await sqlClient.connect();
+    for (let i = 0; i < 200 && !t.app.ctx.sessionCache?.isLive; i++) await new Promise((r) => setTimeout(r, 50));
+  });
+  afterAll(async () => { await sqlClient?.end(); await t?.close(); });
+
+  const cache = () => t.app.ctx.sessionCache!;
+  async function signedIn() {
+    const { slug } = await t.tenant();
+    const email = `${unique('cache')}@example.com`;
+    const user = await t.user(slug, email, { role: 'admin' });
+    const res = await t.api('POST', '/api/v1/login', { email, password: 'Sunny-Harbor-42!', tokenType: 'bearer' });
+    const auth = { authorization: `Bearer ${res.body.token}` };
+    const who = () => t.api('GET', '/api/v1/session', undefined, auth);
+    return { slug, user, auth, who };
+  }
+
+  it('a repeated session check is answered from memory', async () => {
+    const { who } = await signedIn();
+    const before = { ...cache().lookups };
+    for (let i = 0; i < 5; i++) expect((await who()).status).toBe(200);
+    expect(cache().lookups.miss - before.miss).toBe(1);
+    expect(cache().lookups.hit - before.hit).toBe(4);
+    const metrics = (await t.app.adminApp.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(metrics).toMatch(/keyturn_session_cache_lookups_total\{result="hit"\} [1-9]/);
+  });
+
+  it('this instance\'s own sign-out, disable and role change show on the very next request, without waiting for the notification', async () => {
+    // Notifications are ignored here: the instance that made the change must not depend on them.
+    const c = cache();
+    const onChange = c.onChange;
+    c.onChange = () => {};
+    try { await ownChanges(); } finally { c.onChange = onChange; }
+  });
+
+  async function ownChanges() {
+    for (let i = 0; i < 9; i++) {
+      const { slug, user, auth, who } = await signedIn();
+      expect((await who()).status).toBe(200);
+      expect((await who()).status).toBe(200); // cached now
+      if (i % 3 === 0) {
+        expect((await t.api('POST', '/api/v1/logout', undefined, auth)).status).toBe(204);
+      } else if (i % 3 === 1) {
+        expect((await t.op('PATCH', `/admin/v1/tenants/${slug}/users/${user.id}`, { disabled: true })).status).toBe(200);
+      } else {
+        expect((await t.op('PATCH', `/admin/v1/tenants/${slug}/users/${user.id}`, { role: 'member' })).status).toBe(200);
+        expect((await who()).body.user.role).toBe('member');
+        continue;
+      }
+      expect((await who()).status).toBe(401);
+    }
+  }
+
+  it('a change written by another process reaches the cache through the database: revoked, disabled, renamed', async () => {
+    const a = await signedIn();
+    expect((await a.who()).status).toBe(200);
+    expect((await a.who()).status).toBe(200);
+    await sqlClient.query('update sessions set revoked_at = now() where user_id = $1', [a.user.id]);
+    await expect.poll(async () => (await a.who()).status, { timeout: 2_000, interval: 5 }).toBe(401);
+
+    const b = await signedIn();
+    await b.who();
+    await sqlClient.query('update users set disabled_at = now() where id = $1', [b.user.id]);
+    await expect.poll(async () => (await b.who()).status, { timeout: 2_000, interval: 5 }).toBe(401);
+
+    const c = await signedIn();
+    await c.who();
+    await sqlClient.query(`update users set name = 'Renamed', role = 'member' where id = $1`, [c.user.id]);
+    await expect.poll(async () => (await c.who()).body.user, { timeout: 2_000, interval: 5 }).toMatchObject({ name: 'Renamed', role: 'member' });
+    await sqlClient.query(`update tenants set name = 'New Name' where slug = $1`, [c.slug]);
+    await expect.poll(async () => (await c.who()).body.tenant.name, { timeout: 2_000, interval: 5 }).toBe('New Name');
+    // A change the session does not show (the last sign-in time) keeps it cached.
+    const before = cache().lookups.hit;
+    await sqlClient.query('update users set last_login_at = now() where id = $1', [c.user.id]);
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await c.who()).status).toBe(200);
+    expect(cache().lookups.hit).toBe(before + 1);
+  });
+
+  it('a cached session past its expiry is refused', async () => {
+    const { who } = await signedIn();
+    await who();
+    expect((await who()).status).toBe(200);
+    t.clock.advance(t.app.ctx.config.sessionTtlMs + 1_000);
+    try {
+      expect((await who()).status).toBe(401);
+    } finally {
+      t.clock.advance(-(t.app.ctx.config.sessionTtlMs + 1_000));
+    }
+  });
+
+  it('while the notification connection is down every check reads the row; it comes back by itself', async () => {
+    const { user, who } = await signedIn();
+    await who();
+    await sqlClient.query(`select pg_terminate_backend(pid) from pg_stat_activity
+      where application_name like 'keyturn-listen-%' and datname = current_database()`);
+    await expect.poll(() => cache().isLive, { timeout: 5_000, interval: 10 }).toBe(false);
+    expect(cache().size).toBe(0);
+    await sqlClient.query('update sessions set revoked_at = now() where user_id = $1', [user.id]);
+    expect((await who()).status).toBe(401); // no notification could say so: the row did
+    await expect.poll(() => cache().isLive, { timeout: 10_000, interval: 50 }).toBe(true);
+    const again = await signedIn();
+    const hits = cache().lookups.hit;
+    await again.who();
+    await again.who();
+    expect(cache().lookups.hit).toBe(hits + 1);
+  });
+});
