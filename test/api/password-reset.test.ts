@@ -33,6 +33,28 @@ describe.each(databaseKinds())('on %s', (kind) => {
       expect(mail.text).toMatch(/expire at \d\d:\d\d UTC/);
     });
 
+    it('a burst mixing unknown, known and disabled addresses: each known one gets one email, the rest nothing or the notice, every request is closed', async () => {
+      const { slug } = await t.tenant();
+      const known = Array.from({ length: 4 }, () => `${unique('mix')}@example.com`);
+      const disabled = `${unique('mixoff')}@example.com`;
+      for (const e of known) await t.user(slug, e);
+      const off = await t.user(slug, disabled);
+      expect((await t.op('PATCH', `/admin/v1/tenants/${slug}/users/${off.id}`, { disabled: true })).status).toBe(200);
+      const unknown = Array.from({ length: 60 }, () => `${unique('nobody')}@example.com`);
+      const before = t.mail.messages.length;
+      // Concurrent: the requests share INSERTs and the worker claims them in batches.
+      const answers = await Promise.all([...unknown.slice(0, 30), ...known, disabled, ...unknown.slice(30)].map((e) => t.forgot(e)));
+      expect(answers.map((a) => a.status)).toEqual(answers.map(() => 202));
+      await t.drain();
+      const mails = t.mail.messages.slice(before);
+      for (const e of known) expect(mails.filter((m) => m.to.includes(e)).map((m) => m.subject)).toEqual(['Reset your password']);
+      expect(mails.filter((m) => m.to.includes(disabled))).toHaveLength(1);
+      expect(mails.filter((m) => unknown.some((u) => m.to.includes(u)))).toEqual([]);
+      expect(mails).toHaveLength(known.length + 1);
+      const open = await t.app.ctx.db.execute(`select count(*)::int as n from reset_requests where processed_at is null`);
+      expect((open as unknown as { rows: { n: number }[] }).rows[0]!.n).toBe(0);
+    });
+
     it('goes to the stored address, not the spelling that was typed', async () => {
       const a = await account();
       const { mail } = await t.resetMail(`  ${a.email.toUpperCase()} `);

@@ -21,7 +21,7 @@ import { findByCode, codeHash } from './by-code.ts';
 import { findByLink, tokenHash } from './by-link.ts';
 import { accountDisabledEmail, googleAccountResetEmail, resetEmail, ssoEnforcedEmail, type ResetMailInput } from './emails/messages.ts';
 import {
-  accountsByEmail, claimRequests, consumeToken, insertToken, markRequestDone, recentSelfToken, recordRequest, releaseRequests,
+  accountsByEmail, addressesWithAccounts, claimRequests, consumeToken, insertToken, markRequestsDone, recentSelfToken, recordRequest, releaseRequests,
   supersedeTokens, tokenById, type Account, type ResetToken,
 } from './store.ts';
 
@@ -61,11 +61,15 @@ function sinceCooldown(ctx: Ctx): Date | null {
  * "account disabled" email, or nothing.
  */
 export async function resolveRequests(ctx: Ctx): Promise<number> {
-  const pending = await claimRequests(ctx.db, ctx.clock.now(), 20, ctx.config.outbox.leaseMs);
+  const claimed = await claimRequests(ctx.db, ctx.clock.now(), 50, ctx.config.outbox.leaseMs);
+  // Addresses with no account anywhere need nothing but closing: one statement for all of them.
+  const known = await addressesWithAccounts(ctx.db, [...new Set(claimed.map((r) => r.email_canonical))]);
+  await markRequestsDone(ctx.db, claimed.filter((r) => !known.has(r.email_canonical)).map((r) => r.id), ctx.clock.now());
+  const pending = claimed.filter((r) => known.has(r.email_canonical));
   for (const [i, req] of pending.entries()) {
     if (ctx.worker.stopping) {
       await releaseRequests(ctx.db, pending.slice(i).map((r) => r.id));
-      return i;
+      return claimed.length - pending.length + i;
     }
     await ctx.db.transaction(async (tx) => {
       const found = await accountsByEmail(tx, req.email_canonical, { tenantSlug: req.tenant_slug ?? undefined });
@@ -102,10 +106,10 @@ export async function resolveRequests(ctx: Ctx): Promise<number> {
           await audit(tx, actor, ctx.clock.now(), { type: 'password_reset_refused', tenantId: a.tenant.id, userId: a.user.id, data: { reason: 'account_disabled' } });
         }
       }
-      await markRequestDone(tx, req.id, ctx.clock.now());
+      await markRequestsDone(tx, [req.id], ctx.clock.now());
     });
   }
-  return pending.length;
+  return claimed.length;
 }
 
 // ── sent ───────────────────────────────────────────────────────────────────────────────────────

@@ -1,5 +1,6 @@
 // All SQL of the reset flow. Only keyed hashes of tokens and codes are stored.
 import { and, desc, eq, gt, gte, inArray, isNull, sql } from 'drizzle-orm';
+import { batched } from '../../platform/batch.ts';
 import type { Db } from '../../platform/db.ts';
 import { resetRequests, resetTokens, tenants, users } from '../../platform/schema.ts';
 import type { Tenant } from '../tenants/store.ts';
@@ -156,10 +157,23 @@ export async function releaseRequests(db: Db, ids: number[]): Promise<void> {
   if (ids.length > 0) await db.update(resetRequests).set({ leaseUntil: null }).where(and(inArray(resetRequests.id, ids), isNull(resetRequests.processedAt)));
 }
 
-export async function markRequestDone(tx: Db, id: number, now: Date): Promise<void> {
-  await tx.update(resetRequests).set({ processedAt: now, leaseUntil: null }).where(eq(resetRequests.id, id));
+export async function markRequestsDone(tx: Db, ids: number[], now: Date): Promise<void> {
+  if (ids.length > 0) await tx.update(resetRequests).set({ processedAt: now, leaseUntil: null }).where(inArray(resetRequests.id, ids));
 }
 
-export async function recordRequest(db: Db, values: typeof resetRequests.$inferInsert): Promise<void> {
-  await db.insert(resetRequests).values(values);
+/** Which of these addresses have an account in any tenant (one query for a claimed batch). */
+export async function addressesWithAccounts(db: Db, emails: string[]): Promise<Set<string>> {
+  if (emails.length === 0) return new Set();
+  const rows = await db.selectDistinct({ email: users.emailCanonical }).from(users).where(inArray(users.emailCanonical, emails));
+  return new Set(rows.map((r) => r.email));
+}
+
+type RequestRow = typeof resetRequests.$inferInsert;
+const recorders = new WeakMap<Db, (row: RequestRow) => Promise<void>>();
+
+/** Records a forgot-password request; concurrent ones share one INSERT (group commit). Resolves once it is committed. */
+export function recordRequest(db: Db, values: RequestRow): Promise<void> {
+  let record = recorders.get(db);
+  if (!record) recorders.set(db, (record = batched(async (rows) => { await db.insert(resetRequests).values(rows); })));
+  return record(values);
 }

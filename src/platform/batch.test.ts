@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { batched } from './batch.ts';
+
+describe('batched writes (group commit)', () => {
+  it('a lone write goes at once; writes arriving meanwhile go out together next', async () => {
+    const writes: number[][] = [];
+    let release!: () => void;
+    const write = batched<number>(async (items) => {
+      writes.push(items);
+      if (writes.length === 1) await new Promise<void>((r) => { release = r; });
+    });
+    const first = write(1);
+    expect(writes).toEqual([[1]]);
+    const rest = [write(2), write(3), write(4)];
+    expect(writes).toHaveLength(1); // waiting for the first round trip
+    release();
+    await Promise.all([first, ...rest]);
+    expect(writes).toEqual([[1], [2, 3, 4]]);
+  });
+
+  it('every caller of a failed batch gets the error, and later writes still go', async () => {
+    let fail = true;
+    const write = batched<string>(async () => { if (fail) throw new Error('database down'); }, 2);
+    const results = await Promise.allSettled([write('a'), write('b'), write('c')]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    fail = false;
+    await expect(write('d')).resolves.toBeUndefined();
+  });
+
+  it('never writes more than maxBatch at once', async () => {
+    const sizes: number[] = [];
+    const write = batched<number>(async (items) => { sizes.push(items.length); await Promise.resolve(); }, 3);
+    await Promise.all(Array.from({ length: 10 }, (_, i) => write(i)));
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(3);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(10);
+  });
+});
