@@ -79,15 +79,18 @@ export interface LoginGuard {
 export async function guardLogin(ctx: Ctx, a: Attempt): Promise<LoginGuard> {
   const keys = new LimitKeys(ctx.secrets);
   const accountIp = keys.accountIp(a.email, a.ip);
-  const waitMs = await ctx.limits.marked('loginDelay', accountIp);
-  if (waitMs > 0) RateLimits.refuse(waitMs);
   const counters: Counter[] = [
     { name: 'loginFailuresPerAccountIp', key: accountIp, hard: false },
     { name: 'loginFailuresPerAccount', key: keys.account(a.email) },
     { name: 'loginFailuresPerIp', key: keys.ip(a.ip) },
     { name: 'loginFailuresPerTenant', key: keys.tenant(a.tenant) },
   ];
-  const { captcha } = await standing(ctx, counters);
+  // The delay marker and the counters are read together (one round trip); the delay answers first.
+  const [waitMs, counted] = await Promise.allSettled([ctx.limits.marked('loginDelay', accountIp), standing(ctx, counters)]);
+  if (waitMs.status === 'rejected') throw waitMs.reason;
+  if (waitMs.value > 0) RateLimits.refuse(waitMs.value);
+  if (counted.status === 'rejected') throw counted.reason;
+  const { captcha } = counted.value;
   const weight = await passCaptcha(ctx, captcha, a.captcha, a.ip);
   return {
     async failed() {
@@ -111,12 +114,11 @@ export async function guardLogin(ctx: Ctx, a: Attempt): Promise<LoginGuard> {
  */
 export async function clearLoginThrottles(ctx: Ctx, emails: string[], ip?: string): Promise<void> {
   const keys = new LimitKeys(ctx.secrets);
-  for (const email of new Set(emails)) {
-    await ctx.limits.clear('loginFailuresPerAccount', keys.account(email));
-    if (ip !== undefined) {
-      const accountIp = keys.accountIp(email, ip);
-      await ctx.limits.clear('loginFailuresPerAccountIp', accountIp);
-      await ctx.limits.clear('loginDelay', accountIp);
-    }
-  }
+  await Promise.all([...new Set(emails)].flatMap((email) => [
+    ctx.limits.clear('loginFailuresPerAccount', keys.account(email)),
+    ...(ip === undefined ? [] : [
+      ctx.limits.clear('loginFailuresPerAccountIp', keys.accountIp(email, ip)),
+      ctx.limits.clear('loginDelay', keys.accountIp(email, ip)),
+    ]),
+  ]));
 }
