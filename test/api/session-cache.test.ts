@@ -38,8 +38,9 @@ describe.skipIf(!PG)(`session cache on PostgreSQL${PG ? '' : ' — SKIPPED: set 
     const { who } = await signedIn();
     const before = { ...cache().lookups };
     for (let i = 0; i < 5; i++) expect((await who()).status).toBe(200);
-    expect(cache().lookups.miss - before.miss).toBe(1);
-    expect(cache().lookups.hit - before.hit).toBe(4);
+    // Kept from its second read on (a session checked once is not worth a place).
+    expect(cache().lookups.miss - before.miss).toBe(2);
+    expect(cache().lookups.hit - before.hit).toBe(3);
     const metrics = (await t.app.adminApp.inject({ method: 'GET', url: '/metrics' })).body;
     expect(metrics).toMatch(/keyturn_session_cache_lookups_total\{result="hit"\} [1-9]/);
   });
@@ -49,14 +50,15 @@ describe.skipIf(!PG)(`session cache on PostgreSQL${PG ? '' : ' — SKIPPED: set 
     const c = cache();
     const onChange = c.onChange;
     c.onChange = () => {};
-    try { await ownChanges(); } finally { c.onChange = onChange; }
+    try { await ownChanges(c); } finally { c.onChange = onChange; }
   });
 
-  async function ownChanges() {
+  async function ownChanges(c: NonNullable<TestApp['app']['ctx']['sessionCache']>) {
     for (let i = 0; i < 9; i++) {
       const { slug, user, auth, who } = await signedIn();
-      expect((await who()).status).toBe(200);
-      expect((await who()).status).toBe(200); // cached now
+      const hits = c.lookups.hit;
+      for (let k = 0; k < 3; k++) expect((await who()).status).toBe(200);
+      expect(c.lookups.hit).toBe(hits + 1); // cached now
       if (i % 3 === 0) {
         expect((await t.api('POST', '/api/v1/logout', undefined, auth)).status).toBe(204);
       } else if (i % 3 === 1) {
@@ -72,23 +74,26 @@ describe.skipIf(!PG)(`session cache on PostgreSQL${PG ? '' : ' — SKIPPED: set 
 
   it('a change written by another process reaches the cache through the database: revoked, disabled, renamed', async () => {
     const a = await signedIn();
-    expect((await a.who()).status).toBe(200);
-    expect((await a.who()).status).toBe(200);
+    for (let k = 0; k < 3; k++) expect((await a.who()).status).toBe(200);
     await sqlClient.query('update sessions set revoked_at = now() where user_id = $1', [a.user.id]);
     await expect.poll(async () => (await a.who()).status, { timeout: 2_000, interval: 5 }).toBe(401);
 
     const b = await signedIn();
+    await b.who();
     await b.who();
     await sqlClient.query('update users set disabled_at = now() where id = $1', [b.user.id]);
     await expect.poll(async () => (await b.who()).status, { timeout: 2_000, interval: 5 }).toBe(401);
 
     const c = await signedIn();
     await c.who();
+    await c.who();
     await sqlClient.query(`update users set name = 'Renamed', role = 'member' where id = $1`, [c.user.id]);
     await expect.poll(async () => (await c.who()).body.user, { timeout: 2_000, interval: 5 }).toMatchObject({ name: 'Renamed', role: 'member' });
     await sqlClient.query(`update tenants set name = 'New Name' where slug = $1`, [c.slug]);
     await expect.poll(async () => (await c.who()).body.tenant.name, { timeout: 2_000, interval: 5 }).toBe('New Name');
     // A change the session does not show (the last sign-in time) keeps it cached.
+    await c.who();
+    await c.who();
     const before = cache().lookups.hit;
     await sqlClient.query('update users set last_login_at = now() where id = $1', [c.user.id]);
     await new Promise((r) => setTimeout(r, 200));
@@ -98,6 +103,7 @@ describe.skipIf(!PG)(`session cache on PostgreSQL${PG ? '' : ' — SKIPPED: set 
 
   it('a cached session past its expiry is refused', async () => {
     const { who } = await signedIn();
+    await who();
     await who();
     expect((await who()).status).toBe(200);
     t.clock.advance(t.app.ctx.config.sessionTtlMs + 1_000);
@@ -111,6 +117,7 @@ describe.skipIf(!PG)(`session cache on PostgreSQL${PG ? '' : ' — SKIPPED: set 
   it('while the notification connection is down every check reads the row; it comes back by itself', async () => {
     const { user, who } = await signedIn();
     await who();
+    await who();
     await sqlClient.query(`select pg_terminate_backend(pid) from pg_stat_activity
       where application_name like 'keyturn-listen-%' and datname = current_database()`);
     await expect.poll(() => cache().isLive, { timeout: 5_000, interval: 10 }).toBe(false);
@@ -120,8 +127,7 @@ describe.skipIf(!PG)(`session cache on PostgreSQL${PG ? '' : ' — SKIPPED: set 
     await expect.poll(() => cache().isLive, { timeout: 10_000, interval: 50 }).toBe(true);
     const again = await signedIn();
     const hits = cache().lookups.hit;
-    await again.who();
-    await again.who();
+    for (let k = 0; k < 3; k++) await again.who();
     expect(cache().lookups.hit).toBe(hits + 1);
   });
 });

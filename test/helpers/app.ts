@@ -60,9 +60,8 @@ export async function freshDatabase(kind: 'pglite' | 'postgres'): Promise<Databa
   });
 }
 
-/** A new, empty database (keyturn_PREFIX…) on the TEST_DATABASE_URL server; drop() removes it. */
-export async function emptyPostgresDatabase(prefix: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const base = process.env.TEST_DATABASE_URL!;
+/** A new, empty database (keyturn_PREFIX…) on the TEST_DATABASE_URL server (or `base`); drop() removes it. */
+export async function emptyPostgresDatabase(prefix: string, base = process.env.TEST_DATABASE_URL!): Promise<{ url: string; drop(): Promise<void> }> {
   const pg = (await import('pg')).default;
   const name = `keyturn_${unique(prefix)}`.toLowerCase();
   const admin = new pg.Client({ connectionString: base });

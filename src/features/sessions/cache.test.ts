@@ -8,15 +8,16 @@ const session = (userId: string, tenantId = 'T1'): CachedSession => ({
   authMethod: 'password', createdAt: new Date(0), expiresAt: new Date(8.64e15),
 });
 
+// These rules are about what may be kept: every session is admitted on its first read here.
 function liveCache(max = 100, now?: () => number) {
-  const c = new SessionCache(max, now);
+  const c = new SessionCache(max, now, true);
   c.setLive(true);
   return c;
 }
 
 describe('session cache', () => {
   it('keeps nothing while notifications are not flowing, and forgets everything when they stop', () => {
-    const c = new SessionCache(100);
+    const c = new SessionCache(100, undefined, true);
     c.fill(c.ticket(), 'h1', session('U1'));
     expect(c.get('h1')).toBeUndefined();
     c.setLive(true);
@@ -86,5 +87,17 @@ describe('session cache', () => {
     now = 61_000;
     expect(c.get('h1')).toBeUndefined();
     expect(c.size).toBe(0);
+  });
+
+  it('a session is kept from its second read on: sessions read once each do not push out the ones in use', () => {
+    const c = new SessionCache(3);
+    c.setLive(true);
+    c.fill(c.ticket(), 'a', session('A'));
+    expect(c.get('a')).toBeUndefined();
+    c.fill(c.ticket(), 'a', session('A'));
+    expect(c.get('a')?.user.id).toBe('A');
+    for (let i = 0; i < 10; i++) c.fill(c.ticket(), `once${i}`, session(`O${i}`));
+    expect(c.size).toBe(1);
+    expect(c.get('a')?.user.id).toBe('A');
   });
 });

@@ -33,7 +33,18 @@ export class SessionCache {
   /** Lookups answered from memory / from the database, for /metrics. */
   readonly lookups = { hit: 0, miss: 0 };
 
-  constructor(private readonly maxEntries: number, private readonly now: () => number = () => performance.now()) {}
+  /**
+   * Sessions read once recently; a session is kept from its second read on. A burst of sessions
+   * checked once each (a script signing in for one call, a scan) then never pushes out the ones in
+   * daily use, and the turnover does not fill the heap with short-lived entries.
+   */
+  private readonly seen = new Set<string>();
+
+  constructor(
+    private readonly maxEntries: number,
+    private readonly now: () => number = () => performance.now(),
+    private readonly admitOnFirstRead = false,
+  ) {}
 
   get size(): number { return this.entries.size; }
   get isLive(): boolean { return this.live; }
@@ -63,6 +74,11 @@ export class SessionCache {
 
   fill(ticket: number | null, idHash: string, session: CachedSession): void {
     if (ticket === null || ticket !== this.epoch || !this.live || this.held.has(session.user.id)) return;
+    if (!this.admitOnFirstRead && !this.seen.delete(idHash)) {
+      if (this.seen.size >= this.maxEntries) this.seen.delete(this.seen.values().next().value!);
+      this.seen.add(idHash);
+      return;
+    }
     if (this.entries.size >= this.maxEntries) {
       const oldest = this.entries.keys().next().value;
       if (oldest !== undefined) this.remove(oldest);
@@ -99,6 +115,7 @@ export class SessionCache {
   clear(): void {
     this.epoch++;
     this.entries.clear();
+    this.seen.clear();
     this.byUser.clear();
   }
 

@@ -1,5 +1,6 @@
-// Server-side sessions: a random token the client holds, only its keyed hash stored. Every request
-// reads the row, so a revocation takes effect on the very next request on every instance.
+// Server-side sessions: a random token the client holds, only its keyed hash stored. A request
+// reads the row, or (PostgreSQL server) a copy that every change drops at once on every instance
+// (cache.ts), so a revocation takes effect on the very next request everywhere.
 import { and, eq, gt, inArray, isNull, ne, sql } from 'drizzle-orm';
 import type { Ctx } from '../../platform/context.ts';
 import { randomToken } from '../../platform/crypto.ts';
@@ -48,7 +49,7 @@ export async function createSession(
 /**
  * The session lookup, built once per database handle: composing it anew on every request cost
  * about a fifth of a session check's CPU. Prepared with placeholders (and as a named server-side
- * statement on PostgreSQL); still one read of the row per request, so revocation stays immediate.
+ * statement on PostgreSQL). What it reads may be kept in the session cache.
  */
 function sessionQuery(db: Db) {
   return db
