@@ -78,7 +78,7 @@ const schema = z
     CAPTCHA_SITE_KEY: z.string().min(1).optional(),
     CAPTCHA_VERIFY_URL: z.url({ protocol: /^https?$/ }).optional(),
     CAPTCHA_FALLBACK: z.enum(['stricter', 'block']).default('stricter'),
-    CAPTCHA_DIFFICULTY: z.coerce.number().int().min(10, 'must be at least 10').max(10_000_000, 'must be at most 10000000').default(20_000),
+    CAPTCHA_DIFFICULTY: z.coerce.number().int().min(10, 'must be at least 10').max(10_000_000, 'must be at most 10000000').default(50_000),
     // Background work: a claim (outbox message, reset request) that is not finished within the
     // lease is taken over by another instance; failed sends back off up to the cap and are retried
     // until the message is OUTBOX_RETRY_FOR old.

@@ -1,4 +1,5 @@
 // One database handle for PGlite (embedded, default) and a PostgreSQL server. Features see only `Db`.
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +24,7 @@ export interface Database {
    * LISTENs on a channel over a connection of its own, reconnecting when it drops (PostgreSQL
    * server only). `live(false)` means notifications may be missed from now on until `live(true)`.
    */
-  listen?(channel: string, on: { message(payload: string): void; live(up: boolean): void }): { close(): Promise<void> };
+  listen?(channel: string, on: { message(payload: string): void; live(up: boolean): void }): Listener;
   close(): Promise<void>;
 }
 
@@ -135,34 +136,45 @@ async function openPostgres(opts: DatabaseOptions): Promise<Database> {
 
 // ── after a transaction ──────────────────────────────────────────────────────────────────────
 
-const settleHooks = new WeakMap<object, (() => void)[]>();
+type SettleHook = () => void | Promise<void>;
+const settleHooks = new WeakMap<object, SettleHook[]>();
 
-/** Wraps `db.transaction` so that work registered with afterTransaction runs once it is settled. */
+/**
+ * Wraps `db.transaction` so that work registered with afterTransaction runs once it is settled;
+ * the transaction's caller resumes after that work (a hook may wait, e.g. for other instances).
+ */
 function withSettleHooks(db: Db): Db {
   const begin = db.transaction.bind(db);
   db.transaction = (async (work: (tx: Db) => Promise<unknown>, config?: unknown) => {
-    const hooks: (() => void)[] = [];
+    const hooks: SettleHook[] = [];
     try {
       return await (begin as (w: (tx: Db) => Promise<unknown>, c?: unknown) => Promise<unknown>)(
         (tx) => { settleHooks.set(tx, hooks); return work(tx); }, config);
     } finally {
-      for (const hook of hooks) hook();
+      await Promise.all(hooks.map((hook) => hook()));
     }
   }) as Db['transaction'];
   return db;
 }
 
-/**
- * Runs `hook` once the transaction `tx` has committed or rolled back — at once when `tx` is not a
- * transaction (the statement before this call has then already committed).
- */
-export function afterTransaction(tx: Db, hook: () => void): void {
+/** Runs `hook` once the transaction `tx` has committed or rolled back, before its caller resumes. */
+export function afterTransaction(tx: Db, hook: SettleHook): void {
   const hooks = settleHooks.get(tx);
-  if (hooks) hooks.push(hook);
-  else hook();
+  if (!hooks) throw new Error('afterTransaction needs the transaction of the change (ctx.db.transaction)');
+  hooks.push(hook);
 }
 
 // ── LISTEN ───────────────────────────────────────────────────────────────────────────────────
+
+export interface Listener {
+  /**
+   * Sends a marker through the channel and resolves when it comes back (at most `timeoutMs`).
+   * PostgreSQL delivers notifications in commit order, so everything committed before the call
+   * has then reached this listener — and has been signalled to every other one.
+   */
+  sync(timeoutMs: number): Promise<void>;
+  close(): Promise<void>;
+}
 
 const LISTEN_RETRY_MS = 1_000;
 const LISTEN_HEARTBEAT_MS = 5_000;
@@ -170,7 +182,7 @@ const LISTEN_HEARTBEAT_MS = 5_000;
 function pgListener(
   pg: typeof import('pg').default, connection: ReturnType<typeof pgConnection>, connectTimeoutMs: number,
   channel: string, on: { message(payload: string): void; live(up: boolean): void },
-): { close(): Promise<void> } {
+): Listener {
   if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`not a channel name: ${channel}`);
   let current: import('pg').Client | undefined;
   let closed = false;
@@ -198,7 +210,13 @@ function pgListener(
     const c = new pg.Client({ ...connection, keepAlive: true, connectionTimeoutMillis: connectTimeoutMs, application_name: `keyturn-listen-${channel}` });
     c.on('error', () => drop(c));
     c.on('end', () => drop(c));
-    c.on('notification', (n) => { if (n.channel === channel) on.message(n.payload ?? ''); });
+    c.on('notification', (n) => {
+      if (n.channel !== channel) return;
+      const payload = n.payload ?? '';
+      const waiter = payload.startsWith('sync:') ? syncs.get(payload) : undefined;
+      if (waiter) waiter();
+      else on.message(payload);
+    });
     try {
       await c.connect();
       await c.query(`LISTEN ${channel}`);
@@ -212,7 +230,19 @@ function pgListener(
   }
   void connect();
 
+  const syncs = new Map<string, () => void>();
   return {
+    async sync(timeoutMs) {
+      const c = current;
+      if (!c) return; // not listening: this instance reads every row meanwhile; nothing to wait for
+      const marker = `sync:${randomUUID()}`;
+      await new Promise<void>((resolve) => {
+        const done = () => { clearTimeout(timer); syncs.delete(marker); resolve(); };
+        const timer = setTimeout(done, timeoutMs);
+        syncs.set(marker, done);
+        c.query('select pg_notify($1, $2)', [channel, marker]).catch(done);
+      });
+    },
     async close() {
       closed = true;
       clearInterval(heartbeat);

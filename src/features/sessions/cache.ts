@@ -4,7 +4,8 @@
 //   - while the LISTEN connection is down the cache is off and empty: nothing may be missed;
 //   - a fill whose read may predate a change is thrown away (the epoch moved on meanwhile);
 //   - this instance's own writes hold the users they touch from the first statement until the
-//     transaction settles, so no request here can see the old row after the commit;
+//     transaction settles, so no request here can see the old row after the commit, and answer
+//     only once their change has come back through the channel (every listener was told by then);
 //   - a hit is answered only after the I/O already waiting has run (setImmediate), so a
 //     notification that reached this process before the request is applied before the answer.
 import { afterTransaction, type Db } from '../../platform/db.ts';
@@ -39,6 +40,9 @@ export class SessionCache {
    * daily use, and the turnover does not fill the heap with short-lived entries.
    */
   private readonly seen = new Set<string>();
+
+  /** Waits until changes committed so far have reached every instance's listener (app.ts sets it). */
+  syncPeers: () => Promise<void> = async () => {};
 
   constructor(
     private readonly maxEntries: number,
@@ -151,7 +155,10 @@ export function registerCache(cache: SessionCache): () => void {
  * users are held until it settles, then dropped. Other instances hear it from the trigger.
  */
 export function sessionsChanging(tx: Db, change: { userIds: string[] } | { tenant: true }): void {
-  if (caches.size === 0) return;
+  if (caches.size === 0) {
+    afterTransaction(tx, () => {}); // refuses a write outside a transaction here too, not only where a cache runs
+    return;
+  }
   if ('tenant' in change) {
     for (const c of caches) c.clear();
     afterTransaction(tx, () => { for (const c of caches) c.clear(); });
@@ -159,7 +166,12 @@ export function sessionsChanging(tx: Db, change: { userIds: string[] } | { tenan
   }
   const held = [...caches];
   for (const c of held) c.hold(change.userIds);
-  afterTransaction(tx, () => { for (const c of held) c.release(change.userIds); });
+  afterTransaction(tx, async () => {
+    for (const c of held) c.release(change.userIds);
+    // Answer only once the change has gone round the channel: by then every other instance has
+    // been told too, well before this answer can reach a client and its next request reach them.
+    await Promise.all(held.map((c) => c.syncPeers()));
+  });
 }
 
 /** Lets the I/O that is already waiting (notifications among it) run before a hit is answered. */
