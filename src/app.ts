@@ -25,7 +25,7 @@ import { ssoRoutes } from './features/sso/routes.ts';
 import { systemClock, type Clock } from './platform/clock.ts';
 import type { Ctx } from './platform/context.ts';
 import { randomToken, Secrets } from './platform/crypto.ts';
-import { openDatabase, type Database } from './platform/db.ts';
+import { LISTEN_HEARTBEAT_MS, openDatabase, type Database } from './platform/db.ts';
 import { installErrorHandling, installOriginCheck, installRequestLog, loggerOptions, RequestLog } from './platform/http.ts';
 import { Worker } from './platform/jobs.ts';
 import { sendDueMail } from './platform/mail/outbox.ts';
@@ -93,6 +93,7 @@ function startSessionCache(ctx: Ctx): { close(): Promise<void> } | undefined {
     },
   });
   cache.syncPeers = () => listener.sync(SYNC_TIMEOUT_MS);
+  cache.fresh = () => listener.heardWithin(2.5 * LISTEN_HEARTBEAT_MS);
   ctx.sessionCache = cache;
   return {
     async close() {

@@ -18,6 +18,22 @@ describe('batched writes (group commit)', () => {
     expect(writes).toEqual([[1], [2, 3, 4]]);
   });
 
+  it('one bad item fails only its own caller: a failed batch is written again item by item', async () => {
+    const written: string[] = [];
+    let release!: () => void;
+    const write = batched<string>(async (items) => {
+      if (items.includes('bad')) throw new Error('rejected by the database');
+      written.push(...items);
+      if (written.length === 1) await new Promise<void>((r) => { release = r; });
+    });
+    const first = write('first');
+    const rest = [write('a'), write('bad'), write('b')]; // queued behind the first: one batch
+    release();
+    const results = await Promise.allSettled([first, ...rest]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    expect(written).toEqual(['first', 'a', 'b']);
+  });
+
   it('every caller of a failed batch gets the error, and later writes still go', async () => {
     let fail = true;
     const write = batched<string>(async () => { if (fail) throw new Error('database down'); }, 2);

@@ -16,7 +16,10 @@ export function batched<T>(write: BatchWrite<T>, maxBatch = 500): (item: T) => P
         await write(batch.map((b) => b.item));
         for (const b of batch) b.resolve();
       } catch (e) {
-        for (const b of batch) b.reject(e); // every caller of a failed batch hears it: nothing is accepted unwritten
+        if (batch.length === 1) { batch[0]!.reject(e); continue; }
+        // One bad row must not fail its neighbours: alone, each succeeds or fails on its own.
+        // Nothing is accepted unwritten.
+        for (const b of batch) await write([b.item]).then(b.resolve, b.reject);
       }
     }
     flushing = false;

@@ -168,16 +168,21 @@ export function afterTransaction(tx: Db, hook: SettleHook): void {
 
 export interface Listener {
   /**
-   * Sends a marker through the channel and resolves when it comes back (at most `timeoutMs`).
-   * PostgreSQL delivers notifications in commit order, so everything committed before the call
-   * has then reached this listener — and has been signalled to every other one.
+   * Sends a marker through the channel and resolves when it comes back. PostgreSQL delivers
+   * notifications in commit order, so everything committed before the call has then reached this
+   * listener, and has been signalled to every other one. If it does not come back within
+   * `timeoutMs`, this listener counts as down (it is lagging) and reconnects.
    */
   sync(timeoutMs: number): Promise<void>;
+  /** True while connected and heard from (a heartbeat answer or a notification) within `ms`. */
+  heardWithin(ms: number): boolean;
   close(): Promise<void>;
 }
 
 const LISTEN_RETRY_MS = 1_000;
-const LISTEN_HEARTBEAT_MS = 5_000;
+/** A connection that silently stopped answering would also stop delivering: it is asked this often. */
+export const LISTEN_HEARTBEAT_MS = 1_000;
+const SYNC_PREFIX = 'sync:';
 
 function pgListener(
   pg: typeof import('pg').default, connection: ReturnType<typeof pgConnection>, connectTimeoutMs: number,
@@ -187,12 +192,16 @@ function pgListener(
   let current: import('pg').Client | undefined;
   let closed = false;
   let retry: NodeJS.Timeout | undefined;
-  // A connection that silently stopped answering would also stop delivering: ask it regularly.
+  let lastHeard = 0;
+  const syncs = new Map<string, () => void>();
+
   const heartbeat = setInterval(() => {
     const c = current;
     if (!c) return;
-    const timeout = setTimeout(() => drop(c), LISTEN_HEARTBEAT_MS / 2);
-    c.query('select 1').then(() => clearTimeout(timeout), () => { clearTimeout(timeout); drop(c); });
+    const timeout = setTimeout(() => drop(c), LISTEN_HEARTBEAT_MS);
+    c.query('select 1').then(
+      () => { clearTimeout(timeout); if (current === c) lastHeard = Date.now(); },
+      () => { clearTimeout(timeout); drop(c); });
   }, LISTEN_HEARTBEAT_MS);
   heartbeat.unref();
 
@@ -207,14 +216,18 @@ function pgListener(
 
   async function connect(): Promise<void> {
     if (closed) return;
-    const c = new pg.Client({ ...connection, keepAlive: true, connectionTimeoutMillis: connectTimeoutMs, application_name: `keyturn-listen-${channel}` });
+    const c = new pg.Client({
+      ...connection, keepAlive: true, connectionTimeoutMillis: connectTimeoutMs, query_timeout: connectTimeoutMs,
+      application_name: `keyturn-listen-${channel}`,
+    });
     c.on('error', () => drop(c));
     c.on('end', () => drop(c));
     c.on('notification', (n) => {
-      if (n.channel !== channel) return;
+      if (n.channel !== channel || current !== c) return;
+      lastHeard = Date.now();
       const payload = n.payload ?? '';
-      const waiter = payload.startsWith('sync:') ? syncs.get(payload) : undefined;
-      if (waiter) waiter();
+      // Markers are for the instance that sent them; to every other one they mean nothing.
+      if (payload.startsWith(SYNC_PREFIX)) syncs.get(payload)?.();
       else on.message(payload);
     });
     try {
@@ -224,25 +237,27 @@ function pgListener(
       drop(c);
       return;
     }
+    if (dropped.has(c)) return; // it failed while LISTEN was answered: drop() already retries
     if (closed) { dropped.add(c); await c.end().catch(() => {}); return; }
     current = c;
+    lastHeard = Date.now();
     on.live(true);
   }
   void connect();
 
-  const syncs = new Map<string, () => void>();
   return {
     async sync(timeoutMs) {
       const c = current;
       if (!c) return; // not listening: this instance reads every row meanwhile; nothing to wait for
-      const marker = `sync:${randomUUID()}`;
+      const marker = `${SYNC_PREFIX}${randomUUID()}`;
       await new Promise<void>((resolve) => {
         const done = () => { clearTimeout(timer); syncs.delete(marker); resolve(); };
-        const timer = setTimeout(done, timeoutMs);
+        const timer = setTimeout(() => { drop(c); done(); }, timeoutMs);
         syncs.set(marker, done);
-        c.query('select pg_notify($1, $2)', [channel, marker]).catch(done);
+        c.query('select pg_notify($1, $2)', [channel, marker]).catch(() => { drop(c); done(); });
       });
     },
+    heardWithin: (ms) => current !== undefined && Date.now() - lastHeard <= ms,
     async close() {
       closed = true;
       clearInterval(heartbeat);

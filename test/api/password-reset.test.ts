@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveRequests } from '../../src/features/password-reset/flow.ts';
 import { databaseKinds, startTestApp, STRONG, STRONG2, unique, type TestApp } from '../helpers/app.ts';
 
 // The whole flow runs on the embedded database and, when CI provides one, on PostgreSQL.
@@ -53,6 +54,27 @@ describe.each(databaseKinds())('on %s', (kind) => {
       expect(mails).toHaveLength(known.length + 1);
       const open = await t.app.ctx.db.execute(`select count(*)::int as n from reset_requests where processed_at is null`);
       expect((open as unknown as { rows: { n: number }[] }).rows[0]!.n).toBe(0);
+    });
+
+    it('a request claimed by two workers (the first one\'s lease lapsed) is resolved once: one email, one audit line', async () => {
+      const a = await account();
+      const before = t.mail.messages.length;
+      expect((await t.forgot(a.email)).status).toBe(202);
+      const lease = t.app.ctx.config.outbox.leaseMs;
+      // Worker 1 claims; its lease lapses while it works; worker 2 claims the same request.
+      const first = resolveRequests(t.app.ctx);
+      t.clock.advance(lease + 1_000);
+      const second = resolveRequests(t.app.ctx);
+      await Promise.all([first, second]);
+      try {
+        await t.drain();
+        await t.mail.waitFor((m) => t.mail.messages.indexOf(m) >= before && m.to.includes(a.email));
+      } finally {
+        t.clock.advance(-(lease + 1_000));
+      }
+      expect(t.mail.messages.slice(before).filter((m) => m.to.includes(a.email))).toHaveLength(1);
+      const audit = await t.op('GET', `/admin/v1/tenants/${a.slug}/audit?type=password_reset_requested`);
+      expect(audit.body.events).toHaveLength(1);
     });
 
     it('goes to the stored address, not the spelling that was typed', async () => {

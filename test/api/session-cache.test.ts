@@ -91,11 +91,13 @@ describe.skipIf(!PG)(`session cache on PostgreSQL${PG ? '' : ' — SKIPPED: set 
     await expect.poll(async () => (await c.who()).body.user, { timeout: 2_000, interval: 5 }).toMatchObject({ name: 'Renamed', role: 'member' });
     await sqlClient.query(`update tenants set name = 'New Name' where slug = $1`, [c.slug]);
     await expect.poll(async () => (await c.who()).body.tenant.name, { timeout: 2_000, interval: 5 }).toBe('New Name');
-    // A change the session does not show (the last sign-in time) keeps it cached.
+    // A change the session does not show (the last sign-in time), and another instance's sync
+    // marker, keep it cached.
     await c.who();
     await c.who();
     const before = cache().lookups.hit;
     await sqlClient.query('update users set last_login_at = now() where id = $1', [c.user.id]);
+    await sqlClient.query(`select pg_notify('keyturn_session_changes', 'sync:another-instance')`);
     await new Promise((r) => setTimeout(r, 200));
     expect((await c.who()).status).toBe(200);
     expect(cache().lookups.hit).toBe(before + 1);

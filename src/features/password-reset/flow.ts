@@ -21,7 +21,7 @@ import { findByCode, codeHash } from './by-code.ts';
 import { findByLink, tokenHash } from './by-link.ts';
 import { accountDisabledEmail, googleAccountResetEmail, resetEmail, ssoEnforcedEmail, type ResetMailInput } from './emails/messages.ts';
 import {
-  accountsByEmail, addressesWithAccounts, claimRequests, consumeToken, insertToken, markRequestsDone, recentSelfToken, recordRequest, releaseRequests,
+  accountsByEmail, addressesWithAccounts, claimRequests, consumeToken, insertToken, closeRequests, recentSelfToken, recordRequest, releaseRequests,
   supersedeTokens, tokenById, type Account, type ResetToken,
 } from './store.ts';
 
@@ -64,7 +64,7 @@ export async function resolveRequests(ctx: Ctx): Promise<number> {
   const claimed = await claimRequests(ctx.db, ctx.clock.now(), 50, ctx.config.outbox.leaseMs);
   // Addresses with no account anywhere need nothing but closing: one statement for all of them.
   const known = await addressesWithAccounts(ctx.db, [...new Set(claimed.map((r) => r.email_canonical))]);
-  await markRequestsDone(ctx.db, claimed.filter((r) => !known.has(r.email_canonical)).map((r) => r.id), ctx.clock.now());
+  await closeRequests(ctx.db, claimed.filter((r) => !known.has(r.email_canonical)).map((r) => r.id), ctx.clock.now());
   const pending = claimed.filter((r) => known.has(r.email_canonical));
   for (const [i, req] of pending.entries()) {
     if (ctx.worker.stopping) {
@@ -72,6 +72,7 @@ export async function resolveRequests(ctx: Ctx): Promise<number> {
       return claimed.length - pending.length + i;
     }
     await ctx.db.transaction(async (tx) => {
+      if ((await closeRequests(tx, [req.id], ctx.clock.now())).length === 0) return; // another worker resolved it
       const found = await accountsByEmail(tx, req.email_canonical, { tenantSlug: req.tenant_slug ?? undefined });
       const covered = found.filter(usable);
       const disabled = found.filter((a) => a.user.disabledAt || a.user.lockedAt);
@@ -106,7 +107,6 @@ export async function resolveRequests(ctx: Ctx): Promise<number> {
           await audit(tx, actor, ctx.clock.now(), { type: 'password_reset_refused', tenantId: a.tenant.id, userId: a.user.id, data: { reason: 'account_disabled' } });
         }
       }
-      await markRequestsDone(tx, [req.id], ctx.clock.now());
     });
   }
   return claimed.length;

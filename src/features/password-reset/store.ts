@@ -157,8 +157,17 @@ export async function releaseRequests(db: Db, ids: number[]): Promise<void> {
   if (ids.length > 0) await db.update(resetRequests).set({ leaseUntil: null }).where(and(inArray(resetRequests.id, ids), isNull(resetRequests.processedAt)));
 }
 
-export async function markRequestsDone(tx: Db, ids: number[], now: Date): Promise<void> {
-  if (ids.length > 0) await tx.update(resetRequests).set({ processedAt: now, leaseUntil: null }).where(inArray(resetRequests.id, ids));
+/**
+ * Closes requests that are still open; returns the ids this call closed. Inside a request's
+ * transaction it is the first statement: a second worker that claimed the same request after a
+ * lapsed lease waits on the row, then gets nothing back and skips it — one email, never two.
+ */
+export async function closeRequests(tx: Db, ids: number[], now: Date): Promise<number[]> {
+  if (ids.length === 0) return [];
+  const rows = await tx.update(resetRequests).set({ processedAt: now, leaseUntil: null })
+    .where(and(inArray(resetRequests.id, ids), isNull(resetRequests.processedAt)))
+    .returning({ id: resetRequests.id });
+  return rows.map((r) => r.id);
 }
 
 /** Which of these addresses have an account in any tenant (one query for a claimed batch). */

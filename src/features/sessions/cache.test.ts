@@ -70,6 +70,17 @@ describe('session cache', () => {
     expect(c.get('a1')?.user.id).toBe('A');
   });
 
+  it('answers nothing while the listener has not been heard from lately, and keeps its entries for when it is', () => {
+    const c = liveCache();
+    let heard = true;
+    c.fresh = () => heard;
+    c.fill(c.ticket(), 'h1', session('U1'));
+    heard = false;
+    expect(c.get('h1')).toBeUndefined();
+    heard = true;
+    expect(c.get('h1')?.user.id).toBe('U1');
+  });
+
   it('holds at most maxEntries, dropping the oldest', () => {
     const c = liveCache(3);
     for (const h of ['h1', 'h2', 'h3', 'h4']) c.fill(c.ticket(), h, session(h.toUpperCase()));

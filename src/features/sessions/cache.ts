@@ -1,7 +1,8 @@
 // Sessions kept in memory between requests, for PostgreSQL servers. The database stays the truth:
 //   - every write that ends or changes a session is announced by a trigger (migration 0005) over
 //     LISTEN/NOTIFY, whoever makes it, and every instance drops what it touched;
-//   - while the LISTEN connection is down the cache is off and empty: nothing may be missed;
+//   - while the LISTEN connection is down, or has not been heard from for a few heartbeats (a
+//     stalled connection delivers nothing either), the cache answers nothing: nothing may be missed;
 //   - a fill whose read may predate a change is thrown away (the epoch moved on meanwhile);
 //   - this instance's own writes hold the users they touch from the first statement until the
 //     transaction settles, so no request here can see the old row after the commit, and answer
@@ -43,6 +44,8 @@ export class SessionCache {
 
   /** Waits until changes committed so far have reached every instance's listener (app.ts sets it). */
   syncPeers: () => Promise<void> = async () => {};
+  /** False when the listener has not been heard from lately (a stalled connection): no hits then. */
+  fresh: () => boolean = () => true;
 
   constructor(
     private readonly maxEntries: number,
@@ -61,7 +64,7 @@ export class SessionCache {
 
   /** The cached session, if it may be used now. The caller still checks its expiry. */
   get(idHash: string): CachedSession | undefined {
-    if (!this.live) return undefined;
+    if (!this.live || !this.fresh()) return undefined;
     const e = this.entries.get(idHash);
     if (!e) return undefined;
     if (this.held.has(e.session.user.id) || this.now() - e.filledAt > MAX_AGE_MS) {
@@ -160,8 +163,12 @@ export function sessionsChanging(tx: Db, change: { userIds: string[] } | { tenan
     return;
   }
   if ('tenant' in change) {
-    for (const c of caches) c.clear();
-    afterTransaction(tx, () => { for (const c of caches) c.clear(); });
+    const all = [...caches];
+    for (const c of all) c.clear();
+    afterTransaction(tx, async () => {
+      for (const c of all) c.clear();
+      await Promise.all(all.map((c) => c.syncPeers()));
+    });
     return;
   }
   const held = [...caches];
