@@ -73,12 +73,12 @@ function persistentSecret(config: Config, file: string, fromEnv: string | undefi
   return { value, isNew: true };
 }
 
+const SYNC_TIMEOUT_MS = 1_000; // a change waits at most this long for its notification to come round
+
 /**
  * On a PostgreSQL server, sessions are kept in memory between requests and dropped on every change
  * the database announces (features/sessions/cache.ts). Embedded: one process, reads are cheap.
  */
-const SYNC_TIMEOUT_MS = 1_000; // a change waits at most this long for its notification to come round
-
 function startSessionCache(ctx: Ctx): { close(): Promise<void> } | undefined {
   if (!ctx.database.listen || ctx.config.sessionCacheSize === 0) return undefined;
   const cache = new SessionCache(ctx.config.sessionCacheSize);
