@@ -22,6 +22,21 @@ describe('sign-in and sessions', () => {
     expect((await t.api('GET', '/api/v1/session', undefined, { cookie: s.cookie })).status).toBe(401);
   });
 
+  it('a sign-in writes the session, the last sign-in time and the audit line together (one statement)', async () => {
+    const { slug } = await t.tenant();
+    const email = `${unique('cte')}@example.com`;
+    const user = await t.user(slug, email);
+    expect((await t.op('GET', `/admin/v1/tenants/${slug}/users/${user.id}`)).body.lastLoginAt).toBeNull();
+    const res = await t.api('POST', '/api/v1/login', { email, password: STRONG, tokenType: 'bearer' }, { 'user-agent': 'probe/1' });
+    expect(res.status).toBe(200);
+    expect((await t.api('GET', '/api/v1/session', undefined, { authorization: `Bearer ${res.body.token}` })).status).toBe(200);
+    const last = Date.parse((await t.op('GET', `/admin/v1/tenants/${slug}/users/${user.id}`)).body.lastLoginAt);
+    expect(Math.abs(last - t.clock.now().getTime())).toBeLessThan(5_000);
+    const { events } = (await t.op('GET', `/admin/v1/tenants/${slug}/audit?type=signed_in`)).body;
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ userId: user.id, actor: { type: 'user', id: user.id }, data: { method: 'password' } });
+  });
+
   it('gives a bearer token when asked, which works without CSRF', async () => {
     const { slug } = await t.tenant();
     const email = `${unique('bob')}@example.com`;

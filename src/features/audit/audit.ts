@@ -12,9 +12,9 @@ export interface AuditEvent {
   data?: Record<string, unknown>;
 }
 
-/** Written inside the transaction of the change it records: no change without its audit line. */
-export async function audit(tx: Db, actor: Actor, at: Date, event: AuditEvent): Promise<void> {
-  await tx.insert(auditEvents).values({
+/** The INSERT of one audit line, for a caller that writes it within a larger statement. */
+export function auditInsert(tx: Db, actor: Actor, at: Date, event: AuditEvent) {
+  return tx.insert(auditEvents).values({
     tenantId: event.tenantId ?? null,
     userId: event.userId ?? null,
     actorType: actor.type,
@@ -24,6 +24,11 @@ export async function audit(tx: Db, actor: Actor, at: Date, event: AuditEvent): 
     data: event.data ?? {},
     createdAt: at,
   });
+}
+
+/** Written inside the transaction of the change it records: no change without its audit line. */
+export async function audit(tx: Db, actor: Actor, at: Date, event: AuditEvent): Promise<void> {
+  await auditInsert(tx, actor, at, event);
 }
 
 /** Every type of event written, for filters (the admin console's type list). */

@@ -6,6 +6,7 @@ import type { Ctx } from '../../platform/context.ts';
 import { randomToken } from '../../platform/crypto.ts';
 import type { Db } from '../../platform/db.ts';
 import { sessions, tenants, users } from '../../platform/schema.ts';
+import { auditInsert } from '../audit/audit.ts';
 import { sessionsChanging, settle } from './cache.ts';
 import { countRevoked, type RevokeReason } from './metrics.ts';
 
@@ -25,14 +26,19 @@ export const SESSION_COOKIE = 'keyturn_session';
 
 export const sessionHash = (ctx: Pick<Ctx, 'secrets'>, token: string) => ctx.secrets.hash('session', token);
 
+/**
+ * A new session, the account's last sign-in time and the `signed_in` audit line, written as one
+ * statement (data-modifying CTEs): atomic without a transaction of its own, and one round trip
+ * instead of five — a fifth of a sign-in's time outside the password hash.
+ */
 export async function createSession(
-  ctx: Ctx, tx: Db,
-  input: { userId: string; tenantId: string; authMethod: AuthMethod; ip?: string; userAgent?: string },
+  ctx: Ctx, db: Db,
+  input: { userId: string; tenantId: string; authMethod: AuthMethod; ip?: string; userAgent?: string; auditData: Record<string, unknown> },
 ): Promise<{ token: string; expiresAt: Date }> {
   const token = randomToken();
   const now = ctx.clock.now();
   const expiresAt = new Date(now.getTime() + ctx.config.sessionTtlMs);
-  await tx.insert(sessions).values({
+  const session = db.insert(sessions).values({
     idHash: sessionHash(ctx, token),
     userId: input.userId,
     tenantId: input.tenantId,
@@ -42,7 +48,12 @@ export async function createSession(
     ip: input.ip ?? null,
     userAgent: input.userAgent?.slice(0, 300) ?? null,
   });
-  await tx.update(users).set({ lastLoginAt: now }).where(eq(users.id, input.userId));
+  const lastLogin = db.update(users).set({ lastLoginAt: now }).where(eq(users.id, input.userId));
+  const line = auditInsert(db, { type: 'user', id: input.userId, ip: input.ip }, now, {
+    type: 'signed_in', tenantId: input.tenantId, userId: input.userId, data: input.auditData,
+  });
+  // drizzle puts each embedded builder in parentheses, as a CTE needs them.
+  await db.execute(sql`with s as ${session}, u as ${lastLogin}, a as ${line} select 1`);
   return { token, expiresAt };
 }
 

@@ -71,14 +71,8 @@ export async function signIn(ctx: Ctx, input: SignInInput): Promise<SignInResult
     await guard.succeeded();
     throw passwordExpired(maxAgeDays);
   }
-  const session = await ctx.db.transaction(async (tx) => {
-    const s = await createSession(ctx, tx, {
-      userId: u.id, tenantId: t.id, authMethod: 'password', ip: input.ip, userAgent: input.userAgent,
-    });
-    await audit(tx, { type: 'user', id: u.id, ip: input.ip }, ctx.clock.now(), {
-      type: 'signed_in', tenantId: t.id, userId: u.id, data: { method: 'password' },
-    });
-    return s;
+  const session = await createSession(ctx, ctx.db, {
+    userId: u.id, tenantId: t.id, authMethod: 'password', ip: input.ip, userAgent: input.userAgent, auditData: { method: 'password' },
   });
   await guard.succeeded();
   return {

@@ -219,9 +219,8 @@ export async function finishSignIn(ctx: Ctx, configs: OidcConfigs, tenant: Tenan
       });
     }
     await touchIdentity(tx, identityId, now);
-    const session = await createSession(ctx, tx, { userId: user.id, tenantId: tenant.id, authMethod: 'google', ip: input.ip, userAgent: input.userAgent });
-    await audit(tx, { type: 'user', id: user.id, ip: input.ip }, now, {
-      type: 'signed_in', tenantId: tenant.id, userId: user.id, data: { method: 'google', issuer },
+    const session = await createSession(ctx, tx, {
+      userId: user.id, tenantId: tenant.id, authMethod: 'google', ip: input.ip, userAgent: input.userAgent, auditData: { method: 'google', issuer },
     });
     return { ...session, returnTo: started.returnTo, user: { id: user.id, email: user.email }, linked };
   });
