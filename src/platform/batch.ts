@@ -17,9 +17,10 @@ export function batched<T>(write: BatchWrite<T>, maxBatch = 500): (item: T) => P
         for (const b of batch) b.resolve();
       } catch (e) {
         if (batch.length === 1) { batch[0]!.reject(e); continue; }
-        // One bad row must not fail its neighbours: alone, each succeeds or fails on its own.
+        // One bad row must not fail its neighbours: alone, each succeeds or fails on its own, all
+        // at once (as separate requests would), so a database outage still fails them fast.
         // Nothing is accepted unwritten.
-        for (const b of batch) await write([b.item]).then(b.resolve, b.reject);
+        await Promise.all(batch.map((b) => write([b.item]).then(b.resolve, b.reject)));
       }
     }
     flushing = false;
