@@ -157,11 +157,20 @@ function withSettleHooks(db: Db): Db {
   return db;
 }
 
+function hooksOf(tx: Db): SettleHook[] {
+  const hooks = settleHooks.get(tx);
+  if (!hooks) throw new Error('this write needs the transaction of the change (ctx.db.transaction)');
+  return hooks;
+}
+
+/** Throws unless `tx` is a transaction opened with `db.transaction`. */
+export function requireTransaction(tx: Db): void {
+  hooksOf(tx);
+}
+
 /** Runs `hook` once the transaction `tx` has committed or rolled back, before its caller resumes. */
 export function afterTransaction(tx: Db, hook: SettleHook): void {
-  const hooks = settleHooks.get(tx);
-  if (!hooks) throw new Error('afterTransaction needs the transaction of the change (ctx.db.transaction)');
-  hooks.push(hook);
+  hooksOf(tx).push(hook);
 }
 
 // ── LISTEN ───────────────────────────────────────────────────────────────────────────────────

@@ -114,11 +114,10 @@ export async function guardLogin(ctx: Ctx, a: Attempt): Promise<LoginGuard> {
  */
 export async function clearLoginThrottles(ctx: Ctx, emails: string[], ip?: string): Promise<void> {
   const keys = new LimitKeys(ctx.secrets);
-  await Promise.all([...new Set(emails)].flatMap((email) => [
-    ctx.limits.clear('loginFailuresPerAccount', keys.account(email)),
-    ...(ip === undefined ? [] : [
-      ctx.limits.clear('loginFailuresPerAccountIp', keys.accountIp(email, ip)),
-      ctx.limits.clear('loginDelay', keys.accountIp(email, ip)),
-    ]),
-  ]));
+  await Promise.all([...new Set(emails)].flatMap((email) => {
+    const account = ctx.limits.clear('loginFailuresPerAccount', keys.account(email));
+    if (ip === undefined) return [account];
+    const accountIp = keys.accountIp(email, ip);
+    return [account, ctx.limits.clear('loginFailuresPerAccountIp', accountIp), ctx.limits.clear('loginDelay', accountIp)];
+  }));
 }

@@ -9,7 +9,7 @@
 //     only once their change has come back through the channel (every listener was told by then);
 //   - a hit is answered only after the I/O already waiting has run (setImmediate), so a
 //     notification that reached this process before the request is applied before the answer.
-import { afterTransaction, type Db } from '../../platform/db.ts';
+import { afterTransaction, requireTransaction, type Db } from '../../platform/db.ts';
 
 export interface CachedSession {
   user: { id: string; email: string; name: string; role: string };
@@ -158,10 +158,8 @@ export function registerCache(cache: SessionCache): () => void {
  * users are held until it settles, then dropped. Other instances hear it from the trigger.
  */
 export function sessionsChanging(tx: Db, change: { userIds: string[] } | { tenant: true }): void {
-  if (caches.size === 0) {
-    afterTransaction(tx, () => {}); // refuses a write outside a transaction here too, not only where a cache runs
-    return;
-  }
+  requireTransaction(tx); // refused everywhere, not only where a cache runs
+  if (caches.size === 0) return;
   if ('tenant' in change) {
     const all = [...caches];
     for (const c of all) c.clear();

@@ -29,7 +29,7 @@ export const sessionHash = (ctx: Pick<Ctx, 'secrets'>, token: string) => ctx.sec
 /**
  * A new session, the account's last sign-in time and the `signed_in` audit line, written as one
  * statement (data-modifying CTEs): atomic without a transaction of its own, and one round trip
- * instead of five — a fifth of a sign-in's time outside the password hash.
+ * instead of five (BEGIN, three statements, COMMIT).
  */
 export async function createSession(
   ctx: Ctx, db: Db,
