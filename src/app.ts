@@ -73,7 +73,7 @@ function persistentSecret(config: Config, file: string, fromEnv: string | undefi
   return { value, isNew: true };
 }
 
-const SYNC_TIMEOUT_MS = 1_000; // a change waits at most this long for its notification to come round
+const CATCH_UP_TIMEOUT_MS = 250; // a hit waits at most this long for the listener, then reads the row
 
 /**
  * On a PostgreSQL server, sessions are kept in memory between requests and dropped on every change
@@ -92,7 +92,7 @@ function startSessionCache(ctx: Ctx): { close(): Promise<void> } | undefined {
       wasLive = up;
     },
   });
-  cache.syncPeers = () => listener.sync(SYNC_TIMEOUT_MS);
+  cache.caughtUp = () => listener.caughtUp(CATCH_UP_TIMEOUT_MS);
   cache.fresh = () => listener.heardWithin(2.5 * LISTEN_HEARTBEAT_MS);
   ctx.sessionCache = cache;
   return {

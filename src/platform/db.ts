@@ -1,5 +1,4 @@
 // One database handle for PGlite (embedded, default) and a PostgreSQL server. Features see only `Db`.
-import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import { fileURLToPath } from 'node:url';
@@ -136,12 +135,12 @@ async function openPostgres(opts: DatabaseOptions): Promise<Database> {
 
 // ── after a transaction ──────────────────────────────────────────────────────────────────────
 
-type SettleHook = () => void | Promise<void>;
+type SettleHook = () => void;
 const settleHooks = new WeakMap<object, SettleHook[]>();
 
 /**
- * Wraps `db.transaction` so that work registered with afterTransaction runs once it is settled;
- * the transaction's caller resumes after that work (a hook may wait, e.g. for other instances).
+ * Wraps `db.transaction` so that work registered with afterTransaction runs once it is settled,
+ * before the transaction's caller resumes.
  */
 function withSettleHooks(db: Db): Db {
   const begin = db.transaction.bind(db);
@@ -151,7 +150,7 @@ function withSettleHooks(db: Db): Db {
       return await (begin as (w: (tx: Db) => Promise<unknown>, c?: unknown) => Promise<unknown>)(
         (tx) => { settleHooks.set(tx, hooks); return work(tx); }, config);
     } finally {
-      await Promise.all(hooks.map((hook) => hook()));
+      for (const hook of hooks) hook();
     }
   }) as Db['transaction'];
   return db;
@@ -177,12 +176,12 @@ export function afterTransaction(tx: Db, hook: SettleHook): void {
 
 export interface Listener {
   /**
-   * Sends a marker through the channel and resolves when it comes back. PostgreSQL delivers
-   * notifications in commit order, so everything committed before the call has then reached this
-   * listener, and has been signalled to every other one. If it does not come back within
-   * `timeoutMs`, this listener counts as down (it is lagging) and reconnects.
+   * Resolves true once a round trip on the listening connection, sent after the call, has come
+   * back: PostgreSQL sends a listener every notification committed before a query ahead of that
+   * query's answer, so by then every change committed before the call has been handled here.
+   * Calls that overlap share round trips. False when not listening, or no answer within `timeoutMs`.
    */
-  sync(timeoutMs: number): Promise<void>;
+  caughtUp(timeoutMs: number): Promise<boolean>;
   /** True while connected and heard from (a heartbeat answer or a notification) within `ms`. */
   heardWithin(ms: number): boolean;
   close(): Promise<void>;
@@ -191,7 +190,6 @@ export interface Listener {
 const LISTEN_RETRY_MS = 1_000;
 /** A connection that silently stopped answering would also stop delivering: it is asked this often. */
 export const LISTEN_HEARTBEAT_MS = 1_000;
-const SYNC_PREFIX = 'sync:';
 
 function pgListener(
   pg: typeof import('pg').default, connection: ReturnType<typeof pgConnection>, connectTimeoutMs: number,
@@ -202,7 +200,10 @@ function pgListener(
   let closed = false;
   let retry: NodeJS.Timeout | undefined;
   let lastHeard = 0;
-  const syncs = new Map<string, () => void>();
+  // The round trip on the wire answers only the calls made before it was sent; calls made
+  // meanwhile join the next one, sent when it is back (one in flight, one waiting, at most).
+  let sent: Promise<boolean> | undefined;
+  let waiting: Promise<boolean> | undefined;
 
   const heartbeat = setInterval(() => {
     const c = current;
@@ -234,10 +235,7 @@ function pgListener(
     c.on('notification', (n) => {
       if (n.channel !== channel || current !== c) return;
       lastHeard = Date.now();
-      const payload = n.payload ?? '';
-      // Markers are for the instance that sent them; to every other one they mean nothing.
-      if (payload.startsWith(SYNC_PREFIX)) syncs.get(payload)?.();
-      else on.message(payload);
+      on.message(n.payload ?? '');
     });
     try {
       await c.connect();
@@ -254,17 +252,28 @@ function pgListener(
   }
   void connect();
 
+  function roundTrip(timeoutMs: number): Promise<boolean> {
+    const c = current;
+    if (!c) return Promise.resolve(false); // not listening: nothing is known to be caught up
+    const trip = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs); // slow: the caller reads the row
+      c.query('select 1').then(
+        () => { clearTimeout(timer); resolve(current === c); },
+        () => { clearTimeout(timer); drop(c); resolve(false); });
+    });
+    sent = trip;
+    void trip.then(() => { if (sent === trip) sent = undefined; });
+    return trip;
+  }
+
   return {
-    async sync(timeoutMs) {
-      const c = current;
-      if (!c) return; // not listening: this instance reads every row meanwhile; nothing to wait for
-      const marker = `${SYNC_PREFIX}${randomUUID()}`;
-      await new Promise<void>((resolve) => {
-        const done = () => { clearTimeout(timer); syncs.delete(marker); resolve(); };
-        const timer = setTimeout(() => { drop(c); done(); }, timeoutMs);
-        syncs.set(marker, done);
-        c.query('select pg_notify($1, $2)', [channel, marker]).catch(() => { drop(c); done(); });
-      });
+    caughtUp(timeoutMs) {
+      if (!sent) return roundTrip(timeoutMs);
+      // The one in flight may have been sent before this call: wait for it, then send another.
+      return (waiting ??= sent.then((ok) => {
+        waiting = undefined;
+        return ok ? roundTrip(timeoutMs) : false;
+      }));
     },
     heardWithin: (ms) => current !== undefined && Date.now() - lastHeard <= ms,
     async close() {

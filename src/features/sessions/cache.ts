@@ -1,14 +1,15 @@
 // Sessions kept in memory between requests, for PostgreSQL servers. The database stays the truth:
 //   - every write that ends or changes a session is announced by a trigger (migration 0005) over
 //     LISTEN/NOTIFY, whoever makes it, and every instance drops what it touched;
+//   - a hit is answered only after a round trip on the LISTEN connection that began after the
+//     request came in: PostgreSQL sends every notification committed before it ahead of its
+//     answer, so a change committed anywhere before this request is applied before the answer
+//     (requests overlapping in time share those round trips);
 //   - while the LISTEN connection is down, or has not been heard from for a few heartbeats (a
-//     stalled connection delivers nothing either), the cache answers nothing: nothing may be missed;
+//     stalled connection delivers nothing either), the cache answers nothing;
 //   - a fill whose read may predate a change is thrown away (the epoch moved on meanwhile);
-//   - this instance's own writes hold the users they touch from the first statement until the
-//     transaction settles, so no request here can see the old row after the commit, and answer
-//     only once their change has come back through the channel (every listener was told by then);
-//   - a hit is answered only after the I/O already waiting has run (setImmediate), so a
-//     notification that reached this process before the request is applied before the answer.
+//   - this instance's own writes also hold the users they touch from the first statement until
+//     the transaction settles: the instance that made a change does not depend on the trigger.
 import { afterTransaction, requireTransaction, type Db } from '../../platform/db.ts';
 
 export interface CachedSession {
@@ -42,8 +43,8 @@ export class SessionCache {
    */
   private readonly seen = new Set<string>();
 
-  /** Waits until changes committed so far have reached every instance's listener (app.ts sets it). */
-  syncPeers: () => Promise<void> = async () => {};
+  /** True once every change committed before the call has been applied here (app.ts sets it). */
+  caughtUp: () => Promise<boolean> = async () => false;
   /** False when the listener has not been heard from lately (a stalled connection): no hits then. */
   fresh: () => boolean = () => true;
 
@@ -72,6 +73,11 @@ export class SessionCache {
       return undefined;
     }
     return e.session;
+  }
+
+  /** Whether a hit from get() may be answered: still there once every earlier change has been applied. */
+  async confirm(idHash: string, hit: CachedSession): Promise<boolean> {
+    return (await this.caughtUp()) && this.get(idHash) === hit;
   }
 
   /** Taken before reading the row; the fill counts only if nothing changed in between. */
@@ -160,24 +166,12 @@ export function registerCache(cache: SessionCache): () => void {
 export function sessionsChanging(tx: Db, change: { userIds: string[] } | { tenant: true }): void {
   requireTransaction(tx); // refused everywhere, not only where a cache runs
   if (caches.size === 0) return;
+  const all = [...caches];
   if ('tenant' in change) {
-    const all = [...caches];
     for (const c of all) c.clear();
-    afterTransaction(tx, async () => {
-      for (const c of all) c.clear();
-      await Promise.all(all.map((c) => c.syncPeers()));
-    });
+    afterTransaction(tx, () => { for (const c of all) c.clear(); });
     return;
   }
-  const held = [...caches];
-  for (const c of held) c.hold(change.userIds);
-  afterTransaction(tx, async () => {
-    for (const c of held) c.release(change.userIds);
-    // Answer only once the change has gone round the channel: by then every other instance has
-    // been told too, well before this answer can reach a client and its next request reach them.
-    await Promise.all(held.map((c) => c.syncPeers()));
-  });
+  for (const c of all) c.hold(change.userIds);
+  afterTransaction(tx, () => { for (const c of all) c.release(change.userIds); });
 }
-
-/** Lets the I/O that is already waiting (notifications among it) run before a hit is answered. */
-export const settle = () => new Promise<void>((resolve) => setImmediate(resolve));

@@ -7,7 +7,7 @@ import { randomToken } from '../../platform/crypto.ts';
 import type { Db } from '../../platform/db.ts';
 import { sessions, tenants, users } from '../../platform/schema.ts';
 import { auditInsert } from '../audit/audit.ts';
-import { sessionsChanging, settle } from './cache.ts';
+import { sessionsChanging } from './cache.ts';
 import { countRevoked, type RevokeReason } from './metrics.ts';
 
 export type AuthMethod = 'password' | 'google';
@@ -89,13 +89,11 @@ export async function loadSession(ctx: Ctx, token: string, via: SessionInfo['via
   const idHash = sessionHash(ctx, token);
   const cache = ctx.sessionCache;
   const hit = cache?.get(idHash);
-  if (hit) {
-    await settle();
-    // Still there once the waiting notifications ran, and not expired: the row says the same.
-    if (cache!.get(idHash) === hit && hit.expiresAt.getTime() > ctx.clock.now().getTime()) {
-      cache!.lookups.hit++;
-      return { idHash, via, ...hit };
-    }
+  // Still there once every change committed before this request was applied, and not expired:
+  // the row says the same.
+  if (hit && (await cache!.confirm(idHash, hit)) && hit.expiresAt.getTime() > ctx.clock.now().getTime()) {
+    cache!.lookups.hit++;
+    return { idHash, via, ...hit };
   }
   if (cache) cache.lookups.miss++;
   const ticket = cache?.ticket() ?? null;
