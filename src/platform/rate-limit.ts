@@ -38,13 +38,56 @@ type Marker = 'loginDelay' | 'captchaUsed';
 const UNLIMITED = 2 ** 31 - 1; // "counted, never refused": the PostgreSQL column is an integer
 const retryAfter = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
+// Redis: several counters read, or read and counted, by one script: one round trip and one command
+// instead of a MULTI per counter. The keys and values are rate-limiter-flexible's own (its consume
+// script, mirrored), so every other operation sees the same counters.
+const READ_SCRIPT = `local out = {}
+for i, k in ipairs(KEYS) do
+  out[2 * i - 1] = tonumber(redis.call('get', k) or '0')
+  out[2 * i] = redis.call('pttl', k)
+end
+return out`;
+// ARGV: each key's ceiling (counted only if every counter is below its own), then its window in seconds.
+const ADMIT_SCRIPT = `for i, k in ipairs(KEYS) do
+  if tonumber(redis.call('get', k) or '0') >= tonumber(ARGV[i]) then return {} end
+end
+local out = {}
+for i, k in ipairs(KEYS) do
+  local sec = ARGV[#KEYS + i]
+  redis.call('set', k, 0, 'EX', sec, 'NX')
+  out[2 * i - 1] = redis.call('incrby', k, 1)
+  local ttl = redis.call('pttl', k)
+  if ttl == -1 then
+    redis.call('expire', k, sec)
+    ttl = 1000 * sec
+  end
+  out[2 * i] = ttl
+end
+return out`;
+type ScriptedRedis = Redis & {
+  keyturnRead(n: number, ...keys: string[]): Promise<number[]>;
+  keyturnAdmit(n: number, ...keysAndArgs: (string | number)[]): Promise<number[]>;
+};
+const pairsOf = (flat: number[]): Count[] =>
+  Array.from({ length: flat.length / 2 }, (_, i) => ({ consumed: flat[2 * i]!, msBeforeNext: Math.max(0, flat[2 * i + 1]!) }));
+
+/** One counter of a request: a limit and its key. */
+export interface CounterRef { name: LimitName; key: string; }
+
 export class RateLimits {
   readonly store: LimitStore;
   private readonly rules: Record<LimitName, ScaledRule>;
   private readonly limiters = new Map<LimitName | Marker, RateLimiterAbstract>();
 
+  private readonly redis?: ScriptedRedis;
+
   constructor(private readonly opts: RateLimitOptions) {
     this.store = opts.store;
+    if (opts.store === 'redis' && opts.redis) {
+      opts.redis.defineCommand('keyturnRead', { lua: READ_SCRIPT });
+      opts.redis.defineCommand('keyturnAdmit', { lua: ADMIT_SCRIPT });
+      this.redis = opts.redis as ScriptedRedis;
+    }
     this.rules = scaledRules(opts.scale, opts.overrides);
     let first = true;
     const make = (name: LimitName | Marker, points: number, durationSec: number): RateLimiterAbstract => {
@@ -98,8 +141,49 @@ export class RateLimits {
 
   /** The counter as it stands, without counting. */
   async count(name: LimitName, key: string): Promise<Count> {
+    return this.countOf(name, key);
+  }
+
+  private async countOf(name: LimitName | Marker, key: string): Promise<Count> {
     const res = await this.limiter(name).get(key);
     return res ? { consumed: res.consumedPoints, msBeforeNext: res.msBeforeNext } : { consumed: 0, msBeforeNext: 0 };
+  }
+
+  /** Several counters (or markers) as they stand, read together: one round trip on Redis. */
+  async counts(refs: { name: LimitName | Marker; key: string }[]): Promise<Count[]> {
+    if (this.redisReady()) {
+      try {
+        return pairsOf(await this.redis!.keyturnRead(refs.length, ...refs.map((r) => this.redisKey(r.name, r.key))));
+      } catch { /* Redis failed meanwhile: one by one, with the memory insurance behind each */ }
+    }
+    return Promise.all(refs.map((r) => this.countOf(r.name, r.key)));
+  }
+
+  /**
+   * Counts one attempt on every counter if each is still below its ceiling (its budget, or a
+   * captcha threshold), all or none, atomically: one round trip on Redis. Null when nothing was
+   * counted: a ceiling was reached, or the store is not Redis; the caller then takes the long
+   * way (check, captcha, consume), which decides what to answer.
+   */
+  async admit(counters: (CounterRef & { ceiling: number })[]): Promise<Count[] | null> {
+    if (!this.redisReady()) return null;
+    const keys = counters.map((c) => this.redisKey(c.name, c.key));
+    const ceilings = counters.map((c) => Math.min(c.ceiling, UNLIMITED));
+    const windows = counters.map((c) => Math.max(1, Math.ceil(this.rules[c.name].windowMs / 1000)));
+    try {
+      const flat = await this.redis!.keyturnAdmit(keys.length, ...keys, ...ceilings, ...windows);
+      return flat.length === 0 ? null : pairsOf(flat);
+    } catch {
+      return null; // the long way, with the memory insurance behind each counter
+    }
+  }
+
+  private redisReady(): boolean {
+    return this.redis !== undefined && this.redis.status === 'ready';
+  }
+
+  private redisKey(name: LimitName | Marker, key: string): string {
+    return `${this.opts.prefix ?? 'keyturn'}:${name}:${key}`; // rate-limiter-flexible's keyPrefix + ':' + key
   }
 
   /** Throws 429 if the budget is already spent, without counting; otherwise returns the count. */
@@ -127,8 +211,12 @@ export class RateLimits {
 
   /** Milliseconds a marker has left; 0 when it is not set. */
   async marked(name: Marker, key: string): Promise<number> {
-    const res = await this.limiter(name).get(key);
-    return res && res.consumedPoints > 1 ? Math.max(0, res.msBeforeNext) : 0;
+    return RateLimits.markerWait(await this.countOf(name, key));
+  }
+
+  /** Milliseconds a marker read with counts() has left; 0 when it is not set. */
+  static markerWait(c: Count): number {
+    return c.consumed > 1 ? Math.max(0, c.msBeforeNext) : 0; // a block() stores points + 1
   }
 
   /**

@@ -2,8 +2,8 @@
 // challenge) on forgot-password and login. ALTCHA by default (solved here with altcha-lib, as the
 // widget would); Turnstile/hCaptcha can only be tested unreachable: the fallback, never a loop.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, STRONG, type Res, type TestApp } from '../helpers/app.ts';
-import { email, expectRateLimited, forgot, login, nextIp, solveAltcha } from './helpers.ts';
+import { startTestApp, STRONG, unique, type Res, type TestApp } from '../helpers/app.ts';
+import { dropRedisKeys, email, expectRateLimited, forgot, login, nextIp, solveAltcha } from './helpers.ts';
 
 function expectCaptcha(r: Res, reason: 'missing' | 'invalid' | 'used' = 'missing'): void {
   expect(r.status, r.raw).toBe(428);
@@ -11,14 +11,23 @@ function expectCaptcha(r: Res, reason: 'missing' | 'invalid' | 'used' = 'missing
   expect(r.body.message).toMatch(/captcha/);
 }
 
-describe('ALTCHA (the default)', () => {
+// In memory, and in Redis when there is one: Redis checks and counts a request in one script
+// until a threshold is near, and must hand over to the captcha at the same point.
+const REDIS = process.env.TEST_REDIS_URL;
+const stores = REDIS ? (['memory', 'redis'] as const) : (['memory'] as const);
+
+describe.each(stores)('ALTCHA (the default), limits in %s', (store) => {
   let t: TestApp;
   let slug: string;
+  const prefix = unique('kt-captcha');
   beforeAll(async () => {
-    t = await startTestApp({ env: { RATE_LIMIT_SCALE: '1', CAPTCHA_AFTER: '', CAPTCHA_DIFFICULTY: '4000' } }); // ALTCHA, default thresholds
+    t = await startTestApp({ env: {
+      RATE_LIMIT_SCALE: '1', CAPTCHA_AFTER: '', CAPTCHA_DIFFICULTY: '4000', // ALTCHA, default thresholds
+      ...(store === 'redis' ? { REDIS_URL: REDIS!, RATE_LIMIT_PREFIX: prefix } : {}),
+    } });
     ({ slug } = await t.tenant());
   });
-  afterAll(async () => { await t?.close(); });
+  afterAll(async () => { await t?.close(); await dropRedisKeys(prefix); });
 
   it('forgot-password: off for the first 3 requests of an address, then required; solved → accepted; a replay is refused', async () => {
     const addr = email('cap');

@@ -70,6 +70,33 @@ function storeContract(kind: LimitStore, open: () => Promise<{ a: RateLimits; b:
     expect(await a.firstUse(key, 60)).toBe(false);
   });
 
+  it(`${kind}: counts reads counters and markers together, as count and marked do`, async () => {
+    const [x, y] = [k(), k()];
+    for (let i = 0; i < 3; i++) await a.consume('forgotPerIp', x);
+    await a.mark('loginDelay', y, 5);
+    const [cx, cy, none] = await b.counts([{ name: 'forgotPerIp', key: x }, { name: 'loginDelay', key: y }, { name: 'forgotPerAccount', key: k() }]);
+    expect(cx!.consumed).toBe(3);
+    expect(cx!.msBeforeNext).toBeGreaterThan(590_000);
+    expect(RateLimits.markerWait(cy!)).toBeGreaterThan(4_000);
+    expect(RateLimits.markerWait(cy!)).toBeLessThanOrEqual(5_000);
+    expect(none).toEqual({ consumed: 0, msBeforeNext: 0 });
+  });
+
+  it(`${kind}: admit counts every counter or none, and never past a ceiling — even when concurrent`, async () => {
+    const [x, y] = [k(), k()];
+    const refs = [{ name: 'forgotPerIp' as const, key: x, ceiling: 5 }, { name: 'forgotPerAccount' as const, key: y, ceiling: 100 }];
+    const admitted = (await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).admit(refs)))).filter(Boolean);
+    const [cx, cy] = await a.counts(refs);
+    if (kind === 'redis') {
+      expect(admitted).toHaveLength(5); // one atomic script: five fit below the ceiling
+      expect([cx!.consumed, cy!.consumed]).toEqual([5, 5]);
+      expect(cx!.msBeforeNext).toBeGreaterThan(590_000);
+    } else {
+      expect(admitted).toHaveLength(0); // no fast path here: the caller checks and consumes
+      expect([cx!.consumed, cy!.consumed]).toEqual([0, 0]);
+    }
+  });
+
   if (kind !== 'memory') {
     it(`${kind}: two handles (two instances) share one budget`, async () => {
       const key = k();

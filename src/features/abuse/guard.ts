@@ -6,7 +6,7 @@
 import { AppError, captchaRequired, captchaUnavailable } from '../../errors.ts';
 import type { Ctx } from '../../platform/context.ts';
 import type { LimitName } from '../../platform/limit-rules.ts';
-import { RateLimits } from '../../platform/rate-limit.ts';
+import { RateLimits, type Count } from '../../platform/rate-limit.ts';
 import { LimitKeys } from './keys.ts';
 
 export interface Attempt { email: string; ip: string; tenant?: string; captcha?: string; }
@@ -14,20 +14,30 @@ export interface Attempt { email: string; ip: string; tenant?: string; captcha?:
 interface Counter { name: LimitName; key: string; /** false: over budget means delays, not refusal */ hard?: boolean; }
 
 /** Refuses with 429 when a hard budget is spent (the longest wait wins); tells whether a captcha threshold is crossed. */
-async function standing(ctx: Ctx, counters: Counter[]): Promise<{ captcha: boolean }> {
-  const counts = await Promise.allSettled(counters.map((c) =>
-    c.hard === false ? ctx.limits.count(c.name, c.key) : ctx.limits.check(c.name, c.key)));
-  const refusals = counts.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
-  if (refusals.length > 0) {
-    const wait = (e: unknown) => (e instanceof AppError && typeof e.extra.retryAfter === 'number' ? e.extra.retryAfter : 0);
-    throw refusals.reduce((a, b) => (wait(b) > wait(a) ? b : a));
-  }
+function standing(ctx: Ctx, counters: Counter[], counts: Count[]): { captcha: boolean } {
+  let wait = -1;
+  counters.forEach((c, i) => {
+    const points = ctx.limits.rule(c.name).points;
+    if (c.hard !== false && points !== null && counts[i]!.consumed >= points) wait = Math.max(wait, counts[i]!.msBeforeNext);
+  });
+  if (wait >= 0) RateLimits.refuse(wait);
   return {
     captcha: counters.some((c, i) => {
       const after = ctx.limits.rule(c.name).captchaAfter;
-      return after !== null && (counts[i] as PromiseFulfilledResult<{ consumed: number }>).value.consumed >= after;
+      return after !== null && counts[i]!.consumed >= after;
     }),
   };
+}
+
+/**
+ * The ceiling below which a request needs nothing but counting: its budget (hard counters) and,
+ * when a captcha is configured, its captcha threshold.
+ */
+function ceilingOf(ctx: Ctx, c: Counter): number {
+  const rule = ctx.limits.rule(c.name);
+  const points = c.hard === false ? null : rule.points;
+  const after = ctx.captcha.provider === 'off' ? null : rule.captchaAfter;
+  return Math.min(points ?? Infinity, after ?? Infinity);
 }
 
 /**
@@ -56,7 +66,9 @@ export async function guardForgot(ctx: Ctx, a: Attempt): Promise<void> {
     { name: 'forgotPerAccount', key: keys.account(a.email) },
     { name: 'forgotPerTenant', key: keys.tenant(a.tenant) },
   ];
-  const { captcha } = await standing(ctx, counters);
+  // Usually nothing is near a ceiling: checked and counted at once (one round trip on Redis).
+  if (await ctx.limits.admit(counters.map((c) => ({ ...c, ceiling: ceilingOf(ctx, c) })))) return;
+  const { captcha } = standing(ctx, counters, await ctx.limits.counts(counters));
   const weight = await passCaptcha(ctx, captcha, a.captcha, a.ip);
   // Counted together (one round trip of latency); the first refusal, if any, is the answer.
   const counted = await Promise.allSettled(counters.map((c) => ctx.limits.consume(c.name, c.key, weight)));
@@ -86,11 +98,10 @@ export async function guardLogin(ctx: Ctx, a: Attempt): Promise<LoginGuard> {
     { name: 'loginFailuresPerTenant', key: keys.tenant(a.tenant) },
   ];
   // The delay marker and the counters are read together (one round trip); the delay answers first.
-  const [waitMs, counted] = await Promise.allSettled([ctx.limits.marked('loginDelay', accountIp), standing(ctx, counters)]);
-  if (waitMs.status === 'rejected') throw waitMs.reason;
-  if (waitMs.value > 0) RateLimits.refuse(waitMs.value);
-  if (counted.status === 'rejected') throw counted.reason;
-  const { captcha } = counted.value;
+  const [delay, ...counts] = await ctx.limits.counts([{ name: 'loginDelay', key: accountIp }, ...counters]);
+  const waitMs = RateLimits.markerWait(delay!);
+  if (waitMs > 0) RateLimits.refuse(waitMs);
+  const { captcha } = standing(ctx, counters, counts);
   const weight = await passCaptcha(ctx, captcha, a.captcha, a.ip);
   return {
     async failed() {

@@ -183,6 +183,17 @@ const recorders = new WeakMap<Db, (row: RequestRow) => Promise<void>>();
 /** Records a forgot-password request; concurrent ones share one INSERT (group commit). Resolves once it is committed. */
 export function recordRequest(db: Db, values: RequestRow): Promise<void> {
   let record = recorders.get(db);
-  if (!record) recorders.set(db, (record = batched(async (rows) => { await db.insert(resetRequests).values(rows); })));
+  if (!record) recorders.set(db, (record = batched((rows) => insertRequests(db, rows))));
   return record(values);
+}
+
+/**
+ * One statement of the same text for any number of rows (one array a column): building a
+ * multi-row INSERT through the query builder cost a tenth of a forgot-password request's CPU.
+ */
+async function insertRequests(db: Db, rows: RequestRow[]): Promise<void> {
+  const column = <T>(pick: (r: RequestRow) => T) => sql.param(rows.map(pick));
+  await db.execute(sql`insert into reset_requests (email_canonical, tenant_slug, ip, created_at)
+    select * from unnest(${column((r) => r.emailCanonical)}::text[], ${column((r) => r.tenantSlug ?? null)}::text[],
+      ${column((r) => r.ip ?? null)}::text[], ${column((r) => r.createdAt.toISOString())}::timestamptz[])`);
 }
