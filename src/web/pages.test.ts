@@ -156,10 +156,12 @@ describe('forgot password without JavaScript', () => {
   it('shows "Too many requests — try again in N minutes" with Retry-After on a rate limit', async () => {
     const limits = t.app.ctx.limits;
     // Every budget reads as spent for an hour, whichever way the guard asks.
-    const saved = { consume: limits.consume, check: limits.check, count: limits.count };
+    const saved = { consume: limits.consume, check: limits.check, count: limits.count, counts: limits.counts, admit: limits.admit };
     const refuse = async () => { throw rateLimited(3600); };
-    const spent = async () => ({ consumed: 1e9, msBeforeNext: 3600_000 });
-    Object.assign(limits, { consume: refuse, check: refuse, count: spent });
+    const spent = { consumed: 1e9, msBeforeNext: 3600_000 };
+    Object.assign(limits, {
+      consume: refuse, check: refuse, count: async () => spent, counts: async (refs: unknown[]) => refs.map(() => spent), admit: async () => null,
+    });
     try {
       const res = await post('/forgot-password', { email: `${unique('busy')}@example.com` });
       expect(res.status).toBe(429);
