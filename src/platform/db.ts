@@ -133,6 +133,16 @@ async function openPostgres(opts: DatabaseOptions): Promise<Database> {
   };
 }
 
+/** A statement built (and prepared) once per database handle: composing it per request costs CPU. */
+export function preparedOnce<T>(build: (db: Db) => T): (db: Db) => T {
+  const built = new WeakMap<Db, T>();
+  return (db) => {
+    let statement = built.get(db);
+    if (!statement) built.set(db, (statement = build(db)));
+    return statement;
+  };
+}
+
 // ── after a transaction ──────────────────────────────────────────────────────────────────────
 
 type SettleHook = () => void;

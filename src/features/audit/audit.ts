@@ -1,4 +1,4 @@
-import { and, desc, eq, lt, type SQL } from 'drizzle-orm';
+import { and, desc, eq, lt, sql, type SQL } from 'drizzle-orm';
 import { csvLine } from '../../cli/csv.ts';
 import type { Db } from '../../platform/db.ts';
 import { auditEvents } from '../../platform/schema.ts';
@@ -12,23 +12,19 @@ export interface AuditEvent {
   data?: Record<string, unknown>;
 }
 
-/** The INSERT of one audit line, for a caller that writes it within a larger statement. */
-export function auditInsert(tx: Db, actor: Actor, at: Date, event: AuditEvent) {
-  return tx.insert(auditEvents).values({
-    tenantId: event.tenantId ?? null,
-    userId: event.userId ?? null,
-    actorType: actor.type,
-    actorId: actor.id ?? null,
-    ip: actor.ip ?? null,
-    type: event.type,
-    data: event.data ?? {},
-    createdAt: at,
-  });
+/**
+ * The INSERT of one audit line, also for a caller that writes it within a larger statement. Plain
+ * SQL of fixed text: through the query builder, composing it cost more CPU than the write.
+ */
+export function auditInsert(actor: Actor, at: Date, event: AuditEvent): SQL {
+  return sql`insert into audit_events (tenant_id, user_id, actor_type, actor_id, ip, type, data, created_at)
+    values (${event.tenantId ?? null}::uuid, ${event.userId ?? null}::uuid, ${actor.type}, ${actor.id ?? null}, ${actor.ip ?? null},
+      ${event.type}, ${JSON.stringify(event.data ?? {})}::jsonb, ${at.toISOString()}::timestamptz)`;
 }
 
 /** Written inside the transaction of the change it records: no change without its audit line. */
 export async function audit(tx: Db, actor: Actor, at: Date, event: AuditEvent): Promise<void> {
-  await auditInsert(tx, actor, at, event);
+  await tx.execute(auditInsert(actor, at, event));
 }
 
 /** Every type of event written, for filters (the admin console's type list). */

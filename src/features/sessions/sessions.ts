@@ -4,7 +4,7 @@
 import { and, eq, gt, inArray, isNull, ne, sql } from 'drizzle-orm';
 import type { Ctx } from '../../platform/context.ts';
 import { randomToken } from '../../platform/crypto.ts';
-import type { Db } from '../../platform/db.ts';
+import { preparedOnce, type Db } from '../../platform/db.ts';
 import { sessions, tenants, users } from '../../platform/schema.ts';
 import { auditInsert } from '../audit/audit.ts';
 import { sessionsChanging } from './cache.ts';
@@ -38,22 +38,18 @@ export async function createSession(
   const token = randomToken();
   const now = ctx.clock.now();
   const expiresAt = new Date(now.getTime() + ctx.config.sessionTtlMs);
-  const session = db.insert(sessions).values({
-    idHash: sessionHash(ctx, token),
-    userId: input.userId,
-    tenantId: input.tenantId,
-    authMethod: input.authMethod,
-    createdAt: now,
-    expiresAt,
-    ip: input.ip ?? null,
-    userAgent: input.userAgent?.slice(0, 300) ?? null,
-  });
-  const lastLogin = db.update(users).set({ lastLoginAt: now }).where(eq(users.id, input.userId));
-  const line = auditInsert(db, { type: 'user', id: input.userId, ip: input.ip }, now, {
+  const line = auditInsert({ type: 'user', id: input.userId, ip: input.ip }, now, {
     type: 'signed_in', tenantId: input.tenantId, userId: input.userId, data: input.auditData,
   });
-  // drizzle puts each embedded builder in parentheses, as a CTE needs them.
-  await db.execute(sql`with s as ${session}, u as ${lastLogin}, a as ${line} select 1`);
+  const at = now.toISOString();
+  // Plain SQL of fixed text: otherwise the query builder composes three statements on every sign-in.
+  await db.execute(sql`with s as (
+      insert into sessions (id_hash, user_id, tenant_id, auth_method, created_at, expires_at, ip, user_agent)
+      values (${sessionHash(ctx, token)}, ${input.userId}::uuid, ${input.tenantId}::uuid, ${input.authMethod}, ${at}::timestamptz,
+        ${expiresAt.toISOString()}::timestamptz, ${input.ip ?? null}, ${input.userAgent?.slice(0, 300) ?? null})
+    ), u as (update users set last_login_at = ${at}::timestamptz where id = ${input.userId}::uuid),
+    a as (${line})
+    select 1`);
   return { token, expiresAt };
 }
 
@@ -81,7 +77,7 @@ function sessionQuery(db: Db) {
     ))
     .prepare('keyturn_load_session');
 }
-const prepared = new WeakMap<Db, ReturnType<typeof sessionQuery>>();
+const preparedSessionQuery = preparedOnce(sessionQuery);
 
 /** The live session for a token, or null: unknown, expired, revoked, or its account disabled or locked. */
 export async function loadSession(ctx: Ctx, token: string, via: SessionInfo['via']): Promise<SessionInfo | null> {
@@ -97,9 +93,7 @@ export async function loadSession(ctx: Ctx, token: string, via: SessionInfo['via
   }
   if (cache) cache.lookups.miss++;
   const ticket = cache?.ticket() ?? null;
-  let query = prepared.get(ctx.db);
-  if (!query) prepared.set(ctx.db, (query = sessionQuery(ctx.db)));
-  const [row] = await query.execute({ idHash, now: ctx.clock.now() });
+  const [row] = await preparedSessionQuery(ctx.db).execute({ idHash, now: ctx.clock.now() });
   if (!row) return null;
   const session = { user: row.u, tenant: row.t, authMethod: row.s.authMethod, createdAt: row.s.createdAt, expiresAt: row.s.expiresAt };
   cache?.fill(ticket, idHash, session);

@@ -1,8 +1,9 @@
 // Password sign-in. One answer (401 invalid_credentials) for every wrong combination; a right
 // password in several tenants asks the caller to choose (300 choose_tenant + a short-lived ticket).
-import { and, eq, gt, isNull } from 'drizzle-orm';
+import { and, eq, gt, isNull, sql } from 'drizzle-orm';
 import { AppError, invalidCredentials, passwordExpired } from '../../errors.ts';
 import type { Ctx } from '../../platform/context.ts';
+import { preparedOnce, type Db } from '../../platform/db.ts';
 import { randomToken } from '../../platform/crypto.ts';
 import { loginTickets, tenants, users } from '../../platform/schema.ts';
 import { audit } from '../audit/audit.ts';
@@ -23,21 +24,31 @@ export type SignInResult =
   | { kind: 'signed-in'; token: string; expiresAt: Date; user: { id: string; email: string; name: string; role: string }; tenant: { slug: string; name: string } }
   | { kind: 'choose-tenant'; ticket: string; tenants: { slug: string; name: string }[] };
 
+/** The accounts a sign-in may be for: an address's enabled accounts, in one tenant or in all. */
+function candidatesQuery(db: Db, inTenant: boolean) {
+  return db
+    .select({ u: users, t: tenants })
+    .from(users)
+    .innerJoin(tenants, eq(tenants.id, users.tenantId))
+    .where(and(
+      eq(users.emailCanonical, sql.placeholder('email')),
+      isNull(users.disabledAt),
+      isNull(users.lockedAt),
+      inTenant ? eq(tenants.slug, sql.placeholder('tenant')) : undefined,
+    ))
+    .prepare(inTenant ? 'keyturn_sign_in_tenant' : 'keyturn_sign_in');
+}
+const candidatesInTenant = preparedOnce((db) => candidatesQuery(db, true));
+const candidatesAnywhere = preparedOnce((db) => candidatesQuery(db, false));
+
 export async function signIn(ctx: Ctx, input: SignInInput): Promise<SignInResult> {
   const email = canonicalEmail(input.email);
   // Limits, delays and the adaptive captcha come before any password is verified.
   const guard = await guardLogin(ctx, { email, ip: input.ip, tenant: input.tenant, captcha: input.captcha });
 
-  const candidates = await ctx.db
-    .select({ u: users, t: tenants })
-    .from(users)
-    .innerJoin(tenants, eq(tenants.id, users.tenantId))
-    .where(and(
-      eq(users.emailCanonical, email),
-      isNull(users.disabledAt),
-      isNull(users.lockedAt),
-      input.tenant ? eq(tenants.slug, input.tenant) : undefined,
-    ));
+  const candidates = input.tenant
+    ? await candidatesInTenant(ctx.db).execute({ email, tenant: input.tenant })
+    : await candidatesAnywhere(ctx.db).execute({ email });
   const allowed = candidates.filter((c) => c.t.loginMethods.includes('password'));
 
   // Every candidate is verified (the dummy hash when there is none), so the time spent does not
