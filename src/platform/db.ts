@@ -267,7 +267,9 @@ function pgListener(
     if (!c) return Promise.resolve(false); // not listening: nothing is known to be caught up
     const trip = new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => resolve(false), timeoutMs); // slow: the caller reads the row
-      c.query('select 1').then(
+      // An empty query: the cheapest round trip (no plan), and PostgreSQL still sends the
+      // notifications pending for this connection before it says it is ready again.
+      c.query('').then(
         () => { clearTimeout(timer); resolve(current === c); },
         () => { clearTimeout(timer); drop(c); resolve(false); });
     });
