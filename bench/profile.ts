@@ -11,7 +11,7 @@
 // The profile (keyturn-<scenario>.cpuprofile in the system's temp folder) opens in Chrome DevTools.
 // Its samples count wall time: on a busy machine a thread waiting for a core shows where it waited.
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,50 +83,73 @@ async function target(): Promise<Record<string, unknown>> {
     }
   }
 }
-const job = { kind: 'cannon', targets: [await target()], connections: 16, ...(scenario === 'reset' ? { amount: 450 } : { seconds: SECONDS }) };
-await app.ctx.worker.drain();
+/** Runs the load once and prints what it cost. */
+async function measure(): Promise<void> {
+  const job = { kind: 'cannon', targets: [await target()], connections: 16, ...(scenario === 'reset' ? { amount: 450 } : { seconds: SECONDS }) };
+  await app.ctx.worker.drain();
 
-/** CPU ticks (utime + stime) of one /proc stat file; 0 when the process is gone. */
-function ticks(path: string): number {
-  try {
-    const fields = readFileSync(path, 'utf8').split(') ')[1]!.split(' ');
-    return Number(fields[11]) + Number(fields[12]);
-  } catch { return 0; }
-}
-/** Ticks by command name, this process apart. */
-function everyProcess(): Map<string, number> {
-  const by = new Map<string, number>();
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    let name: string;
-    try { name = Number(pid) === process.pid ? 'keyturn (all threads)' : readFileSync(`/proc/${pid}/comm`, 'utf8').trim(); } catch { continue; }
-    by.set(name, (by.get(name) ?? 0) + ticks(`/proc/${pid}/stat`));
+  // /proc counts CPU in clock ticks, 100 a second on Linux (USER_HZ).
+  const TICKS_PER_SECOND = 100;
+  /** utime + stime and the start time of one /proc stat file; undefined when the process is gone. */
+  function stat(path: string): { cpu: number; started: string } | undefined {
+    try {
+      const text = readFileSync(path, 'utf8');
+      const fields = text.slice(text.lastIndexOf(')') + 2).split(' '); // the name may hold ") "
+      return { cpu: Number(fields[11]) + Number(fields[12]), started: fields[19]! };
+    } catch { return undefined; }
   }
-  return by;
+  /** Every process's CPU so far, by pid and start time (a pid may be reused), with its name. */
+  function everyProcess(): Map<string, { name: string; cpu: number }> {
+    const by = new Map<string, { name: string; cpu: number }>();
+    for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+      const s = stat(`/proc/${pid}/stat`);
+      if (!s) continue;
+      let name: string;
+      try { name = Number(pid) === process.pid ? 'keyturn (all threads)' : readFileSync(`/proc/${pid}/comm`, 'utf8').trim(); } catch { continue; }
+      by.set(`${pid}@${s.started}`, { name, cpu: s.cpu });
+    }
+    return by;
+  }
+  const mainThread = () => stat(`/proc/${process.pid}/task/${process.pid}/stat`)?.cpu ?? 0;
+
+  // The job file holds live reset tokens for `reset`: a private folder of its own.
+  const dir = mkdtempSync(join(tmpdir(), 'keyturn-profile-'));
+  const jobFile = join(dir, 'job.json');
+  writeFileSync(jobFile, JSON.stringify(job), { mode: 0o600 });
+  const inspector = new Session();
+  inspector.connect();
+  await inspector.post('Profiler.enable');
+  await inspector.post('Profiler.start');
+  const [main0, all0] = [mainThread(), everyProcess()];
+  let stdout: string;
+  try {
+    ({ stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'bench/load.ts', jobFile]));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const [main1, all1] = [mainThread(), everyProcess()];
+  const { profile } = await inspector.post('Profiler.stop');
+  const result = JSON.parse(stdout) as { rps: number; total: number; p99: number; errors: number; non2xx: number };
+
+  // CPU per process over the run (processes that ended meanwhile are not seen), summed by name.
+  const byName = new Map<string, number>();
+  for (const [id, now] of all1) byName.set(now.name, (byName.get(now.name) ?? 0) + now.cpu - (all0.get(id)?.cpu ?? 0));
+  const msPerRequest = (t: number) => ((t * 1000) / TICKS_PER_SECOND / result.total).toFixed(3);
+  console.log(`${scenario}: ${result.rps.toFixed(0)} req/s, p99 ${result.p99} ms; CPU ms per request:`);
+  if (result.errors || result.non2xx) console.log(`  (${result.errors} errors and ${result.non2xx} answers not 2xx: the figures are not the scenario's)`);
+  console.log(`  keyturn main thread      ${msPerRequest(main1 - main0)}`);
+  for (const [name, t] of [...byName].filter(([, t]) => t / result.total > 0.001).sort((a, b) => b[1] - a[1])) {
+    console.log(`  ${name.padEnd(24)} ${msPerRequest(t)}`);
+  }
+  const file = join(tmpdir(), `keyturn-${scenario}.cpuprofile`);
+  writeFileSync(file, JSON.stringify(profile));
+  console.log(`profile of the main thread: ${file}`);
 }
-const mainThread = () => ticks(`/proc/${process.pid}/task/${process.pid}/stat`);
 
-const dir = join(tmpdir(), 'keyturn-profile');
-writeFileSync(`${dir}-job.json`, JSON.stringify(job));
-const inspector = new Session();
-inspector.connect();
-await inspector.post('Profiler.enable');
-await inspector.post('Profiler.start');
-const [main0, all0] = [mainThread(), everyProcess()];
-const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'bench/load.ts', `${dir}-job.json`]);
-const [main1, all1] = [mainThread(), everyProcess()];
-const { profile } = await inspector.post('Profiler.stop');
-const result = JSON.parse(stdout) as { rps: number; total: number; p99: number };
-
-const msPerRequest = (t: number) => ((t * 1000) / 100 / result.total).toFixed(3); // 100 ticks a second
-console.log(`${scenario}: ${result.rps.toFixed(0)} req/s, p99 ${result.p99} ms; CPU ms per request:`);
-console.log(`  keyturn main thread      ${msPerRequest(main1 - main0)}`);
-for (const [name, t] of [...all1].map(([n, t]) => [n, t - (all0.get(n) ?? 0)] as const).filter(([, t]) => t > 0).sort((a, b) => b[1] - a[1])) {
-  if (t / result.total > 0.001) console.log(`  ${name.padEnd(24)} ${msPerRequest(t)}`);
+try {
+  await measure();
+} finally {
+  await app.close();
+  await db.close();
+  await fresh.drop();
 }
-const file = join(tmpdir(), `keyturn-${scenario}.cpuprofile`);
-writeFileSync(file, JSON.stringify(profile));
-console.log(`profile of the main thread: ${file}`);
-
-await app.close();
-await db.close();
-await fresh.drop();

@@ -73,7 +73,9 @@ function persistentSecret(config: Config, file: string, fromEnv: string | undefi
   return { value, isNew: true };
 }
 
-const CATCH_UP_TIMEOUT_MS = 250; // a hit waits at most this long for the listener, then reads the row
+// A round trip on the listener slower than this sends the check to the database; a check that
+// joined the next round trip behind a slow one waits at most twice this.
+const CATCH_UP_TIMEOUT_MS = 250;
 
 /**
  * On a PostgreSQL server, sessions are kept in memory between requests and dropped on every change

@@ -174,7 +174,9 @@ export class RateLimits {
       const flat = await this.redis!.keyturnAdmit(keys.length, ...keys, ...ceilings, ...windows);
       return flat.length === 0 ? null : pairsOf(flat);
     } catch {
-      return null; // the long way, with the memory insurance behind each counter
+      // The long way, with the memory insurance behind each counter. Had the script run and only
+      // its answer been lost, this request counts twice: the safe side of the error.
+      return null;
     }
   }
 

@@ -15,12 +15,15 @@ interface Counter { name: LimitName; key: string; /** false: over budget means d
 
 /** Refuses with 429 when a hard budget is spent (the longest wait wins); tells whether a captcha threshold is crossed. */
 function standing(ctx: Ctx, counters: Counter[], counts: Count[]): { captcha: boolean } {
-  let wait = -1;
+  let refused = false;
+  let wait = 0;
   counters.forEach((c, i) => {
     const points = ctx.limits.rule(c.name).points;
-    if (c.hard !== false && points !== null && counts[i]!.consumed >= points) wait = Math.max(wait, counts[i]!.msBeforeNext);
+    if (c.hard === false || points === null || counts[i]!.consumed < points) return;
+    refused = true;
+    wait = Math.max(wait, counts[i]!.msBeforeNext); // a counter without expiry (-1) still refuses
   });
-  if (wait >= 0) RateLimits.refuse(wait);
+  if (refused) RateLimits.refuse(wait);
   return {
     captcha: counters.some((c, i) => {
       const after = ctx.limits.rule(c.name).captchaAfter;
