@@ -133,8 +133,8 @@ async function openPostgres(opts: DatabaseOptions): Promise<Database> {
   };
 }
 
-/** A statement built (and prepared) once per database handle: composing it per request costs CPU. */
-export function preparedOnce<T>(build: (db: Db) => T): (db: Db) => T {
+/** Built once per database handle (a prepared statement, a batched writer): composing it per request costs CPU. */
+export function oncePerDatabase<T>(build: (db: Db) => T): (db: Db) => T {
   const built = new WeakMap<Db, T>();
   return (db) => {
     let statement = built.get(db);

@@ -140,11 +140,7 @@ export class RateLimits {
   }
 
   /** The counter as it stands, without counting. */
-  async count(name: LimitName, key: string): Promise<Count> {
-    return this.countOf(name, key);
-  }
-
-  private async countOf(name: LimitName | Marker, key: string): Promise<Count> {
+  async count(name: LimitName | Marker, key: string): Promise<Count> {
     const res = await this.limiter(name).get(key);
     return res ? { consumed: res.consumedPoints, msBeforeNext: res.msBeforeNext } : { consumed: 0, msBeforeNext: 0 };
   }
@@ -153,10 +149,10 @@ export class RateLimits {
   async counts(refs: { name: LimitName | Marker; key: string }[]): Promise<Count[]> {
     if (this.redisReady()) {
       try {
-        return pairsOf(await this.redis!.keyturnRead(refs.length, ...refs.map((r) => this.redisKey(r.name, r.key))));
+        return pairsOf(await this.redis!.keyturnRead(refs.length, ...refs.map((r) => this.limiter(r.name).getKey(r.key))));
       } catch { /* Redis failed meanwhile: one by one, with the memory insurance behind each */ }
     }
-    return Promise.all(refs.map((r) => this.countOf(r.name, r.key)));
+    return Promise.all(refs.map((r) => this.count(r.name, r.key)));
   }
 
   /**
@@ -167,9 +163,10 @@ export class RateLimits {
    */
   async admit(counters: (CounterRef & { ceiling: number })[]): Promise<Count[] | null> {
     if (!this.redisReady()) return null;
-    const keys = counters.map((c) => this.redisKey(c.name, c.key));
+    const limiters = counters.map((c) => this.limiter(c.name));
+    const keys = counters.map((c, i) => limiters[i]!.getKey(c.key));
     const ceilings = counters.map((c) => Math.min(c.ceiling, UNLIMITED));
-    const windows = counters.map((c) => Math.max(1, Math.ceil(this.rules[c.name].windowMs / 1000)));
+    const windows = limiters.map((l) => l.duration); // seconds, as each limiter counts
     try {
       const flat = await this.redis!.keyturnAdmit(keys.length, ...keys, ...ceilings, ...windows);
       return flat.length === 0 ? null : pairsOf(flat);
@@ -182,10 +179,6 @@ export class RateLimits {
 
   private redisReady(): boolean {
     return this.redis !== undefined && this.redis.status === 'ready';
-  }
-
-  private redisKey(name: LimitName | Marker, key: string): string {
-    return `${this.opts.prefix ?? 'keyturn'}:${name}:${key}`; // rate-limiter-flexible's keyPrefix + ':' + key
   }
 
   /** Throws 429 if the budget is already spent, without counting; otherwise returns the count. */
@@ -213,7 +206,7 @@ export class RateLimits {
 
   /** Milliseconds a marker has left; 0 when it is not set. */
   async marked(name: Marker, key: string): Promise<number> {
-    return RateLimits.markerWait(await this.countOf(name, key));
+    return RateLimits.markerWait(await this.count(name, key));
   }
 
   /** Milliseconds a marker read with counts() has left; 0 when it is not set. */

@@ -3,7 +3,7 @@
 //   2. past a counter's captcha threshold the adaptive captcha is asked for (428 + challenge);
 //   3. the request is counted (forgot: every request; login: failures only).
 // Keys never depend on whether the account exists, so an unknown address meets the same limits.
-import { AppError, captchaRequired, captchaUnavailable } from '../../errors.ts';
+import { captchaRequired, captchaUnavailable } from '../../errors.ts';
 import type { Ctx } from '../../platform/context.ts';
 import type { LimitName } from '../../platform/limit-rules.ts';
 import { RateLimits, type Count } from '../../platform/rate-limit.ts';

@@ -11,7 +11,6 @@ import { lockTokens, tenants, users } from '../../platform/schema.ts';
 import { audit } from '../audit/audit.ts';
 import { accountLockedEmail } from '../password-reset/emails/messages.ts';
 import { revokeTokensFor } from '../password-reset/store.ts';
-import { sessionsChanging } from '../sessions/cache.ts';
 import { revokeSessions } from '../sessions/sessions.ts';
 import { mailBrandOf, senderOf } from '../tenants/settings.ts';
 
@@ -32,7 +31,6 @@ export async function lockAccount(ctx: Ctx, token: string, ip: string): Promise<
     const [row] = await tx.select({ user: users, tenant: tenants }).from(users)
       .innerJoin(tenants, eq(tenants.id, users.tenantId)).where(eq(users.id, link.userId));
     if (!row) return false;
-    sessionsChanging(tx, { userIds: [row.user.id] });
     await tx.update(users).set({ lockedAt: now }).where(eq(users.id, row.user.id));
     await revokeSessions(tx, now, [row.user.id], 'account_locked');
     await revokeTokensFor(tx, row.user.emailCanonical, row.tenant.id, now, 'account_locked');

@@ -1,7 +1,7 @@
 // All SQL of the reset flow. Only keyed hashes of tokens and codes are stored.
 import { and, desc, eq, gt, gte, inArray, isNull, sql } from 'drizzle-orm';
 import { batched } from '../../platform/batch.ts';
-import type { Db } from '../../platform/db.ts';
+import { oncePerDatabase, type Db } from '../../platform/db.ts';
 import { resetRequests, resetTokens, tenants, users } from '../../platform/schema.ts';
 import type { Tenant } from '../tenants/store.ts';
 
@@ -178,13 +178,11 @@ export async function addressesWithAccounts(db: Db, emails: string[]): Promise<S
 }
 
 type RequestRow = typeof resetRequests.$inferInsert;
-const recorders = new WeakMap<Db, (row: RequestRow) => Promise<void>>();
+const recorder = oncePerDatabase((db) => batched((rows: RequestRow[]) => insertRequests(db, rows)));
 
 /** Records a forgot-password request; concurrent ones share one INSERT (group commit). Resolves once it is committed. */
 export function recordRequest(db: Db, values: RequestRow): Promise<void> {
-  let record = recorders.get(db);
-  if (!record) recorders.set(db, (record = batched((rows) => insertRequests(db, rows))));
-  return record(values);
+  return recorder(db)(values);
 }
 
 /**

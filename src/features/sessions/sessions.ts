@@ -4,7 +4,7 @@
 import { and, eq, gt, inArray, isNull, ne, sql } from 'drizzle-orm';
 import type { Ctx } from '../../platform/context.ts';
 import { randomToken } from '../../platform/crypto.ts';
-import { preparedOnce, type Db } from '../../platform/db.ts';
+import { oncePerDatabase, type Db } from '../../platform/db.ts';
 import { sessions, tenants, users } from '../../platform/schema.ts';
 import { auditInsert } from '../audit/audit.ts';
 import { sessionsChanging } from './cache.ts';
@@ -77,7 +77,7 @@ function sessionQuery(db: Db) {
     ))
     .prepare('keyturn_load_session');
 }
-const preparedSessionQuery = preparedOnce(sessionQuery);
+const preparedSessionQuery = oncePerDatabase(sessionQuery);
 
 /** The live session for a token, or null: unknown, expired, revoked, or its account disabled or locked. */
 export async function loadSession(ctx: Ctx, token: string, via: SessionInfo['via']): Promise<SessionInfo | null> {

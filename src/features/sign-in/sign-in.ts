@@ -3,7 +3,7 @@
 import { and, eq, gt, isNull, sql } from 'drizzle-orm';
 import { AppError, invalidCredentials, passwordExpired } from '../../errors.ts';
 import type { Ctx } from '../../platform/context.ts';
-import { preparedOnce, type Db } from '../../platform/db.ts';
+import { oncePerDatabase, type Db } from '../../platform/db.ts';
 import { randomToken } from '../../platform/crypto.ts';
 import { loginTickets, tenants, users } from '../../platform/schema.ts';
 import { audit } from '../audit/audit.ts';
@@ -38,8 +38,8 @@ function candidatesQuery(db: Db, inTenant: boolean) {
     ))
     .prepare(inTenant ? 'keyturn_sign_in_tenant' : 'keyturn_sign_in');
 }
-const candidatesInTenant = preparedOnce((db) => candidatesQuery(db, true));
-const candidatesAnywhere = preparedOnce((db) => candidatesQuery(db, false));
+const candidatesInTenant = oncePerDatabase((db) => candidatesQuery(db, true));
+const candidatesAnywhere = oncePerDatabase((db) => candidatesQuery(db, false));
 
 export async function signIn(ctx: Ctx, input: SignInInput): Promise<SignInResult> {
   const email = canonicalEmail(input.email);
