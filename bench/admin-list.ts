@@ -8,7 +8,10 @@ import { buildApp } from '../src/app.ts';
 import { configFrom } from '../src/config.ts';
 import { rowsOf } from '../src/platform/db.ts';
 import { freshDatabase } from '../test/helpers/app.ts';
+import { startSmtpSink } from './smtp-sink.ts';
 
+
+const SMTP_URL = await startSmtpSink();
 const USERS = Number(process.env.BENCH_USERS ?? 100_000);
 const BATCH = 10_000;
 const RUNS = 20;
@@ -23,7 +26,7 @@ async function bench(kind: 'pglite' | 'postgres') {
   if (kind === 'postgres' && !process.env.TEST_DATABASE_URL && process.env.BENCH_DATABASE_URL) process.env.TEST_DATABASE_URL = process.env.BENCH_DATABASE_URL;
   const database = await freshDatabase(kind);
   const config = configFrom({
-    NODE_ENV: 'production', DATABASE_URL: 'memory://', PUBLIC_URL: 'http://localhost:3000', LOG_LEVEL: 'silent',
+    NODE_ENV: 'production', SMTP_URL, DATABASE_URL: 'memory://', PUBLIC_URL: 'http://localhost:3000', LOG_LEVEL: 'silent',
     SECRET_KEY: 'bench-secret-bench-secret-bench-secret-0', ADMIN_API_KEY: 'bench-admin-key-bench-admin-key',
   });
   const app = await buildApp(config, { database, startWorker: false });

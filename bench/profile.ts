@@ -23,7 +23,10 @@ import { adminReset } from '../src/features/admin/admin-reset.ts';
 import { tenantBySlug } from '../src/features/tenants/store.ts';
 import { openDatabase, rowsOf } from '../src/platform/db.ts';
 import { emptyPostgresDatabase } from '../test/helpers/app.ts';
+import { startSmtpSink } from './smtp-sink.ts';
 
+
+const SMTP_URL = await startSmtpSink();
 const SCENARIOS = ['session', 'login', 'forgot-known', 'forgot-unknown', 'reset'] as const;
 const scenario = process.argv[2] as (typeof SCENARIOS)[number];
 const PG_BASE = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
@@ -39,7 +42,7 @@ const fresh = await emptyPostgresDatabase('bench_profile', PG_BASE);
 const db = await openDatabase({ url: fresh.url, dataDir: '', poolSize: 20 });
 await db.migrate();
 const app = await buildApp(configFrom({
-  NODE_ENV: 'production', DATABASE_URL: 'memory://', LOG_LEVEL: 'silent', RATE_LIMIT_SCALE: '1000000',
+  NODE_ENV: 'production', SMTP_URL, DATABASE_URL: 'memory://', LOG_LEVEL: 'silent', RATE_LIMIT_SCALE: '1000000',
   PUBLIC_URL: 'http://127.0.0.1:3900', SECRET_KEY: 'bench-secret-'.padEnd(48, 'b'), ADMIN_API_KEY: 'bench-operator-key-'.padEnd(40, 'k'),
   RATE_LIMIT_PREFIX: `kt-profile-${Date.now()}`,
   ...(REDIS ? { REDIS_URL: REDIS } : {}),

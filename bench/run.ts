@@ -30,7 +30,10 @@ import { randomCode, randomToken, Secrets } from '../src/platform/crypto.ts';
 import { openDatabase, rowsOf, type Database } from '../src/platform/db.ts';
 import { emptyPostgresDatabase } from '../test/helpers/app.ts';
 import { freePort } from '../test/helpers/ports.ts';
+import { startSmtpSink } from './smtp-sink.ts';
 
+
+const SMTP_URL = await startSmtpSink();
 const exec = promisify(execFile);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = join(ROOT, 'bin', 'keyturn.js');
@@ -106,7 +109,7 @@ const row = (r: Row) => { rows.push(r); console.log(`${r.scenario.padEnd(40)} ${
 
 async function singleInstance(label: string, db: Database) {
   const config = configFrom({
-    NODE_ENV: 'production', DATABASE_URL: 'memory://', LOG_LEVEL: 'silent', RATE_LIMIT_SCALE: '1000000',
+    NODE_ENV: 'production', SMTP_URL, DATABASE_URL: 'memory://', LOG_LEVEL: 'silent', RATE_LIMIT_SCALE: '1000000',
     PUBLIC_URL: 'http://127.0.0.1:3900', SECRET_KEY, ADMIN_API_KEY: ADMIN_KEY, RATE_LIMIT_PREFIX: `kt-bench-${Date.now()}`,
     ...(REDIS && PG_BASE ? { REDIS_URL: REDIS } : {}),
   });
@@ -235,7 +238,7 @@ async function startKeyturn(databaseUrl: string, dataDir: string): Promise<Child
   const child = spawn(process.execPath, [BIN, 'serve'], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
-      PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'production', LOG_LEVEL: 'warn',
+      PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'production', SMTP_URL, LOG_LEVEL: 'warn',
       DATABASE_URL: databaseUrl, ...(REDIS ? { REDIS_URL: REDIS } : {}), DATABASE_POOL_SIZE: '20',
       ...(process.env.SESSION_CACHE_SIZE ? { SESSION_CACHE_SIZE: process.env.SESSION_CACHE_SIZE } : {}),
       PORT: String(port), ADMIN_PORT: String(adminPort), DATA_DIR: dataDir, PUBLIC_URL: `http://127.0.0.1:${port}`,

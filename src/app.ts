@@ -6,7 +6,7 @@ import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import pino from 'pino';
-import { databaseOptions, type Config } from './config.ts';
+import { assertProductionReady, databaseOptions, type Config } from './config.ts';
 import { createCaptcha } from './features/abuse/captcha.ts';
 import { LimitKeys } from './features/abuse/keys.ts';
 import { createPasswordHasher } from './features/accounts/password-hash.ts';
@@ -101,12 +101,14 @@ function startSessionCache(ctx: Ctx): { close(): Promise<void> } | undefined {
     async close() {
       ctx.sessionCache = undefined;
       unregister();
+      wasLive = false; // closing is not an interruption: no warning for it
       await listener.close();
     },
   };
 }
 
 export async function buildApp(config: Config, overrides: AppOverrides = {}): Promise<App> {
+  assertProductionReady(config);
   const options = loggerOptions(config.logLevel) as pino.LoggerOptions;
   const log: FastifyBaseLogger = overrides.logStream ? pino(options, overrides.logStream) : pino(options);
   const database = overrides.database ?? (await openDatabase(databaseOptions(config)));
@@ -122,7 +124,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   const secret = persistentSecret(config, 'secret.key', config.secretKey);
   const adminKey = persistentSecret(config, 'admin-api-key', config.adminApiKey);
   const transport = overrides.transport ?? createTransport({
-    smtpUrl: config.smtpUrl, dataDir: inMemory(config) ? undefined : config.dataDir, memory: inMemory(config),
+    smtpUrl: config.smtpUrl, dataDir: inMemory(config) ? undefined : config.dataDir, memory: inMemory(config), production: config.env === 'production',
   });
   const secrets = new Secrets(secret.value);
   const rateLimits = await openRateLimits(config, database, log);

@@ -237,6 +237,21 @@ function mergeOverrides(a: LimitOverrides, b: LimitOverrides): LimitOverrides {
   return out;
 }
 
+/**
+ * What a server (and every CLI command that builds one) needs in production, beyond a valid
+ * configuration: it never falls back to laptop conveniences. The dev mailbox would serve live
+ * reset links to anyone; secrets made up per instance would not match across instances. One line
+ * naming the key; `migrate` needs neither and does not ask.
+ */
+export function assertProductionReady(config: Pick<Config, 'env' | 'smtpUrl' | 'databaseUrl' | 'secretKey' | 'adminApiKey'>): void {
+  if (config.env !== 'production') return;
+  if (!config.smtpUrl)
+    throw new ConfigError('Invalid configuration: SMTP_URL is required with NODE_ENV=production (the dev mailbox exists only outside production)');
+  if (!/^postgres(ql)?:\/\//.test(config.databaseUrl ?? '')) return;
+  for (const [key, value] of [['SECRET_KEY', config.secretKey], ['ADMIN_API_KEY', config.adminApiKey]] as const)
+    if (!value) throw new ConfigError(`Invalid configuration: ${key} is required with NODE_ENV=production on a PostgreSQL server (every instance must share it)`);
+}
+
 /** What openDatabase needs from the configuration (serve, migrate and the CLI open it the same way). */
 export const databaseOptions = (config: Pick<Config, 'databaseUrl' | 'dataDir' | 'database'>) => ({
   url: config.databaseUrl,

@@ -36,8 +36,10 @@ export { SmtpTransport, MailSendError, InvalidMailError, assertSafeOutgoingMail 
  * smtpUrl set → SMTP; otherwise a dev mailbox in `<dataDir>/mailbox`, or in memory when
  * `memory` is true or there is no dataDir.
  */
-export function createTransport(opts: { smtpUrl?: string; dataDir?: string; memory?: boolean }): MailTransport {
+export function createTransport(opts: { smtpUrl?: string; dataDir?: string; memory?: boolean; production?: boolean }): MailTransport {
   if (opts.smtpUrl) return new SmtpTransport(opts.smtpUrl);
+  // The dev mailbox holds live reset links: it never exists on a server.
+  if (opts.production) throw new Error('No SMTP_URL: the dev mailbox exists only outside production.');
   if (opts.memory || opts.dataDir === undefined) return new DevMailbox();
   return new DevMailbox({ dir: join(opts.dataDir, 'mailbox') });
 }

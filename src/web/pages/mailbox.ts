@@ -27,7 +27,7 @@ function withTopTarget(mailHtml: string): string {
 
 export async function mailboxPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
   const box = ctx.transport;
-  if (!(box instanceof DevMailbox)) return;
+  if (!(box instanceof DevMailbox) || ctx.config.env === 'production') return;
 
   app.get('/dev/mailbox', async (request, reply) => {
     const m = messages(request);
