@@ -27,6 +27,9 @@ export const LIMITS = {
   changeFailuresPerUser: { points: 10, windowSec: 900, captchaAfter: null },
   // Reset (and welcome) emails an admin sends to one user: each supersedes the last, so a few suffice.
   adminResendPerUser: { points: 5, windowSec: 3600, captchaAfter: null },
+  // Links an admin makes to hand over (no email): each supersedes that account's last link, so an
+  // admin cannot churn them without bound.
+  adminLinksPerUser: { points: 10, windowSec: 3600, captchaAfter: null },
 } as const satisfies Record<string, LimitRule>;
 
 export type LimitName = keyof typeof LIMITS;

@@ -60,7 +60,8 @@ export const resetTokens = pgTable('reset_tokens', {
   createdAt: ts('created_at').notNull(),
   expiresAt: ts('expires_at').notNull(),
   usedAt: ts('used_at'),
-  supersededAt: ts('superseded_at'),                  // when the newer link was sent
+  supersededAt: ts('superseded_at'),                  // when the newer link was made
+  supersededBy: text('superseded_by'),                // how the newer one went out: 'email' | 'link'
   revokedAt: ts('revoked_at'),                        // password/email changed or account disabled
   revokedReason: text('revoked_reason'),
 }, (t) => [index('reset_tokens_email').on(t.emailCanonical, t.codeHash)]);
@@ -76,6 +77,16 @@ export const loginTickets = pgTable('login_tickets', {
 export const lockTokens = pgTable('lock_tokens', {
   tokenHash: text('token_hash').primaryKey(),
   userId: uuid('user_id').notNull().references(() => users.id),
+  createdAt: ts('created_at').notNull(),
+  expiresAt: ts('expires_at').notNull(),
+  usedAt: ts('used_at'),
+});
+
+// "Was this you?": after the account-wide sign-in budget is spent, the owner gets a link that makes
+// the browser it is opened in a trusted device for the address (features/abuse/devices.ts).
+export const unlockTokens = pgTable('unlock_tokens', {
+  tokenHash: text('token_hash').primaryKey(),
+  emailCanonical: text('email_canonical').notNull(),
   createdAt: ts('created_at').notNull(),
   expiresAt: ts('expires_at').notNull(),
   usedAt: ts('used_at'),

@@ -23,10 +23,11 @@ function refuseUnusable(user: User, tenant: Tenant): void {
 }
 
 /**
- * Admin-made emails to one user are limited (adminResendPerUser): each one supersedes the last,
- * so a burst only fills the user's inbox. Links to copy send nothing and are not limited.
+ * What an admin makes for one user is limited: emails (adminResendPerUser: each supersedes the last,
+ * so a burst only fills the user's inbox) and links to copy (adminLinksPerUser), each its own budget.
  */
 const countEmail = (ctx: Ctx, user: User) => ctx.limits.consume('adminResendPerUser', new LimitKeys(ctx.secrets).user(user.id));
+const countLink = (ctx: Ctx, user: User) => ctx.limits.consume('adminLinksPerUser', new LimitKeys(ctx.secrets).user(user.id));
 
 const welcome = (ctx: Ctx, tenant: Tenant) => (p: ResetMailInput) => welcomeEmail({ ...p, signInUrl: tenantLoginUrl(ctx.config.publicUrl, tenant) });
 
@@ -37,7 +38,7 @@ export async function adminReset(
   const user = await getUser(ctx, tenant, userId);
   refuseUnusable(user, tenant);
   const newcomer = user.passwordHash === null && !(await usersWithIdentity(ctx.db, tenant.id, [user.id])).has(user.id);
-  if (input.delivery === 'email') await countEmail(ctx, user);
+  await (input.delivery === 'email' ? countEmail : countLink)(ctx, user);
   const issued = await ctx.db.transaction((tx) =>
     issueReset(ctx, tx, {
       accounts: [{ user, tenant }], origin: 'admin', actor, deliver: input.delivery,

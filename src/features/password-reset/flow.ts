@@ -140,7 +140,7 @@ export async function issueReset(ctx: Ctx, tx: Db, input: IssueInput): Promise<{
   const token = randomToken();
   const code = randomCode();
   const expiresAt = new Date(now.getTime() + input.ttlMs);
-  await supersedeTokens(tx, email, now);
+  await supersedeTokens(tx, email, input.accounts.map((a) => a.tenant.id), now, input.deliver);
   const row = await insertToken(tx, {
     emailCanonical: email,
     tenantIds: input.accounts.map((a) => a.tenant.id),
@@ -187,7 +187,11 @@ const gone = (code: 'token_expired' | 'token_used' | 'token_superseded', at: Dat
 /** Why a token can no longer be used, or null when it is live. */
 export function deadReason(t: ResetToken, now: Date): AppError | null {
   if (t.usedAt) return gone('token_used', t.usedAt, 'This link was already used.');
-  if (t.supersededAt) return gone('token_superseded', t.supersededAt, 'A newer link was sent — use the newest email.');
+  if (t.supersededAt) {
+    return t.supersededBy === 'link'
+      ? gone('token_superseded', t.supersededAt, 'Your administrator made a newer link, which was not emailed — ask them for it, or request a new email.', { newer: 'link' })
+      : gone('token_superseded', t.supersededAt, 'A newer link was sent — use the newest email.', { newer: 'email' });
+  }
   if (t.revokedAt) return gone('token_superseded', t.revokedAt, 'The account changed since this link was sent (new password, new email or disabled) — request a new link.', { reason: t.revokedReason });
   if (t.expiresAt.getTime() <= now.getTime()) return gone('token_expired', t.expiresAt, 'This link expired — request a new one.');
   return null;

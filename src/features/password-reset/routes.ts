@@ -37,7 +37,7 @@ const Inspected = z.object({
 });
 const tokenErrors = {
   404: err('`token_invalid`: no such link, or a wrong (or burned) code.'),
-  410: err('`token_expired`, `token_used` or `token_superseded`, with `at` (and `reason` when the account changed).'),
+  410: err('`token_expired`, `token_used` or `token_superseded`, with `at` (and `reason` when the account changed, or `newer`: `email` | `link` when a newer link replaced it).'),
 };
 
 function proofOf(body: z.infer<typeof Proof>): ResetProof {

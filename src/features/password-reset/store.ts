@@ -80,13 +80,19 @@ export async function liveTokensOf(db: Db, tenantId: string, emails: string[], n
     .orderBy(resetTokens.emailCanonical, desc(resetTokens.createdAt));
 }
 
-/** A newer request supersedes every older unused token of the same address. */
-export async function supersedeTokens(tx: Db, email: string, at: Date): Promise<void> {
+/**
+ * A newer token supersedes the older unused tokens of the same address whose accounts it covers
+ * too: per account, not per address. An admin of another tenant who gives someone's address to an
+ * account of their own cannot kill that person's links elsewhere. `by` tells the older link's page
+ * whether the newer one was emailed or handed over by an admin.
+ */
+export async function supersedeTokens(tx: Db, email: string, tenantIds: string[], at: Date, by: 'email' | 'link'): Promise<void> {
   await tx
     .update(resetTokens)
-    .set({ supersededAt: at })
+    .set({ supersededAt: at, supersededBy: by })
     .where(and(
       eq(resetTokens.emailCanonical, email),
+      sql`${resetTokens.tenantIds} <@ ${JSON.stringify(tenantIds)}::jsonb`,
       isNull(resetTokens.usedAt), isNull(resetTokens.supersededAt), isNull(resetTokens.revokedAt),
     ));
 }

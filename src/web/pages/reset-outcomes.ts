@@ -1,6 +1,6 @@
 // Every way a reset link or code can stop working, each as a page with the one next step:
 // expired → request a new one (pre-filled when the reader typed the address), used → sign in,
-// superseded → use the newest email, invalid → enter the code or request a new email. The same
+// superseded → use the newest email (or ask the admin who made a newer link), invalid → enter the code or request a new email. The same
 // pages, headed "Password reset failed", explain a link that died while the form was open.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppError } from '../../errors.ts';
@@ -46,6 +46,9 @@ export function outcomePage(ctx: Ctx, request: FastifyRequest, reply: FastifyRep
       } else if (reason) {
         title = m.revokedTitle;
         body = html`<p>${m.revokedText(when)}</p>${requestNew}`;
+      } else if (err.extra.newer === 'link') {
+        title = m.supersededByAdminTitle;
+        body = html`<p>${m.supersededByAdminText(when)}</p>${requestNew}${links([{ href: '/login', label: m.backToSignIn }])}`;
       } else {
         title = m.supersededTitle;
         body = html`<p>${m.supersededText(when)}</p>${links([{ href: '/forgot-password', label: m.requestNew }, { href: '/login', label: m.backToSignIn }])}`;
