@@ -18,6 +18,8 @@ export const invalidRequest = (message: string, extra?: Record<string, unknown>)
 export const unauthenticated = () => new AppError(401, 'unauthenticated', 'Sign in first.');
 export const invalidCredentials = () =>
   new AppError(401, 'invalid_credentials', 'The email or password is not right.');
+export const accountLocked = () =>
+  new AppError(403, 'account_locked', 'This account is locked: it was locked from the "this wasn\'t me" link in a security email, and everybody was signed out. An administrator of your organisation must unlock it; then you can sign in again.');
 export const forbidden = (message = 'You are not allowed to do this.') => new AppError(403, 'forbidden', message);
 export const csrfFailed = () =>
   new AppError(403, 'csrf_failed', 'The request did not carry a valid CSRF token or came from another origin.');

@@ -17,9 +17,13 @@ export const LIMITS = {
   forgotPerTenant: { points: null, windowSec: 600, captchaAfter: 500 },
   forgotEmailCooldown: { points: 1, windowSec: 60, captchaAfter: null }, // one email per window; "off" = none
   // Login: failures only. Account+IP gets exponential delays after `points`, never a lockout;
-  // the account as a whole has the NIST SP 800-63B ceiling of 100 failures.
+  // the account as a whole has the NIST SP 800-63B ceiling of 100 failures, for browsers the
+  // address has not signed in with before (the owner is emailed an unlock link when it trips).
   loginFailuresPerAccountIp: { points: 10, windowSec: 900, captchaAfter: 3 },
   loginFailuresPerAccount: { points: 100, windowSec: 3600, captchaAfter: 10 },
+  // A browser that signed in to the address before (device cookie) is not held to the account's
+  // budget, which strangers can spend, but to its own.
+  loginFailuresPerDevice: { points: 10, windowSec: 900, captchaAfter: 5 },
   loginFailuresPerIp: { points: null, windowSec: 900, captchaAfter: 20 },
   loginFailuresPerTenant: { points: null, windowSec: 600, captchaAfter: 1000 },
   // Inspect, reset by link or code.

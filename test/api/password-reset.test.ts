@@ -128,7 +128,9 @@ describe.each(databaseKinds())('on %s', (kind) => {
       const lock = await t.api('POST', '/account/lock', `token=${lockToken}`, { 'content-type': 'application/x-www-form-urlencoded' });
       expect(lock.status).toBe(200);
       expect((await t.api('GET', '/api/v1/session', undefined, { cookie: s.cookie })).status).toBe(401);
-      expect((await t.login(a.email, STRONG2)).status).toBe(401);
+      // The right password is told the account is locked (issue 11 item 11); a wrong one learns nothing.
+      expect((await t.login(a.email, STRONG2)).body.error).toBe('account_locked');
+      expect((await t.login(a.email, STRONG)).body.error).toBe('invalid_credentials');
       const users = await t.op('GET', `/admin/v1/tenants/${a.slug}/users?q=${encodeURIComponent(a.email)}`);
       expect(users.body.users[0].status).toBe('locked');
     });

@@ -80,23 +80,32 @@ export async function guardForgot(ctx: Ctx, a: Attempt): Promise<void> {
 }
 
 export interface LoginGuard {
-  /** A wrong password: count it everywhere, and start or lengthen the delay for this account+IP. */
-  failed(): Promise<void>;
+  /**
+   * A wrong password: count it everywhere, and start or lengthen the delay for this account+IP.
+   * True when this failure spent the account-wide budget (the owner is to be told).
+   */
+  failed(): Promise<boolean>;
   /** The right password: this client's failures on this account are forgiven. */
   succeeded(): Promise<void>;
 }
 
 /**
  * Login: failures per account+IP (exponential delays after the budget: the attacker slows
- * himself, never the owner elsewhere), per account (NIST ceiling), per IP and per tenant
- * (captcha only). Checked before the password is verified.
+ * himself, never the owner elsewhere), per account (NIST ceiling) or, from a browser that signed in
+ * to the address before, per device instead, per IP and per tenant (captcha only). Checked before
+ * the password is verified.
  */
-export async function guardLogin(ctx: Ctx, a: Attempt): Promise<LoginGuard> {
+export async function guardLogin(ctx: Ctx, a: Attempt & { device?: string | null }): Promise<LoginGuard> {
   const keys = new LimitKeys(ctx.secrets);
   const accountIp = keys.accountIp(a.email, a.ip);
+  // A trusted browser is held to its own budget: a stranger who spends the account's cannot make
+  // it the owner's.
+  const own: Counter = a.device
+    ? { name: 'loginFailuresPerDevice', key: keys.device(a.device) }
+    : { name: 'loginFailuresPerAccount', key: keys.account(a.email) };
   const counters: Counter[] = [
     { name: 'loginFailuresPerAccountIp', key: accountIp, hard: false },
-    { name: 'loginFailuresPerAccount', key: keys.account(a.email) },
+    own,
     { name: 'loginFailuresPerIp', key: keys.ip(a.ip) },
     { name: 'loginFailuresPerTenant', key: keys.tenant(a.tenant) },
   ];
@@ -108,13 +117,16 @@ export async function guardLogin(ctx: Ctx, a: Attempt): Promise<LoginGuard> {
   const weight = await passCaptcha(ctx, captcha, a.captcha, a.ip);
   return {
     async failed() {
-      const [own] = await Promise.all(counters.map((c) => ctx.limits.penalty(c.name, c.key, weight)));
+      const [accountIpCount, ownCount] = await Promise.all(counters.map((c) => ctx.limits.penalty(c.name, c.key, weight)));
       const rule = ctx.limits.rule('loginFailuresPerAccountIp');
-      if (rule.points !== null && own!.consumed >= rule.points) {
+      if (rule.points !== null && accountIpCount!.consumed >= rule.points) {
         // 1 s after the last free failure, then 2, 4, 8 … up to the window (all divided by RATE_LIMIT_SCALE).
-        const seconds = Math.min(2 ** (own!.consumed - rule.points) / ctx.config.rateLimitScale, rule.windowMs / 1000);
+        const seconds = Math.min(2 ** (accountIpCount!.consumed - rule.points) / ctx.config.rateLimitScale, rule.windowMs / 1000);
         await ctx.limits.mark('loginDelay', accountIp, seconds);
       }
+      const budget = ctx.limits.rule('loginFailuresPerAccount').points;
+      return own.name === 'loginFailuresPerAccount' && budget !== null
+        && ownCount!.consumed >= budget && ownCount!.consumed - weight < budget;
     },
     async succeeded() {
       await Promise.all([ctx.limits.clear('loginFailuresPerAccountIp', accountIp), ctx.limits.clear('loginDelay', accountIp)]);

@@ -50,5 +50,7 @@ export class LimitKeys {
   accountIp(email: string, ip: string) { return this.h('account+ip', `${accountSubject(email)}\0${ipSubject(ip)}`); }
   tenant(slug: string | undefined | null) { return this.h('tenant', tenantSubject(slug)); }
   user(id: string) { return this.h('user', id); }
+  /** A trusted browser (device cookie entry), already bound to one address. */
+  device(id: string) { return this.h('device', id); }
   captcha(id: string) { return this.h('captcha', id); }
 }

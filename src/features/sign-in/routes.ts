@@ -4,6 +4,7 @@ import { AppError, unauthenticated } from '../../errors.ts';
 import type { Ctx } from '../../platform/context.ts';
 import { parse } from '../../platform/http.ts';
 import { common, doc, err } from '../../platform/openapi.ts';
+import { deviceCookieOf, setDeviceCookie } from '../abuse/devices.ts';
 import { clearSessionCookie, csrfTokenFor, requireSession, setSessionCookie } from '../sessions/plugin.ts';
 import { sessionView } from '../sessions/sessions.ts';
 import { signIn, signOut } from './sign-in.ts';
@@ -28,13 +29,13 @@ export const SessionView = z.object({
 export async function signInRoutes(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
   app.post('/api/v1/login', doc({
     summary: 'Sign in with email and password', tags: ['sessions'], auth: 'none', body: LoginBody,
-    description: 'Sets the session cookie, or returns `token` when `tokenType` is `bearer`. With `tenant` omitted and the password right in several tenants: 300 with a ticket; repeat with `tenant` and `ticket`.',
+    description: 'Sets the session cookie, or returns `token` when `tokenType` is `bearer`, and the device cookie (a browser that signed in before keeps a failure budget of its own when strangers spend the account\'s). With `tenant` omitted and the password right in several tenants: 300 with a ticket; repeat with `tenant` and `ticket`.',
     responses: {
       200: { description: 'Signed in.', schema: LoginResponse },
       300: { description: '`choose_tenant`: the password fits several tenants.', schema: ChooseTenant },
       ...common.invalid,
       401: err('`invalid_credentials` (same body for every wrong combination) or `invalid_ticket`.'),
-      403: err('`password_expired` or `csrf_failed` (another origin).'),
+      403: err('`password_expired`, `account_locked` (the right password for an account locked from "this wasn\'t me") or `csrf_failed` (another origin).'),
       428: err('`captcha_required`, with `provider`, `challenge` and `reason`.'),
       ...common.limited,
     },
@@ -42,7 +43,7 @@ export async function signInRoutes(app: FastifyInstance, { ctx }: { ctx: Ctx }) 
     const body = parse(LoginBody, request.body);
     const result = await signIn(ctx, {
       email: body.email, password: body.password, tenant: body.tenant, ticket: body.ticket, captcha: body.captcha,
-      ip: request.ip, userAgent: request.headers['user-agent'],
+      ip: request.ip, userAgent: request.headers['user-agent'], device: deviceCookieOf(request),
     });
     if (result.kind === 'choose-tenant') {
       return reply.status(300).send({
@@ -53,6 +54,7 @@ export async function signInRoutes(app: FastifyInstance, { ctx }: { ctx: Ctx }) 
       });
     }
     request.tenantSlug = result.tenant.slug;
+    setDeviceCookie(reply, result.device, ctx.config.publicUrl.startsWith('https:'));
     const payload = { user: result.user, tenant: result.tenant, expiresAt: result.expiresAt.toISOString() };
     if (body.tokenType === 'bearer') return { ...payload, token: result.token };
     setSessionCookie(ctx, reply, result.token, result.expiresAt);

@@ -1,13 +1,15 @@
 // Password sign-in. One answer (401 invalid_credentials) for every wrong combination; a right
 // password in several tenants asks the caller to choose (300 choose_tenant + a short-lived ticket).
 import { and, eq, gt, isNull, sql } from 'drizzle-orm';
-import { AppError, invalidCredentials, passwordExpired } from '../../errors.ts';
+import { accountLocked, AppError, invalidCredentials, passwordExpired } from '../../errors.ts';
 import type { Ctx } from '../../platform/context.ts';
 import { oncePerDatabase, type Db } from '../../platform/db.ts';
 import { randomToken } from '../../platform/crypto.ts';
 import { loginTickets, tenants, users } from '../../platform/schema.ts';
 import { audit } from '../audit/audit.ts';
+import { Devices } from '../abuse/devices.ts';
 import { guardLogin } from '../abuse/guard.ts';
+import { sendUnlockEmail } from '../abuse/unlock.ts';
 import { canonicalEmail } from '../accounts/email.ts';
 import { passwordAgeLimit } from '../password-policy/history.ts';
 import { createSession, revokeSession, type SessionInfo } from '../sessions/sessions.ts';
@@ -18,13 +20,22 @@ export interface SignInInput {
   email: string; password: string; tenant?: string; ticket?: string; ip: string; userAgent?: string;
   /** The adaptive captcha's answer, when the client was asked for one (428). */
   captcha?: string;
+  /** The browser's device cookie (trusted devices keep a failure budget of their own). */
+  device?: string;
 }
 
 export type SignInResult =
-  | { kind: 'signed-in'; token: string; expiresAt: Date; user: { id: string; email: string; name: string; role: string }; tenant: { slug: string; name: string } }
+  | {
+    kind: 'signed-in'; token: string; expiresAt: Date; user: { id: string; email: string; name: string; role: string }; tenant: { slug: string; name: string };
+    /** The device cookie to set: this browser is now trusted for the address. */
+    device: string;
+  }
   | { kind: 'choose-tenant'; ticket: string; tenants: { slug: string; name: string }[] };
 
-/** The accounts a sign-in may be for: an address's enabled accounts, in one tenant or in all. */
+/**
+ * The accounts a sign-in may be for: an address's enabled accounts, in one tenant or in all.
+ * Locked ones are verified too, so that the right password can be told the account is locked.
+ */
 function candidatesQuery(db: Db, inTenant: boolean) {
   return db
     .select({ u: users, t: tenants })
@@ -33,7 +44,6 @@ function candidatesQuery(db: Db, inTenant: boolean) {
     .where(and(
       eq(users.emailCanonical, sql.placeholder('email')),
       isNull(users.disabledAt),
-      isNull(users.lockedAt),
       inTenant ? eq(tenants.slug, sql.placeholder('tenant')) : undefined,
     ))
     .prepare(inTenant ? 'keyturn_sign_in_tenant' : 'keyturn_sign_in');
@@ -43,22 +53,29 @@ const candidatesAnywhere = oncePerDatabase((db) => candidatesQuery(db, false));
 
 export async function signIn(ctx: Ctx, input: SignInInput): Promise<SignInResult> {
   const email = canonicalEmail(input.email);
+  const devices = new Devices(ctx.secrets);
+  const device = devices.idFor(input.device, email);
   // Limits, delays and the adaptive captcha come before any password is verified.
-  const guard = await guardLogin(ctx, { email, ip: input.ip, tenant: input.tenant, captcha: input.captcha });
+  const guard = await guardLogin(ctx, { email, ip: input.ip, tenant: input.tenant, captcha: input.captcha, device });
 
   const candidates = input.tenant
     ? await candidatesInTenant(ctx.db).execute({ email, tenant: input.tenant })
     : await candidatesAnywhere(ctx.db).execute({ email });
   const allowed = candidates.filter((c) => c.t.loginMethods.includes('password'));
 
-  // Every candidate is verified (the dummy hash when there is none), so the time spent does not
-  // tell whether the address has an account.
-  const matches = [];
-  if (allowed.length === 0) await ctx.hasher.verify(null, input.password);
-  for (const c of allowed) if (await ctx.hasher.verify(c.u.passwordHash, input.password)) matches.push(c);
+  // Every candidate at once, padded to a fixed time (the dummy hash when there is none): the time
+  // spent tells neither whether the address has an account nor how many.
+  const verified = await ctx.hasher.verifyAll(allowed.map((c) => c.u.passwordHash), input.password);
+  const right = allowed.filter((_, i) => verified[i]);
+  const matches = right.filter((c) => !c.u.lockedAt);
 
   if (matches.length === 0) {
-    await guard.failed();
+    // Only someone who knows the password learns that the account is locked.
+    if (right.length > 0) throw accountLocked();
+    if (await guard.failed()) {
+      await sendUnlockEmail(ctx, email, input.ip, ctx.limits.rule('loginFailuresPerAccount').windowMs)
+        .catch((e) => ctx.log.error({ err: e }, 'could not queue the sign-in paused email'));
+    }
     throw invalidCredentials();
   }
 
@@ -92,6 +109,7 @@ export async function signIn(ctx: Ctx, input: SignInInput): Promise<SignInResult
     expiresAt: session.expiresAt,
     user: { id: u.id, email: u.email, name: u.name, role: u.role },
     tenant: { slug: t.slug, name: t.name },
+    device: devices.remember(input.device, email),
   };
 }
 

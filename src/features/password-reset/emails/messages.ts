@@ -179,3 +179,18 @@ export function welcomeEmail(p: ResetMailInput & { signInUrl: string }): MailCon
   );
   return { subject: 'Welcome — set your password', text, html };
 }
+
+/**
+ * The account-wide sign-in budget is spent: browsers this address never used are paused. The
+ * owner's own browsers go on; the button makes the browser it is opened in one of them.
+ */
+export function signInPausedEmail(p: { url: string; expiresAt: Date; tenantNames: string[] } & MailBrand): MailContent {
+  const intro = `Many sign-ins to your ${listInWords(p.tenantNames)} account failed in the last hour. To protect it, sign-in from browsers you have not used before is paused for up to an hour. Browsers you have signed in with before are not affected.`;
+  const action = `If this was you and you are on a new browser, open this link in it to sign in from there (until ${formatTime(p.expiresAt)}):`;
+  const footer = 'If it was not you, you need do nothing: your password was not accepted. Consider changing it if it is easy to guess.';
+  return {
+    subject: 'Sign-in to your account was paused',
+    text: [intro, '', action, p.url, '', footer].join('\n'),
+    html: layout('Sign-in to your account was paused', [esc(intro), esc(action)], { label: 'Sign in from this browser', url: p.url }, esc(footer), p.brand),
+  };
+}
