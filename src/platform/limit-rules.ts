@@ -15,6 +15,8 @@ export const LIMITS = {
   forgotPerAccount: { points: 5, windowSec: 3600, captchaAfter: 3 },
   forgotPerIp: { points: 20, windowSec: 600, captchaAfter: 10 },
   forgotPerTenant: { points: null, windowSec: 600, captchaAfter: 500 },
+  // Instead of forgotPerIp, for requests naming a tenant from one of its trusted networks (an office).
+  forgotPerTrustedNetwork: { points: 1000, windowSec: 600, captchaAfter: 500 },
   forgotEmailCooldown: { points: 1, windowSec: 60, captchaAfter: null }, // one email per window; "off" = none
   // Login: failures only. Account+IP gets exponential delays after `points`, never a lockout;
   // the account as a whole has the NIST SP 800-63B ceiling of 100 failures, for browsers the
@@ -25,8 +27,10 @@ export const LIMITS = {
   // budget, which strangers can spend, but to its own.
   loginFailuresPerDevice: { points: 10, windowSec: 900, captchaAfter: 5 },
   loginFailuresPerIp: { points: null, windowSec: 900, captchaAfter: 20 },
+  loginFailuresPerTrustedNetwork: { points: null, windowSec: 900, captchaAfter: 1000 },
   loginFailuresPerTenant: { points: null, windowSec: 600, captchaAfter: 1000 },
-  // Inspect, reset by link or code.
+  // Inspect and reset by link or code that find nothing (a good link opened again and again, or by
+  // a whole office behind one address, is never counted).
   resetPerIp: { points: 30, windowSec: 600, captchaAfter: null },
   changeFailuresPerUser: { points: 10, windowSec: 900, captchaAfter: null },
   // Reset (and welcome) emails an admin sends to one user: each supersedes the last, so a few suffice.

@@ -8,8 +8,13 @@ import type { Ctx } from '../../platform/context.ts';
 import type { LimitName } from '../../platform/limit-rules.ts';
 import { RateLimits, type Count } from '../../platform/rate-limit.ts';
 import { LimitKeys } from './keys.ts';
+import { fromTrustedNetwork } from './networks.ts';
 
-export interface Attempt { email: string; ip: string; tenant?: string; captcha?: string; }
+export interface Attempt {
+  email: string; ip: string; tenant?: string; captcha?: string;
+  /** This browser's id when its device cookie is valid for the address (devices.ts). */
+  device?: string | null;
+}
 
 interface Counter { name: LimitName; key: string; /** false: over budget means delays, not refusal */ hard?: boolean; }
 
@@ -61,11 +66,21 @@ async function passCaptcha(ctx: Ctx, required: boolean, answer: string | undefin
   throw captchaRequired(ctx.captcha.provider, await ctx.captcha.challenge(), outcome);
 }
 
-/** Forgot-password: per IP, per account, per tenant; the same for known and unknown addresses. */
+/**
+ * The per-address counter of a request. A browser trusted for the address (device cookie) has
+ * none: the account-keyed limits hold it, and an office's other people cannot use up its budget.
+ * From a trusted network of the tenant it names, the network's larger budget instead.
+ */
+async function addressCounters(ctx: Ctx, a: Attempt, keys: LimitKeys, perIp: LimitName, perNetwork: LimitName): Promise<Counter[]> {
+  if (a.device) return [];
+  return [{ name: (await fromTrustedNetwork(ctx, a.tenant, a.ip)) ? perNetwork : perIp, key: keys.ip(a.ip) }];
+}
+
+/** Forgot-password: per IP (or network), per account, per tenant; the same for known and unknown addresses. */
 export async function guardForgot(ctx: Ctx, a: Attempt): Promise<void> {
   const keys = new LimitKeys(ctx.secrets);
   const counters: Counter[] = [
-    { name: 'forgotPerIp', key: keys.ip(a.ip) },
+    ...(await addressCounters(ctx, a, keys, 'forgotPerIp', 'forgotPerTrustedNetwork')),
     { name: 'forgotPerAccount', key: keys.account(a.email) },
     { name: 'forgotPerTenant', key: keys.tenant(a.tenant) },
   ];
@@ -95,7 +110,7 @@ export interface LoginGuard {
  * to the address before, per device instead, per IP and per tenant (captcha only). Checked before
  * the password is verified.
  */
-export async function guardLogin(ctx: Ctx, a: Attempt & { device?: string | null }): Promise<LoginGuard> {
+export async function guardLogin(ctx: Ctx, a: Attempt): Promise<LoginGuard> {
   const keys = new LimitKeys(ctx.secrets);
   const accountIp = keys.accountIp(a.email, a.ip);
   // A trusted browser is held to its own budget: a stranger who spends the account's cannot make
@@ -106,7 +121,7 @@ export async function guardLogin(ctx: Ctx, a: Attempt & { device?: string | null
   const counters: Counter[] = [
     { name: 'loginFailuresPerAccountIp', key: accountIp, hard: false },
     own,
-    { name: 'loginFailuresPerIp', key: keys.ip(a.ip) },
+    ...(await addressCounters(ctx, a, keys, 'loginFailuresPerIp', 'loginFailuresPerTrustedNetwork')),
     { name: 'loginFailuresPerTenant', key: keys.tenant(a.tenant) },
   ];
   // The delay marker and the counters are read together (one round trip); the delay answers first.

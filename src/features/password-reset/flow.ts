@@ -5,9 +5,11 @@ import { AppError, invalidRequest } from '../../errors.ts';
 import type { Ctx } from '../../platform/context.ts';
 import { formatCode, randomCode, randomToken } from '../../platform/crypto.ts';
 import type { Db } from '../../platform/db.ts';
+import { RateLimits } from '../../platform/rate-limit.ts';
 import { enqueueMail, type MailContent } from '../../platform/mail/outbox.ts';
 import { users } from '../../platform/schema.ts';
 import { audit, type Actor } from '../audit/audit.ts';
+import { Devices } from '../abuse/devices.ts';
 import { guardForgot } from '../abuse/guard.ts';
 import { LimitKeys } from '../abuse/keys.ts';
 import { canonicalEmail } from '../accounts/email.ts';
@@ -36,10 +38,11 @@ const usable = (a: Account) => !a.user.disabledAt && !a.user.lockedAt && allowsP
  * Records the request and returns. The same work happens for every address (known, disabled,
  * unknown), so the answer's status, body and timing say nothing; the worker resolves it later.
  */
-export async function requestReset(ctx: Ctx, input: { email: string; tenant?: string; ip: string; captcha?: string }): Promise<void> {
+export async function requestReset(ctx: Ctx, input: { email: string; tenant?: string; ip: string; captcha?: string; device?: string }): Promise<void> {
   const email = canonicalEmail(input.email);
   try {
-    await guardForgot(ctx, { email, tenant: input.tenant, ip: input.ip, captcha: input.captcha });
+    const device = new Devices(ctx.secrets).idFor(input.device, email);
+    await guardForgot(ctx, { email, tenant: input.tenant, ip: input.ip, captcha: input.captcha, device });
     await recordRequest(ctx.db, { emailCanonical: email, tenantSlug: input.tenant ?? null, ip: input.ip, createdAt: ctx.clock.now() });
   } catch (e) {
     countReset('request_refused', reasonOf(e));
@@ -197,9 +200,21 @@ export function deadReason(t: ResetToken, now: Date): AppError | null {
   return null;
 }
 
+/**
+ * Only proofs that find nothing count against the address (resetPerIp): a spent budget refuses
+ * every proof from it, but a floor of people behind one address opening good links never spends it.
+ */
 async function findToken(ctx: Ctx, proof: ResetProof, ip: string): Promise<ResetToken> {
-  await ctx.limits.consume('resetPerIp', new LimitKeys(ctx.secrets).ip(ip));
-  return 'token' in proof ? findByLink(ctx, proof.token) : findByCode(ctx, proof.email, proof.code);
+  const key = new LimitKeys(ctx.secrets).ip(ip);
+  const points = ctx.limits.rule('resetPerIp').points;
+  const [count] = await ctx.limits.counts([{ name: 'resetPerIp', key }]);
+  if (points !== null && count!.consumed >= points) RateLimits.refuse(count!.msBeforeNext);
+  try {
+    return await ('token' in proof ? findByLink(ctx, proof.token) : findByCode(ctx, proof.email, proof.code));
+  } catch (e) {
+    if (e instanceof AppError && e.status === 404) await ctx.limits.penalty('resetPerIp', key);
+    throw e;
+  }
 }
 
 /** The live token and the accounts it still covers; never changes anything (mail scanners open links). */

@@ -4,6 +4,7 @@ import { invalidRequest } from '../../errors.ts';
 import type { Ctx } from '../../platform/context.ts';
 import { parse } from '../../platform/http.ts';
 import { common, doc, err } from '../../platform/openapi.ts';
+import { deviceCookieOf } from '../abuse/devices.ts';
 import { parseEmail } from '../accounts/email.ts';
 import { SLUG } from '../tenants/store.ts';
 import { completeReset, inspectReset, requestReset, type ResetProof } from './flow.ts';
@@ -59,7 +60,7 @@ export async function passwordResetRoutes(app: FastifyInstance, { ctx }: { ctx: 
     const body = parse(ForgotBody, request.body);
     const email = parseEmail(body.email);
     if (!email) throw invalidRequest('email: must be exactly one email address.', { field: 'email' });
-    await requestReset(ctx, { email, tenant: body.tenant, ip: request.ip, captcha: body.captcha });
+    await requestReset(ctx, { email, tenant: body.tenant, ip: request.ip, captcha: body.captcha, device: deviceCookieOf(request) });
     return reply.status(202).send(ACCEPTED);
   });
 
