@@ -1,5 +1,6 @@
 // `keyturn` — every command speaks the operator API: over HTTP to the running server when there is
-// one (an embedded database can only be open in one process), or in-process otherwise.
+// one (an embedded database can only be open in one process), or in-process otherwise. Each command
+// is one entry of COMMANDS: parsing, usage errors and every --help text are made from that table.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, databaseOptions, loadConfig, serverFile, type Config } from '../config.ts';
@@ -8,49 +9,45 @@ import type { AuditView } from '../features/audit/audit.ts';
 
 class UsageError extends Error {}
 
-const HELP: Record<string, string> = {
-  main: `Usage: keyturn <command> [options]
-
-Commands:
-  serve                              start Keyturn (public + operator listeners)
-  migrate                            apply database migrations (PostgreSQL; the embedded database migrates itself)
-  tenant create <slug> <name>        create a tenant   [--login-methods password,google] [--policy default|nist]
-  tenant list                        list tenants
-  user create <tenant> <email>       create a user     [--password P] [--name N] [--role admin|member]
-  user list <tenant>                 list users        [--q text]
-  user disable <tenant> <email>      disable a user (signs them out, kills pending reset links)
-  user enable <tenant> <email>       enable a user again
-  user import <tenant> <file.csv>    create users from CSV (email,name,role); all or nothing, with a summary
-  audit export                       audit events as CSV or JSON Lines   [--tenant slug] [--format csv|jsonl] [--limit N]
-  reset-link <tenant> <email>        print a fresh reset URL   [--expires-in 1h|24h|72h|7d] [--reason text]
-  mailbox                            list dev-mailbox messages (newest first)   [--show N]
-
-Options: --json (machine-readable output), --help (on every command).
-Configuration comes from the environment (see README); exit codes: 0 ok, 1 failed, 2 usage error.`,
-  serve: 'Usage: keyturn serve\n\nStarts the public listener (PORT/HOST) and the operator listener (ADMIN_PORT/ADMIN_HOST).',
-  migrate: 'Usage: keyturn migrate\n\nApplies the database migrations once (under an advisory lock on PostgreSQL).',
-  tenant: 'Usage:\n  keyturn tenant create <slug> <name> [--login-methods password,google] [--policy default|nist]\n  keyturn tenant list [--json]',
-  user: 'Usage:\n  keyturn user create <tenant> <email> [--password P] [--name N] [--role admin|member]\n  keyturn user list <tenant> [--q text] [--json]\n  keyturn user disable <tenant> <email>\n  keyturn user enable <tenant> <email>\n  keyturn user import <tenant> <file.csv>   (columns: email, name, role; no passwords — users set theirs by reset link)',
-  audit: 'Usage: keyturn audit export [--tenant slug] [--format csv|jsonl] [--limit N]\n\nWrites audit events, newest first, to standard output (default: JSON Lines).',
-  'reset-link': 'Usage: keyturn reset-link <tenant> <email> [--expires-in 1h|24h|72h|7d] [--reason text]\n\nPrints a fresh reset URL for the user (an admin-made link; older links stop working).',
-  mailbox: 'Usage: keyturn mailbox [--show N] [--json]\n\nLists the dev mailbox (DATA_DIR/mailbox), newest first; --show N prints message N (1 = newest) in full.',
-};
-
-function parseArgs(argv: string[]) {
-  const positional: string[] = [];
-  const flags: Record<string, string | true> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a.startsWith('--')) {
-      const [k, v] = a.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
-      if (v !== undefined) flags[k] = v;
-      else if (['json', 'help'].includes(k) || argv[i + 1] === undefined || argv[i + 1]!.startsWith('--')) flags[k] = true;
-      else flags[k] = argv[++i]!;
-    } else if (a === '-h') flags.help = true;
-    else positional.push(a);
-  }
-  return { positional, flags };
+interface Option {
+  name: string;
+  /** What the value looks like; none for a switch. `a|b|c`: the only values taken. */
+  value?: string;
+  help: string;
 }
+
+interface Invocation {
+  /** The command's arguments, in the order of its `args`. */
+  args: string[];
+  /** Its options: the value, or true for a switch. */
+  flags: Record<string, string | true>;
+  json: boolean;
+  config: Config;
+  /** Prints the human text, or with --json the data as one JSON document. */
+  out(human: string, data: unknown): void;
+  /** The operator API, opened on first use and closed when the command ends. */
+  operator(): Promise<Call>;
+}
+
+interface Command {
+  /** One word, or a group and a word ('user list'). */
+  name: string;
+  args: string[];
+  options: Option[];
+  /** One line, for the lists of commands. */
+  summary: string;
+  /** What `keyturn <name> --help` says under the usage line. */
+  help: string;
+  /** The exit code (nothing: 0), or RUNNING for a command that keeps the process alive. */
+  run(c: Invocation): Promise<number | void>;
+}
+
+const RUNNING = -1;
+
+const GLOBAL_OPTIONS: Option[] = [
+  { name: 'json', help: 'machine-readable output: exactly one JSON document on stdout' },
+  { name: 'help', help: 'this text' },
+];
 
 type Call = (method: string, path: string, body?: unknown) => Promise<{ status: number; body: any }>;
 
@@ -78,7 +75,10 @@ async function operatorClient(config: Config): Promise<{ call: Call; close(): Pr
     }
   }
   const { buildApp } = await import('../app.ts');
-  const app = await buildApp(config, { startWorker: false });
+  // Logs go to stderr (stdout is the command's output), and the command's own requests are not
+  // news: warn and up unless LOG_LEVEL asks for more.
+  const logLevel = process.env.LOG_LEVEL ? config.logLevel : 'warn';
+  const app = await buildApp({ ...config, logLevel }, { startWorker: false, logStream: process.stderr });
   return {
     async call(method, path, body) {
       const res = await app.adminApp.inject({
@@ -95,125 +95,212 @@ function progress(message: string): void {
   if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${message}`);
 }
 
+const document = (data: unknown) => JSON.stringify(data, null, 2);
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+const tenantPath = (slug: string) => `/admin/v1/tenants/${encodeURIComponent(slug)}`;
+
 function expectOk(res: { status: number; body: any }): any {
   if (res.status >= 400) throw new Error(res.body?.message ?? `failed with status ${res.status}`);
   return res.body;
 }
 
+/** The value of a numeric option, if given. */
+function count(c: Invocation, option: string): number | undefined {
+  const v = c.flags[option];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || !/^[1-9]\d*$/.test(v)) throw new UsageError(`--${option} takes a whole number of at least 1, not "${v}".`);
+  return Number(v);
+}
+
+interface UserRow { id: string; email: string; role: string; status: string; }
+interface RowProblem { row: number; email: string; reason: string; }
+
+const problemLines = (rows: RowProblem[]) => rows.map((s) => `  row ${s.row} (${s.email || 'no email'}): ${s.reason}`);
+
+/**
+ * Users of a tenant in email order, following the operator API's keyset pages (200 at most each)
+ * until `limit` users or the end. `next` is the `after` of the rest; null when none are left.
+ */
+async function usersOf(call: Call, tenant: string, filter: { q?: string; after?: string; limit?: number }) {
+  const limit = filter.limit ?? Infinity;
+  const users: UserRow[] = [];
+  let next = filter.after ?? null;
+  do {
+    const query = new URLSearchParams({ limit: String(Math.min(200, limit - users.length)) });
+    if (filter.q) query.set('q', filter.q);
+    if (next) query.set('after', next);
+    const page = expectOk(await call('GET', `${tenantPath(tenant)}/users?${query}`)) as { users: UserRow[]; next: string | null };
+    users.push(...page.users);
+    next = page.next;
+  } while (next && users.length < limit);
+  return { users, next };
+}
+
 async function userId(call: Call, tenant: string, email: string): Promise<string> {
-  const list = expectOk(await call('GET', `/admin/v1/tenants/${encodeURIComponent(tenant)}/users?q=${encodeURIComponent(email)}&limit=200`));
-  const user = (list.users as { id: string; email: string }[]).find((u) => u.email.toLowerCase() === email.trim().toLowerCase());
+  // The search also finds longer addresses that contain this one: the exact match is picked here.
+  const { users } = await usersOf(call, tenant, { q: email });
+  const user = users.find((u) => u.email.toLowerCase() === email.trim().toLowerCase());
   if (!user) throw new Error(`No user ${email} in tenant ${tenant}.`);
   return user.id;
 }
 
-export async function main(argv: string[]): Promise<number> {
-  const { positional, flags } = parseArgs(argv);
-  const [command, sub, ...rest] = positional;
-  const json = flags.json === true;
-  const out = (human: string, data: unknown) => console.log(json ? JSON.stringify(data, null, 2) : human);
-  if (!command) { console.log(HELP.main); return flags.help ? 0 : 2; }
-  if (flags.help) {
-    const help = HELP[command];
-    if (!help) throw new UsageError(`Unknown command "${command}".`);
-    console.log(help);
-    return 0;
-  }
+async function setDisabled(c: Invocation, disabled: boolean): Promise<void> {
+  const [tenant, email] = c.args as [string, string];
+  const call = await c.operator();
+  const id = await userId(call, tenant, email);
+  const u = expectOk(await call('PATCH', `${tenantPath(tenant)}/users/${id}`, { disabled }));
+  c.out(`${u.email} is now ${u.status}.`, u);
+}
 
-  const config = loadConfig();
-  switch (command) {
-    case 'serve':
-      await (await import('../server.ts')).serve(config);
-      return -1; // keeps running
-    case 'migrate': {
+export const COMMANDS: Command[] = [
+  {
+    name: 'serve', args: [], options: [],
+    summary: 'start Keyturn (public + operator listeners)',
+    help: 'Starts the public listener (PORT/HOST) and the operator listener (ADMIN_PORT/ADMIN_HOST).',
+    async run(c) {
+      await (await import('../server.ts')).serve(c.config);
+      return RUNNING;
+    },
+  },
+  {
+    name: 'migrate', args: [], options: [],
+    summary: 'apply database migrations (PostgreSQL; the embedded database migrates itself)',
+    help: 'Applies the migrations this version ships that the database lacks (under an advisory lock on\n'
+      + 'PostgreSQL) and says how many it applied. --json: {applied, total}.',
+    async run(c) {
       const { openDatabase } = await import('../platform/db.ts');
-      const db = await openDatabase(databaseOptions(config));
+      const db = await openDatabase(databaseOptions(c.config));
       try {
-        await db.migrate();
-        const state = await db.migrationState();
-        out(`Database is current (${state.applied} migrations).`, state);
+        const applied = await db.migrate();
+        const total = (await db.migrationState()).applied;
+        c.out(`${applied ? `Applied ${plural(applied, 'migration')}` : 'Nothing to apply'}; the database is current (${plural(total, 'migration')}).`, { applied, total });
       } finally {
         await db.close();
       }
-      return 0;
-    }
-    case 'mailbox': {
-      const { readMailbox } = await import('../platform/mail/dev-mailbox.ts');
-      const messages = await readMailbox(join(config.dataDir, 'mailbox'));
-      if (typeof flags.show === 'string') {
-        const m = messages[Number(flags.show) - 1];
-        if (!m) throw new Error(`No message ${flags.show} (the mailbox holds ${messages.length}).`);
-        out(`From: ${m.from}\nTo: ${m.to}\nDate: ${m.receivedAt}\nSubject: ${m.subject}\n\n${m.text}`, m);
-        return 0;
-      }
-      out(messages.length === 0 ? 'The dev mailbox is empty.'
-        : messages.map((m, i) => `${String(i + 1).padStart(3)}  ${m.receivedAt}  ${m.to}  ${m.subject}`).join('\n')
-          + '\n\nShow one with: npx keyturn mailbox --show 1',
-      messages.map(({ id, receivedAt, to, subject }) => ({ id, receivedAt, to, subject })));
-      return 0;
-    }
-    case 'tenant':
-    case 'user':
-    case 'reset-link':
-    case 'audit':
-      break;
-    default:
-      throw new UsageError(`Unknown command "${command}". Run keyturn --help.`);
-  }
-
-  const need = (n: number, usage: string) => {
-    const args = command === 'reset-link' ? [sub, ...rest] : rest;
-    if (args.length < n || args.slice(0, n).some((a) => !a)) throw new UsageError(usage);
-    return args as [string, string, ...string[]];
-  };
-  const client = await operatorClient(config);
-  try {
-    const { call } = client;
-    if (command === 'tenant' && sub === 'create') {
-      const [slug, name] = need(2, HELP.tenant!);
+    },
+  },
+  {
+    name: 'tenant create', args: ['slug', 'name'],
+    options: [
+      { name: 'login-methods', value: 'password,google', help: 'how its people sign in (default: password)' },
+      { name: 'policy', value: 'default|nist', help: 'the password policy preset (default: default)' },
+    ],
+    summary: 'create a tenant',
+    help: 'Creates a tenant; <slug> is its name in URLs (lower-case letters, digits and dashes).',
+    async run(c) {
+      const [slug, name] = c.args;
       const body: Record<string, unknown> = { slug, name };
-      if (typeof flags['login-methods'] === 'string') body.loginMethods = flags['login-methods'].split(',');
-      if (typeof flags.policy === 'string') body.passwordPolicy = { preset: flags.policy };
-      const t = expectOk(await call('POST', '/admin/v1/tenants', body));
-      out(`Created tenant ${t.slug} (${t.id}).`, t);
-    } else if (command === 'tenant' && sub === 'list') {
-      const { tenants } = expectOk(await call('GET', '/admin/v1/tenants'));
-      out(tenants.map((t: any) => `${t.slug}\t${t.name}\t${t.loginMethods.join(',')}`).join('\n') || 'No tenants yet.', tenants);
-    } else if (command === 'user' && sub === 'create') {
-      const [tenant, email] = need(2, HELP.user!);
+      if (typeof c.flags['login-methods'] === 'string') body.loginMethods = c.flags['login-methods'].split(',');
+      if (typeof c.flags.policy === 'string') body.passwordPolicy = { preset: c.flags.policy };
+      const t = expectOk(await (await c.operator())('POST', '/admin/v1/tenants', body));
+      c.out(`Created tenant ${t.slug} (${t.id}).`, t);
+    },
+  },
+  {
+    name: 'tenant list', args: [], options: [],
+    summary: 'list tenants',
+    help: 'One line per tenant: slug, name, login methods.',
+    async run(c) {
+      const { tenants } = expectOk(await (await c.operator())('GET', '/admin/v1/tenants'));
+      c.out(tenants.map((t: any) => `${t.slug}\t${t.name}\t${t.loginMethods.join(',')}`).join('\n') || 'No tenants yet.', tenants);
+    },
+  },
+  {
+    name: 'user create', args: ['tenant', 'email'],
+    options: [
+      { name: 'password', value: 'P', help: 'a first password, checked against the tenant\'s rules (without one, the user sets it by reset link)' },
+      { name: 'name', value: 'N', help: 'the display name' },
+      { name: 'role', value: 'admin|member', help: 'default: member' },
+    ],
+    summary: 'create a user',
+    help: 'Creates a user of the tenant.',
+    async run(c) {
+      const [tenant, email] = c.args as [string, string];
       const body: Record<string, unknown> = { email };
-      for (const k of ['password', 'name', 'role']) if (typeof flags[k] === 'string') body[k] = flags[k];
-      const u = expectOk(await call('POST', `/admin/v1/tenants/${encodeURIComponent(tenant)}/users`, body));
-      out(`Created user ${u.email} (${u.id}) in ${tenant}.`, u);
-    } else if (command === 'user' && sub === 'list') {
-      const [tenant] = need(1, HELP.user!);
-      const q = typeof flags.q === 'string' ? `?q=${encodeURIComponent(flags.q)}&limit=200` : '?limit=200';
-      const { users } = expectOk(await call('GET', `/admin/v1/tenants/${encodeURIComponent(tenant)}/users${q}`));
-      out(users.map((u: any) => `${u.email}\t${u.role}\t${u.status}\t${u.id}`).join('\n') || 'No users.', users);
-    } else if (command === 'user' && (sub === 'disable' || sub === 'enable')) {
-      const [tenant, email] = need(2, HELP.user!);
-      const id = await userId(call, tenant, email);
-      const u = expectOk(await call('PATCH', `/admin/v1/tenants/${encodeURIComponent(tenant)}/users/${id}`, { disabled: sub === 'disable' }));
-      out(`${u.email} is now ${u.status}.`, u);
-    } else if (command === 'user' && sub === 'import') {
-      const [tenant, file] = need(2, HELP.user!);
+      for (const k of ['password', 'name', 'role']) if (typeof c.flags[k] === 'string') body[k] = c.flags[k];
+      const u = expectOk(await (await c.operator())('POST', `${tenantPath(tenant)}/users`, body));
+      c.out(`Created user ${u.email} (${u.id}) in ${tenant}.`, u);
+    },
+  },
+  {
+    name: 'user list', args: ['tenant'],
+    options: [
+      { name: 'q', value: 'text', help: 'only users whose email or name contains text' },
+      { name: 'limit', value: 'N', help: 'stop after N users; when more exist, the last line says how to go on' },
+      { name: 'after', value: 'email', help: 'start after this email (the one that line gives)' },
+    ],
+    summary: 'list users (all of them, unless --limit)',
+    help: 'Every user of the tenant in email order, one line each: email, role, status, id. With --limit N\n'
+      + 'it stops after N users and, when more exist, ends with "More users: run again with --after <email>".\n'
+      + '--json: an array of users; with --limit, {users, next} (next: the --after of the rest, or null).',
+    async run(c) {
+      const [tenant] = c.args as [string];
+      const limit = count(c, 'limit');
+      const { users, next } = await usersOf(await c.operator(), tenant, {
+        q: c.flags.q as string | undefined, after: c.flags.after as string | undefined, limit,
+      });
+      const lines = users.map((u) => `${u.email}\t${u.role}\t${u.status}\t${u.id}`);
+      if (next) lines.push(`More users: run again with --after ${next}`);
+      c.out(lines.join('\n') || 'No users.', limit === undefined ? users : { users, next });
+    },
+  },
+  {
+    name: 'user disable', args: ['tenant', 'email'], options: [],
+    summary: 'disable a user (signs them out, kills pending reset links)',
+    help: 'Disables the user: every session and every pending reset link ends at once.',
+    run: (c) => setDisabled(c, true),
+  },
+  {
+    name: 'user enable', args: ['tenant', 'email'], options: [],
+    summary: 'enable a user again',
+    help: 'Enables a disabled user again.',
+    run: (c) => setDisabled(c, false),
+  },
+  {
+    name: 'user import', args: ['tenant', 'file.csv'],
+    options: [{ name: 'skip-invalid', help: 'create the rows that can be created and list the others with reasons' }],
+    summary: 'create users from CSV (email,name,role): all or nothing',
+    help: 'Columns: email, name, role (admin or member; default member). No passwords: users set theirs by\n'
+      + 'reset link. All or nothing: if any row cannot be created (a bad email or role, already a user,\n'
+      + 'twice in the file), nothing is created, every problem row is listed with its reason, exit code 1.\n'
+      + 'With --skip-invalid the other rows go in together, in one transaction, and the problem rows are\n'
+      + 'listed as skipped. --json: {created, skipped}; refused, {created: 0, problems}.',
+    async run(c) {
+      const [tenant, file] = c.args as [string, string];
       const { parseCsv } = await import('./csv.ts');
       const rows = parseCsv(readFileSync(file, 'utf8'));
       progress(`read ${rows.length} rows from ${file}; checking and importing…`);
-      const r = expectOk(await call('POST', `/admin/v1/tenants/${encodeURIComponent(tenant)}/users/import`, {
+      const res = await (await c.operator())('POST', `${tenantPath(tenant)}/users/import`, {
         users: rows.map((row) => ({ email: row.email ?? '', name: row.name, role: row.role })),
-      }));
-      const lines = [`Created ${r.created} users in ${tenant}; skipped ${r.skipped.length}.`];
-      for (const s of r.skipped) lines.push(`  row ${s.row} (${s.email || 'no email'}): ${s.reason}`);
-      out(lines.join('\n'), r);
-    } else if (command === 'audit' && sub === 'export') {
-      const format = flags.format === 'csv' ? 'csv' : 'jsonl';
-      const limit = typeof flags.limit === 'string' ? Number(flags.limit) : Infinity;
+        allOrNothing: c.flags['skip-invalid'] !== true,
+      });
+      if (res.status === 422 && res.body?.error === 'import_rejected') {
+        const problems = res.body.problems as RowProblem[];
+        if (c.json) console.log(document({ created: 0, problems }));
+        const n = problems.length;
+        throw new Error([`Nothing imported into ${tenant}: ${n === 1 ? '1 row has' : `${n} rows have`} problems.`, ...problemLines(problems)].join('\n'));
+      }
+      const r = expectOk(res);
+      c.out([`Created ${r.created} users in ${tenant}; skipped ${r.skipped.length}.`, ...problemLines(r.skipped)].join('\n'), r);
+    },
+  },
+  {
+    name: 'audit export', args: [],
+    options: [
+      { name: 'tenant', value: 'slug', help: 'only this tenant\'s events' },
+      { name: 'format', value: 'csv|jsonl', help: 'default: jsonl' },
+      { name: 'limit', value: 'N', help: 'the newest N events only' },
+    ],
+    summary: 'audit events as CSV or JSON Lines',
+    help: 'Writes audit events, newest first, to standard output (default: JSON Lines). --json: one JSON array.',
+    async run(c) {
+      const call = await c.operator();
+      const limit = count(c, 'limit') ?? Infinity;
       const events: Record<string, unknown>[] = [];
       let before: number | undefined;
       while (events.length < limit) {
         const q = new URLSearchParams({ limit: '1000' });
-        if (typeof flags.tenant === 'string') q.set('tenant', flags.tenant);
+        if (typeof c.flags.tenant === 'string') q.set('tenant', c.flags.tenant);
         if (before !== undefined) q.set('before', String(before));
         const page = expectOk(await call('GET', `/admin/v1/audit?${q}`)).events as { id: number }[];
         events.push(...page);
@@ -222,7 +309,9 @@ export async function main(argv: string[]): Promise<number> {
         before = page[page.length - 1]!.id;
       }
       const rows = events.slice(0, limit);
-      if (format === 'csv') {
+      if (c.json) {
+        console.log(document(rows));
+      } else if (c.flags.format === 'csv') {
         // The same columns as the admin console's download.
         const { AUDIT_CSV_COLUMNS, auditCsvLine } = await import('../features/audit/audit.ts');
         process.stdout.write(`${AUDIT_CSV_COLUMNS.join(',')}\n`);
@@ -230,27 +319,170 @@ export async function main(argv: string[]): Promise<number> {
       } else {
         for (const e of rows) process.stdout.write(`${JSON.stringify(e)}\n`);
       }
-    } else if (command === 'reset-link') {
-      const [tenant, email] = need(2, HELP['reset-link']!);
+    },
+  },
+  {
+    name: 'reset-link', args: ['tenant', 'email'],
+    options: [
+      { name: 'expires-in', value: '1h|24h|72h|7d', help: 'how long the link works (default: ADMIN_RESET_TOKEN_TTL)' },
+      { name: 'reason', value: 'text', help: 'why, for the audit log' },
+    ],
+    summary: 'print a fresh reset URL',
+    help: 'Prints a fresh reset URL for the user (an admin-made link; older links stop working).',
+    async run(c) {
+      const [tenant, email] = c.args as [string, string];
+      const call = await c.operator();
       const id = await userId(call, tenant, email);
       const body: Record<string, unknown> = { delivery: 'link' };
-      if (typeof flags['expires-in'] === 'string') body.expiresIn = flags['expires-in'];
-      if (typeof flags.reason === 'string') body.reason = flags.reason;
-      const r = expectOk(await call('POST', `/admin/v1/tenants/${encodeURIComponent(tenant)}/users/${id}/password-reset`, body));
-      out(`${r.url}\n(expires ${r.expiresAt})`, r);
-    } else {
-      throw new UsageError(HELP[command] ?? HELP.main!);
-    }
+      if (typeof c.flags['expires-in'] === 'string') body.expiresIn = c.flags['expires-in'];
+      if (typeof c.flags.reason === 'string') body.reason = c.flags.reason;
+      const r = expectOk(await call('POST', `${tenantPath(tenant)}/users/${id}/password-reset`, body));
+      c.out(`${r.url}\n(expires ${r.expiresAt})`, r);
+    },
+  },
+  {
+    name: 'mailbox', args: [],
+    options: [{ name: 'show', value: 'N', help: 'print message N (1 = newest) in full' }],
+    summary: 'list dev-mailbox messages (newest first)',
+    help: 'Lists the dev mailbox (DATA_DIR/mailbox), newest first.',
+    async run(c) {
+      if (c.config.env === 'production') throw new Error('There is no dev mailbox in production: mail goes to SMTP_URL.');
+      const { readMailbox } = await import('../platform/mail/dev-mailbox.ts');
+      const messages = await readMailbox(join(c.config.dataDir, 'mailbox'));
+      const show = count(c, 'show');
+      if (show !== undefined) {
+        const m = messages[show - 1];
+        if (!m) throw new Error(`No message ${show} (the mailbox holds ${messages.length}).`);
+        c.out(`From: ${m.from}\nTo: ${m.to}\nDate: ${m.receivedAt}\nSubject: ${m.subject}\n\n${m.text}`, m);
+        return;
+      }
+      c.out(messages.length === 0 ? 'The dev mailbox is empty.'
+        : messages.map((m, i) => `${String(i + 1).padStart(3)}  ${m.receivedAt}  ${m.to}  ${m.subject}`).join('\n')
+          + '\n\nShow one with: npx keyturn mailbox --show 1',
+      messages.map(({ id, receivedAt, to, subject }) => ({ id, receivedAt, to, subject })));
+    },
+  },
+];
+
+// ── usage, made from the table ───────────────────────────────────────────────────────────────
+
+const synopsis = (c: Command) => [c.name, ...c.args.map((a) => `<${a}>`)].join(' ');
+const optionSynopsis = (options: Option[]) => options.map((o) => `[--${o.name}${o.value ? ` ${o.value}` : ''}]`).join(' ');
+
+function commandList(commands: Command[]): string {
+  const width = Math.max(...commands.map((c) => synopsis(c).length)) + 3;
+  return commands.map((c) => `  ${synopsis(c).padEnd(width)}${c.summary}${c.options.length ? `   ${optionSynopsis(c.options)}` : ''}`).join('\n');
+}
+
+const mainHelp = () => `Usage: keyturn <command> [options]
+
+Commands:
+${commandList(COMMANDS)}
+
+Options: --json (machine-readable output), --help (on every command).
+Configuration comes from the environment (see README); exit codes: 0 ok, 1 failed, 2 usage error.`;
+
+const groupHelp = (group: string, commands: Command[]) =>
+  `Usage: keyturn ${group} <command> [options]\n\nCommands:\n${commandList(commands)}\n\nkeyturn ${group} <command> --help describes one.`;
+
+function commandHelp(c: Command): string {
+  const options = [...c.options, ...GLOBAL_OPTIONS].map((o) => [`--${o.name}${o.value ? ` ${o.value}` : ''}`, o.help] as const);
+  const width = Math.max(...options.map(([flag]) => flag.length)) + 3;
+  return `Usage: keyturn ${[synopsis(c), optionSynopsis(c.options)].filter(Boolean).join(' ')}\n\n${c.help}\n\nOptions:\n`
+    + options.map(([flag, help]) => `  ${flag.padEnd(width)}${help}`).join('\n');
+}
+
+// ── parsing ──────────────────────────────────────────────────────────────────────────────────
+
+/** Switches take no value, so `--skip-invalid acme` leaves `acme` an argument. */
+const SWITCHES = new Set([...GLOBAL_OPTIONS, ...COMMANDS.flatMap((c) => c.options)].filter((o) => !o.value).map((o) => o.name));
+
+function parseArgs(argv: string[]) {
+  const positional: string[] = [];
+  const flags: Record<string, string | true> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a.startsWith('--')) {
+      const [k, v] = a.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+      if (v !== undefined) flags[k] = v;
+      else if (SWITCHES.has(k) || argv[i + 1] === undefined || argv[i + 1]!.startsWith('--')) flags[k] = true;
+      else flags[k] = argv[++i]!;
+    } else if (a === '-h') flags.help = true;
+    else positional.push(a);
+  }
+  return { positional, flags };
+}
+
+function findCommand(positional: string[]): { command: Command; args: string[] } | undefined {
+  const [first, second] = positional;
+  const pair = COMMANDS.find((c) => c.name === `${first} ${second}`);
+  if (pair) return { command: pair, args: positional.slice(2) };
+  const single = COMMANDS.find((c) => c.name === first);
+  return single && { command: single, args: positional.slice(1) };
+}
+
+/** No command matched: the help asked for, or a usage error naming what is wrong. */
+function noCommand(positional: string[], help: boolean): number {
+  const [first, second] = positional;
+  if (first === undefined) {
+    if (!help) throw new UsageError(mainHelp());
+    console.log(mainHelp());
     return 0;
+  }
+  const group = COMMANDS.filter((c) => c.name.startsWith(`${first} `));
+  if (group.length === 0) throw new UsageError(`Unknown command "${first}".\n\n${mainHelp()}`);
+  if (second === undefined && help) {
+    console.log(groupHelp(first, group));
+    return 0;
+  }
+  throw new UsageError(`${second === undefined ? `"${first}" needs a command.` : `Unknown command "${first} ${second}".`}\n\n${groupHelp(first, group)}`);
+}
+
+function checkUsage(command: Command, args: string[], flags: Record<string, string | true>): void {
+  const wrong = (problem: string) => new UsageError(`${problem}\n\n${commandHelp(command)}`);
+  const missing = command.args.find((_, i) => !args[i]);
+  if (missing) throw wrong(`Missing <${missing}>.`);
+  if (args.length > command.args.length) throw wrong(`Too many arguments: ${args.slice(command.args.length).join(' ')}`);
+  for (const [name, value] of Object.entries(flags)) {
+    const option = [...command.options, ...GLOBAL_OPTIONS].find((o) => o.name === name);
+    if (!option) throw wrong(`Unknown option --${name}.`);
+    if (!option.value && value !== true) throw wrong(`--${name} takes no value.`);
+    if (option.value && value === true) throw wrong(`--${name} needs a value (${option.value}).`);
+    const choices = option.value?.includes('|') ? option.value.split('|') : undefined;
+    if (choices && !choices.includes(value as string)) throw wrong(`--${name} takes ${choices.join(', ')}; not "${value}".`);
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { positional, flags } = parseArgs(argv);
+  const found = findCommand(positional);
+  if (!found) return noCommand(positional, flags.help === true);
+  const { command, args } = found;
+  if (flags.help) {
+    console.log(commandHelp(command));
+    return 0;
+  }
+  checkUsage(command, args, flags);
+
+  const config = loadConfig();
+  const json = flags.json === true;
+  let client: Awaited<ReturnType<typeof operatorClient>> | undefined;
+  try {
+    const code = await command.run({
+      args, flags, json, config,
+      out: (human, data) => console.log(json ? document(data) : human),
+      operator: async () => (client ??= await operatorClient(config)).call,
+    });
+    return code ?? 0;
   } finally {
-    await client.close();
+    await client?.close();
   }
 }
 
 export async function run(argv: string[]): Promise<void> {
   try {
     const code = await main(argv);
-    if (code >= 0) process.exit(code);
+    if (code !== RUNNING) process.exit(code);
   } catch (e) {
     if (e instanceof UsageError) { console.error(e.message); process.exit(2); }
     if (e instanceof ConfigError) { console.error(e.message); process.exit(1); }

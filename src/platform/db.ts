@@ -15,7 +15,8 @@ export interface Database {
   kind: 'pglite' | 'postgres';
   /** The pg pool behind a PostgreSQL server connection (rate limits use it directly); absent for PGlite. */
   pgPool?: Pool;
-  migrate(): Promise<void>;
+  /** Applies the migrations this build ships that the database lacks; resolves to how many. */
+  migrate(): Promise<number>;
   /** Number of applied migrations vs. the ones this build ships. */
   migrationState(): Promise<{ applied: number; shipped: number }>;
   ping(): Promise<void>;
@@ -80,6 +81,13 @@ async function appliedMigrations(db: Db): Promise<number> {
   }
 }
 
+/** Runs a migrator and counts what it applied (the caller holds the lock, where there is one). */
+async function countingApplied(db: Db, migrate: () => Promise<void>): Promise<number> {
+  const before = await appliedMigrations(db);
+  await migrate();
+  return (await appliedMigrations(db)) - before;
+}
+
 async function openPglite(dir: string | undefined): Promise<Database> {
   const { PGlite } = await import('@electric-sql/pglite');
   const { drizzle } = await import('drizzle-orm/pglite');
@@ -91,7 +99,7 @@ async function openPglite(dir: string | undefined): Promise<Database> {
   return {
     db: withSettleHooks(db as unknown as Db),
     kind: 'pglite',
-    migrate: () => migrate(db, { migrationsFolder }),
+    migrate: () => countingApplied(db as unknown as Db, () => migrate(db, { migrationsFolder })),
     migrationState: async () => ({ applied: await appliedMigrations(db as unknown as Db), shipped: await shippedMigrations() }),
     ping: async () => { await client.query('select 1'); },
     close: () => client.close(),
@@ -121,7 +129,7 @@ async function openPostgres(opts: DatabaseOptions): Promise<Database> {
       const lock = await pool.connect();
       try {
         await lock.query('select pg_advisory_lock($1)', [MIGRATION_LOCK]);
-        await migrate(db, { migrationsFolder });
+        return await countingApplied(db as unknown as Db, () => migrate(db, { migrationsFolder }));
       } finally {
         await lock.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {});
         lock.release();

@@ -1,6 +1,6 @@
 // Creating and changing accounts — shared by the operator API, the tenant admin API and the CLI.
 import { and, asc, eq, gt, ilike, inArray, isNotNull, isNull, or, type SQL } from 'drizzle-orm';
-import { conflict, invalidRequest, notFound } from '../../errors.ts';
+import { AppError, conflict, invalidRequest, notFound } from '../../errors.ts';
 import type { Ctx } from '../../platform/context.ts';
 import type { Db } from '../../platform/db.ts';
 import { users } from '../../platform/schema.ts';
@@ -221,13 +221,18 @@ export async function signOutEverywhere(ctx: Ctx, tenant: Tenant, id: string, ac
 }
 
 export interface ImportRow { email: string; name?: string; role?: string; }
-export interface ImportResult { created: number; skipped: { row: number; email: string; reason: string }[]; }
+export interface ImportProblem { row: number; email: string; reason: string; }
+export interface ImportResult { created: number; skipped: ImportProblem[]; }
+
+const importRejected = (problems: ImportProblem[]) =>
+  new AppError(422, 'import_rejected', `Nothing was imported: ${problems.length} row${problems.length === 1 ? '' : 's'} cannot be (listed in problems).`, { problems });
 
 /**
  * Bulk import without passwords (users set theirs through a reset link): every row is checked
- * first, then all valid rows are created in one transaction — nothing is ever half-imported.
+ * first, then the valid rows are created in one transaction, and the others skipped with a
+ * reason. With `allOrNothing`, one problem row means nothing is created (422 listing them all).
  */
-export async function importUsers(ctx: Ctx, tenant: Tenant, rows: ImportRow[], actor: Actor): Promise<ImportResult> {
+export async function importUsers(ctx: Ctx, tenant: Tenant, rows: ImportRow[], actor: Actor, opts: { allOrNothing?: boolean } = {}): Promise<ImportResult> {
   const skipped: ImportResult['skipped'] = [];
   const seen = new Set<string>();
   const valid: { row: number; email: string; canonical: string; name: string; role: Role }[] = [];
@@ -246,6 +251,7 @@ export async function importUsers(ctx: Ctx, tenant: Tenant, rows: ImportRow[], a
     seen.add(canonical);
     valid.push({ row, email, canonical, name: (r.name ?? '').slice(0, 200), role });
   });
+  if (opts.allOrNothing && skipped.length > 0) throw importRejected(skipped);
   if (valid.length > 0) {
     await ctx.db.transaction(async (tx) => {
       const now = ctx.clock.now();

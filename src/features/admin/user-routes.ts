@@ -39,7 +39,9 @@ const ResetBody = z.object({
 });
 const ImportBody = z.object({
   users: z.array(z.object({ email: z.string().max(1000), name: z.string().max(1000).optional(), role: z.string().max(50).optional() })).max(100_000),
+  allOrNothing: z.boolean().optional(),
 });
+const ImportProblem = z.object({ row: z.number().int(), email: z.string(), reason: z.string() });
 const Status = z.enum(['active', 'disabled', 'locked']);
 const ListQuery = z.object({
   q: z.string().max(200).optional(), after: z.string().max(300).optional(), limit: z.coerce.number().int().min(1).max(200).optional(),
@@ -97,15 +99,16 @@ export function registerUserRoutes(app: FastifyInstance, ctx: Ctx, base: string,
   });
 
   app.post(`${base}/users/import`, doc({
-    summary: 'Create many users at once (all or nothing)', tags, body: ImportBody,
+    summary: 'Create many users at once: the valid rows in one transaction, the others skipped with reasons; `allOrNothing: true` creates nothing unless every row is valid', tags, body: ImportBody,
     responses: {
-      200: { description: 'What was created and what was skipped, with reasons.', schema: z.object({ created: z.number().int(), skipped: z.array(z.object({ row: z.number().int(), email: z.string(), reason: z.string() })) }) },
+      200: { description: 'What was created and what was skipped, with reasons.', schema: z.object({ created: z.number().int(), skipped: z.array(ImportProblem) }) },
       ...common.invalid,
+      422: err('`import_rejected` (with `allOrNothing`): nothing was created; `problems` lists every row that cannot be, with its reason.'),
     },
   }), async (request) => {
     const { tenant, actor } = await resolve(request);
     const body = parse(ImportBody, request.body);
-    return importUsers(ctx, tenant, body.users, actor);
+    return importUsers(ctx, tenant, body.users, actor, { allOrNothing: body.allOrNothing });
   });
 
   app.get<{ Params: { id: string } }>(`${base}/users/:id`, doc({
