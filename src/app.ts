@@ -10,7 +10,6 @@ import { assertProductionReady, databaseOptions, type Config } from './config.ts
 import { createCaptcha } from './features/abuse/captcha.ts';
 import { LimitKeys } from './features/abuse/keys.ts';
 import { createPasswordHasher } from './features/accounts/password-hash.ts';
-import { accountLockRoutes } from './features/accounts/lock.ts';
 import { operatorRoutes } from './features/admin/operator-routes.ts';
 import { tenantAdminRoutes } from './features/admin/tenant-admin-routes.ts';
 import { passwordChangeRoutes } from './features/password-change/routes.ts';
@@ -146,7 +145,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   };
   jobs.push(
     () => resolveRequests(ctx),
-    () => sendDueMail(ctx.db, ctx.secrets, ctx.clock, transport, config.mailFrom, { ...config.outbox, stopping: () => worker.stopping }),
+    () => sendDueMail(ctx.db, ctx.secrets, ctx.clock, transport, config.mailFrom, { ...config.outbox, log, stopping: () => worker.stopping }),
   );
   void loadStrengthEstimator().catch((e) => log.error({ err: e }, 'password strength estimator failed to load'));
 
@@ -177,7 +176,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   publicApp.addHook('onSend', async (request, reply) => {
     if (request.url.startsWith('/api/')) reply.header('cache-control', 'no-store');
   });
-  for (const feature of [signInRoutes, passwordPolicyRoutes, passwordResetRoutes, passwordChangeRoutes, tenantAdminRoutes, accountLockRoutes, ssoRoutes, webPages]) {
+  for (const feature of [signInRoutes, passwordPolicyRoutes, passwordResetRoutes, passwordChangeRoutes, tenantAdminRoutes, ssoRoutes, webPages]) {
     await publicApp.register(feature, { ctx });
   }
   // The JSON API's description; hosted pages, SSO redirects and assets are HTML, not part of it.

@@ -1,4 +1,5 @@
 // HTTP plumbing shared by both listeners: the contract's error shape, body parsing, log redaction.
+import type { IncomingMessage } from 'node:http';
 import { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { AppError, csrfFailed, invalidRequest, unavailable } from '../errors.ts';
@@ -47,8 +48,7 @@ export function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T
   if (value === null || value === undefined || typeof value !== 'object' || Array.isArray(value)) {
     throw invalidRequest('The request body must be a JSON object.');
   }
-  const nul = fieldWithNul(value);
-  if (nul !== null) throw invalidRequest(`${nul || 'body'}: must not contain a NUL character.`, { field: nul });
+  refuseNul(value);
   const result = schema.safeParse(value);
   if (!result.success) {
     const issue = result.error.issues[0]!;
@@ -58,7 +58,12 @@ export function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T
   return result.data;
 }
 
-/** PostgreSQL text cannot hold U+0000: refuse it at the door instead of failing in a query. */
+/** PostgreSQL text cannot hold U+0000: refuse it at the door (400 naming where) instead of failing in a query. */
+export function refuseNul(value: unknown, name = 'body'): void {
+  const nul = fieldWithNul(value);
+  if (nul !== null) throw invalidRequest(`${nul || name}: must not contain a NUL character.`, { field: nul || name });
+}
+
 function fieldWithNul(value: unknown, path = ''): string | null {
   if (typeof value === 'string') return value.includes('\u0000') ? path : null;
   if (value && typeof value === 'object') {
@@ -99,7 +104,39 @@ function isDatabaseDown(err: unknown): boolean {
   return false;
 }
 
+// How much of a refused body is still read before the connection closes: enough for any honest
+// client (20 MiB admin limit), not so much that a body that never ends holds the connection.
+const DRAIN_MAX_BYTES = 32 * 1024 * 1024;
+const DRAIN_MAX_MS = 10_000;
+
+/** Reads and discards the rest of a request body; gives up after the bounds above. */
+function drainBody(req: IncomingMessage): Promise<void> {
+  return new Promise((resolve) => {
+    let bytes = 0;
+    const done = () => {
+      clearTimeout(timer);
+      req.off('data', onData).off('end', done).off('close', done).off('error', done);
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      bytes += chunk.length;
+      if (bytes > DRAIN_MAX_BYTES) done();
+    };
+    const timer = setTimeout(done, DRAIN_MAX_MS);
+    req.on('data', onData).once('end', done).once('close', done).once('error', done);
+    req.resume();
+  });
+}
+
 export function installErrorHandling(app: FastifyInstance): void {
+  // A body over the limit (known from Content-Length alone, or once the limit is passed) is
+  // answered with Connection: close while the client is still sending it. Closing at once resets
+  // the connection under the client's writes and it may never read the answer (EPIPE, ECONNRESET);
+  // so the rest is read first, within bounds, and the close that follows the answer is orderly.
+  // A hook, not the error handler: the pages have their own handler.
+  app.addHook('onError', async (request, _reply, error) => {
+    if (error.statusCode === 413 && !request.raw.complete && !request.raw.destroyed) await drainBody(request.raw);
+  });
   app.setErrorHandler((err: FastifyError | AppError, request, reply) => {
     if (err instanceof AppError) {
       reply.errorCode = err.code;

@@ -40,7 +40,7 @@ export class Metrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     });
     new Gauge({
-      name: 'keyturn_outbox_messages', help: 'Messages in the outbox by status (all instances).', labelNames: ['status'], registers,
+      name: 'keyturn_outbox_messages', help: 'Messages in the outbox by status (all instances); failed: given up (refused for good, or unsent for OUTBOX_RETRY_FOR), each also logged at error level.', labelNames: ['status'], registers,
       async collect() {
         await fromDatabase(async () => {
           const rows = rowsOf<{ status: string; n: number }>(await ctx.db.execute(sql`select status, count(*)::int as n from outbox group by status`));

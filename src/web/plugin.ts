@@ -4,14 +4,19 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { AppError } from '../errors.ts';
 import type { Ctx } from '../platform/context.ts';
+import { refuseNul, safeError } from '../platform/http.ts';
 import { assetRoutes } from './assets.ts';
 import { brandRoutes } from './brand.ts';
+import { compressText } from './compress.ts';
+import { faviconRoutes } from './favicon.ts';
 import { html } from './html.ts';
 import { alert, linkButton, page } from './layout.ts';
 import { adminPages } from './pages/admin.ts';
 import { forgotPages } from './pages/forgot.ts';
+import { lockPages } from './pages/lock.ts';
 import { loginPages } from './pages/login.ts';
 import { mailboxPages } from './pages/mailbox.ts';
+import { unlockPages } from './pages/unlock.ts';
 import { notFoundPage } from './pages/not-found.ts';
 import { resetCodePages } from './pages/reset-code.ts';
 import { resetPages } from './pages/reset.ts';
@@ -33,12 +38,21 @@ export async function webPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
       const text = status === 403 ? m.formExpired : m.requestInvalid;
       return sendPage(request, reply, page({ m, title: m.errorHeading, body: html`${alert('error', text)}${linkButton('/login', m.backToSignIn, 'secondary')}` }), status);
     }
-    request.log.error({ err }, 'page failed');
+    request.log.error({ err: safeError(err) }, 'page failed'); // a query error holds what was typed
     return sendPage(request, reply, page({ m, title: m.errorHeading, body: alert('error', m.genericError) }), 500);
   });
 
+  // Every page input in one place, before a handler passes it to a query: a NUL is a 400 page.
+  // Only our own cookies: one that another app on this host set is never read.
+  app.addHook('preValidation', async (request) => {
+    const cookies = Object.entries(request.cookies).filter(([name]) => name.startsWith('keyturn_'));
+    refuseNul({ params: request.params, query: request.query, cookies: Object.fromEntries(cookies), form: request.body });
+  });
+
+  app.addHook('onSend', compressText); // HTML, CSS and JS over 1 KiB, as brotli or gzip (compress.ts)
   await app.register(assetRoutes);
-  for (const pages of [brandRoutes, loginPages, forgotPages, resetPages, resetCodePages, settingsPages, mailboxPages, adminPages]) {
+  await app.register(faviconRoutes);
+  for (const pages of [brandRoutes, loginPages, forgotPages, resetPages, resetCodePages, settingsPages, lockPages, mailboxPages, adminPages, unlockPages]) {
     await app.register(pages, { ctx });
   }
 }

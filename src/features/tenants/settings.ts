@@ -1,9 +1,11 @@
 // A tenant's own settings beside its Google connection, all kept in `tenants.settings`: how long
 // its reset links live, who its mail comes from, and how its pages and emails look. Anything unset
 // falls back to the deployment's configuration (RESET_TOKEN_TTL, ADMIN_RESET_TOKEN_TTL, MAIL_FROM).
+import { isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { parseDuration, type Config } from '../../config.ts';
 import { invalidRequest } from '../../errors.ts';
+import { isSingleLine } from '../../platform/mail/transport.ts';
 import { parseEmail } from '../accounts/email.ts';
 import type { Tenant } from './store.ts';
 
@@ -18,7 +20,9 @@ export const SettingsPatch = {
   resetTokenTtl: z.string().max(20).nullable().optional(),
   adminResetTokenTtl: z.string().max(20).nullable().optional(),
   sender: z.object({
-    name: z.string().min(1).max(100).regex(PRINTABLE, 'must be printable text').optional(),
+    // The mailer refuses a From header that is not one line (U+2028 too): that would stop all of the tenant's mail.
+    name: z.string().min(1).max(100).regex(PRINTABLE, 'must be printable text')
+      .refine(isSingleLine, 'must be a single line (no line or paragraph separator)').optional(),
     address: z.string().max(254).optional(),
   }).nullable().optional(),
   branding: z.object({
@@ -26,6 +30,9 @@ export const SettingsPatch = {
     colour: z.string().regex(COLOUR, 'must be a colour like #1f4ed8').optional(),
     logoUrl: z.string().max(2000).optional(),
   }).nullable().optional(),
+  // The tenant's offices (CIDRs): requests naming the tenant from there get the larger per-network
+  // budgets instead of per-IP ones, so one egress address for a whole floor does not stop it.
+  trustedNetworks: z.array(z.string().max(50)).max(50).nullable().optional(),
 };
 const PatchObject = z.object(SettingsPatch);
 export type SettingsPatchInput = z.infer<typeof PatchObject>;
@@ -35,6 +42,7 @@ const Stored = z.object({
   adminResetTokenTtl: z.string().optional(),
   sender: z.object({ name: z.string().optional(), address: z.string().optional() }).optional(),
   branding: z.object({ name: z.string().optional(), colour: z.string().optional(), logoUrl: z.string().optional() }).optional(),
+  trustedNetworks: z.array(z.string()).optional(),
 });
 type Stored = z.infer<typeof Stored>;
 
@@ -84,7 +92,25 @@ export function settingsView(tenant: Pick<Tenant, 'settings'>) {
     adminResetTokenTtl: s.adminResetTokenTtl ?? null,
     sender: s.sender ? { name: s.sender.name ?? null, address: s.sender.address ?? null } : null,
     branding: s.branding ? { name: s.branding.name ?? null, colour: s.branding.colour ?? null, logoUrl: s.branding.logoUrl ?? null } : null,
+    trustedNetworks: s.trustedNetworks ?? [],
   };
+}
+
+/** The tenant's trusted networks (CIDRs, checked when they were saved). */
+export const trustedNetworksOf = (tenant: Pick<Tenant, 'settings'>): string[] => stored(tenant).trustedNetworks ?? [];
+
+// Wider networks would lift the per-IP limits for much of the internet.
+const WIDEST_PREFIX = { ipv4: 16, ipv6: 32 } as const;
+
+/** A CIDR ("203.0.113.0/24", "2001:db8:1::/48", or one address) in canonical form, or null. */
+function checkNetwork(value: string): string | null {
+  const [address = '', prefixText] = value.trim().split('/');
+  const family = isIPv4(address) ? 'ipv4' : isIPv6(address) ? 'ipv6' : null;
+  if (!family) return null;
+  const max = family === 'ipv4' ? 32 : 128;
+  const prefix = prefixText === undefined ? max : /^\d{1,3}$/.test(prefixText) ? Number(prefixText) : NaN;
+  if (!(prefix >= WIDEST_PREFIX[family] && prefix <= max)) return null;
+  return `${address.toLowerCase()}/${prefix}`;
 }
 
 const bad = (field: string, message: string) => invalidRequest(`${field}: ${message}`, { field });
@@ -114,6 +140,14 @@ export function applySettingsPatch(settings: Record<string, unknown>, patch: Set
     if (address === null) throw bad('sender.address', 'must be exactly one email address');
     if (!patch.sender.name && !address) throw bad('sender', 'give a name, an address or both (null goes back to MAIL_FROM)');
     next.sender = { ...(patch.sender.name ? { name: patch.sender.name } : {}), ...(address ? { address } : {}) };
+  }
+  if (patch.trustedNetworks === null || patch.trustedNetworks?.length === 0) delete next.trustedNetworks;
+  else if (patch.trustedNetworks) {
+    next.trustedNetworks = patch.trustedNetworks.map((n, i) => {
+      const network = checkNetwork(n);
+      if (!network) throw bad(`trustedNetworks.${i}`, `"${n}" is not an IPv4 network of /16 or narrower or an IPv6 network of /32 or narrower`);
+      return network;
+    });
   }
   if (patch.branding === null) delete next.branding;
   else if (patch.branding) {

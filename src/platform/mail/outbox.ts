@@ -1,11 +1,12 @@
 // Mail leaves through this table: a request only inserts a row (inside its own transaction),
 // a worker sends it later, so no request waits on SMTP and a crash loses nothing.
 import { and, desc, eq, sql } from 'drizzle-orm';
+import type { FastifyBaseLogger } from 'fastify';
 import type { Clock } from '../clock.ts';
 import type { Secrets } from '../crypto.ts';
 import { rowsOf, type Db } from '../db.ts';
 import { outbox } from '../schema.ts';
-import type { MailTransport } from './transport.ts';
+import { InvalidMailError, MailSendError, type MailTransport } from './transport.ts';
 
 export interface MailContent { subject: string; text: string; html: string; }
 export interface QueuedMail extends MailContent {
@@ -27,6 +28,8 @@ export interface OutboxOptions {
   batch?: number;
   /** Checked between two sends: on shutdown the send in flight finishes, the rest of the batch is released. */
   stopping?: () => boolean;
+  /** Where a message that will not go out is reported, at error level. */
+  log?: Pick<FastifyBaseLogger, 'error'>;
 }
 
 const DEFAULTS = { leaseMs: 60_000, maxBackoffMs: 15 * 60_000, retryForMs: 24 * 3_600_000, batch: 10 };
@@ -66,7 +69,17 @@ export function messageIdFor(rowId: string, from: string): string {
   return `<${rowId}@${domain}>`;
 }
 
-interface ClaimedRow { id: string; to_address: string; from_address: string | null; subject: string; sealed_body: string | null; attempts: number; created_at: Date | string; }
+interface ClaimedRow {
+  id: string; tenant_id: string | null; kind: string; to_address: string; from_address: string | null; subject: string;
+  sealed_body: string | null; attempts: number; created_at: Date | string;
+}
+
+/**
+ * Retrying cannot help: the mailer refused the message, or the server refused it for good (5xx).
+ * Not a refused login (EAUTH): the operator fixes the credentials and the queue goes out.
+ */
+const isPermanent = (err: unknown) =>
+  err instanceof InvalidMailError || (err instanceof MailSendError && !err.transient && err.code !== 'EAUTH');
 
 /**
  * Claims due rows (or rows whose sender died: lease expired) with FOR UPDATE SKIP LOCKED, so
@@ -88,7 +101,7 @@ export async function sendDueMail(
         order by next_attempt_at
         limit ${opts.batch}
         for update skip locked)
-      returning id, to_address, from_address, subject, sealed_body, attempts, created_at`),
+      returning id, tenant_id, kind, to_address, from_address, subject, sealed_body, attempts, created_at`),
   );
   for (const [i, row] of claimed.entries()) {
     if (opts.stopping?.()) {
@@ -110,17 +123,27 @@ export async function sendDueMail(
         .where(eq(outbox.id, row.id));
     } catch (err) {
       const at = clock.now().getTime();
-      const failed = at - new Date(row.created_at).getTime() >= opts.retryForMs;
+      const permanent = isPermanent(err);
+      const failed = permanent || at - new Date(row.created_at).getTime() >= opts.retryForMs;
+      const reason = String((err as Error).message ?? err).slice(0, 500);
       await db
         .update(outbox)
         .set({
           status: failed ? 'failed' : 'queued',
-          lastError: String((err as Error).message ?? err).slice(0, 500),
+          lastError: reason,
           nextAttemptAt: new Date(at + retryDelayMs(row.attempts, opts.maxBackoffMs)),
           leaseUntil: null,
           ...(failed ? { sealedBody: null } : {}),
         })
         .where(eq(outbox.id, row.id));
+      if (failed) {
+        // The reason is already free of credentials and body (smtp.ts); a server's reply may name the recipient.
+        opts.log?.error({
+          mail: { id: row.id, kind: row.kind, tenantId: row.tenant_id, attempts: row.attempts },
+          reason: reason.split(row.to_address).join('[recipient]'),
+          cause: permanent ? 'refused' : 'retry_window_ended',
+        }, 'mail not delivered: given up');
+      }
     }
   }
   return claimed.length;

@@ -47,6 +47,9 @@ const FORBIDDEN_HEADERS = new Set([
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,76}$/;
 const LINE_BREAK_OR_NUL = /[\r\n\0\u2028\u2029]/;
 
+/** The mailer's rule for header text (sender, subject, headers); settings that end up in a header check it on input. */
+export const isSingleLine = (value: string): boolean => !LINE_BREAK_OR_NUL.test(value);
+
 /**
  * Defence in depth against header injection: exactly one recipient, no commas/semicolons,
  * no CR/LF anywhere in header material. Throws InvalidMailError (which never echoes the values).
@@ -64,10 +67,10 @@ export function assertSafeOutgoingMail(mail: OutgoingMail): void {
   if (parsed.length !== 1 || !only || only.group !== undefined || !/^[^@\s]+@[^@\s]+$/.test(only.address)) {
     throw new InvalidMailError('Recipient must be exactly one email address.');
   }
-  if (typeof mail.from !== 'string' || mail.from.trim() === '' || LINE_BREAK_OR_NUL.test(mail.from)) {
+  if (typeof mail.from !== 'string' || mail.from.trim() === '' || !isSingleLine(mail.from)) {
     throw new InvalidMailError('Sender must be a single line.');
   }
-  if (typeof mail.subject !== 'string' || LINE_BREAK_OR_NUL.test(mail.subject)) {
+  if (typeof mail.subject !== 'string' || !isSingleLine(mail.subject)) {
     throw new InvalidMailError('Subject must be a single line.');
   }
   if (mail.messageId !== undefined && !/^<[^\s<>@]+@[^\s<>@]+>$/.test(mail.messageId)) {
@@ -77,7 +80,7 @@ export function assertSafeOutgoingMail(mail: OutgoingMail): void {
     if (!HEADER_NAME.test(name) || FORBIDDEN_HEADERS.has(name.toLowerCase())) {
       throw new InvalidMailError(`Header name not allowed: ${HEADER_NAME.test(name) ? name : '(invalid)'}`);
     }
-    if (typeof value !== 'string' || LINE_BREAK_OR_NUL.test(value)) {
+    if (typeof value !== 'string' || !isSingleLine(value)) {
       throw new InvalidMailError(`Header ${name} must be a single line.`);
     }
   }

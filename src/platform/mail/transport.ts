@@ -30,7 +30,7 @@ export interface MailTransport {
 
 export { DevMailbox, readMailbox, isValidMailId } from './dev-mailbox.ts';
 export type { StoredMail, MailboxEntry } from './dev-mailbox.ts';
-export { SmtpTransport, MailSendError, InvalidMailError, assertSafeOutgoingMail } from './smtp.ts';
+export { SmtpTransport, MailSendError, InvalidMailError, assertSafeOutgoingMail, isSingleLine } from './smtp.ts';
 
 /**
  * smtpUrl set → SMTP; otherwise a dev mailbox in `<dataDir>/mailbox`, or in memory when
