@@ -106,6 +106,9 @@ const schema = z
 
 export type RawConfig = z.infer<typeof schema>;
 
+/** Every configuration key, in schema order (docs/configuration.md must name each one). */
+export const CONFIG_KEYS = Object.keys(schema.shape) as (keyof RawConfig)[];
+
 export interface Config {
   env: string;
   port: number;

@@ -32,6 +32,11 @@ export const rateLimited = (retryAfterSeconds: number) =>
   new AppError(429, 'rate_limited', `Too many requests — try again in ${inWords(retryAfterSeconds)}.`, {
     retryAfter: retryAfterSeconds,
   }, { 'retry-after': String(retryAfterSeconds) });
+/** The account-wide sign-in budget is spent: browsers the address never used wait (same words for every address). */
+export const signInPaused = (retryAfterSeconds: number) =>
+  new AppError(429, 'rate_limited', `Too many failed sign-ins to this account: sign-in from new browsers is paused for ${inWords(retryAfterSeconds)}. If this is your account, we have emailed you a link to sign in from this browser; browsers you used before are not affected.`, {
+    retryAfter: retryAfterSeconds, reason: 'sign_in_paused',
+  }, { 'retry-after': String(retryAfterSeconds) });
 const CAPTCHA_MESSAGES = {
   missing: 'Please confirm you are a person: solve the captcha, then send the form again.',
   invalid: 'The captcha answer was not accepted — solve the new one, then send the form again.',

@@ -36,7 +36,7 @@ export interface Count { consumed: number; msBeforeNext: number; }
 type Marker = 'loginDelay' | 'captchaUsed';
 
 const UNLIMITED = 2 ** 31 - 1; // "counted, never refused": the PostgreSQL column is an integer
-const retryAfter = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+export const retryAfter = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
 // Redis: several counters read, or read and counted, by one script: one round trip and one command
 // instead of a MULTI per counter. The keys and values are rate-limiter-flexible's own (its consume

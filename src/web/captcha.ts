@@ -2,6 +2,13 @@
 // captcha_required, the form comes back with the challenge in a data attribute; the client script
 // solves the ALTCHA proof of work (self-hosted, no third party) and fills the hidden `captcha`
 // field. Without JavaScript the puzzle cannot be solved: the page says so plainly.
+//
+// One message at a time: the block's status line is the captcha's only message, in one of four
+// states (data-state): asked (as rendered: what to do) → working → done, or failed. The client
+// script moves it along and removes a page alert that repeats the "asked" sentence (data-asked).
+// On the sign-in form the password is never written back into the page (it would sit in the HTML):
+// with JavaScript the form is sent with fetch and keeps the typed password (client/sign-in.ts);
+// without it, the asked message says that the password must be typed again.
 import { AppError } from '../errors.ts';
 import { html, jsonAttr, type Html } from './html.ts';
 import type { Messages } from './i18n/index.ts';
@@ -18,11 +25,14 @@ export function captchaAsked(err: unknown): CaptchaAsk | null {
 /** 503 captcha_unavailable (the provider is not answering and CAPTCHA_FALLBACK is "block"). */
 export const captchaDown = (err: unknown) => err instanceof AppError && err.code === 'captcha_unavailable';
 
-/** The block inside the form: explanation, live status, hidden answer. */
-export function captchaBlock(m: Messages, ask: CaptchaAsk): Html {
+/**
+ * The block inside the form: one status line (asked → working → done, or failed), hidden answer.
+ * `password`: the form has a password field, which comes back empty after a plain (no-script) post.
+ */
+export function captchaBlock(m: Messages, ask: CaptchaAsk, opts: { password?: boolean } = {}): Html {
   if (ask.provider !== 'altcha') return alert('info', m.captchaUnsupported);
-  return html`<div class="captcha" data-captcha data-challenge="${jsonAttr(ask.challenge)}" data-working="${m.captchaWorking}" data-done="${m.captchaDone}" data-failed="${m.captchaFailed}">
+  return html`<div class="captcha" data-captcha data-state="asked" data-challenge="${jsonAttr(ask.challenge)}" data-asked="${m.captchaNeeded}" data-working="${m.captchaWorking}" data-done="${m.captchaDone}"${opts.password ? html` data-done-retype="${m.captchaDoneRetype}"` : ''} data-failed="${m.captchaFailed}">
 <input type="hidden" name="captcha" value="">
-<p class="captcha-status" role="status" aria-live="polite" data-captcha-status>${m.captchaNoScript}</p>
+<p class="captcha-status" role="status" aria-live="polite" data-captcha-status>${opts.password ? m.captchaNoScriptPassword : m.captchaNoScript}</p>
 </div>`;
 }

@@ -37,6 +37,7 @@ export function page({ m, title, body, context, head, wide, brand, nav }: PageIn
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light">
 <title>${title} · ${m.titleSuffix}</title>
+<link rel="icon" href="/favicon.ico" sizes="16x16 32x32">
 <link rel="stylesheet" href="/assets/app.css">
 ${brand?.colour ? html`<link rel="stylesheet" href="/t/${brand.slug}/brand.css">` : ''}
 <script type="module" src="/assets/app.js"></script>

@@ -1,9 +1,10 @@
 // Hosted pages at the HTTP level (no browser): plain form posts, headers, the token leaving the
 // URL, the rate-limit message, escaping.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gunzipSync } from 'node:zlib';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { rateLimited } from '../errors.ts';
-import { extractReset, startTestApp, STRONG, unique, type Res, type TestApp } from '../../test/helpers/app.ts';
+import { esc } from '../platform/html.ts';
+import { extractReset, startTestApp, STRONG, STRONG2, unique, type Res, type TestApp } from '../../test/helpers/app.ts';
 import { pickLanguage } from './i18n/index.ts';
 import { safeNext } from './respond.ts';
 
@@ -137,7 +138,8 @@ describe('forgot password without JavaScript', () => {
     for (const r of [known, unknown]) {
       expect(r.status).toBe(303);
       expect(r.headers.location).toBe('/forgot-password/sent');
-      expect(r.headers['set-cookie']).toBeUndefined();
+      // Only the sealed "sent to" note for the next page, set alike for both (item 15 below).
+      expect(cookiesOf(r).map((c) => c.replace(/=[^;]*/, '=…'))).toEqual(['keyturn_sent_to=…; Max-Age=600; Path=/forgot-password; HttpOnly; Secure; SameSite=Strict']);
     }
     const sent = await get('/forgot-password/sent');
     expect(sent.raw).toContain('Check your email');
@@ -168,7 +170,7 @@ describe('forgot password without JavaScript', () => {
       expect(res.headers['retry-after']).toBe('3600');
       expect(res.raw).toContain('Too many requests — try again in 60 minutes.');
       const de = await post('/forgot-password', { email: `${unique('busy')}@example.com` }, { 'accept-language': 'de' });
-      expect(de.raw).toContain('Zu viele Anfragen — versuche es in 60 Minuten noch einmal.');
+      expect(de.raw).toContain('Zu viele Anfragen — versuchen Sie es in 60 Minuten noch einmal.');
       const login = await post('/login', { email: `${unique('busy')}@example.com`, password: 'x' });
       expect(login.status).toBe(429);
       expect(login.raw).toContain('Too many requests — try again in 60 minutes.');
@@ -330,5 +332,325 @@ describe('/dev/mailbox and assets', () => {
     expect(again.statusCode).toBe(304);
     expect((await t.app.publicApp.inject({ method: 'GET', url: '/assets/app.css' })).statusCode).toBe(200);
     expect((await t.app.publicApp.inject({ method: 'GET', url: '/assets/nope.js' })).statusCode).toBe(404);
+  });
+});
+
+describe('issue 11 (items 8, 10, 11): sign-in and password pages', () => {
+  /** The "this wasn't me" token from the newest "password changed" notice to `email`. */
+  async function lockLinkFor(email: string, since: number): Promise<string> {
+    await t.drain();
+    const notice = await t.mail.waitFor((m) => t.mail.messages.indexOf(m) >= since && m.subject === 'Your password was changed' && m.to.includes(email.toLowerCase()));
+    const token = /account\/lock\?token=([A-Za-z0-9_-]+)/.exec(notice.text)?.[1];
+    expect(token).toBeTruthy();
+    return token!;
+  }
+
+  /** A member whose password was changed (STRONG → STRONG2) by the API, and the lock link of the notice. */
+  async function changedAccount() {
+    const { slug } = await t.tenant();
+    const email = `${unique('lock')}@example.com`;
+    await t.user(slug, email);
+    const s = await t.login(email);
+    const since = t.mail.messages.length;
+    const change = await t.api('POST', '/api/v1/password/change', { currentPassword: STRONG, newPassword: STRONG2 }, { cookie: s.cookie, 'x-csrf-token': s.csrf, origin: ORIGIN });
+    expect(change.status).toBe(200);
+    return { slug, email, lockToken: await lockLinkFor(email, since) };
+  }
+
+  const ticketOf = (res: Res) => /name="ticket" value="([^"]+)"/.exec(res.raw)?.[1];
+
+  it('item 8 (password in the chooser): the no-JavaScript chooser carries a single-use ticket, never the password; the ticket alone signs in', async () => {
+    const a = await t.tenant();
+    const b = await t.tenant();
+    const email = `${unique('two')}@example.com`;
+    await t.user(a.slug, email);
+    await t.user(b.slug, email);
+
+    const chooser = await post('/login', { email, password: STRONG, next: '/settings/password' });
+    expect(chooser.status).toBe(200);
+    expect(chooser.raw).toContain('Choose an account');
+    expect(chooser.raw).not.toContain(STRONG);
+    expect(chooser.raw).not.toContain(esc(STRONG));
+    expect(chooser.raw).not.toContain('name="password"');
+    expect(chooser.raw).toContain(`name="email" value="${email}"`);
+    const ticket = ticketOf(chooser);
+    expect(ticket).toBeTruthy();
+
+    // Choosing a tenant signs in with the ticket alone (no password in the form).
+    const chosen = await post('/login', { email, ticket: ticket!, tenant: b.slug, next: '/settings/password' });
+    expect(chosen.status).toBe(303);
+    expect(chosen.headers.location).toBe('/settings/password');
+    expect((await get('/account', { cookie: cookieHeader(chosen) })).raw).toContain(`Signed in as ${email} at ${b.slug.toUpperCase()}.`);
+
+    // Single use: the same ticket again goes back to the login page with "choice expired".
+    const again = await post('/login', { email, ticket: ticket!, tenant: a.slug });
+    expect(again.status).toBe(401);
+    expect(again.raw).toContain('The choice took too long and expired');
+    expect(again.raw).toContain('name="password"');
+    expect(cookiesOf(again).join()).not.toMatch(/keyturn_session=[^;]/);
+
+    // Only for the address it was issued for.
+    const other = ticketOf(await post('/login', { email, password: STRONG }));
+    expect((await post('/login', { email: `${unique('else')}@example.com`, ticket: other!, tenant: a.slug })).status).toBe(401);
+
+    // Expired after a few minutes.
+    const late = ticketOf(await post('/login', { email, password: STRONG }));
+    t.clock.advance(6 * 60_000);
+    try {
+      const expired = await post('/login', { email, ticket: late!, tenant: a.slug });
+      expect(expired.status).toBe(401);
+      expect(expired.raw).toContain('The choice took too long and expired');
+    } finally {
+      t.clock.advance(-6 * 60_000);
+    }
+
+    // The JSON API is unchanged: a ticket without the password is not enough there.
+    const api = await t.api('POST', '/api/v1/login', { email, password: STRONG });
+    expect(api.status).toBe(300);
+    expect((await t.api('POST', '/api/v1/login', { email, tenant: a.slug, ticket: api.body.ticket })).status).toBe(400);
+    expect((await t.api('POST', '/api/v1/login', { email, password: STRONG, tenant: a.slug, ticket: api.body.ticket })).status).toBe(200);
+  });
+
+  it('item 10 (history rule): a reused password fails the history rule in the checklist, with its own message, in English and German', async () => {
+    const { slug } = await t.tenant();
+    const email = `${unique('reuse')}@example.com`;
+    await t.user(slug, email);
+    const { token } = await resetMail(email);
+    const cookie = cookieHeader(await get(`/reset-password?token=${token}`));
+    const form = await get('/reset-password', { cookie });
+    expect(form.raw).toContain('data-rule="not_reused" data-ok="unknown"');
+    expect(form.raw).toContain('Not one of your last 5 passwords');
+
+    const reused = await post('/reset-password', { password: STRONG, repeat: STRONG }, { cookie });
+    expect(reused.status).toBe(422);
+    expect(reused.raw).toContain('data-rule="not_reused" data-ok="false"');
+    expect(reused.raw).toContain('You used this password recently');
+    expect(reused.raw).not.toContain('does not meet every rule yet');
+    const de = await post('/reset-password', { password: STRONG, repeat: STRONG }, { cookie, 'accept-language': 'de' });
+    expect(de.raw).toContain('Nicht eines Ihrer letzten 5 Passwörter');
+    expect(de.raw).toContain('Sie haben dieses Passwort vor Kurzem verwendet');
+
+    const s = await t.login(email);
+    const change = await post('/settings/password', { currentPassword: STRONG, password: STRONG, repeat: STRONG, _csrf: s.csrf }, { cookie: s.cookie });
+    expect(change.status).toBe(422);
+    expect(change.raw).toContain('data-rule="not_reused" data-ok="false"');
+    expect(change.raw).toContain('You used this password recently');
+
+    // A tenant with history 1 says "your current password"; with history 0 the rule is not listed.
+    const { slug: one } = await t.tenant(unique('one'), { passwordPolicy: { history: 1 } });
+    const { slug: off } = await t.tenant(unique('off'), { passwordPolicy: { history: 0 } });
+    for (const [tenantSlug, expected] of [[one, 'Not your current password'], [off, null]] as const) {
+      const address = `${unique('depth')}@example.com`;
+      await t.user(tenantSlug, address);
+      const session = await t.login(address);
+      const page = await get('/settings/password', { cookie: session.cookie });
+      if (expected) expect(page.raw).toContain(expected);
+      else expect(page.raw).not.toContain('data-rule="not_reused"');
+    }
+  });
+
+  it('item 11 (locked account): the right password on a locked account says it is locked and what to do, on both login pages, in English and German', async () => {
+    const { slug, email, lockToken } = await changedAccount();
+    expect((await post('/account/lock', { token: lockToken })).status).toBe(200);
+    for (const url of ['/login', `/t/${slug}/login`]) {
+      const res = await post(url, { email, password: STRONG2 });
+      expect(res.status, url).toBe(403);
+      expect(res.raw, url).toContain('This account is locked');
+      expect(res.raw, url).toContain('everybody was signed out');
+      expect(res.raw, url).toContain('administrator');
+      expect(res.raw, url).not.toContain('The email address or password is not right.');
+    }
+    const de = await post('/login', { email, password: STRONG2 }, { 'accept-language': 'de' });
+    expect(de.raw).toContain('Dieses Konto ist gesperrt');
+    // Without the right password nothing is learnt: the usual answer.
+    const wrong = await post('/login', { email, password: 'Wrong-Password-1!' });
+    expect(wrong.status).toBe(401);
+    expect(wrong.raw).toContain('The email address or password is not right.');
+  });
+
+  it('item 11 (lock page): the "this wasn\'t me" page uses the layout and the reader\'s language; GET changes nothing, POST locks, a dead link is 410', async () => {
+    const { email, lockToken } = await changedAccount();
+    const en = await get(`/account/lock?token=${lockToken}`);
+    expect(en.status).toBe(200);
+    expect(en.headers['cache-control']).toBe('no-store');
+    expect(en.raw).toContain('<html lang="en">');
+    expect(en.raw).toContain('href="/assets/app.css"');
+    expect(en.raw).toContain('Lock your account?');
+    expect(en.raw.match(/<button/g)).toHaveLength(1);
+    expect(en.raw).toContain('>Lock my account</button>');
+    const de = await get(`/account/lock?token=${lockToken}`, { 'accept-language': 'de' });
+    expect(de.raw).toContain('<html lang="de">');
+    expect(de.raw).toContain('>Konto sperren</button>');
+    // Opening the page (twice) changed nothing.
+    expect((await t.login(email, STRONG2)).status).toBe(200);
+
+    const locked = await post('/account/lock', { token: lockToken }, { 'accept-language': 'de' });
+    expect(locked.status).toBe(200);
+    expect(locked.raw).toContain('Ihr Konto ist gesperrt');
+    expect((await t.login(email, STRONG2)).status).not.toBe(200);
+    const dead = await post('/account/lock', { token: lockToken });
+    expect(dead.status).toBe(410);
+    expect(dead.raw).toContain('This link no longer works');
+    expect(dead.raw).toContain('<html lang="en">');
+    expect((await post('/account/lock', { token: lockToken }, { 'accept-language': 'de' })).raw).toContain('Dieser Link funktioniert nicht mehr');
+  });
+});
+
+describe('issue 11 item 15: rough edges a new user found', () => {
+  it('item 15: the check-your-email page names the address typed, the same way for known and unknown addresses, never in the URL', async () => {
+    const { slug } = await t.tenant();
+    const known = `${unique('Known.Person')}@example.com`;
+    await t.user(slug, known);
+    const unknown = `${unique('nobody')}@example.com`;
+    const sentFor = async (path: string, email: string) => {
+      const res = await post(path, { email: `  ${email} ` });
+      expect(res.status).toBe(303);
+      expect(String(res.headers.location)).toBe(`${path}/sent`); // nothing about the address in the URL
+      const cookie = cookiesOf(res).find((c) => c.startsWith('keyturn_sent_to='))!;
+      expect(cookie).toMatch(new RegExp(`; Max-Age=600; Path=${path}; HttpOnly; Secure; SameSite=Strict$`));
+      expect(decodeURIComponent(cookie)).not.toContain(email.split('@')[0]); // sealed, not readable
+      return (await get(`${path}/sent`, { cookie: cookie.split(';')[0]! })).raw;
+    };
+    const forKnown = await sentFor('/forgot-password', known);
+    const forUnknown = await sentFor('/forgot-password', unknown);
+    expect(forKnown).toContain(`If an account uses <strong class="sent-to">${known}</strong>, an email with a reset link and a code is on its way there.`);
+    expect(forUnknown).toContain(`<strong class="sent-to">${unknown}</strong>`);
+    // The same page, word for word, but for the address.
+    expect(forKnown.replace(known, 'ADDRESS')).toBe(forUnknown.replace(unknown, 'ADDRESS'));
+    const other = `${unique('Tenant.Person')}@example.com`; // a second request for one address would ask for the captcha
+    await t.user(slug, other);
+    const tenantPage = await sentFor(`/t/${slug}/forgot-password`, other);
+    expect(tenantPage).toContain(`<strong class="sent-to">${other}</strong>`);
+    const de = await get('/forgot-password/sent', { cookie: cookiesOf(await post('/forgot-password', { email: unknown.replace('nobody', 'niemand') }))[0]!.split(';')[0]!, 'accept-language': 'de' });
+    expect(de.raw).toContain(`Wenn ein Konto die Adresse <strong class="sent-to">${unknown.replace('nobody', 'niemand')}</strong> verwendet`);
+    // Without the note, or with a forged one, the page still works and names no address.
+    for (const cookie of [undefined, 'keyturn_sent_to=bm9ib2R5QGV4YW1wbGUuY29t']) {
+      const plain = await get('/forgot-password/sent', cookie ? { cookie } : {});
+      expect(plain.status).toBe(200);
+      expect(plain.raw).toContain('If an account uses this address');
+      expect(plain.raw).not.toContain('sent-to');
+    }
+    await t.drain();
+  });
+
+  it('item 15: after a password change the form does not stay on the page: a confirmation without fields', async () => {
+    const { slug } = await t.tenant();
+    const email = `${unique('changed')}@example.com`;
+    await t.user(slug, email);
+    const s = await t.login(email);
+    const ok = await post('/settings/password', { currentPassword: STRONG, password: 'Cobalt-Ridge-355!', repeat: 'Cobalt-Ridge-355!', _csrf: s.csrf }, { cookie: s.cookie });
+    expect(ok.status).toBe(303);
+    const done = await get(String(ok.headers.location), { cookie: s.cookie });
+    expect(done.status).toBe(200);
+    expect(done.raw).toContain('<h1>Your password was changed</h1>');
+    expect(done.raw).toContain('Password updated; other devices were signed out.');
+    expect(done.raw).not.toContain('action="/settings/password"');
+    expect(done.raw).not.toMatch(/<input[^>]+type="password"/);
+    expect(done.raw).toContain('href="/account"');
+    // The form itself is still there for the next change.
+    expect((await get('/settings/password', { cookie: s.cookie })).raw).toContain('name="currentPassword"');
+  });
+
+  it('item 15: after sign-out from a tenant session the tenant context is kept (its sign-in page, "You are signed out")', async () => {
+    const { slug } = await t.tenant();
+    const email = `${unique('leave')}@example.com`;
+    await t.user(slug, email);
+    const s = await t.login(email);
+    const out = await post('/logout', { _csrf: s.csrf }, { cookie: s.cookie });
+    expect(out.status).toBe(303);
+    expect(out.headers.location).toBe(`/t/${slug}/login?signed-out=1`);
+    const landing = await get(String(out.headers.location));
+    expect(landing.raw).toContain(`Sign in to ${slug.toUpperCase()}`);
+    expect(landing.raw).toContain('You are signed out.');
+    // Without a session (already ended) there is no tenant to go back to.
+    expect((await post('/logout', {})).headers.location).toBe('/login?signed-out=1');
+  });
+
+  it('item 15: the 7-day reset-link lifetime reads "7 days", not "168 hours", in English and German', async () => {
+    const { slug } = await t.tenant();
+    const admin = `${unique('boss')}@example.com`;
+    await t.user(slug, admin, { role: 'admin' });
+    const member = await t.user(slug, `${unique('staff')}@example.com`);
+    const s = await t.login(admin);
+    const en = await get(`/admin/users/${member.id}/reset`, { cookie: s.cookie });
+    expect(en.status).toBe(200);
+    expect(en.raw).toContain('<option value="7d">7 days</option>');
+    expect(en.raw).toContain('<option value="24h">24 hours</option>');
+    expect(en.raw).not.toContain('168');
+    const de = await get(`/admin/users/${member.id}/reset`, { cookie: s.cookie, 'accept-language': 'de' });
+    expect(de.raw).toContain('<option value="7d">7 Tage</option>');
+    expect(de.raw).not.toContain('168');
+  });
+
+  it('item 15: German uses the formal "Sie" everywhere, never "du", "dich", "dir" or "dein…"', async () => {
+    const { de } = await import('./i18n/de.ts');
+    const informal = /(?<!\p{L})(du|dich|dir|dein\p{L}*)(?!\p{L})/iu;
+    const texts: string[] = [];
+    const samples: unknown[][] = [['a@example.com', 'ACME', 'X'], [2], [{ count: 5, per: '1 Stunde' }], [null]];
+    const walk = (value: unknown, key: string): void => {
+      if (typeof value === 'string') texts.push(`${key}: ${value}`);
+      else if (typeof value === 'function') {
+        for (const args of samples) {
+          try {
+            texts.push(`${key}: ${String((value as (...a: unknown[]) => unknown)(...args))}`);
+          } catch { /* a sample that does not fit this function */ }
+        }
+      } else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) walk(v, `${key}.${k}`);
+    };
+    walk(de, 'de');
+    expect(texts.length).toBeGreaterThan(250);
+    expect(texts.filter((x) => informal.test(x))).toEqual([]);
+    // And as the pages render it.
+    const { slug } = await t.tenant();
+    for (const url of ['/login', `/t/${slug}/login`, '/forgot-password', '/forgot-password/sent', '/reset-password', '/reset-password/code', '/reset-password/done']) {
+      const res = await get(url, { 'accept-language': 'de' });
+      const words = res.raw.replace(/<[^>]*>/g, ' ');
+      expect(words.match(informal), url).toBeNull();
+    }
+    expect((await get('/forgot-password', { 'accept-language': 'de' })).raw).toContain('Geben Sie die E-Mail-Adresse ein, mit der Sie sich anmelden.');
+  });
+
+  it('item 15: /favicon.ico is served (no page causes a 404) and every page links it', async () => {
+    const icon = await t.app.publicApp.inject({ method: 'GET', url: '/favicon.ico' });
+    expect(icon.statusCode).toBe(200);
+    expect(icon.headers['content-type']).toBe('image/x-icon');
+    const bytes = icon.rawPayload;
+    expect([...bytes.subarray(0, 6)]).toEqual([0, 0, 1, 0, 2, 0]); // an icon file holding two images
+    expect(bytes.readUInt32LE(6 + 8) + bytes.readUInt32LE(6 + 16 + 8) + 6 + 32).toBe(bytes.length);
+    const { slug } = await t.tenant();
+    for (const url of ['/login', `/t/${slug}/login`, '/forgot-password', '/reset-password/code', '/t/no-such-tenant/login']) {
+      expect((await get(url)).raw, url).toContain('<link rel="icon" href="/favicon.ico"');
+    }
+  });
+
+  it('item 15: HTML is compressed (gzip or brotli) when the client accepts it, with every security header kept', async () => {
+    const { slug } = await t.tenant();
+    for (const url of ['/login', `/t/${slug}/forgot-password`, '/reset-password/code']) {
+      const plain = await t.app.publicApp.inject({ method: 'GET', url });
+      expect(plain.headers['content-encoding'], url).toBeUndefined();
+      expect(String(plain.headers.vary), url).toContain('Accept-Encoding');
+      const gz = await t.app.publicApp.inject({ method: 'GET', url, headers: { 'accept-encoding': 'gzip, deflate' } });
+      expect(gz.statusCode, url).toBe(200);
+      expect(gz.headers['content-encoding'], url).toBe('gzip');
+      expect(String(gz.headers.vary), url).toBe('Accept-Language, Cookie, Accept-Encoding');
+      expect(gunzipSync(gz.rawPayload).toString('utf8'), url).toBe(plain.body);
+      expect(Number(gz.headers['content-length']), url).toBe(gz.rawPayload.length);
+      expect(gz.rawPayload.length, url).toBeLessThan(plain.rawPayload.length * 0.75);
+      const br = await t.app.publicApp.inject({ method: 'GET', url, headers: { 'accept-encoding': 'gzip, deflate, br' } });
+      expect(br.headers['content-encoding'], url).toBe('br');
+      expect(brotliDecompressSync(br.rawPayload).toString('utf8'), url).toBe(plain.body);
+      for (const res of [gz, br]) {
+        for (const header of ['content-security-policy', 'referrer-policy', 'x-content-type-options', 'x-frame-options', 'strict-transport-security', 'cross-origin-opener-policy']) {
+          expect(res.headers[header], `${url} ${header}`).toBe(plain.headers[header]);
+        }
+        expect(res.headers['cache-control'], url).toBe('no-store');
+        expect(res.headers['content-type'], url).toBe('text/html; charset=utf-8');
+      }
+    }
+    // A refused encoding is not used; a small body (under 1 KiB) goes as it is.
+    expect((await t.app.publicApp.inject({ method: 'GET', url: '/login', headers: { 'accept-encoding': 'gzip;q=0, br;q=0' } })).headers['content-encoding']).toBeUndefined();
+    const css = await t.app.publicApp.inject({ method: 'GET', url: '/assets/app.css', headers: { 'accept-encoding': 'gzip' } });
+    expect(css.headers['content-encoding']).toBe('gzip');
+    expect(css.headers.vary).toBe('Accept-Encoding');
   });
 });

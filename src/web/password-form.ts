@@ -1,6 +1,8 @@
 // The "new password + repeat" block shared by the reset and the settings page: the rule checklist
 // (server-rendered, so it reads fine without JavaScript), the strength meter and the mismatch
 // message that the client script brings to life with the same policy module the server enforces.
+// The history rule (`not_reused`, history.ts) is listed too: only the server can check it, so the
+// page shows it unknown until a submit, and failed when the server refused the password for it.
 import type { PasswordPolicy, RuleId } from '../features/password-policy/policy.ts';
 import { describeRules } from '../features/password-policy/policy.ts';
 import { html, jsonAttr, type Html } from './html.ts';
@@ -51,23 +53,35 @@ export interface NewPasswordInput {
   error?: string;
   /** Server-side error for the repeat field (did not match). */
   repeatError?: string;
+  /** How many recent passwords the new one must differ from (`not_reused`); 0 or absent: not listed. */
+  history?: number;
 }
 
-export function newPasswordFields({ m, policy, failed, error, repeatError }: NewPasswordInput): Html {
-  const rules = describeRules(policy);
-  const state = (id: string) => (failed ? (failed.includes(id) ? 'false' : 'true') : 'unknown');
-  const stateText = (id: string) => (state(id) === 'true' ? m.ruleMet : state(id) === 'false' ? m.ruleNotMet : '');
+/** The message above the field for a policy refusal: its own for a reused password. */
+export function policyMessage(m: Messages, failed: string[], history: number): string {
+  return failed.length === 1 && failed[0] === 'not_reused' && history > 0 ? m.policyReused(history) : m.policyFailed;
+}
+
+export function newPasswordFields({ m, policy, failed, error, repeatError, history = 0 }: NewPasswordInput): Html {
+  const rules: { id: string; label: string; serverOnly?: boolean }[] = describeRules(policy).map((r) => ({ id: r.id, label: ruleLabel(m, r.id, policy) }));
+  if (history > 0) rules.push({ id: 'not_reused', label: m.ruleNotReused(history), serverOnly: true });
+  const serverOnly = new Set(rules.filter((r) => r.serverOnly).map((r) => r.id));
+  // A server-only rule is never ticked: a refusal for another rule (or a page-side one, like an empty
+  // field) does not say that this password passed it.
+  const state = (id: string) => (failed?.includes(id) ? 'false' : failed && !serverOnly.has(id) ? 'true' : 'unknown');
+  // Too long is not a "not yet": typing more cannot fix it.
+  const stateText = (id: string) => (state(id) === 'true' ? m.ruleMet : state(id) === 'false' ? (id === 'max_length' ? m.ruleBroken : m.ruleNotMet) : '');
   return html`<div class="field${error ? ' field-invalid' : ''}">
 <label for="new-password">${m.newPassword}</label>
 ${error ? html`<p class="field-error" id="new-password-error">${error}</p>` : ''}
 <input id="new-password" name="password" type="password" autocomplete="new-password" required maxlength="1024" aria-describedby="${error ? 'new-password-error ' : ''}rules-heading rules"${error ? html` aria-invalid="true"` : ''} data-new-password>
-<div class="meter" data-meter data-levels="${jsonAttr(m.strengthLevels)}" hidden>
+<div class="meter" data-meter data-levels="${jsonAttr(m.strengthLevels)}" data-too-long="${m.strengthTooLong}" hidden>
 <div class="meter-bar" data-score="-1" aria-hidden="true"><span></span><span></span><span></span><span></span></div>
 <p class="meter-text">${m.strengthLabel}: <span data-meter-text>—</span></p>
 </div>
 <p class="rules-heading" id="rules-heading">${m.rulesHeading}</p>
-<ul class="rules" id="rules" aria-live="polite" data-rules>
-${rules.map((r) => html`<li data-rule="${r.id}" data-ok="${state(r.id)}"><span class="rule-label">${ruleLabel(m, r.id, policy)}</span><span class="visually-hidden" data-rule-state>${stateText(r.id) ? html` (${stateText(r.id)})` : ''}</span></li>
+<ul class="rules" id="rules" aria-live="polite" data-rules data-broken="${m.ruleBroken}">
+${rules.map((r) => html`<li data-rule="${r.id}" data-ok="${state(r.id)}"${r.serverOnly ? html` data-server-only` : ''}><span class="rule-label">${r.label}</span><span class="visually-hidden" data-rule-state>${stateText(r.id) ? html` (${stateText(r.id)})` : ''}</span></li>
 `)}</ul>
 </div>
 <div class="field${repeatError ? ' field-invalid' : ''}">

@@ -82,7 +82,7 @@ describe('accessibility and screenshots', () => {
     await check('settings-password-updated');
     await page.getByRole('link', { name: 'Back to your account' }).click();
     await page.getByRole('button', { name: 'Sign out' }).click();
-    await pathOf(page).toBe('/login');
+    await pathOf(page).toBe(`/t/${tenant.slug}/login`);
   });
 
   it('forgot password and the reset form as it fills in', async () => {

@@ -3,10 +3,10 @@
 //   2. past a counter's captcha threshold the adaptive captcha is asked for (428 + challenge);
 //   3. the request is counted (forgot: every request; login: failures only).
 // Keys never depend on whether the account exists, so an unknown address meets the same limits.
-import { captchaRequired, captchaUnavailable } from '../../errors.ts';
+import { captchaRequired, captchaUnavailable, signInPaused } from '../../errors.ts';
 import type { Ctx } from '../../platform/context.ts';
 import type { LimitName } from '../../platform/limit-rules.ts';
-import { RateLimits, type Count } from '../../platform/rate-limit.ts';
+import { RateLimits, retryAfter, type Count } from '../../platform/rate-limit.ts';
 import { LimitKeys } from './keys.ts';
 import { fromTrustedNetwork } from './networks.ts';
 
@@ -20,14 +20,15 @@ interface Counter { name: LimitName; key: string; /** false: over budget means d
 
 /** Refuses with 429 when a hard budget is spent (the longest wait wins); tells whether a captcha threshold is crossed. */
 function standing(ctx: Ctx, counters: Counter[], counts: Count[]): { captcha: boolean } {
-  let refused = false;
+  let refused: Counter | undefined;
   let wait = 0;
   counters.forEach((c, i) => {
     const points = ctx.limits.rule(c.name).points;
     if (c.hard === false || points === null || counts[i]!.consumed < points) return;
-    refused = true;
+    if (!refused || counts[i]!.msBeforeNext > wait) refused = c;
     wait = Math.max(wait, counts[i]!.msBeforeNext); // a counter without expiry (-1) still refuses
   });
+  if (refused?.name === 'loginFailuresPerAccount') throw signInPaused(retryAfter(wait));
   if (refused) RateLimits.refuse(wait);
   return {
     captcha: counters.some((c, i) => {

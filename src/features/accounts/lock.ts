@@ -1,11 +1,8 @@
 // "This wasn't me": the link in the password-changed notice locks the account, revokes every
-// session and every pending reset link. Opening the link (GET) changes nothing: mail scanners open
-// links; the page asks for one click, which POSTs.
+// session and every pending reset link. The pages behind the link (GET shows one button, POST
+// locks) are in web/pages/lock.ts.
 import { and, eq, gt, isNull } from 'drizzle-orm';
-import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
 import type { Ctx } from '../../platform/context.ts';
-import { esc } from '../../platform/html.ts';
 import { enqueueMail } from '../../platform/mail/outbox.ts';
 import { lockTokens, tenants, users } from '../../platform/schema.ts';
 import { audit } from '../audit/audit.ts';
@@ -14,10 +11,7 @@ import { revokeTokensFor } from '../password-reset/store.ts';
 import { revokeSessions } from '../sessions/sessions.ts';
 import { mailBrandOf, senderOf } from '../tenants/settings.ts';
 
-function page(title: string, body: string): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${esc(title)}</title></head><body><main><h1>${esc(title)}</h1>${body}</main></body></html>`;
-}
-
+/** Locks the account of an unused, unexpired lock link; false when the link no longer works. */
 export async function lockAccount(ctx: Ctx, token: string, ip: string): Promise<boolean> {
   const now = ctx.clock.now();
   return ctx.db.transaction(async (tx) => {
@@ -40,23 +34,5 @@ export async function lockAccount(ctx: Ctx, token: string, ip: string): Promise<
       kind: 'account_locked', to: row.user.email, tenantId: row.tenant.id, userId: row.user.id, from: senderOf(ctx.config.mailFrom, row.tenant),
     });
     return true;
-  });
-}
-
-export async function accountLockRoutes(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
-  app.get('/account/lock', async (request, reply) => {
-    const { token } = (request.query ?? {}) as { token?: string };
-    reply.header('cache-control', 'no-store').type('text/html; charset=utf-8');
-    return page('Lock your account?', `<p>Locking signs everybody out of this account and stops every reset link. Your administrator will have to unlock it.</p>
-<form method="post" action="/account/lock"><input type="hidden" name="token" value="${esc(token ?? '')}"><button type="submit">Lock my account</button></form>`);
-  });
-
-  app.post('/account/lock', async (request, reply) => {
-    const body = z.object({ token: z.string().max(200) }).safeParse(request.body);
-    const ok = body.success && (await lockAccount(ctx, body.data.token, request.ip));
-    if (ok) ctx.worker.kick();
-    reply.header('cache-control', 'no-store').type('text/html; charset=utf-8');
-    if (!ok) return reply.status(410).send(page('This link no longer works', '<p>It was already used or has expired. If you think someone else is in your account, contact your administrator.</p>'));
-    return page('Your account is locked', '<p>Everybody was signed out and all reset links stopped working. Contact your administrator to unlock it.</p>');
   });
 }

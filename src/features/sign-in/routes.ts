@@ -29,7 +29,7 @@ export const SessionView = z.object({
 export async function signInRoutes(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
   app.post('/api/v1/login', doc({
     summary: 'Sign in with email and password', tags: ['sessions'], auth: 'none', body: LoginBody,
-    description: 'Sets the session cookie, or returns `token` when `tokenType` is `bearer`, and the device cookie (a browser that signed in before keeps a failure budget of its own when strangers spend the account\'s). With `tenant` omitted and the password right in several tenants: 300 with a ticket; repeat with `tenant` and `ticket`.',
+    description: 'Sets the session cookie and the device cookie (a browser that signed in before keeps a failure budget of its own when strangers spend the account\'s), or returns `token` and sets no cookie when `tokenType` is `bearer`. With `tenant` omitted and the password right in several tenants: 300 with a ticket; repeat with `tenant` and `ticket`.',
     responses: {
       200: { description: 'Signed in.', schema: LoginResponse },
       300: { description: '`choose_tenant`: the password fits several tenants.', schema: ChooseTenant },
@@ -54,10 +54,10 @@ export async function signInRoutes(app: FastifyInstance, { ctx }: { ctx: Ctx }) 
       });
     }
     request.tenantSlug = result.tenant.slug;
-    setDeviceCookie(reply, result.device, ctx.config.publicUrl.startsWith('https:'));
     const payload = { user: result.user, tenant: result.tenant, expiresAt: result.expiresAt.toISOString() };
-    if (body.tokenType === 'bearer') return { ...payload, token: result.token };
+    if (body.tokenType === 'bearer') return { ...payload, token: result.token }; // no cookie of any kind
     setSessionCookie(ctx, reply, result.token, result.expiresAt);
+    setDeviceCookie(reply, result.device, ctx.config.publicUrl.startsWith('https:'));
     return payload;
   });
 

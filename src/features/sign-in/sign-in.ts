@@ -1,11 +1,10 @@
 // Password sign-in. One answer (401 invalid_credentials) for every wrong combination; a right
 // password in several tenants asks the caller to choose (300 choose_tenant + a short-lived ticket).
-import { and, eq, gt, isNull, sql } from 'drizzle-orm';
-import { accountLocked, AppError, invalidCredentials, passwordExpired } from '../../errors.ts';
+import { and, eq, isNull, sql } from 'drizzle-orm';
+import { accountLocked, invalidCredentials, passwordExpired } from '../../errors.ts';
 import type { Ctx } from '../../platform/context.ts';
 import { oncePerDatabase, type Db } from '../../platform/db.ts';
-import { randomToken } from '../../platform/crypto.ts';
-import { loginTickets, tenants, users } from '../../platform/schema.ts';
+import { tenants, users } from '../../platform/schema.ts';
 import { audit } from '../audit/audit.ts';
 import { Devices } from '../abuse/devices.ts';
 import { guardLogin } from '../abuse/guard.ts';
@@ -13,8 +12,7 @@ import { sendUnlockEmail } from '../abuse/unlock.ts';
 import { canonicalEmail } from '../accounts/email.ts';
 import { passwordAgeLimit } from '../password-policy/history.ts';
 import { createSession, revokeSession, type SessionInfo } from '../sessions/sessions.ts';
-
-const TICKET_TTL_MS = 5 * 60_000;
+import { invalidTicket, issueTicket, spendTicket } from './choose-tenant.ts';
 
 export interface SignInInput {
   email: string; password: string; tenant?: string; ticket?: string; ip: string; userAgent?: string;
@@ -79,16 +77,13 @@ export async function signIn(ctx: Ctx, input: SignInInput): Promise<SignInResult
     throw invalidCredentials();
   }
 
-  if (input.ticket !== undefined) await spendTicket(ctx, input.ticket, email, matches.map((m) => m.u.id));
+  if (input.ticket !== undefined) {
+    const spent = await spendTicket(ctx, input.ticket, email);
+    if (!spent || !matches.every((m) => spent.userIds.includes(m.u.id))) throw invalidTicket();
+  }
 
   if (matches.length > 1) {
-    const ticket = randomToken();
-    await ctx.db.insert(loginTickets).values({
-      ticketHash: ctx.secrets.hash('login-ticket', ticket),
-      emailCanonical: email,
-      userIds: matches.map((m) => m.u.id),
-      expiresAt: new Date(ctx.clock.now().getTime() + TICKET_TTL_MS),
-    });
+    const ticket = await issueTicket(ctx, email, matches.map((m) => m.u.id));
     return { kind: 'choose-tenant', ticket, tenants: matches.map((m) => ({ slug: m.t.slug, name: m.t.name })) };
   }
 
@@ -111,24 +106,6 @@ export async function signIn(ctx: Ctx, input: SignInInput): Promise<SignInResult
     tenant: { slug: t.slug, name: t.name },
     device: devices.remember(input.device, email),
   };
-}
-
-/** A ticket is single-use, short-lived, and only good for the accounts it was issued for. */
-async function spendTicket(ctx: Ctx, ticket: string, email: string, userIds: string[]): Promise<void> {
-  // Single use: the UPDATE only matches an unused, unexpired ticket; a row count of 0 means refused.
-  const [row] = await ctx.db
-    .update(loginTickets)
-    .set({ usedAt: ctx.clock.now() })
-    .where(and(
-      eq(loginTickets.ticketHash, ctx.secrets.hash('login-ticket', ticket)),
-      eq(loginTickets.emailCanonical, email),
-      isNull(loginTickets.usedAt),
-      gt(loginTickets.expiresAt, ctx.clock.now()),
-    ))
-    .returning({ userIds: loginTickets.userIds });
-  if (!row || !userIds.every((id) => row.userIds.includes(id))) {
-    throw new AppError(401, 'invalid_ticket', 'The tenant choice expired — sign in again.');
-  }
 }
 
 export async function signOut(ctx: Ctx, s: SessionInfo, ip: string): Promise<void> {

@@ -3,6 +3,7 @@ import { enhanceAdmin } from './admin.ts';
 import { solveCaptchas } from './captcha.ts';
 import { localTimes, passwordToggles } from './enhance.ts';
 import { enhancePasswordForm } from './password.ts';
+import { enhanceSignIn } from './sign-in.ts';
 
 function start(): void {
   document.documentElement.classList.add('js');
@@ -11,6 +12,8 @@ function start(): void {
   solveCaptchas();
   enhanceAdmin();
   for (const form of Array.from(document.querySelectorAll<HTMLFormElement>('form[data-password-form]'))) enhancePasswordForm(form);
+  // Sign-in replaces the page's content with the server's answer, then runs this again on it.
+  for (const form of Array.from(document.querySelectorAll<HTMLFormElement>('form[data-sign-in]'))) enhanceSignIn(form, start);
 }
 
 if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);

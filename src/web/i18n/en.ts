@@ -11,6 +11,7 @@ export const en = {
   titleSuffix: 'Keyturn',
   minutes: (n: number) => plural(n, 'minute', 'minutes'),
   hours: (n: number) => plural(n, 'hour', 'hours'),
+  days: (n: number) => plural(n, 'day', 'days'),
   utc: 'UTC',
 
   // shared form words
@@ -32,8 +33,11 @@ export const en = {
   captchaNeeded: 'Please confirm you are a person, then send the form again.',
   captchaWorking: 'Checking that you are a person… (this takes a moment)',
   captchaDone: 'Done — you can send the form now.',
+  /** Done, on a sign-in form that came back without the password (it is never written into a page). */
+  captchaDoneRetype: 'Done — type your password again, then sign in.',
   captchaFailed: 'The check did not finish. Reload the page and try again.',
   captchaNoScript: 'This check needs JavaScript. Turn it on, or try again later.',
+  captchaNoScriptPassword: 'Please confirm you are a person: this check needs JavaScript. Turn it on, then type your password again and sign in (for your safety the page did not keep it).',
   captchaUnsupported: 'An extra check is needed that this page cannot show. Please try again later.',
   captchaUnavailable: 'The check that you are a person is not answering — try again in a minute.',
 
@@ -44,10 +48,19 @@ export const en = {
   loginFailed: 'The email address or password is not right.',
   sessionEnded: 'You were signed out. Sign in again to continue.',
   signedOut: 'You are signed out.',
+  unlockTitle: 'Sign in from this browser',
+  unlockIntro: 'Sign-in from new browsers was paused for your account after many failed attempts. Confirm to make this browser one you can sign in from, then sign in with your password.',
+  unlockButton: 'Trust this browser',
+  unlockDone: 'This browser can sign in to your account again. Sign in with your password.',
+  unlockGoneTitle: 'This link no longer works',
+  unlockGoneText: 'It was already used or has expired. Sign in from a browser you have used before, or wait an hour and try again.',
   chooseTenantTitle: 'Choose an account',
   chooseTenantIntro: 'This email address and password fit more than one account. Which one do you want to use?',
   continueTo: (tenant: string) => `Continue to ${tenant}`,
   ticketExpired: 'The choice took too long and expired — please sign in again.',
+  accountLocked: 'This account is locked. Someone used the "this wasn\'t me" link in a security email about it, so everybody was signed out. An administrator of your organisation must unlock it; then you can sign in again, or reset your password.',
+  signInPaused: (minutes: string) => `Too many failed sign-ins to this account: sign-in from new browsers is paused for ${minutes}. If this is your account, we have emailed you a link to sign in from this browser. Browsers you have used before are not affected.`,
+  passwordExpired: 'Your password has expired. Choose a new one with "Forgot password?" below.',
 
   // single sign-on on the tenant login page
   ssoGoogle: 'Sign in with Google',
@@ -67,6 +80,9 @@ export const en = {
   haveCode: 'Already have a code? Enter it here',
   sentTitle: 'Check your email',
   sentText: (ttl: string) => `If an account uses this address, an email with a reset link and a code is on its way. The link and the code work once, for ${ttl}.`,
+  /** The address typed, shown back (the same words whether or not an account uses it). */
+  sentTextTo: (email: string, ttl: string): Html =>
+    html`If an account uses <strong class="sent-to">${email}</strong>, an email with a reset link and a code is on its way there. The link and the code work once, for ${ttl}.`,
   sentNothingHeading: 'Nothing arrived?',
   sentTipSpam: 'Look in your spam or junk folder.',
   sentTipAddress: 'Check that you typed the exact address you sign in with: the email only goes to the address on the account.',
@@ -95,6 +111,8 @@ export const en = {
   rulesHeading: 'Your new password needs',
   ruleMet: 'done',
   ruleNotMet: 'not yet',
+  /** A rule that typing more cannot fix (too long). */
+  ruleBroken: 'not met',
   ruleMinLength: (n: number) => `At least ${plural(n, 'character', 'characters')}`,
   ruleMaxLength: (n: number) => `At most ${plural(n, 'character', 'characters')}`,
   ruleUppercase: 'An uppercase letter',
@@ -102,9 +120,14 @@ export const en = {
   ruleSpecial: 'A special character (like ! or a space)',
   ruleNotEmail: 'Not your email address',
   ruleNotCommon: 'Not a common or easily guessed password',
+  ruleNotReused: (n: number) => (n === 1 ? 'Not your current password' : `Not one of your last ${n} passwords`),
   policyFailed: 'The new password does not meet every rule yet — see the list below the field.',
+  policyReused: (n: number) => (n === 1
+    ? 'This is your current password. Choose a new one.'
+    : `You used this password recently. Choose one that is not one of your last ${n} passwords.`),
   strengthLabel: 'Strength',
   strengthLevels: ['Very weak', 'Weak', 'Fair', 'Strong', 'Very strong'] as string[],
+  strengthTooLong: 'Too long',
   confirm: 'Confirm new password',
   useCodeInstead: 'Enter the code from the email instead',
   showPassword: 'Show',
@@ -126,6 +149,8 @@ export const en = {
   usedText: (time: Part): Html => html`This link was already used at ${time}. If that was you, sign in with your new password.`,
   supersededTitle: 'A newer link was sent',
   supersededText: (time: Part): Html => html`A newer link was sent at ${time} — use the newest email.`,
+  supersededByAdminTitle: 'Your administrator made a newer link',
+  supersededByAdminText: (time: Part): Html => html`At ${time} an administrator made a newer link for this account and handed it over without emailing it. Ask them for it, or request a new email.`,
   revokedTitle: 'This link no longer works',
   revokedText: (time: Part): Html => html`The account changed at ${time} (new password, new email address, or disabled), so this link stopped working. Request a new one if you still need it.`,
   unavailableText: 'The account behind this link can no longer be reset. Please contact your administrator.',
@@ -145,8 +170,18 @@ export const en = {
   wrongCurrent: 'The current password is not right. Nothing was changed.',
   wrongCurrentField: 'This is not your current password.',
   savePassword: 'Change password',
+  changedTitle: 'Your password was changed',
   updated: 'Password updated; other devices were signed out.',
   backToAccount: 'Back to your account',
+
+  // "this wasn't me": the lock link in the password-changed notice
+  lockTitle: 'Lock your account?',
+  lockText: 'Locking signs everybody out of this account and stops every reset link. An administrator of your organisation will have to unlock it.',
+  lockButton: 'Lock my account',
+  lockedTitle: 'Your account is locked',
+  lockedText: 'Everybody was signed out and all reset links stopped working. Contact an administrator of your organisation to unlock it.',
+  lockDeadTitle: 'This link no longer works',
+  lockDeadText: 'It was already used or has expired. If you think someone else is in your account, contact an administrator of your organisation.',
 
   // dev mailbox
   mailboxTitle: 'Dev mailbox',

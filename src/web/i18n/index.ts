@@ -43,8 +43,13 @@ export function minutesText(m: Messages, seconds: number): string {
   return m.minutes(Math.max(1, Math.ceil(seconds / 60)));
 }
 
-/** A lifetime in words: "1 hour", "30 minutes", "72 hours". */
+/**
+ * A lifetime in words: "30 minutes", "1 hour", "72 hours", "7 days". Up to 72 hours a lifetime reads
+ * in hours (as the admin console's and the CLI's 24h and 72h say it); whole days beyond that read in
+ * days, never "168 hours".
+ */
 export function durationText(m: Messages, ms: number): string {
   const minutes = Math.round(ms / 60_000);
+  if (minutes % 1440 === 0 && minutes > 72 * 60) return m.days(minutes / 1440);
   return minutes % 60 === 0 && minutes >= 60 ? m.hours(minutes / 60) : m.minutes(Math.max(1, minutes));
 }

@@ -1,12 +1,17 @@
 // /login and /t/{slug}/login: email + password, one message for every wrong combination, and the
-// tenant chooser when the password is right in several tenants (signIn answers choose-tenant).
+// tenant chooser when the password is right in several tenants (signIn answers choose-tenant). The
+// chooser carries the single-use ticket and the email, never the password: the choice finishes with
+// the ticket alone (choose-tenant.ts). With JavaScript, client/sign-in.ts sends the form with fetch so
+// that a captcha request (428) does not lose the typed password (see there).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Ctx } from '../../platform/context.ts';
+import { deviceCookieOf, setDeviceCookie } from '../../features/abuse/devices.ts';
 import { clearSessionCookie, setSessionCookie } from '../../features/sessions/plugin.ts';
 import { SESSION_COOKIE } from '../../features/sessions/sessions.ts';
+import { signInWithTicket } from '../../features/sign-in/choose-tenant.ts';
 import { signIn } from '../../features/sign-in/sign-in.ts';
 import { ssoConnection, ssoStartPath } from '../../features/sso/connection.ts';
-import type { Messages } from '../i18n/index.ts';
+import { minutesText, type Messages } from '../i18n/index.ts';
 import { tenantBySlug, type Tenant } from '../../features/tenants/store.ts';
 import { captchaAsked, captchaBlock, captchaDown, type CaptchaAsk } from '../captcha.ts';
 import { brandFor } from '../brand.ts';
@@ -59,19 +64,18 @@ ${field({
   describedBy: v.error ? ['login-error'] : [],
   after: html`<p class="field-after"><a href="${forgotPath(v.tenant?.slug)}">${m.forgotLink}</a></p>`,
 })}
-${v.captcha ? captchaBlock(m, v.captcha) : ''}
-${submit(m.signIn)}`) : ''}`,
+${v.captcha ? captchaBlock(m, v.captcha, { password: true }) : ''}
+${submit(m.signIn)}`, html` data-sign-in`) : ''}`,
   });
 }
 
-function chooserPage(request: FastifyRequest, v: { email: string; password: string; ticket: string; next: string; tenants: { slug: string; name: string }[] }) {
+function chooserPage(request: FastifyRequest, v: { email: string; ticket: string; next: string; tenants: { slug: string; name: string }[] }) {
   const m = messages(request);
   return page({
     m, title: m.chooseTenantTitle,
     body: html`<p>${m.chooseTenantIntro}</p>
 ${form('/login', html`
 <input type="hidden" name="email" value="${v.email}">
-<input type="hidden" name="password" value="${v.password}">
 <input type="hidden" name="ticket" value="${v.ticket}">
 <input type="hidden" name="next" value="${v.next}">
 <ul class="tenant-buttons">
@@ -90,7 +94,7 @@ export async function loginPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
     // A session cookie that no longer works: it was revoked (password reset elsewhere) or expired.
     const ended = !session && request.cookies[SESSION_COOKIE] !== undefined;
     if (ended) clearSessionCookie(ctx, reply);
-    const notice = ended ? m.sessionEnded : queryField(request, 'signed-out') ? m.signedOut : undefined;
+    const notice = ended ? m.sessionEnded : queryField(request, 'signed-out') ? m.signedOut : queryField(request, 'unlocked') ? m.unlockDone : undefined;
     const ssoError = tenant ? ssoErrorText(m, queryField(request, 'sso_error'), tenant) : undefined;
     return sendPage(request, reply, loginPage(request, { tenant, next, notice, error: ssoError }));
   };
@@ -104,30 +108,42 @@ export async function loginPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
     const next = safeNext(formField(request, 'next') || queryField(request, 'next'));
     const failed = (error: string, status: number, captcha?: CaptchaAsk) =>
       sendPage(request, reply, loginPage(request, { tenant, email, error, next, captcha }), status);
-    if (email === '' || password === '' || email.length > 254 || password.length > 1024) return failed(m.loginFailed, 401);
+    // The chooser sends the ticket and the chosen tenant, no password.
+    const choice = ticket !== '' && (tenant?.slug ?? chosen) !== '' ? { ticket, tenant: tenant?.slug ?? chosen } : null;
+    if (email === '' || email.length > 254 || password.length > 1024 || ticket.length > 100) return failed(m.loginFailed, 401);
+    if (password === '' && !choice) return failed(m.loginFailed, 401);
     try {
-      const result = await signIn(ctx, {
-        email, password, tenant: tenant?.slug ?? (chosen || undefined), ticket: ticket || undefined,
-        ip: request.ip, userAgent: request.headers['user-agent'], captcha: formField(request, 'captcha') || undefined,
-      });
+      const result = choice
+        ? await signInWithTicket(ctx, { email, ...choice, ip: request.ip, userAgent: request.headers['user-agent'], device: deviceCookieOf(request) })
+        : await signIn(ctx, {
+          email, password, tenant: tenant?.slug ?? (chosen || undefined),
+          ip: request.ip, userAgent: request.headers['user-agent'], captcha: formField(request, 'captcha') || undefined,
+          device: deviceCookieOf(request),
+        });
       if (result.kind === 'choose-tenant') {
-        return sendPage(request, reply, chooserPage(request, { email, password, ticket: result.ticket, next, tenants: result.tenants }));
+        return sendPage(request, reply, chooserPage(request, { email, ticket: result.ticket, next, tenants: result.tenants }));
       }
       setSessionCookie(ctx, reply, result.token, result.expiresAt);
+      if ('device' in result && typeof result.device === 'string') setDeviceCookie(reply, result.device, ctx.config.publicUrl.startsWith('https:'));
       return redirect(reply, next);
     } catch (err) {
       const limited = rateLimitMessage(m, err);
       if (limited) {
         errorHeaders(reply, err);
-        return failed(limited, 429);
+        const paused = isAppError(err) && err.extra.reason === 'sign_in_paused';
+        return failed(paused ? m.signInPaused(minutesText(m, Number(err.extra.retryAfter))) : limited, 429);
       }
+      // The captcha block is the one message (asked → working → done, or failed): no alert beside it.
       const captcha = captchaAsked(err);
-      if (captcha) return failed(m.captchaNeeded, 428, captcha);
+      if (captcha) return sendPage(request, reply, loginPage(request, { tenant, email, next, captcha }), 428);
       if (captchaDown(err)) {
         errorHeaders(reply, err);
         return failed(m.captchaUnavailable, 503);
       }
       if (isAppError(err, 'invalid_ticket')) return failed(m.ticketExpired, 401);
+      // Only the right password learns this (signIn answers 401 to a wrong one, as for any account).
+      if (isAppError(err, 'account_locked')) return failed(m.accountLocked, 403);
+      if (isAppError(err, 'password_expired')) return failed(m.passwordExpired, 403);
       if (isAppError(err) && err.status === 401) return failed(m.loginFailed, 401);
       throw err;
     }

@@ -22,7 +22,9 @@ export async function resetCodePages(app: FastifyInstance, { ctx }: { ctx: Ctx }
 ${form('/reset-password/code', html`
 ${field({ id: 'email', name: 'email', label: m.email, type: 'email', autocomplete: 'username', value: v.email ?? '', error: v.emailError })}
 ${field({
-  id: 'code', name: 'code', label: m.codeLabel, type: 'text', autocomplete: 'one-time-code', value: v.code ?? '', hint: m.codeHint, error: v.codeError,
+  // "off", not "one-time-code": a browser restores a field's value on Back unless autocomplete is off,
+  // and after a reset that would put the spent code (and its form) in front of the reader again.
+  id: 'code', name: 'code', label: m.codeLabel, type: 'text', autocomplete: 'off', value: v.code ?? '', hint: m.codeHint, error: v.codeError,
   attrs: html` class="code" maxlength="20" autocapitalize="characters"`,
 })}
 ${submit(m.continue)}`)}

@@ -7,15 +7,16 @@
 // shows which account(s) it resets; POST sets the password, the server re-checking everything.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { policyOf } from '../../features/password-policy/enforce.ts';
+import { historyDepth } from '../../features/password-policy/history.ts';
 import { completeReset, inspectReset, type ResetProof } from '../../features/password-reset/flow.ts';
 import { SLUG, tenantBySlug } from '../../features/tenants/store.ts';
 import type { Ctx } from '../../platform/context.ts';
 import { html } from '../html.ts';
 import { alert, form, linkButton, links, page, submit } from '../layout.ts';
-import { newPasswordFields, passwordFormAttrs, strictestPolicy } from '../password-form.ts';
+import { newPasswordFields, passwordFormAttrs, policyMessage, strictestPolicy } from '../password-form.ts';
 import { errorHeaders, formField, formList, isAppError, messages, queryField, rateLimitMessage, redirect, sendPage } from '../respond.ts';
 import { outcomePage } from './reset-outcomes.ts';
-import { clearProof, plausibleToken, readProof, storeProof } from './reset-proof.ts';
+import { clearProof, markDone, plausibleToken, readDone, readProof, storeProof } from './reset-proof.ts';
 
 type Inspected = Awaited<ReturnType<typeof inspectReset>>;
 
@@ -31,6 +32,10 @@ export async function resetPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
     const m = messages(request);
     const tenants = await Promise.all(info.accounts.map((a) => tenantBySlug(ctx.db, a.tenant)));
     const policy = strictestPolicy(tenants.map((t) => policyOf(t ?? { passwordPolicy: {} })));
+    const history = Math.max(0, ...tenants.map((t) => historyDepth(t ?? { passwordPolicy: {} })));
+    // A policy refusal's message names what failed: its own for a reused password (history rule).
+    const policyError = state.failed ? policyMessage(m, state.failed, history) : undefined;
+    const error = state.error ?? policyError;
     const several = info.accounts.length > 1;
     const chosen = state.chosen ?? info.accounts.map((a) => a.tenant);
     const accounts = several
@@ -46,11 +51,11 @@ ${info.accounts.map((a) => html`<li><label class="choice"><input type="checkbox"
 <ul class="accounts"><li><span class="account-email">${info.email}</span> · ${info.accounts[0]?.tenantName ?? ''}</li></ul>`;
     return sendPage(request, reply, page({
       m, title: m.resetTitle,
-      body: html`${state.error ? alert('error', state.error, 'reset-error') : ''}
+      body: html`${error ? alert('error', error, 'reset-error') : ''}
 ${form('/reset-password', html`
 <input type="text" name="username" autocomplete="username" value="${info.email}" hidden readonly>
 ${accounts}
-${newPasswordFields({ m, policy, failed: state.failed, error: state.failed ? m.policyFailed : undefined, repeatError: state.repeatError })}
+${newPasswordFields({ m, policy, history, failed: state.failed, error: policyError, repeatError: state.repeatError })}
 ${submit(m.confirm, html` data-confirm`)}`, passwordFormAttrs(policy, info.email))}
 ${'token' in proof ? links([{ href: '/reset-password/code', label: m.useCodeInstead }]) : ''}`,
     }), status);
@@ -64,6 +69,15 @@ ${'token' in proof ? links([{ href: '/reset-password/code', label: m.useCodeInst
 ${linkButton('/reset-password/code', m.useCodeInstead)}
 ${links([{ href: '/forgot-password', label: m.requestNew }, { href: '/login', label: m.backToSignIn }])}`,
     }), status);
+  };
+
+  const donePage = (request: FastifyRequest, reply: FastifyReply, slug: string) => {
+    const m = messages(request);
+    const signIn = SLUG.test(slug) ? `/t/${slug}/login` : '/login';
+    return sendPage(request, reply, page({
+      m, title: m.doneTitle,
+      body: html`${alert('success', m.doneText)}${linkButton(signIn, m.signIn)}`,
+    }));
   };
 
   const outcomeOf = (proof: ResetProof) => ({ byCode: !('token' in proof), email: 'email' in proof ? proof.email : undefined });
@@ -83,7 +97,10 @@ ${links([{ href: '/forgot-password', label: m.requestNew }, { href: '/login', la
       }));
     }
     const proof = readProof(request);
-    if (!proof) return noProofPage(request, reply);
+    if (!proof) {
+      const done = readDone(request); // back from "done": say so, never offer the spent proof's form again
+      return done ? donePage(request, reply, done.tenant) : noProofPage(request, reply);
+    }
     try {
       const info = await inspectReset(ctx, proof, request.ip);
       return await formPage(request, reply, proof, info, {});
@@ -121,12 +138,13 @@ ${links([{ href: '/forgot-password', label: m.requestNew }, { href: '/login', la
     }
     const again = (state: FormState, status: number) => formPage(request, reply, proof, info, { chosen: choose ? chosen : undefined, ...state }, status);
     if (choose && chosen.length === 0) return again({ error: m.chooseOne }, 422);
-    if (password === '') return again({ error: m.policyFailed, failed: ['min_length'] }, 422);
+    if (password === '') return again({ failed: ['min_length'] }, 422);
     if (repeat !== password) return again({ error: m.passwordsDontMatch, repeatError: repeat === '' ? m.repeatMissing : m.passwordsDontMatch }, 422);
 
     try {
       const { updated } = await completeReset(ctx, proof, password, choose ? chosen : undefined, request.ip);
       clearProof(ctx, reply);
+      markDone(ctx, reply, updated.length === 1 ? updated[0] : undefined);
       return redirect(reply, updated.length === 1 ? `/reset-password/done?tenant=${encodeURIComponent(updated[0]!)}` : '/reset-password/done');
     } catch (err) {
       const limited = rateLimitMessage(m, err);
@@ -136,7 +154,7 @@ ${links([{ href: '/forgot-password', label: m.requestNew }, { href: '/login', la
       }
       if (isAppError(err, 'password_policy')) {
         const failed = Array.isArray(err.extra.failed) ? err.extra.failed.filter((x): x is string => typeof x === 'string') : [];
-        return again({ error: m.policyFailed, failed }, 422);
+        return again({ failed }, 422);
       }
       if (isAppError(err, 'invalid_request')) return again({ error: m.chooseOne }, 422);
       if (isAppError(err) && (err.status === 410 || err.status === 404)) return outcomePage(ctx, request, reply, err, { ...outcomeOf(proof), failed: true });
@@ -144,13 +162,5 @@ ${links([{ href: '/forgot-password', label: m.requestNew }, { href: '/login', la
     }
   });
 
-  app.get('/reset-password/done', async (request, reply) => {
-    const m = messages(request);
-    const slug = queryField(request, 'tenant');
-    const signIn = SLUG.test(slug) ? `/t/${slug}/login` : '/login';
-    return sendPage(request, reply, page({
-      m, title: m.doneTitle,
-      body: html`${alert('success', m.doneText)}${linkButton(signIn, m.signIn)}`,
-    }));
-  });
+  app.get('/reset-password/done', async (request, reply) => donePage(request, reply, queryField(request, 'tenant')));
 }

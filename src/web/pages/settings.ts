@@ -3,6 +3,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { changePassword } from '../../features/password-change/change.ts';
 import { policyOf } from '../../features/password-policy/enforce.ts';
+import { historyDepth } from '../../features/password-policy/history.ts';
 import { clearSessionCookie, csrfTokenFor, requireSession } from '../../features/sessions/plugin.ts';
 import type { SessionInfo } from '../../features/sessions/sessions.ts';
 import { signOut } from '../../features/sign-in/sign-in.ts';
@@ -10,12 +11,12 @@ import { tenantBySlug } from '../../features/tenants/store.ts';
 import type { Ctx } from '../../platform/context.ts';
 import { html } from '../html.ts';
 import { alert, field, form, linkButton, links, page, submit } from '../layout.ts';
-import { newPasswordFields, passwordFormAttrs } from '../password-form.ts';
+import { newPasswordFields, passwordFormAttrs, policyMessage } from '../password-form.ts';
 import { errorHeaders, formField, isAppError, messages, queryField, rateLimitMessage, redirect, sendPage } from '../respond.ts';
 
 const toLogin = (reply: FastifyReply, next: string) => redirect(reply, `/login?next=${encodeURIComponent(next)}`);
 
-interface ChangeState { error?: string; currentError?: string; failed?: string[]; repeatError?: string; success?: boolean; }
+interface ChangeState { error?: string; currentError?: string; failed?: string[]; repeatError?: string; }
 
 export async function settingsPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
   const csrfField = (s: SessionInfo) => html`<input type="hidden" name="_csrf" value="${csrfTokenFor(ctx, s)}">`;
@@ -39,23 +40,27 @@ ${form('/logout', html`${csrfField(s)}<button class="btn btn-secondary" type="su
       await signOut(ctx, s, request.ip);
     }
     clearSessionCookie(ctx, reply);
-    return redirect(reply, '/login?signed-out=1');
+    // Back to the sign-in page of the tenant the session was in, not the global one.
+    return redirect(reply, `${s ? `/t/${encodeURIComponent(s.tenant.slug)}` : ''}/login?signed-out=1`);
   });
 
   const changePage = async (request: FastifyRequest, reply: FastifyReply, s: SessionInfo, state: ChangeState, status = 200) => {
     const m = messages(request);
     const tenant = await tenantBySlug(ctx.db, s.tenant.slug);
     const policy = policyOf(tenant ?? { passwordPolicy: {} });
+    const history = historyDepth(tenant ?? { passwordPolicy: {} });
+    // A policy refusal's message names what failed: its own for a reused password (history rule).
+    const policyError = state.failed ? policyMessage(m, state.failed, history) : undefined;
+    const error = state.error ?? policyError;
     return sendPage(request, reply, page({
       m, title: m.settingsTitle, context: s.tenant.name,
-      body: html`${state.success ? alert('success', m.updated) : ''}
-${state.error ? alert('error', state.error, 'change-error') : ''}
+      body: html`${error ? alert('error', error, 'change-error') : ''}
 <p class="lead">${m.signedInAs(s.user.email, s.tenant.name)}</p>
 ${form('/settings/password', html`
 ${csrfField(s)}
 <input type="text" name="username" autocomplete="username" value="${s.user.email}" hidden readonly>
 ${field({ id: 'current-password', name: 'currentPassword', label: m.currentPassword, type: 'password', autocomplete: 'current-password', error: state.currentError })}
-${newPasswordFields({ m, policy, failed: state.failed, error: state.failed ? m.policyFailed : undefined, repeatError: state.repeatError })}
+${newPasswordFields({ m, policy, history, failed: state.failed, error: policyError, repeatError: state.repeatError })}
 ${submit(m.savePassword, html` data-confirm`)}`, passwordFormAttrs(policy, s.user.email))}
 ${links([{ href: '/account', label: m.backToAccount }])}`,
     }), status);
@@ -64,8 +69,21 @@ ${links([{ href: '/account', label: m.backToAccount }])}`,
   app.get('/settings/password', async (request, reply) => {
     const s = await request.session();
     if (!s) return toLogin(reply, '/settings/password');
-    return changePage(request, reply, s, { success: queryField(request, 'status') === 'updated' });
+    if (queryField(request, 'status') === 'updated') return changedPage(request, reply, s);
+    return changePage(request, reply, s, {});
   });
+
+  // After a change: the confirmation, with no form. The filled-in form staying under the notice
+  // read as "nothing happened" and invited a second change.
+  const changedPage = (request: FastifyRequest, reply: FastifyReply, s: SessionInfo) => {
+    const m = messages(request);
+    return sendPage(request, reply, page({
+      m, title: m.changedTitle, context: s.tenant.name,
+      body: html`${alert('success', m.updated)}
+<p class="lead">${m.signedInAs(s.user.email, s.tenant.name)}</p>
+${linkButton('/account', m.backToAccount)}`,
+    }));
+  };
 
   app.post('/settings/password', async (request, reply) => {
     const m = messages(request);
@@ -80,7 +98,7 @@ ${links([{ href: '/account', label: m.backToAccount }])}`,
     const newPassword = formField(request, 'password');
     const repeat = formField(request, 'repeat');
     if (currentPassword === '') return changePage(request, reply, s, { error: m.wrongCurrent, currentError: m.wrongCurrentField }, 403);
-    if (newPassword === '') return changePage(request, reply, s, { error: m.policyFailed, failed: ['min_length'] }, 422);
+    if (newPassword === '') return changePage(request, reply, s, { failed: ['min_length'] }, 422);
     if (repeat !== newPassword) return changePage(request, reply, s, { error: m.passwordsDontMatch, repeatError: repeat === '' ? m.repeatMissing : m.passwordsDontMatch }, 422);
     try {
       await changePassword(ctx, s, { currentPassword, newPassword, ip: request.ip });
@@ -93,7 +111,7 @@ ${links([{ href: '/account', label: m.backToAccount }])}`,
       if (isAppError(err, 'wrong_password')) return changePage(request, reply, s, { error: m.wrongCurrent, currentError: m.wrongCurrentField }, 403);
       if (isAppError(err, 'password_policy')) {
         const failed = Array.isArray(err.extra.failed) ? err.extra.failed.filter((x): x is string => typeof x === 'string') : [];
-        return changePage(request, reply, s, { error: m.policyFailed, failed }, 422);
+        return changePage(request, reply, s, { failed }, 422);
       }
       throw err;
     }
