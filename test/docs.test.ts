@@ -116,7 +116,7 @@ describe('documentation', () => {
     const problems: string[] = [];
     for (const doc of DOCUMENTS) {
       for (const line of prose(read(doc))) {
-        for (const m of line.matchAll(/\]\(([^)\s]+)\)/g)) {
+        for (const m of line.replace(/`[^`]*`/g, '').matchAll(/\]\(([^)\s]+)\)/g)) {
           const target = m[1]!;
           if (/^[a-z][a-z0-9+.-]*:/i.test(target)) { problems.push(`${doc}: ${target} leaves the repository`); continue; }
           const [file, fragment] = target.split('#') as [string, string | undefined];
