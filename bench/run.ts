@@ -424,9 +424,15 @@ async function main() {
   const table = ['| scenario | measured | ceiling | ratio to ceiling | target |', '|---|---|---|---|---|',
     ...rows.map((r) => `| ${r.scenario} | ${r.measured} | ${r.ceiling} | ${r.ratio} | ${r.target} |`)].join('\n');
   const load = (await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' / ');
-  const doc = `# Benchmark results\n\n${new Date().toISOString().slice(0, 10)} — ${label}${REDIS ? ' and Redis' : ''}; ${CORES} cores (load average at the end ${load}); ${SECONDS} s per scenario at 16 connections; load from a separate process (bench/load.ts); Keyturn with production argon2 parameters and LOG_LEVEL=silent (in-process) / warn (child processes).\n\n${table}\n${notes.length ? `\n${notes.map((n) => `- ${n}`).join('\n')}\n` : ''}\nHow to read it: README.md, section "Performance".\n`;
+  const doc = `# Benchmark results\n\n${new Date().toISOString().slice(0, 10)} — ${label}${REDIS ? ' and Redis' : ''}; ${CORES} cores (load average at the end ${load}); ${SECONDS} s per scenario at 16 connections; load from a separate process (bench/load.ts); Keyturn with production argon2 parameters and LOG_LEVEL=silent (in-process) / warn (child processes).\n\n${table}\n${notes.length ? `\n${notes.map((n) => `- ${n}`).join('\n')}\n` : ''}\nHow to read it: README.md, section "Performance"; earlier runs are under "History" below.\n`;
   console.log(`\n${table}\n${notes.join('\n')}`);
-  if (process.env.BENCH_WRITE !== '0') writeFileSync(fileURLToPath(new URL('./RESULTS.md', import.meta.url)), doc);
+  if (process.env.BENCH_WRITE !== '0') {
+    // The latest run replaces the top of the file; the history below it stays.
+    const file = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
+    const before = readFileSync(file, 'utf8');
+    const history = before.indexOf('\n## History');
+    writeFileSync(file, history < 0 ? doc : `${doc}${before.slice(history)}`);
+  }
 }
 
 main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
