@@ -3,13 +3,13 @@
 // what a reset proves too; unlike a reset it changes nothing about the account, and the attacker's
 // spent budget stays spent for every browser the owner has not trusted.
 import { and, eq, gt, isNull } from 'drizzle-orm';
-import type { Ctx } from '../../platform/context.ts';
+import type { Ctx } from '../../context.ts';
 import { randomToken } from '../../platform/crypto.ts';
 import { enqueueMail } from '../../platform/mail/outbox.ts';
 import { unlockTokens } from '../../platform/schema.ts';
 import { audit } from '../audit/audit.ts';
 import { signInPausedEmail } from '../password-reset/emails/messages.ts';
-import { accountsByEmail } from '../password-reset/store.ts';
+import { accountsByEmail } from '../accounts/store.ts';
 import { allowsPassword } from '../tenants/store.ts';
 import { mailBrandOf, senderOf } from '../tenants/settings.ts';
 

@@ -1,23 +1,23 @@
 // Creating and changing accounts — shared by the operator API, the tenant admin API and the CLI.
-import { and, asc, eq, gt, ilike, inArray, isNotNull, isNull, or, type SQL } from 'drizzle-orm';
-import { AppError, conflict, invalidRequest, notFound } from '../../errors.ts';
-import type { Ctx } from '../../platform/context.ts';
+import { emailTaken, importRejected, invalidRequest, notFound } from '../../errors.ts';
+import type { Ctx } from '../../context.ts';
 import type { Db } from '../../platform/db.ts';
-import { users } from '../../platform/schema.ts';
 import { audit, type Actor } from '../audit/audit.ts';
 import { enforcePolicy } from '../password-policy/enforce.ts';
 import { recordPassword } from '../password-policy/history.ts';
 import { liveTokensOf, revokeTokensFor } from '../password-reset/store.ts';
-import { sessionsChanging } from '../sessions/cache.ts';
-import { revokeSessions } from '../sessions/sessions.ts';
 import { usersWithIdentity } from '../sso/store.ts';
 import type { Tenant } from '../tenants/store.ts';
 import { canonicalEmail, parseEmail } from './email.ts';
+import {
+  canonicalEmailsOf, emailsOfUsers, insertUser, insertUsers, updateUserRow, userByEmail, userById, usersPage,
+  type Role, type User, type UserFilter, type UserStatus,
+} from './store.ts';
 
-export type User = typeof users.$inferSelect;
+// Declared once, in store.ts beside the table; re-exported for the callers of this module.
+export type { Role, User, UserStatus };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export type Role = 'admin' | 'member';
 
 export function userView(u: User) {
   return {
@@ -51,15 +51,11 @@ export async function createUser(
   const passwordHash = input.password !== undefined ? await ctx.hasher.hash(input.password) : null;
   const now = ctx.clock.now();
   return ctx.db.transaction(async (tx) => {
-    const [row] = await tx
-      .insert(users)
-      .values({
-        tenantId: tenant.id, email, emailCanonical: canonicalEmail(email), name: input.name ?? '',
-        role: input.role ?? 'member', passwordHash, passwordChangedAt: passwordHash ? now : null, createdAt: now,
-      })
-      .onConflictDoNothing()
-      .returning();
-    if (!row) throw conflict('email_taken', 'A user with this email already exists in this tenant.');
+    const row = await insertUser(tx, {
+      tenantId: tenant.id, email, emailCanonical: canonicalEmail(email), name: input.name ?? '',
+      role: input.role ?? 'member', passwordHash, passwordChangedAt: passwordHash ? now : null, createdAt: now,
+    });
+    if (!row) throw emailTaken();
     if (passwordHash) await recordPassword(tx, { userId: row.id, tenant, passwordHash, at: now });
     await audit(tx, actor, now, { type: 'user_created', tenantId: tenant.id, userId: row.id, data: { role: row.role } });
     if (alsoInTx) await alsoInTx(tx, row);
@@ -70,19 +66,16 @@ export async function createUser(
 export async function getUser(ctx: Ctx, tenant: Tenant, id: string): Promise<User> {
   // Every query carries the tenant id: another tenant's user ids answer 404.
   if (!UUID.test(id)) throw notFound('No such user.');
-  const [row] = await ctx.db.select().from(users).where(and(eq(users.tenantId, tenant.id), eq(users.id, id)));
+  const row = await userById(ctx.db, tenant.id, id);
   if (!row) throw notFound('No such user.');
   return row;
 }
 
 export async function findUserByEmail(ctx: Ctx, tenant: Tenant, email: string): Promise<User | undefined> {
-  const [row] = await ctx.db.select().from(users)
-    .where(and(eq(users.tenantId, tenant.id), eq(users.emailCanonical, canonicalEmail(email))));
-  return row;
+  return userByEmail(ctx.db, tenant.id, canonicalEmail(email));
 }
 
-export type UserStatus = 'active' | 'disabled' | 'locked';
-export interface ListOptions { q?: string; after?: string; limit?: number; status?: UserStatus; role?: Role; }
+export interface ListOptions extends UserFilter { limit?: number; }
 
 /**
  * Keyset pagination by canonical email on the (tenant_id, email_canonical) unique index: the first
@@ -90,18 +83,8 @@ export interface ListOptions { q?: string; after?: string; limit?: number; statu
  * the tenant's rows in index order and stops at the page size.
  */
 export async function listUsers(ctx: Ctx, tenant: Tenant, opts: ListOptions) {
-  const where: (SQL | undefined)[] = [eq(users.tenantId, tenant.id)];
-  if (opts.q) {
-    const pattern = `%${opts.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    where.push(or(ilike(users.email, pattern), ilike(users.name, pattern)));
-  }
-  if (opts.status === 'disabled') where.push(isNotNull(users.disabledAt));
-  if (opts.status === 'locked') where.push(isNull(users.disabledAt), isNotNull(users.lockedAt));
-  if (opts.status === 'active') where.push(isNull(users.disabledAt), isNull(users.lockedAt));
-  if (opts.role) where.push(eq(users.role, opts.role));
-  if (opts.after) where.push(gt(users.emailCanonical, opts.after));
   const limit = Math.min(Math.max(opts.limit ?? 50, 1), 200);
-  const rows = await ctx.db.select().from(users).where(and(...where)).orderBy(asc(users.emailCanonical)).limit(limit + 1);
+  const rows = await usersPage(ctx.db, tenant.id, opts, limit + 1);
   const page = rows.slice(0, limit);
   return { users: await detailedViews(ctx, tenant, page), next: rows.length > limit ? page[page.length - 1]!.emailCanonical : null };
 }
@@ -110,9 +93,7 @@ export async function listUsers(ctx: Ctx, tenant: Tenant, opts: ListOptions) {
 export async function emailsById(ctx: Ctx, tenant: Tenant, ids: (string | null | undefined)[]): Promise<Map<string, string>> {
   const wanted = [...new Set(ids.filter((x): x is string => !!x && UUID.test(x)))];
   if (wanted.length === 0) return new Map();
-  const rows = await ctx.db.select({ id: users.id, email: users.email }).from(users)
-    .where(and(eq(users.tenantId, tenant.id), inArray(users.id, wanted)));
-  return new Map(rows.map((r) => [r.id, r.email]));
+  return emailsOfUsers(ctx.db, tenant.id, wanted);
 }
 
 export type UserDetails = ReturnType<typeof userView> & {
@@ -179,14 +160,14 @@ export async function updateUser(ctx: Ctx, tenant: Tenant, id: string, patch: Us
     if (Object.keys(set).length === 0) return before;
 
     let after: User | undefined;
-    sessionsChanging(tx, { userIds: [id] }); // name, role, email and status are what a session shows or refuses on
+    ctx.sessions.accountsChanged(tx, [id]); // name, role, email and status are what a session shows or refuses on
     try {
-      [after] = await tx.update(users).set(set).where(and(eq(users.tenantId, tenant.id), eq(users.id, id))).returning();
+      after = await updateUserRow(tx, tenant.id, id, set);
     } catch (e) {
       // The driver's error may come wrapped (drizzle's query error carries it as `cause`).
       const err = e as { code?: string; cause?: { code?: string } };
       if (err.code === '23505' || err.cause?.code === '23505' || /users_tenant_email/.test(String(e))) {
-        throw conflict('email_taken', 'A user with this email already exists in this tenant.');
+        throw emailTaken();
       }
       throw e;
     }
@@ -197,7 +178,7 @@ export async function updateUser(ctx: Ctx, tenant: Tenant, id: string, patch: Us
     }
     if (set.disabledAt || set.lockedAt) {
       // Disabling takes effect at once: every session and every pending link dies with it.
-      await revokeSessions(tx, now, [id], set.disabledAt ? 'account_disabled' : 'account_locked');
+      await ctx.sessions.revoke(tx, [id], set.disabledAt ? 'account_disabled' : 'account_locked');
       await revokeTokensFor(tx, after.emailCanonical, tenant.id, now, set.disabledAt ? 'account_disabled' : 'account_locked');
       await audit(tx, actor, now, { type: set.disabledAt ? 'user_disabled' : 'user_locked', tenantId: tenant.id, userId: id, data: { sessionsRevoked: 'all' } });
     }
@@ -214,7 +195,7 @@ export async function signOutEverywhere(ctx: Ctx, tenant: Tenant, id: string, ac
   await getUser(ctx, tenant, id);
   return ctx.db.transaction(async (tx) => {
     const now = ctx.clock.now();
-    const n = await revokeSessions(tx, now, [id], 'sign_out_everywhere');
+    const n = await ctx.sessions.revoke(tx, [id], 'sign_out_everywhere');
     await audit(tx, actor, now, { type: 'sessions_revoked', tenantId: tenant.id, userId: id, data: { count: n } });
     return n;
   });
@@ -223,9 +204,6 @@ export async function signOutEverywhere(ctx: Ctx, tenant: Tenant, id: string, ac
 export interface ImportRow { email: string; name?: string; role?: string; }
 export interface ImportProblem { row: number; email: string; reason: string; }
 export interface ImportResult { created: number; skipped: ImportProblem[]; }
-
-const importRejected = (problems: ImportProblem[]) =>
-  new AppError(422, 'import_rejected', `Nothing was imported: ${problems.length} row${problems.length === 1 ? '' : 's'} cannot be (listed in problems).`, { problems });
 
 /**
  * Bulk import without passwords (users set theirs through a reset link): every row is checked
@@ -236,9 +214,7 @@ export async function importUsers(ctx: Ctx, tenant: Tenant, rows: ImportRow[], a
   const skipped: ImportResult['skipped'] = [];
   const seen = new Set<string>();
   const valid: { row: number; email: string; canonical: string; name: string; role: Role }[] = [];
-  const existing = new Set(
-    (await ctx.db.select({ e: users.emailCanonical }).from(users).where(eq(users.tenantId, tenant.id))).map((r) => r.e),
-  );
+  const existing = await canonicalEmailsOf(ctx.db, tenant.id);
   rows.forEach((r, i) => {
     const row = i + 1;
     const email = parseEmail(r.email);
@@ -257,7 +233,7 @@ export async function importUsers(ctx: Ctx, tenant: Tenant, rows: ImportRow[], a
       const now = ctx.clock.now();
       for (let i = 0; i < valid.length; i += 500) {
         const chunk = valid.slice(i, i + 500);
-        await tx.insert(users).values(chunk.map((v) => ({
+        await insertUsers(tx, chunk.map((v) => ({
           tenantId: tenant.id, email: v.email, emailCanonical: v.canonical, name: v.name, role: v.role, createdAt: now,
         })));
       }

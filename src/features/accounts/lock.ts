@@ -2,14 +2,14 @@
 // session and every pending reset link. The pages behind the link (GET shows one button, POST
 // locks) are in web/pages/lock.ts.
 import { and, eq, gt, isNull } from 'drizzle-orm';
-import type { Ctx } from '../../platform/context.ts';
+import type { Ctx } from '../../context.ts';
 import { enqueueMail } from '../../platform/mail/outbox.ts';
-import { lockTokens, tenants, users } from '../../platform/schema.ts';
+import { lockTokens } from '../../platform/schema.ts';
 import { audit } from '../audit/audit.ts';
 import { accountLockedEmail } from '../password-reset/emails/messages.ts';
 import { revokeTokensFor } from '../password-reset/store.ts';
-import { revokeSessions } from '../sessions/sessions.ts';
 import { mailBrandOf, senderOf } from '../tenants/settings.ts';
+import { accountById, lockUser } from './store.ts';
 
 /** Locks the account of an unused, unexpired lock link; false when the link no longer works. */
 export async function lockAccount(ctx: Ctx, token: string, ip: string): Promise<boolean> {
@@ -22,11 +22,10 @@ export async function lockAccount(ctx: Ctx, token: string, ip: string): Promise<
       .where(and(eq(lockTokens.tokenHash, ctx.secrets.hash('lock', token)), isNull(lockTokens.usedAt), gt(lockTokens.expiresAt, now)))
       .returning({ userId: lockTokens.userId });
     if (!link) return false;
-    const [row] = await tx.select({ user: users, tenant: tenants }).from(users)
-      .innerJoin(tenants, eq(tenants.id, users.tenantId)).where(eq(users.id, link.userId));
+    const row = await accountById(tx, link.userId);
     if (!row) return false;
-    await tx.update(users).set({ lockedAt: now }).where(eq(users.id, row.user.id));
-    await revokeSessions(tx, now, [row.user.id], 'account_locked');
+    await lockUser(tx, row.user.id, now);
+    await ctx.sessions.revoke(tx, [row.user.id], 'account_locked');
     await revokeTokensFor(tx, row.user.emailCanonical, row.tenant.id, now, 'account_locked');
     await audit(tx, { type: 'user', id: row.user.id, ip }, now, { type: 'user_locked', tenantId: row.tenant.id, userId: row.user.id, data: { via: 'this_wasnt_me', sessionsRevoked: 'all' } });
     await enqueueMail(tx, ctx.secrets, ctx.clock, {

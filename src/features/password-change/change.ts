@@ -1,12 +1,11 @@
 // Change password while signed in: the current password is required, the tenant's policy applies,
 // other sessions are revoked (this one stays), pending reset links die.
-import { eq } from 'drizzle-orm';
 import { wrongPassword } from '../../errors.ts';
-import type { Ctx } from '../../platform/context.ts';
-import { tenants, users } from '../../platform/schema.ts';
+import type { Ctx } from '../../context.ts';
 import { LimitKeys } from '../abuse/keys.ts';
+import { clearThrottles, runAfterPasswordSet } from '../accounts/after-password-set.ts';
+import { accountById, setPasswordHash } from '../accounts/store.ts';
 import { enforcePolicy } from '../password-policy/enforce.ts';
-import { clearThrottles, runAfterPasswordSet } from '../password-reset/after-reset.ts';
 import type { SessionInfo } from '../sessions/sessions.ts';
 
 export async function changePassword(
@@ -14,11 +13,7 @@ export async function changePassword(
 ): Promise<void> {
   const throttle = new LimitKeys(ctx.secrets).user(session.user.id);
   await ctx.limits.check('changeFailuresPerUser', throttle);
-  const [account] = await ctx.db
-    .select({ user: users, tenant: tenants })
-    .from(users)
-    .innerJoin(tenants, eq(tenants.id, users.tenantId))
-    .where(eq(users.id, session.user.id));
+  const account = await accountById(ctx.db, session.user.id);
   if (!account || !(await ctx.hasher.verify(account.user.passwordHash, input.currentPassword))) {
     await ctx.limits.penalty('changeFailuresPerUser', throttle);
     throw wrongPassword();
@@ -27,7 +22,7 @@ export async function changePassword(
   const passwordHash = await ctx.hasher.hash(input.newPassword);
   await ctx.db.transaction(async (tx) => {
     const now = ctx.clock.now();
-    await tx.update(users).set({ passwordHash, passwordChangedAt: now }).where(eq(users.id, account.user.id));
+    await setPasswordHash(tx, [account.user.id], passwordHash, now);
     await runAfterPasswordSet(ctx, tx, {
       accounts: [account], how: 'change', actor: { type: 'user', id: account.user.id, ip: input.ip }, at: now,
       keepSessionHash: session.idHash, passwordHash,

@@ -1,13 +1,11 @@
-// All SQL of the reset flow. Only keyed hashes of tokens and codes are stored.
+// All SQL of the reset flow. Only keyed hashes of tokens and codes are stored. The accounts a
+// token covers are looked up through accounts (../accounts/store.ts), which owns the users table.
 import { and, desc, eq, gt, gte, inArray, isNull, sql } from 'drizzle-orm';
 import { batched } from '../../platform/batch.ts';
 import { oncePerDatabase, type Db } from '../../platform/db.ts';
-import { resetRequests, resetTokens, tenants, users } from '../../platform/schema.ts';
-import type { Tenant } from '../tenants/store.ts';
+import { resetRequests, resetTokens } from '../../platform/schema.ts';
 
 export type ResetToken = typeof resetTokens.$inferSelect;
-export type User = typeof users.$inferSelect;
-export interface Account { user: User; tenant: Tenant; }
 
 export async function tokenByHash(db: Db, tokenHash: string): Promise<ResetToken | undefined> {
   const [row] = await db.select().from(resetTokens).where(eq(resetTokens.tokenHash, tokenHash));
@@ -126,22 +124,6 @@ export async function revokeTokensFor(tx: Db, email: string, tenantId: string, a
     ));
 }
 
-/** Accounts with this address (in these tenants, or anywhere), with their tenants. */
-export async function accountsByEmail(db: Db, email: string, opts: { tenantIds?: string[]; tenantSlug?: string } = {}): Promise<Account[]> {
-  if (opts.tenantIds && opts.tenantIds.length === 0) return [];
-  const rows = await db
-    .select({ user: users, tenant: tenants })
-    .from(users)
-    .innerJoin(tenants, eq(tenants.id, users.tenantId))
-    .where(and(
-      eq(users.emailCanonical, email),
-      opts.tenantIds ? inArray(users.tenantId, opts.tenantIds) : undefined,
-      opts.tenantSlug ? eq(tenants.slug, opts.tenantSlug) : undefined,
-    ))
-    .orderBy(tenants.name);
-  return rows;
-}
-
 export interface PendingRequest { id: number; email_canonical: string; tenant_slug: string | null; ip: string | null; }
 
 /** Claims forgot-password requests not yet resolved; a crashed worker's claim expires and is retried. */
@@ -174,13 +156,6 @@ export async function closeRequests(tx: Db, ids: number[], now: Date): Promise<n
     .where(and(inArray(resetRequests.id, ids), isNull(resetRequests.processedAt)))
     .returning({ id: resetRequests.id });
   return rows.map((r) => r.id);
-}
-
-/** Which of these addresses have an account in any tenant (one query for a claimed batch). */
-export async function addressesWithAccounts(db: Db, emails: string[]): Promise<Set<string>> {
-  if (emails.length === 0) return new Set();
-  const rows = await db.selectDistinct({ email: users.emailCanonical }).from(users).where(inArray(users.emailCanonical, emails));
-  return new Set(rows.map((r) => r.email));
 }
 
 type RequestRow = typeof resetRequests.$inferInsert;

@@ -1,15 +1,15 @@
 // Single sign-on with OpenID Connect (Google Workspace or any standard issuer), per tenant:
 // started → (at the IdP) → callback → signed in | refused. See README.md beside this file.
 import * as oidc from 'openid-client';
-import type { Ctx } from '../../platform/context.ts';
+import type { Ctx } from '../../context.ts';
 import { Secrets } from '../../platform/crypto.ts';
 import { audit } from '../audit/audit.ts';
 import { canonicalEmail } from '../accounts/email.ts';
-import { createSession } from '../sessions/sessions.ts';
+import { userByEmail, userById, type User } from '../accounts/store.ts';
 import type { Tenant } from '../tenants/store.ts';
 import { GOOGLE_ISSUER, ssoConnection, type OidcConfigs, type OidcConnection } from './connection.ts';
 import {
-  consumeState, identityOf, insertIdentity, insertState, purgeStates, touchIdentity, userByEmail, userBySubject, type User,
+  consumeState, identityBySubject, identityOf, insertIdentity, insertState, purgeStates, touchIdentity,
 } from './store.ts';
 
 /** Why a sign-in was refused; the login page gets it as `?sso_error=<reason>`. */
@@ -196,12 +196,13 @@ export async function finishSignIn(ctx: Ctx, configs: OidcConfigs, tenant: Tenan
     let user: User;
     let identityId: string;
     let linked = false;
-    const known = await userBySubject(tx, tenant.id, issuer, subject);
-    if (known) {
+    const link = await identityBySubject(tx, tenant.id, issuer, subject);
+    const known = link && (await userById(tx, tenant.id, link.userId));
+    if (link && known) {
       // Linked before: the subject decides. An email changed at the IdP cannot reach another account.
-      if (!isActive(known.user)) throw new SsoRefused('not_linked', 'linked account is disabled or locked');
-      user = known.user;
-      identityId = known.identity.id;
+      if (!isActive(known)) throw new SsoRefused('not_linked', 'linked account is disabled or locked');
+      user = known;
+      identityId = link.id;
     } else {
       const byEmail = await userByEmail(tx, tenant.id, canonicalEmail(email));
       if (!byEmail || !isActive(byEmail)) throw new SsoRefused('not_linked', 'no active account with this email');
@@ -219,7 +220,7 @@ export async function finishSignIn(ctx: Ctx, configs: OidcConfigs, tenant: Tenan
       });
     }
     await touchIdentity(tx, identityId, now);
-    const session = await createSession(ctx, tx, {
+    const session = await ctx.sessions.create(tx, {
       userId: user.id, tenantId: tenant.id, authMethod: 'google', ip: input.ip, userAgent: input.userAgent, auditData: { method: 'google', issuer },
     });
     return { ...session, returnTo: started.returnTo, user: { id: user.id, email: user.email }, linked };

@@ -1,11 +1,11 @@
-// All SQL of single sign-on: started sign-ins (single use) and linked identities.
+// All SQL of single sign-on: started sign-ins (single use) and linked identities. The accounts
+// behind them are looked up through accounts (../accounts/store.ts), which owns the users table.
 import { and, asc, eq, gt, inArray, isNull, lt } from 'drizzle-orm';
 import type { Db } from '../../platform/db.ts';
-import { sessions, ssoIdentities, ssoStates, users } from '../../platform/schema.ts';
+import { ssoIdentities, ssoStates } from '../../platform/schema.ts';
 
 export type SsoState = typeof ssoStates.$inferSelect;
 export type SsoIdentity = typeof ssoIdentities.$inferSelect;
-export type User = typeof users.$inferSelect;
 
 export async function insertState(db: Db, values: typeof ssoStates.$inferInsert): Promise<void> {
   await db.insert(ssoStates).values(values);
@@ -32,21 +32,10 @@ export async function purgeStates(db: Db, now: Date): Promise<void> {
   await db.delete(ssoStates).where(lt(ssoStates.expiresAt, now));
 }
 
-/** The account behind (issuer, subject) in this tenant, with its link. */
-export async function userBySubject(db: Db, tenantId: string, issuer: string, subject: string): Promise<{ identity: SsoIdentity; user: User } | undefined> {
-  const [row] = await db
-    .select({ identity: ssoIdentities, user: users })
-    .from(ssoIdentities)
-    .innerJoin(users, eq(users.id, ssoIdentities.userId))
-    .where(and(
-      eq(ssoIdentities.tenantId, tenantId), eq(ssoIdentities.issuer, issuer), eq(ssoIdentities.subject, subject),
-      eq(users.tenantId, tenantId),
-    ));
-  return row;
-}
-
-export async function userByEmail(db: Db, tenantId: string, emailCanonical: string): Promise<User | undefined> {
-  const [row] = await db.select().from(users).where(and(eq(users.tenantId, tenantId), eq(users.emailCanonical, emailCanonical)));
+/** The link of (issuer, subject) in this tenant. */
+export async function identityBySubject(db: Db, tenantId: string, issuer: string, subject: string): Promise<SsoIdentity | undefined> {
+  const [row] = await db.select().from(ssoIdentities)
+    .where(and(eq(ssoIdentities.tenantId, tenantId), eq(ssoIdentities.issuer, issuer), eq(ssoIdentities.subject, subject)));
   return row;
 }
 

@@ -1,6 +1,7 @@
 // What happens after a password is set — by reset, by change in settings, or on an admin's link.
-// Written once as named steps, run inside the transaction that set the password. Revoking is the default.
-import type { Ctx } from '../../platform/context.ts';
+// Written once as named steps, run inside the transaction that set the password (store.ts's
+// setPasswordHash). Revoking is the default.
+import type { Ctx } from '../../context.ts';
 import { randomToken } from '../../platform/crypto.ts';
 import type { Db } from '../../platform/db.ts';
 import { enqueueMail } from '../../platform/mail/outbox.ts';
@@ -8,10 +9,10 @@ import { lockTokens } from '../../platform/schema.ts';
 import { clearLoginThrottles } from '../abuse/guard.ts';
 import { audit, type Actor } from '../audit/audit.ts';
 import { recordPassword } from '../password-policy/history.ts';
-import { revokeSessions } from '../sessions/sessions.ts';
+import { passwordChangedEmail } from '../password-reset/emails/messages.ts';
+import { revokeTokensFor } from '../password-reset/store.ts';
 import { mailBrandOf, senderOf } from '../tenants/settings.ts';
-import { passwordChangedEmail } from './emails/messages.ts';
-import { revokeTokensFor, type Account } from './store.ts';
+import type { Account } from './store.ts';
 
 export interface PasswordSet {
   accounts: Account[];
@@ -24,19 +25,22 @@ export interface PasswordSet {
   passwordHash: string;
 }
 
-type Step = (ctx: Ctx, tx: Db, event: PasswordSet) => Promise<void>;
+/** What the steps use: the lock link's secret and URL, the notice's sender, the clock, sessions. */
+export type PasswordSetDeps = Pick<Ctx, 'config' | 'secrets' | 'clock' | 'sessions'>;
+
+type Step = (deps: PasswordSetDeps, tx: Db, event: PasswordSet) => Promise<void>;
 
 const LOCK_LINK_TTL_MS = 14 * 86_400_000;
 
-const revokeAllSessions: Step = async (_ctx, tx, e) => {
-  await revokeSessions(tx, e.at, e.accounts.map((a) => a.user.id), e.how === 'change' ? 'password_change' : 'password_reset', { keepIdHash: e.keepSessionHash });
+const revokeAllSessions: Step = async (deps, tx, e) => {
+  await deps.sessions.revoke(tx, e.accounts.map((a) => a.user.id), e.how === 'change' ? 'password_change' : 'password_reset', { keepIdHash: e.keepSessionHash });
 };
 
-const revokePendingResets: Step = async (_ctx, tx, e) => {
+const revokePendingResets: Step = async (_deps, tx, e) => {
   for (const { user, tenant } of e.accounts) await revokeTokensFor(tx, user.emailCanonical, tenant.id, e.at, 'password_changed');
 };
 
-const writeAudit: Step = async (_ctx, tx, e) => {
+const writeAudit: Step = async (_deps, tx, e) => {
   for (const { user, tenant } of e.accounts) {
     await audit(tx, e.actor, e.at, {
       type: e.how === 'change' ? 'password_changed' : 'password_reset_completed',
@@ -48,30 +52,30 @@ const writeAudit: Step = async (_ctx, tx, e) => {
 };
 
 /** "Your password was changed" with a "this wasn't me" link that locks the account. */
-const sendNotice: Step = async (ctx, tx, e) => {
+const sendNotice: Step = async (deps, tx, e) => {
   for (const { user, tenant } of e.accounts) {
     const token = randomToken();
     await tx.insert(lockTokens).values({
-      tokenHash: ctx.secrets.hash('lock', token),
+      tokenHash: deps.secrets.hash('lock', token),
       userId: user.id,
       createdAt: e.at,
       expiresAt: new Date(e.at.getTime() + LOCK_LINK_TTL_MS),
     });
     const mail = passwordChangedEmail({
-      tenantName: tenant.name, at: e.at, how: e.how, lockUrl: `${ctx.config.publicUrl}/account/lock?token=${token}`, brand: mailBrandOf(tenant),
+      tenantName: tenant.name, at: e.at, how: e.how, lockUrl: `${deps.config.publicUrl}/account/lock?token=${token}`, brand: mailBrandOf(tenant),
     });
-    await enqueueMail(tx, ctx.secrets, ctx.clock, { ...mail, kind: 'password_changed', to: user.email, tenantId: tenant.id, userId: user.id, from: senderOf(ctx.config.mailFrom, tenant) });
+    await enqueueMail(tx, deps.secrets, deps.clock, { ...mail, kind: 'password_changed', to: user.email, tenantId: tenant.id, userId: user.id, from: senderOf(deps.config.mailFrom, tenant) });
   }
 };
 
-const rememberPassword: Step = async (_ctx, tx, e) => {
+const rememberPassword: Step = async (_deps, tx, e) => {
   for (const { user, tenant } of e.accounts) await recordPassword(tx, { userId: user.id, tenant, passwordHash: e.passwordHash, at: e.at });
 };
 
 export const afterPasswordSet: readonly Step[] = [rememberPassword, revokeAllSessions, revokePendingResets, writeAudit, sendNotice];
 
-export async function runAfterPasswordSet(ctx: Ctx, tx: Db, event: PasswordSet): Promise<void> {
-  for (const step of afterPasswordSet) await step(ctx, tx, event);
+export async function runAfterPasswordSet(deps: PasswordSetDeps, tx: Db, event: PasswordSet): Promise<void> {
+  for (const step of afterPasswordSet) await step(deps, tx, event);
 }
 
 /**
