@@ -2,7 +2,7 @@
 import type { IncomingMessage } from 'node:http';
 import { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { AppError, csrfFailed, invalidRequest, unavailable } from '../errors.ts';
+import { AppError, csrfFailed, internal, invalidRequest, malformedRequest, notFound, payloadTooLarge, unavailable, unsupportedMediaType } from '../errors.ts';
 
 declare module 'fastify' {
   /** The contract error code of the answer, for metrics and the request log. */
@@ -145,15 +145,14 @@ export function installErrorHandling(app: FastifyInstance): void {
     }
     const status = (err as FastifyError).statusCode;
     if (status && status >= 400 && status < 500) {
-      const message =
-        status === 413 ? 'The request body is too large.'
-        : status === 415 ? 'Send the body as application/json or a form.'
-        : (err as FastifyError).code === 'FST_ERR_CTP_INVALID_JSON_BODY' || /JSON/.test(err.message)
+      const e =
+        status === 413 ? payloadTooLarge()
+        : status === 415 ? unsupportedMediaType()
+        : malformedRequest(status, (err as FastifyError).code === 'FST_ERR_CTP_INVALID_JSON_BODY' || /JSON/.test(err.message)
           ? 'The request body is not valid JSON.'
-          : 'The request is not valid.';
-      const code = status === 413 ? 'payload_too_large' : status === 415 ? 'unsupported_media_type' : 'invalid_request';
-      reply.errorCode = code;
-      return reply.status(status).send({ error: code, message });
+          : 'The request is not valid.');
+      reply.errorCode = e.code;
+      return reply.status(e.status).send({ error: e.code, message: e.message });
     }
     if (isDatabaseDown(err)) {
       request.log.error({ err: safeError(err) }, 'database unavailable');
@@ -162,11 +161,14 @@ export function installErrorHandling(app: FastifyInstance): void {
       return reply.status(e.status).header('retry-after', '5').send({ error: e.code, message: e.message });
     }
     request.log.error({ err: safeError(err) }, 'unhandled error');
-    reply.errorCode = 'internal';
-    return reply.status(500).send({ error: 'internal', message: 'Something went wrong on our side.' });
+    const e = internal();
+    reply.errorCode = e.code;
+    return reply.status(e.status).send({ error: e.code, message: e.message });
   });
-  app.setNotFoundHandler((_request, reply) =>
-    reply.status(404).send({ error: 'not_found', message: 'There is nothing at this address.' }));
+  app.setNotFoundHandler((_request, reply) => {
+    const e = notFound('There is nothing at this address.');
+    return reply.status(e.status).send({ error: e.code, message: e.message });
+  });
 }
 
 /** Refuses state-changing requests sent by a page of another origin (login CSRF and friends). */

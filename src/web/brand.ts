@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import { accessibleShade, brandOf, hoverShade } from '../features/tenants/settings.ts';
 import { tenantBySlug, type Tenant } from '../features/tenants/store.ts';
-import type { Ctx } from '../platform/context.ts';
+import type { Ctx } from '../context.ts';
 import type { PageBrand } from './layout.ts';
 
 /** The page() fields that show this tenant's branding. */

@@ -654,3 +654,29 @@ describe('issue 11 item 15: rough edges a new user found', () => {
     expect(css.headers.vary).toBe('Accept-Encoding');
   });
 });
+
+describe('the admin console checks its admin once, at its door', () => {
+  it('a signed-out form post signs in and comes back to the page of its form; a member is refused before the CSRF check', async () => {
+    const { slug } = await t.tenant();
+    const member = await t.user(slug, `${unique('m')}@example.com`, { password: STRONG });
+    const id = '00000000-0000-4000-8000-000000000000';
+    for (const [url, back] of [
+      ['/admin/users', '/admin/users/new'],
+      [`/admin/users/${id}`, `/admin/users/${id}`],
+      [`/admin/users/${id}/disable`, `/admin/users/${id}`],
+      [`/admin/users/${id}/reset`, `/admin/users/${id}`],
+      [`/admin/users/${id}/identities/x/unlink`, `/admin/users/${id}`],
+    ] as const) {
+      const res = await post(url, { _csrf: 'x' });
+      expect(res.status, url).toBe(303);
+      expect(res.headers.location, url).toBe(`/login?next=${encodeURIComponent(back)}`);
+    }
+    const audit = await get('/admin/audit?type=user_created');
+    expect(audit.status).toBe(303);
+    expect(audit.headers.location).toBe(`/login?next=${encodeURIComponent('/admin/audit?type=user_created')}`);
+    const s = await t.login(member.email);
+    const refused = await post(`/admin/users/${id}/disable`, {}, { cookie: s.cookie });
+    expect(refused.status).toBe(403);
+    expect(refused.raw).toContain('Administrators only');
+  });
+});

@@ -3,7 +3,7 @@
 // Errors inside these routes become HTML pages; a page never shows a stack.
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { AppError } from '../errors.ts';
-import type { Ctx } from '../platform/context.ts';
+import type { Ctx } from '../context.ts';
 import { refuseNul, safeError } from '../platform/http.ts';
 import { assetRoutes } from './assets.ts';
 import { brandRoutes } from './brand.ts';

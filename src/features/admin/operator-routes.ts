@@ -1,8 +1,8 @@
 // The operator API (admin listener only, Bearer ADMIN_API_KEY). Missing or wrong key: 401, no detail.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { AppError, notFound } from '../../errors.ts';
-import type { Ctx } from '../../platform/context.ts';
+import { notFound, unauthenticated } from '../../errors.ts';
+import type { Ctx } from '../../context.ts';
 import { Secrets } from '../../platform/crypto.ts';
 import { parse } from '../../platform/http.ts';
 import { common, doc, err } from '../../platform/openapi.ts';
@@ -57,7 +57,7 @@ export async function operatorRoutes(app: FastifyInstance, { ctx, apiKey }: { ct
   app.addHook('onRequest', async (request) => {
     const m = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '');
     if (!m || !Secrets.equal(ctx.secrets.hash('admin-key', m[1]!), expected)) {
-      throw new AppError(401, 'unauthenticated', 'Unauthorized.');
+      throw unauthenticated('Unauthorized.');
     }
   });
 

@@ -1,10 +1,10 @@
 // Proof by code: the address plus the 8-character code from the same email, for when a mail
 // scanner or a phone mangles the link. The code is bound to the address in its keyed hash, and a
 // few wrong tries burn it (the link keeps working).
-import type { Ctx } from '../../platform/context.ts';
+import { tokenInvalid } from '../../errors.ts';
+import type { Ctx } from '../../context.ts';
 import { normalizeCode } from '../../platform/crypto.ts';
 import { canonicalEmail } from '../accounts/email.ts';
-import { tokenInvalid } from './by-link.ts';
 import { countWrongCode, tokenByEmailAndCode, type ResetToken } from './store.ts';
 
 export const MAX_CODE_ATTEMPTS = 5;

@@ -1,12 +1,9 @@
 // Proof by link: the 32-byte token from the emailed URL. Looked up by its keyed hash.
-import { AppError } from '../../errors.ts';
-import type { Ctx } from '../../platform/context.ts';
+import { tokenInvalid } from '../../errors.ts';
+import type { Ctx } from '../../context.ts';
 import { tokenByHash, type ResetToken } from './store.ts';
 
 export const tokenHash = (ctx: Ctx, token: string) => ctx.secrets.hash('reset-token', token);
-
-export const tokenInvalid = (message = 'This reset link is not valid — request a new one.') =>
-  new AppError(404, 'token_invalid', message);
 
 export async function findByLink(ctx: Ctx, token: string): Promise<ResetToken> {
   if (!/^[A-Za-z0-9_-]{20,100}$/.test(token)) throw tokenInvalid();

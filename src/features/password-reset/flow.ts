@@ -1,30 +1,29 @@
 // The reset flow: requested → sent → (opened) → completed | expired | superseded | revoked.
 // See README.md beside this file for the rules in prose.
-import { inArray } from 'drizzle-orm';
-import { AppError, invalidRequest } from '../../errors.ts';
-import type { Ctx } from '../../platform/context.ts';
+import { AppError, invalidRequest, tokenAccountUnavailable, tokenExpired, tokenRevoked, tokenSuperseded, tokenUsed } from '../../errors.ts';
+import type { Ctx } from '../../context.ts';
 import { formatCode, randomCode, randomToken } from '../../platform/crypto.ts';
 import type { Db } from '../../platform/db.ts';
 import { RateLimits } from '../../platform/rate-limit.ts';
 import { enqueueMail, type MailContent } from '../../platform/mail/outbox.ts';
-import { users } from '../../platform/schema.ts';
 import { audit, type Actor } from '../audit/audit.ts';
 import { Devices } from '../abuse/devices.ts';
 import { guardForgot } from '../abuse/guard.ts';
 import { LimitKeys } from '../abuse/keys.ts';
+import { clearThrottles, runAfterPasswordSet } from '../accounts/after-password-set.ts';
 import { canonicalEmail } from '../accounts/email.ts';
+import { accountsByEmail, addressesWithAccounts, setPasswordHash, type Account } from '../accounts/store.ts';
 import { enforcePolicy } from '../password-policy/enforce.ts';
 import { ssoEnforced, ssoOnly, tenantLoginUrl } from '../sso/connection.ts';
 import { mailBrandOf, resetTtlMs, senderOf } from '../tenants/settings.ts';
 import { allowsPassword } from '../tenants/store.ts';
-import { clearThrottles, runAfterPasswordSet } from './after-reset.ts';
 import { countReset, reasonOf } from './metrics.ts';
 import { findByCode, codeHash } from './by-code.ts';
 import { findByLink, tokenHash } from './by-link.ts';
 import { accountDisabledEmail, googleAccountResetEmail, resetEmail, ssoEnforcedEmail, type ResetMailInput } from './emails/messages.ts';
 import {
-  accountsByEmail, addressesWithAccounts, claimRequests, consumeToken, insertToken, closeRequests, recentSelfToken, recordRequest, releaseRequests,
-  supersedeTokens, tokenById, type Account, type ResetToken,
+  claimRequests, consumeToken, insertToken, closeRequests, recentSelfToken, recordRequest, releaseRequests,
+  supersedeTokens, tokenById, type ResetToken,
 } from './store.ts';
 
 /** The two ways to prove a reset: the link's token, or the address plus the emailed code. */
@@ -45,10 +44,10 @@ export async function requestReset(ctx: Ctx, input: { email: string; tenant?: st
     await guardForgot(ctx, { email, tenant: input.tenant, ip: input.ip, captcha: input.captcha, device });
     await recordRequest(ctx.db, { emailCanonical: email, tenantSlug: input.tenant ?? null, ip: input.ip, createdAt: ctx.clock.now() });
   } catch (e) {
-    countReset('request_refused', reasonOf(e));
+    countReset(ctx.tallies.resets, 'request_refused', reasonOf(e));
     throw e;
   }
-  countReset('requested', 'self_service');
+  countReset(ctx.tallies.resets, 'requested', 'self_service');
   ctx.worker.kick();
 }
 
@@ -184,19 +183,12 @@ export async function issueReset(ctx: Ctx, tx: Db, input: IssueInput): Promise<{
 
 // ── opened / completed ─────────────────────────────────────────────────────────────────────────
 
-const gone = (code: 'token_expired' | 'token_used' | 'token_superseded', at: Date, message: string, extra: Record<string, unknown> = {}) =>
-  new AppError(410, code, message, { at: at.toISOString(), ...extra });
-
 /** Why a token can no longer be used, or null when it is live. */
 export function deadReason(t: ResetToken, now: Date): AppError | null {
-  if (t.usedAt) return gone('token_used', t.usedAt, 'This link was already used.');
-  if (t.supersededAt) {
-    return t.supersededBy === 'link'
-      ? gone('token_superseded', t.supersededAt, 'Your administrator made a newer link, which was not emailed — ask them for it, or request a new email.', { newer: 'link' })
-      : gone('token_superseded', t.supersededAt, 'A newer link was sent — use the newest email.', { newer: 'email' });
-  }
-  if (t.revokedAt) return gone('token_superseded', t.revokedAt, 'The account changed since this link was sent (new password, new email or disabled) — request a new link.', { reason: t.revokedReason });
-  if (t.expiresAt.getTime() <= now.getTime()) return gone('token_expired', t.expiresAt, 'This link expired — request a new one.');
+  if (t.usedAt) return tokenUsed(t.usedAt);
+  if (t.supersededAt) return tokenSuperseded(t.supersededAt, t.supersededBy === 'link' ? 'link' : 'email');
+  if (t.revokedAt) return tokenRevoked(t.revokedAt, t.revokedReason);
+  if (t.expiresAt.getTime() <= now.getTime()) return tokenExpired(t.expiresAt);
   return null;
 }
 
@@ -223,7 +215,7 @@ async function liveToken(ctx: Ctx, proof: ResetProof, ip: string): Promise<{ tok
   const dead = deadReason(token, ctx.clock.now());
   if (dead) throw dead;
   const accounts = (await accountsByEmail(ctx.db, token.emailCanonical, { tenantIds: token.tenantIds })).filter(usable);
-  if (accounts.length === 0) throw gone('token_superseded', token.createdAt, 'The account behind this link can no longer be reset — contact your administrator.', { reason: 'account_unavailable' });
+  if (accounts.length === 0) throw tokenAccountUnavailable(token.createdAt);
   return { token, accounts };
 }
 
@@ -241,10 +233,10 @@ export async function completeReset(
 ): Promise<{ updated: string[] }> {
   try {
     const done = await complete(ctx, proof, password, tenantSlugs, ip);
-    countReset('completed', 'token' in proof ? 'link' : 'code');
+    countReset(ctx.tallies.resets, 'completed', 'token' in proof ? 'link' : 'code');
     return done;
   } catch (e) {
-    countReset('failed', reasonOf(e));
+    countReset(ctx.tallies.resets, 'failed', reasonOf(e));
     throw e;
   }
 }
@@ -276,9 +268,9 @@ async function complete(
     if (!(await consumeToken(tx, token.id, now))) {
       // Lost a race with another submit, or the token died meanwhile: report its state now.
       const fresh = await tokenById(tx, token.id);
-      throw (fresh && deadReason(fresh, now)) ?? gone('token_used', now, 'This link was already used.');
+      throw (fresh && deadReason(fresh, now)) ?? tokenUsed(now);
     }
-    await tx.update(users).set({ passwordHash, passwordChangedAt: now }).where(inArray(users.id, chosen.map((a) => a.user.id)));
+    await setPasswordHash(tx, chosen.map((a) => a.user.id), passwordHash, now);
     await runAfterPasswordSet(ctx, tx, { accounts: chosen, how: 'reset', actor: { type: 'user', id: chosen[0]!.user.id, ip }, at: now, passwordHash });
   });
   ctx.worker.kick();

@@ -3,6 +3,10 @@
 // session's CSRF token, answered with a redirect (POST-redirect-GET) and a `done=` notice; a refused
 // action shows the page again with the reason. The routes call the same feature functions as the
 // JSON API under /api/v1/admin, so both doors share every rule, limit and audit line.
+//
+// The console is a Fastify context of its own: one preHandler (adminOnly) checks the admin before
+// any of its routes runs and leaves them the admin as a request decorator; the handlers read it
+// (checkedAdmin) and never check again.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   createUser, detailedViews, emailsById, findUserByEmail, getUser, listUsers, signOutEverywhere, updateUser, type User, type UserDetails,
@@ -17,18 +21,20 @@ import { adminResetTtlMs } from '../../features/tenants/settings.ts';
 import { allowsPassword, tenantById, type Tenant } from '../../features/tenants/store.ts';
 import { parseDuration } from '../../config.ts';
 import { deliveriesOf } from '../../platform/mail/outbox.ts';
-import type { Ctx } from '../../platform/context.ts';
+import type { Ctx } from '../../context.ts';
 import { brandFor } from '../brand.ts';
 import { html, type Part } from '../html.ts';
 import type { Messages } from '../i18n/index.ts';
 import { alert, page } from '../layout.ts';
-import { errorHeaders, formField, isAppError, messages, queryField, rateLimitMessage, redirect, sendPage } from '../respond.ts';
+import { pageError, type Answer, type PageErrorCases } from '../page-errors.ts';
+import { formField, isAppError, messages, queryField, redirect, sendPage } from '../respond.ts';
 import {
   adminNav, auditBody, createBody, LIFETIMES, linkBody, resetBlocked, resetDialog, resetForm, userBody, usersBody,
   type AuditFilters, type Lifetime, type UserPageInput,
 } from './admin-views.ts';
 import { notFoundPage } from './not-found.ts';
 
+/** The signed-in admin of a console request, as adminOnly found it. */
 interface Admin { s: SessionInfo; tenant: Tenant; actor: Actor; csrf: string; }
 
 /** The made link travels from the POST to the page that shows it in this cookie, sealed, read once. */
@@ -43,73 +49,96 @@ function doneText(m: Messages, done: string): string | null {
 }
 
 export async function adminPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
-  const secure = ctx.config.publicUrl.startsWith('https:');
+  await app.register(async (consoleApp) => {
+    consoleApp.decorateRequest('admin', null);
+    consoleApp.addHook('preHandler', adminOnly(ctx));
+    usersRoutes(consoleApp, ctx);
+    userRoutes(consoleApp, ctx);
+    resetRoutes(consoleApp, ctx);
+    auditRoutes(consoleApp, ctx);
+  });
+}
 
-  /**
-   * The signed-in admin, or null once the reply is sent: no session → sign in (and come back);
-   * a member → 403 page. Posts also check the CSRF token (requireAdmin; a stale one is a 403 page).
-   */
-  async function adminOf(request: FastifyRequest, reply: FastifyReply, back = '/admin'): Promise<Admin | null> {
+// ── the door ─────────────────────────────────────────────────────────────────────────────────────
+
+/** Route config of a POST: the page its form is on, where the browser comes back after signing in. */
+interface FormAt { formAt: (request: FastifyRequest) => string; }
+const formAt = (at: FormAt['formAt']) => ({ config: { formAt: at } });
+const userPagePath = (request: FastifyRequest) => `/admin/users/${(request.params as { id: string }).id}`;
+
+/**
+ * Before every console route: no session → sign in (and come back); a member → 403 page; a post
+ * must carry the session's CSRF token (requireAdmin; a stale one is a 403 page); the session's
+ * tenant gone → 404 page. Otherwise the request carries the admin (checkedAdmin).
+ */
+function adminOnly(ctx: Ctx) {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
     const s = await request.session();
     if (!s) {
-      redirect(reply, `/login?next=${encodeURIComponent(request.method === 'GET' ? request.url : back)}`);
-      return null;
+      const back = request.method === 'GET' ? request.url : (request.routeOptions.config as Partial<FormAt>).formAt?.(request) ?? '/admin';
+      return redirect(reply, `/login?next=${encodeURIComponent(back)}`);
     }
     if (s.user.role !== 'admin') {
       const m = messages(request);
-      sendPage(request, reply, page({ m, title: m.admin.notAdminTitle, body: html`<p>${m.admin.notAdminText}</p><ul class="links"><li><a href="/account">${m.backToAccount}</a></li></ul>` }), 403);
-      return null;
+      return sendPage(request, reply, page({ m, title: m.admin.notAdminTitle, body: html`<p>${m.admin.notAdminText}</p><ul class="links"><li><a href="/account">${m.backToAccount}</a></li></ul>` }), 403);
     }
     if (request.method === 'POST') await requireAdmin(ctx, request);
     const tenant = await tenantById(ctx.db, s.tenant.id);
-    if (!tenant) {
+    if (!tenant) return notFoundPage(request, reply);
+    request.setDecorator<Admin>('admin', { s, tenant, actor: { type: 'admin', id: s.user.id, ip: request.ip }, csrf: csrfTokenFor(ctx, s) });
+  };
+}
+
+/** The admin adminOnly let in (only inside the console's context). */
+const checkedAdmin = (request: FastifyRequest) => request.getDecorator<Admin>('admin');
+
+// ── shared pieces ────────────────────────────────────────────────────────────────────────────────
+
+function shell(request: FastifyRequest, reply: FastifyReply, current: 'users' | 'audit', title: string, body: Part, status = 200) {
+  const a = checkedAdmin(request);
+  const m = messages(request);
+  return sendPage(request, reply, page({ m, title, body, wide: true, ...brandFor(a.tenant), nav: adminNav(m, current, a.s.user.email, a.csrf) }), status);
+}
+
+/** A user of this tenant, or a 404 page (another tenant's ids, malformed ids). */
+async function userOr404(ctx: Ctx, request: FastifyRequest, reply: FastifyReply, id: string): Promise<User | null> {
+  try {
+    return await getUser(ctx, checkedAdmin(request).tenant, id);
+  } catch (err) {
+    if (isAppError(err, 'not_found')) {
       notFoundPage(request, reply);
       return null;
     }
-    return { s, tenant, actor: { type: 'admin', id: s.user.id, ip: request.ip }, csrf: csrfTokenFor(ctx, s) };
+    throw err;
   }
+}
 
-  const shell = (request: FastifyRequest, reply: FastifyReply, a: Admin, current: 'users' | 'audit', title: string, body: Part, status = 200) => {
-    const m = messages(request);
-    return sendPage(request, reply, page({ m, title, body, wide: true, ...brandFor(a.tenant), nav: adminNav(m, current, a.s.user.email, a.csrf) }), status);
+/**
+ * What a refused action says, in the reader's language where we know the case; `show` puts it on
+ * the page (`field` 'email': beside the email field). Other codes, when a handler has more.
+ */
+function refusals(m: Messages, show: (text: string, status: number, field?: 'email') => Answer, more: PageErrorCases['codes'] = {}): PageErrorCases {
+  return {
+    again: show,
+    codes: {
+      ...more,
+      email_taken: () => show(m.admin.emailTaken, 409, 'email'),
+      invalid_request: (err) => {
+        const field = typeof err.extra.field === 'string' ? err.extra.field : undefined;
+        if (field === 'email') return show(m.invalidEmail, 400, field);
+        if (field === 'disabled' || field === 'role') return show(m.admin.selfLockout, 400);
+        const reason = { account_disabled: m.admin.resetDisabled, account_locked: m.admin.resetLocked, password_off: m.admin.resetPasswordOff }[String(err.extra.reason)];
+        return show(reason ?? err.message, 400);
+      },
+    },
   };
+}
 
-  /** A user of this tenant, or a 404 page (another tenant's ids, malformed ids). */
-  async function userOr404(request: FastifyRequest, reply: FastifyReply, a: Admin, id: string): Promise<User | null> {
-    try {
-      return await getUser(ctx, a.tenant, id);
-    } catch (err) {
-      if (isAppError(err, 'not_found')) {
-        notFoundPage(request, reply);
-        return null;
-      }
-      throw err;
-    }
-  }
+// ── users: the list, a new user ──────────────────────────────────────────────────────────────────
 
-  /** What a refused action says, in the reader's language where we know the case. */
-  function refusal(m: Messages, reply: FastifyReply, err: unknown): { text: string; status: number; field?: string } | null {
-    const limited = rateLimitMessage(m, err);
-    if (limited) {
-      errorHeaders(reply, err);
-      return { text: limited, status: 429 };
-    }
-    if (isAppError(err, 'email_taken')) return { text: m.admin.emailTaken, status: 409, field: 'email' };
-    if (isAppError(err, 'invalid_request')) {
-      const field = typeof err.extra.field === 'string' ? err.extra.field : undefined;
-      if (field === 'email') return { text: m.invalidEmail, status: 400, field };
-      if (field === 'disabled' || field === 'role') return { text: m.admin.selfLockout, status: 400 };
-      const reason = { account_disabled: m.admin.resetDisabled, account_locked: m.admin.resetLocked, password_off: m.admin.resetPasswordOff }[String(err.extra.reason)];
-      return { text: reason ?? err.message, status: 400 };
-    }
-    return null;
-  }
-
-  // ── users ──────────────────────────────────────────────────────────────────────────────────────
-
+function usersRoutes(app: FastifyInstance, ctx: Ctx) {
   app.get('/admin', async (request, reply) => {
-    const a = await adminOf(request, reply);
-    if (!a) return reply;
+    const a = checkedAdmin(request);
     const m = messages(request);
     const status = queryField(request, 'status');
     const role = queryField(request, 'role');
@@ -124,89 +153,86 @@ export async function adminPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
       status: (filters.status || undefined) as UserDetails['status'] | undefined, role: (filters.role || undefined) as 'admin' | 'member' | undefined,
     });
     const done = doneText(m, queryField(request, 'done'));
-    return shell(request, reply, a, 'users', m.admin.usersTitle, usersBody(m, {
+    return shell(request, reply, 'users', m.admin.usersTitle, usersBody(m, {
       users: list.users, next: list.next, filters, now: ctx.clock.now(), passwordOn: allowsPassword(a.tenant),
       notice: done ? alert('success', done) : undefined,
       resetDialog: resetDialog(m, { csrf: a.csrf, action: '/admin', email: '', defaultTtlMs: adminResetTtlMs(ctx.config, a.tenant) }),
     }));
   });
 
-  const createPage = (request: FastifyRequest, reply: FastifyReply, a: Admin, v: Partial<Parameters<typeof createBody>[1]>, status = 200) => {
+  const createPage = (request: FastifyRequest, reply: FastifyReply, v: Partial<Parameters<typeof createBody>[1]>, status = 200) => {
+    const a = checkedAdmin(request);
     const m = messages(request);
     const passwordOn = allowsPassword(a.tenant);
-    return shell(request, reply, a, 'users', m.admin.createTitle, createBody(m, {
+    return shell(request, reply, 'users', m.admin.createTitle, createBody(m, {
       csrf: a.csrf, welcome: true, passwordOn, defaultTtlMs: adminResetTtlMs(ctx.config, a.tenant), ...v,
     }), status);
   };
 
-  app.get('/admin/users/new', async (request, reply) => {
-    const a = await adminOf(request, reply);
-    return a ? createPage(request, reply, a, {}) : reply;
-  });
+  app.get('/admin/users/new', async (request, reply) => createPage(request, reply, {}));
 
-  app.post('/admin/users', async (request, reply) => {
-    const a = await adminOf(request, reply, '/admin/users/new');
-    if (!a) return reply;
+  app.post('/admin/users', formAt(() => '/admin/users/new'), async (request, reply) => {
+    const a = checkedAdmin(request);
     const m = messages(request);
     const typed = formField(request, 'email').trim();
     const name = formField(request, 'name').trim().slice(0, 200);
     const role = formField(request, 'role') === 'admin' ? 'admin' : 'member';
     const welcome = allowsPassword(a.tenant) && formField(request, 'sendWelcome') !== '';
     const again = (v: { error?: string; emailError?: string }, status: number) =>
-      createPage(request, reply, a, { email: typed.slice(0, 254), name, role, welcome, ...v }, status);
+      createPage(request, reply, { email: typed.slice(0, 254), name, role, welcome, ...v }, status);
     if (!parseEmail(typed)) return again({ emailError: m.invalidEmail }, 400);
     try {
       const user = await createUser(ctx, a.tenant, { email: typed, name, role }, a.actor,
         welcome ? async (tx, u) => { await sendWelcome(ctx, tx, a.tenant, u, a.actor); } : undefined);
       return redirect(reply, `/admin/users/${user.id}?done=${welcome ? 'welcome-sent' : 'created'}`);
     } catch (err) {
-      const r = refusal(m, reply, err);
-      if (!r) throw err;
-      return again(r.field === 'email' ? { emailError: r.text } : { error: r.text }, r.status);
+      return pageError(m, reply, err, refusals(m, (text, status, field) => again(field === 'email' ? { emailError: text } : { error: text }, status)));
     }
   });
+}
 
-  async function userPage(request: FastifyRequest, reply: FastifyReply, a: Admin, user: User, extra: { error?: string; edit?: UserPageInput['edit'] } = {}, status = 200) {
-    const m = messages(request);
-    const [details] = await detailedViews(ctx, a.tenant, [user]);
-    const done = doneText(m, queryField(request, 'done'));
-    const notice = extra.error ? alert('error', extra.error, 'action-error') : done ? alert('success', done) : undefined;
-    return shell(request, reply, a, 'users', user.name || user.email, userBody(m, {
-      user: details!, identities: await linkedIdentities(ctx, a.tenant, user.id),
-      deliveries: await deliveriesOf(ctx.db, { userId: user.id, tenantId: a.tenant.id }),
-      csrf: a.csrf, now: ctx.clock.now(), passwordOn: allowsPassword(a.tenant), defaultTtlMs: adminResetTtlMs(ctx.config, a.tenant),
-      self: user.id === a.s.user.id, notice, edit: extra.edit,
-    }), status);
-  }
+// ── one user: the page and its actions ───────────────────────────────────────────────────────────
 
+async function userPage(ctx: Ctx, request: FastifyRequest, reply: FastifyReply, user: User, extra: { error?: string; edit?: UserPageInput['edit'] } = {}, status = 200) {
+  const a = checkedAdmin(request);
+  const m = messages(request);
+  const [details] = await detailedViews(ctx, a.tenant, [user]);
+  const done = doneText(m, queryField(request, 'done'));
+  const notice = extra.error ? alert('error', extra.error, 'action-error') : done ? alert('success', done) : undefined;
+  return shell(request, reply, 'users', user.name || user.email, userBody(m, {
+    user: details!, identities: await linkedIdentities(ctx, a.tenant, user.id),
+    deliveries: await deliveriesOf(ctx.db, { userId: user.id, tenantId: a.tenant.id }),
+    csrf: a.csrf, now: ctx.clock.now(), passwordOn: allowsPassword(a.tenant), defaultTtlMs: adminResetTtlMs(ctx.config, a.tenant),
+    self: user.id === a.s.user.id, notice, edit: extra.edit,
+  }), status);
+}
+
+/** One action on one user: run it, then back to the user's page with a notice — or the page again with the reason. */
+function userAction(app: FastifyInstance, ctx: Ctx, path: string, run: (a: Admin, user: User, request: FastifyRequest, reply: FastifyReply) => Promise<Done | string>) {
+  app.post<{ Params: { id: string; identityId?: string } }, FormAt>(`/admin/users/:id${path}`, formAt(userPagePath), async (request, reply) => {
+    const a = checkedAdmin(request);
+    const user = await userOr404(ctx, request, reply, request.params.id);
+    if (!user) return reply;
+    try {
+      const done = await run(a, user, request, reply);
+      return redirect(reply, done.startsWith('/') ? done : `/admin/users/${user.id}?done=${done}`);
+    } catch (err) {
+      const m = messages(request);
+      return pageError(m, reply, err, refusals(m, (text, status, field) => {
+        const edit = path === '' ? { name: formField(request, 'name'), email: formField(request, 'email'), role: formField(request, 'role'), ...(field === 'email' ? { emailError: text } : {}) } : undefined;
+        return userPage(ctx, request, reply, user, { error: text, edit }, status);
+      }, { not_found: () => notFoundPage(request, reply) }));
+    }
+  });
+}
+
+function userRoutes(app: FastifyInstance, ctx: Ctx) {
   app.get<{ Params: { id: string } }>('/admin/users/:id', async (request, reply) => {
-    const a = await adminOf(request, reply);
-    if (!a) return reply;
-    const user = await userOr404(request, reply, a, request.params.id);
-    return user ? userPage(request, reply, a, user) : reply;
+    const user = await userOr404(ctx, request, reply, request.params.id);
+    return user ? userPage(ctx, request, reply, user) : reply;
   });
 
-  /** One action on one user: run it, then back to the user's page with a notice — or the page again with the reason. */
-  function userAction(path: string, run: (a: Admin, user: User, request: FastifyRequest, reply: FastifyReply) => Promise<Done | string>) {
-    app.post<{ Params: { id: string; identityId?: string } }>(`/admin/users/:id${path}`, async (request, reply) => {
-      const a = await adminOf(request, reply, `/admin/users/${request.params.id}`);
-      if (!a) return reply;
-      const user = await userOr404(request, reply, a, request.params.id);
-      if (!user) return reply;
-      try {
-        const done = await run(a, user, request, reply);
-        return redirect(reply, done.startsWith('/') ? done : `/admin/users/${user.id}?done=${done}`);
-      } catch (err) {
-        if (isAppError(err, 'not_found')) return notFoundPage(request, reply);
-        const r = refusal(messages(request), reply, err);
-        if (!r) throw err;
-        const edit = path === '' ? { name: formField(request, 'name'), email: formField(request, 'email'), role: formField(request, 'role'), ...(r.field === 'email' ? { emailError: r.text } : {}) } : undefined;
-        return userPage(request, reply, a, user, { error: r.text, edit }, r.status);
-      }
-    });
-  }
-
-  userAction('', async (a, user, request) => {
+  userAction(app, ctx, '', async (a, user, request) => {
     const role = formField(request, 'role');
     await updateUser(ctx, a.tenant, user.id, {
       name: formField(request, 'name').trim().slice(0, 200),
@@ -215,33 +241,36 @@ export async function adminPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
     }, a.actor);
     return 'saved';
   });
-  userAction('/disable', async (a, user) => { await updateUser(ctx, a.tenant, user.id, { disabled: true }, a.actor); return 'disabled'; });
-  userAction('/enable', async (a, user) => { await updateUser(ctx, a.tenant, user.id, { disabled: false }, a.actor); return 'enabled'; });
-  userAction('/unlock', async (a, user) => { await updateUser(ctx, a.tenant, user.id, { locked: false }, a.actor); return 'unlocked'; });
-  userAction('/sign-out', async (a, user) => { await signOutEverywhere(ctx, a.tenant, user.id, a.actor); return 'signed-out'; });
-  userAction('/identities/:identityId/unlink', async (a, user, request) => {
+  userAction(app, ctx, '/disable', async (a, user) => { await updateUser(ctx, a.tenant, user.id, { disabled: true }, a.actor); return 'disabled'; });
+  userAction(app, ctx, '/enable', async (a, user) => { await updateUser(ctx, a.tenant, user.id, { disabled: false }, a.actor); return 'enabled'; });
+  userAction(app, ctx, '/unlock', async (a, user) => { await updateUser(ctx, a.tenant, user.id, { locked: false }, a.actor); return 'unlocked'; });
+  userAction(app, ctx, '/sign-out', async (a, user) => { await signOutEverywhere(ctx, a.tenant, user.id, a.actor); return 'signed-out'; });
+  userAction(app, ctx, '/identities/:identityId/unlink', async (a, user, request) => {
     await unlinkIdentity(ctx, a.tenant, user.id, (request.params as { identityId: string }).identityId, a.actor);
     return 'unlinked';
   });
+}
 
-  // ── reset ──────────────────────────────────────────────────────────────────────────────────────
+// ── reset: the confirmation, the action, the made link ───────────────────────────────────────────
+
+function resetRoutes(app: FastifyInstance, ctx: Ctx) {
+  const secure = ctx.config.publicUrl.startsWith('https:');
 
   /** Without JavaScript the confirmation is this page; with it, the same form in a <dialog>. */
   app.get<{ Params: { id: string } }>('/admin/users/:id/reset', async (request, reply) => {
-    const a = await adminOf(request, reply);
-    if (!a) return reply;
-    const user = await userOr404(request, reply, a, request.params.id);
+    const a = checkedAdmin(request);
+    const user = await userOr404(ctx, request, reply, request.params.id);
     if (!user) return reply;
     const m = messages(request);
     const [details] = await detailedViews(ctx, a.tenant, [user]);
     const blocked = resetBlocked(m, details!, allowsPassword(a.tenant));
     const back = html`<a class="btn btn-secondary" href="/admin/users/${user.id}">${m.admin.cancel}</a>`;
-    return shell(request, reply, a, 'users', `${m.admin.resetTitlePrefix} ${user.email}`, blocked
+    return shell(request, reply, 'users', `${m.admin.resetTitlePrefix} ${user.email}`, blocked
       ? html`${alert('info', blocked)}${back}`
       : resetForm(m, { csrf: a.csrf, action: `/admin/users/${user.id}/reset`, email: user.email, defaultTtlMs: adminResetTtlMs(ctx.config, a.tenant), cancel: back }));
   });
 
-  userAction('/reset', async (a, user, request, reply) => {
+  userAction(app, ctx, '/reset', async (a, user, request, reply) => {
     const delivery = formField(request, 'delivery') === 'link' ? 'link' : 'email';
     const expiresIn = formField(request, 'expiresIn');
     const ttlMs = (LIFETIMES as readonly string[]).includes(expiresIn) ? parseDuration(expiresIn as Lifetime)! : undefined;
@@ -255,9 +284,7 @@ export async function adminPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
   });
 
   app.get<{ Params: { id: string } }>('/admin/users/:id/reset/link', async (request, reply) => {
-    const a = await adminOf(request, reply);
-    if (!a) return reply;
-    const user = await userOr404(request, reply, a, request.params.id);
+    const user = await userOr404(ctx, request, reply, request.params.id);
     if (!user) return reply;
     const m = messages(request);
     let made: { userId: string; url: string; expiresAt: string } | null = null;
@@ -267,15 +294,16 @@ export async function adminPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
     } catch { made = null; }
     // Shown once: the cookie goes now, so the link is not on screen again after a reload.
     reply.clearCookie(LINK_COOKIE, { path: LINK_COOKIE_PATH, httpOnly: true, sameSite: 'strict', secure });
-    if (!made || made.userId !== user.id) return userPage(request, reply, a, user, { error: m.admin.linkGone });
-    return shell(request, reply, a, 'users', m.admin.linkTitle, linkBody(m, { email: user.email, url: made.url, expiresAt: new Date(made.expiresAt), now: ctx.clock.now(), userId: user.id }));
+    if (!made || made.userId !== user.id) return userPage(ctx, request, reply, user, { error: m.admin.linkGone });
+    return shell(request, reply, 'users', m.admin.linkTitle, linkBody(m, { email: user.email, url: made.url, expiresAt: new Date(made.expiresAt), now: ctx.clock.now(), userId: user.id }));
   });
+}
 
-  // ── audit ──────────────────────────────────────────────────────────────────────────────────────
+// ── audit ────────────────────────────────────────────────────────────────────────────────────────
 
+function auditRoutes(app: FastifyInstance, ctx: Ctx) {
   app.get('/admin/audit', async (request, reply) => {
-    const a = await adminOf(request, reply);
-    if (!a) return reply;
+    const a = checkedAdmin(request);
     const m = messages(request);
     const filters: AuditFilters = {
       user: queryField(request, 'user').trim().slice(0, 254), userId: queryField(request, 'userId'),
@@ -298,6 +326,6 @@ export async function adminPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
     });
     const shown = events.slice(0, PAGE);
     const emails = await emailsById(ctx, a.tenant, shown.flatMap((e) => [e.userId, e.actor.id]));
-    return shell(request, reply, a, 'audit', m.admin.auditTitle, auditBody(m, { events: shown, filters, emails, now: ctx.clock.now(), more: events.length > PAGE, error }));
+    return shell(request, reply, 'audit', m.admin.auditTitle, auditBody(m, { events: shown, filters, emails, now: ctx.clock.now(), more: events.length > PAGE, error }));
   });
 }

@@ -7,13 +7,14 @@ import { parseEmail } from '../../features/accounts/email.ts';
 import { requestReset } from '../../features/password-reset/flow.ts';
 import { resetTtlMs } from '../../features/tenants/settings.ts';
 import { tenantBySlug, type Tenant } from '../../features/tenants/store.ts';
-import type { Ctx } from '../../platform/context.ts';
-import { captchaAsked, captchaBlock, captchaDown, type CaptchaAsk } from '../captcha.ts';
+import type { Ctx } from '../../context.ts';
+import { captchaBlock, type CaptchaAsk } from '../captcha.ts';
 import { brandFor } from '../brand.ts';
 import { html, type Html } from '../html.ts';
 import { durationText, type Messages } from '../i18n/index.ts';
 import { alert, field, form, links, page, submit } from '../layout.ts';
-import { errorHeaders, formField, messages, rateLimitMessage, redirect, sendPage } from '../respond.ts';
+import { pageError } from '../page-errors.ts';
+import { formField, messages, redirect, sendPage } from '../respond.ts';
 import { forgotPath } from './login.ts';
 import { notFoundPage } from './not-found.ts';
 
@@ -93,18 +94,10 @@ ${links([{ href: forgotPath(tenant?.slug), label: m.requestAgain }, { href: '/re
     try {
       await requestReset(ctx, { email, tenant: tenant?.slug, ip: request.ip, captcha: formField(request, 'captcha') || undefined, device: deviceCookieOf(request) });
     } catch (err) {
-      const limited = rateLimitMessage(m, err);
-      if (limited) {
-        errorHeaders(reply, err);
-        return formPage(request, reply, tenant, { email, error: limited }, 429);
-      }
-      const captcha = captchaAsked(err);
-      if (captcha) return formPage(request, reply, tenant, { email, captcha }, 428); // the captcha block carries the message
-      if (captchaDown(err)) {
-        errorHeaders(reply, err);
-        return formPage(request, reply, tenant, { email, error: m.captchaUnavailable }, 503);
-      }
-      throw err;
+      return pageError(m, reply, err, {
+        again: (error, status) => formPage(request, reply, tenant, { email, error }, status),
+        captcha: (captcha) => formPage(request, reply, tenant, { email, captcha }, 428), // the captcha block carries the message
+      });
     }
     reply.setCookie(SENT_COOKIE, ctx.secrets.seal(email), { ...sentCookie(tenant), maxAge: SENT_COOKIE_SECONDS });
     return redirect(reply, `${forgotPath(tenant?.slug)}/sent`);

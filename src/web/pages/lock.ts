@@ -4,7 +4,7 @@
 // has expired answers 410.
 import type { FastifyInstance } from 'fastify';
 import { lockAccount } from '../../features/accounts/lock.ts';
-import type { Ctx } from '../../platform/context.ts';
+import type { Ctx } from '../../context.ts';
 import { html } from '../html.ts';
 import { alert, form, page, submit } from '../layout.ts';
 import { formField, messages, queryField, sendPage } from '../respond.ts';

@@ -4,7 +4,7 @@
 // the ticket alone (choose-tenant.ts). With JavaScript, client/sign-in.ts sends the form with fetch so
 // that a captcha request (428) does not lose the typed password (see there).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Ctx } from '../../platform/context.ts';
+import type { Ctx } from '../../context.ts';
 import { deviceCookieOf, setDeviceCookie } from '../../features/abuse/devices.ts';
 import { clearSessionCookie, setSessionCookie } from '../../features/sessions/plugin.ts';
 import { SESSION_COOKIE } from '../../features/sessions/sessions.ts';
@@ -13,11 +13,12 @@ import { signIn } from '../../features/sign-in/sign-in.ts';
 import { ssoConnection, ssoStartPath } from '../../features/sso/connection.ts';
 import { minutesText, type Messages } from '../i18n/index.ts';
 import { tenantBySlug, type Tenant } from '../../features/tenants/store.ts';
-import { captchaAsked, captchaBlock, captchaDown, type CaptchaAsk } from '../captcha.ts';
+import { captchaBlock, type CaptchaAsk } from '../captcha.ts';
 import { brandFor } from '../brand.ts';
 import { html } from '../html.ts';
 import { alert, field, form, page, submit } from '../layout.ts';
-import { errorHeaders, formField, isAppError, messages, queryField, rateLimitMessage, redirect, safeNext, sendPage } from '../respond.ts';
+import { pageError } from '../page-errors.ts';
+import { formField, messages, queryField, redirect, safeNext, sendPage } from '../respond.ts';
 import { notFoundPage } from './not-found.ts';
 
 interface LoginView { tenant?: Tenant; email?: string; error?: string; notice?: string; next: string; captcha?: CaptchaAsk; }
@@ -124,28 +125,22 @@ export async function loginPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
         return sendPage(request, reply, chooserPage(request, { email, ticket: result.ticket, next, tenants: result.tenants }));
       }
       setSessionCookie(ctx, reply, result.token, result.expiresAt);
-      if ('device' in result && typeof result.device === 'string') setDeviceCookie(reply, result.device, ctx.config.publicUrl.startsWith('https:'));
+      setDeviceCookie(reply, result.device, ctx.config.publicUrl.startsWith('https:'));
       return redirect(reply, next);
     } catch (err) {
-      const limited = rateLimitMessage(m, err);
-      if (limited) {
-        errorHeaders(reply, err);
-        const paused = isAppError(err) && err.extra.reason === 'sign_in_paused';
-        return failed(paused ? m.signInPaused(minutesText(m, Number(err.extra.retryAfter))) : limited, 429);
-      }
-      // The captcha block is the one message (asked → working → done, or failed): no alert beside it.
-      const captcha = captchaAsked(err);
-      if (captcha) return sendPage(request, reply, loginPage(request, { tenant, email, next, captcha }), 428);
-      if (captchaDown(err)) {
-        errorHeaders(reply, err);
-        return failed(m.captchaUnavailable, 503);
-      }
-      if (isAppError(err, 'invalid_ticket')) return failed(m.ticketExpired, 401);
-      // Only the right password learns this (signIn answers 401 to a wrong one, as for any account).
-      if (isAppError(err, 'account_locked')) return failed(m.accountLocked, 403);
-      if (isAppError(err, 'password_expired')) return failed(m.passwordExpired, 403);
-      if (isAppError(err) && err.status === 401) return failed(m.loginFailed, 401);
-      throw err;
+      return pageError(m, reply, err, {
+        again: failed,
+        limited: (e) => (e.extra.reason === 'sign_in_paused' ? m.signInPaused(minutesText(m, Number(e.extra.retryAfter))) : undefined),
+        // The captcha block is the one message (asked → working → done, or failed): no alert beside it.
+        captcha: (captcha) => sendPage(request, reply, loginPage(request, { tenant, email, next, captcha }), 428),
+        codes: {
+          invalid_ticket: () => failed(m.ticketExpired, 401),
+          // Only the right password learns these (signIn answers 401 to a wrong one, as for any account).
+          account_locked: () => failed(m.accountLocked, 403),
+          password_expired: () => failed(m.passwordExpired, 403),
+        },
+        status: { 401: () => failed(m.loginFailed, 401) },
+      });
     }
   };
 

@@ -3,7 +3,7 @@
 // with a CSP that allows no script and a sandboxed frame, so a mail cannot act on this origin;
 // links open in the top window, so a newcomer can click "Reset password" right here.
 import type { FastifyInstance } from 'fastify';
-import type { Ctx } from '../../platform/context.ts';
+import type { Ctx } from '../../context.ts';
 import { DevMailbox } from '../../platform/mail/dev-mailbox.ts';
 import { html } from '../html.ts';
 import { links, page, time } from '../layout.ts';

@@ -3,10 +3,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseEmail } from '../../features/accounts/email.ts';
 import { inspectReset } from '../../features/password-reset/flow.ts';
-import type { Ctx } from '../../platform/context.ts';
+import type { Ctx } from '../../context.ts';
 import { html } from '../html.ts';
 import { alert, field, form, links, page, submit } from '../layout.ts';
-import { errorHeaders, formField, isAppError, messages, rateLimitMessage, redirect, sendPage } from '../respond.ts';
+import { pageError } from '../page-errors.ts';
+import { formField, messages, redirect, sendPage } from '../respond.ts';
 import { outcomePage } from './reset-outcomes.ts';
 import { storeProof } from './reset-proof.ts';
 
@@ -44,14 +45,11 @@ ${links([{ href: '/forgot-password', label: m.requestNew }, { href: '/login', la
     try {
       await inspectReset(ctx, { email, code }, request.ip);
     } catch (err) {
-      const limited = rateLimitMessage(m, err);
-      if (limited) {
-        errorHeaders(reply, err);
-        return codePage(request, reply, { email, code, error: limited }, 429);
-      }
-      if (isAppError(err, 'token_invalid')) return codePage(request, reply, { email, code: '', codeError: m.codeWrong }, 404);
-      if (isAppError(err) && err.status === 410) return outcomePage(ctx, request, reply, err, { email, byCode: true });
-      throw err;
+      return pageError(m, reply, err, {
+        again: (error, status) => codePage(request, reply, { email, code, error }, status),
+        codes: { token_invalid: () => codePage(request, reply, { email, code: '', codeError: m.codeWrong }, 404) },
+        status: { 410: (e) => outcomePage(ctx, request, reply, e, { email, byCode: true }) },
+      });
     }
     storeProof(ctx, reply, { email, code });
     return redirect(reply, '/reset-password');

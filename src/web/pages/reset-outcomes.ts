@@ -4,7 +4,7 @@
 // pages, headed "Password reset failed", explain a link that died while the form was open.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppError } from '../../errors.ts';
-import type { Ctx } from '../../platform/context.ts';
+import type { Ctx } from '../../context.ts';
 import { html, type Html } from '../html.ts';
 import { linkButton, links, page, time } from '../layout.ts';
 import { messages, sendPage } from '../respond.ts';

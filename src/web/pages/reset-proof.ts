@@ -4,7 +4,7 @@
 // cookie, so one form serves both proofs.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ResetProof } from '../../features/password-reset/flow.ts';
-import type { Ctx } from '../../platform/context.ts';
+import type { Ctx } from '../../context.ts';
 import { refuseNul } from '../../platform/http.ts';
 
 export const RESET_COOKIE = 'keyturn_reset';

@@ -6,15 +6,17 @@
 // the refresh is a same-site navigation, so it is.) GET without a token inspects the proof and
 // shows which account(s) it resets; POST sets the password, the server re-checking everything.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AppError } from '../../errors.ts';
 import { policyOf } from '../../features/password-policy/enforce.ts';
 import { historyDepth } from '../../features/password-policy/history.ts';
 import { completeReset, inspectReset, type ResetProof } from '../../features/password-reset/flow.ts';
 import { SLUG, tenantBySlug } from '../../features/tenants/store.ts';
-import type { Ctx } from '../../platform/context.ts';
+import type { Ctx } from '../../context.ts';
 import { html } from '../html.ts';
 import { alert, form, linkButton, links, page, submit } from '../layout.ts';
 import { newPasswordFields, passwordFormAttrs, policyMessage, strictestPolicy } from '../password-form.ts';
-import { errorHeaders, formField, formList, isAppError, messages, queryField, rateLimitMessage, redirect, sendPage } from '../respond.ts';
+import { failedRules, pageError } from '../page-errors.ts';
+import { formField, formList, messages, queryField, redirect, sendPage } from '../respond.ts';
 import { outcomePage } from './reset-outcomes.ts';
 import { clearProof, markDone, plausibleToken, readDone, readProof, storeProof } from './reset-proof.ts';
 
@@ -82,6 +84,18 @@ ${links([{ href: '/forgot-password', label: m.requestNew }, { href: '/login', la
 
   const outcomeOf = (proof: ResetProof) => ({ byCode: !('token' in proof), email: 'email' in proof ? proof.email : undefined });
 
+  /** A reset proof that does not work (any more): invalid (404), or expired, used or superseded (410). */
+  const outcomes = (request: FastifyRequest, reply: FastifyReply, proof: ResetProof, failed = false) => {
+    const outcome = (err: AppError) => outcomePage(ctx, request, reply, err, { ...outcomeOf(proof), failed });
+    return { 404: outcome, 410: outcome };
+  };
+
+  /** Without a form to show again (the proof was not inspected yet), a refusal's message is the page. */
+  const messagePage = (request: FastifyRequest, reply: FastifyReply) => (text: string, status: number) => {
+    const m = messages(request);
+    return sendPage(request, reply, page({ m, title: m.resetTitle, body: alert('error', text) }), status);
+  };
+
   app.get('/reset-password', async (request, reply) => {
     const m = messages(request);
     const query = (request.query ?? {}) as Record<string, unknown>;
@@ -105,13 +119,7 @@ ${links([{ href: '/forgot-password', label: m.requestNew }, { href: '/login', la
       const info = await inspectReset(ctx, proof, request.ip);
       return await formPage(request, reply, proof, info, {});
     } catch (err) {
-      const limited = rateLimitMessage(m, err);
-      if (limited) {
-        errorHeaders(reply, err);
-        return sendPage(request, reply, page({ m, title: m.resetTitle, body: alert('error', limited) }), 429);
-      }
-      if (isAppError(err) && (err.status === 410 || err.status === 404)) return outcomePage(ctx, request, reply, err, outcomeOf(proof));
-      throw err;
+      return pageError(m, reply, err, { again: messagePage(request, reply), status: outcomes(request, reply, proof) });
     }
   });
 
@@ -128,13 +136,7 @@ ${links([{ href: '/forgot-password', label: m.requestNew }, { href: '/login', la
     try {
       info = await inspectReset(ctx, proof, request.ip);
     } catch (err) {
-      const limited = rateLimitMessage(m, err);
-      if (limited) {
-        errorHeaders(reply, err);
-        return sendPage(request, reply, page({ m, title: m.resetTitle, body: alert('error', limited) }), 429);
-      }
-      if (isAppError(err) && (err.status === 410 || err.status === 404)) return outcomePage(ctx, request, reply, err, { ...outcomeOf(proof), failed: true });
-      throw err;
+      return pageError(m, reply, err, { again: messagePage(request, reply), status: outcomes(request, reply, proof, true) });
     }
     const again = (state: FormState, status: number) => formPage(request, reply, proof, info, { chosen: choose ? chosen : undefined, ...state }, status);
     if (choose && chosen.length === 0) return again({ error: m.chooseOne }, 422);
@@ -147,18 +149,14 @@ ${links([{ href: '/forgot-password', label: m.requestNew }, { href: '/login', la
       markDone(ctx, reply, updated.length === 1 ? updated[0] : undefined);
       return redirect(reply, updated.length === 1 ? `/reset-password/done?tenant=${encodeURIComponent(updated[0]!)}` : '/reset-password/done');
     } catch (err) {
-      const limited = rateLimitMessage(m, err);
-      if (limited) {
-        errorHeaders(reply, err);
-        return again({ error: limited }, 429);
-      }
-      if (isAppError(err, 'password_policy')) {
-        const failed = Array.isArray(err.extra.failed) ? err.extra.failed.filter((x): x is string => typeof x === 'string') : [];
-        return again({ failed }, 422);
-      }
-      if (isAppError(err, 'invalid_request')) return again({ error: m.chooseOne }, 422);
-      if (isAppError(err) && (err.status === 410 || err.status === 404)) return outcomePage(ctx, request, reply, err, { ...outcomeOf(proof), failed: true });
-      throw err;
+      return pageError(m, reply, err, {
+        again: (error, status) => again({ error }, status),
+        codes: {
+          password_policy: (e) => again({ failed: failedRules(e) }, 422),
+          invalid_request: () => again({ error: m.chooseOne }, 422),
+        },
+        status: outcomes(request, reply, proof, true),
+      });
     }
   });
 

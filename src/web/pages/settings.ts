@@ -8,11 +8,12 @@ import { clearSessionCookie, csrfTokenFor, requireSession } from '../../features
 import type { SessionInfo } from '../../features/sessions/sessions.ts';
 import { signOut } from '../../features/sign-in/sign-in.ts';
 import { tenantBySlug } from '../../features/tenants/store.ts';
-import type { Ctx } from '../../platform/context.ts';
+import type { Ctx } from '../../context.ts';
 import { html } from '../html.ts';
 import { alert, field, form, linkButton, links, page, submit } from '../layout.ts';
 import { newPasswordFields, passwordFormAttrs, policyMessage } from '../password-form.ts';
-import { errorHeaders, formField, isAppError, messages, queryField, rateLimitMessage, redirect, sendPage } from '../respond.ts';
+import { failedRules, pageError } from '../page-errors.ts';
+import { formField, messages, queryField, redirect, sendPage } from '../respond.ts';
 
 const toLogin = (reply: FastifyReply, next: string) => redirect(reply, `/login?next=${encodeURIComponent(next)}`);
 
@@ -103,17 +104,13 @@ ${linkButton('/account', m.backToAccount)}`,
     try {
       await changePassword(ctx, s, { currentPassword, newPassword, ip: request.ip });
     } catch (err) {
-      const limited = rateLimitMessage(m, err);
-      if (limited) {
-        errorHeaders(reply, err);
-        return changePage(request, reply, s, { error: limited }, 429);
-      }
-      if (isAppError(err, 'wrong_password')) return changePage(request, reply, s, { error: m.wrongCurrent, currentError: m.wrongCurrentField }, 403);
-      if (isAppError(err, 'password_policy')) {
-        const failed = Array.isArray(err.extra.failed) ? err.extra.failed.filter((x): x is string => typeof x === 'string') : [];
-        return changePage(request, reply, s, { failed }, 422);
-      }
-      throw err;
+      return pageError(m, reply, err, {
+        again: (error, status) => changePage(request, reply, s, { error }, status),
+        codes: {
+          wrong_password: () => changePage(request, reply, s, { error: m.wrongCurrent, currentError: m.wrongCurrentField }, 403),
+          password_policy: (e) => changePage(request, reply, s, { failed: failedRules(e) }, 422),
+        },
+      });
     }
     return redirect(reply, '/settings/password?status=updated');
   });

@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Devices, deviceCookieOf, setDeviceCookie } from '../../features/abuse/devices.ts';
 import { redeemUnlock } from '../../features/abuse/unlock.ts';
-import type { Ctx } from '../../platform/context.ts';
+import type { Ctx } from '../../context.ts';
 import { html } from '../html.ts';
 import { alert, form, linkButton, page, submit } from '../layout.ts';
 import { formField, messages, queryField, redirect, sendPage } from '../respond.ts';
