@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../src/config.ts';
 import { guardForgot } from '../src/features/abuse/guard.ts';
 import { LimitKeys } from '../src/features/abuse/keys.ts';
-import type { Ctx } from '../src/platform/context.ts';
+import type { Ctx } from '../src/context.ts';
 import { Secrets } from '../src/platform/crypto.ts';
 import { openDatabase, type Database } from '../src/platform/db.ts';
 import { RateLimits, type LimitStore } from '../src/platform/rate-limit.ts';

@@ -17,14 +17,17 @@ import { passwordPolicyRoutes } from './features/password-policy/routes.ts';
 import { loadStrengthEstimator } from './features/password-policy/strength.ts';
 import { resolveRequests } from './features/password-reset/flow.ts';
 import { passwordResetRoutes } from './features/password-reset/routes.ts';
-import { registerCache, SESSION_CHANGES_CHANNEL, SessionCache } from './features/sessions/cache.ts';
+import { openSessions } from './features/sessions/cache.ts';
+import { sessionCounters } from './features/sessions/metrics.ts';
+import { resetCounts } from './features/password-reset/metrics.ts';
+import { ssoFailures } from './features/sso/metrics.ts';
 import { sessionsPlugin } from './features/sessions/plugin.ts';
 import { signInRoutes } from './features/sign-in/routes.ts';
 import { ssoRoutes } from './features/sso/routes.ts';
 import { systemClock, type Clock } from './platform/clock.ts';
-import type { Ctx } from './platform/context.ts';
+import type { Ctx } from './context.ts';
 import { randomToken, Secrets } from './platform/crypto.ts';
-import { LISTEN_HEARTBEAT_MS, openDatabase, type Database } from './platform/db.ts';
+import { openDatabase, type Database } from './platform/db.ts';
 import { installErrorHandling, installOriginCheck, installRequestLog, loggerOptions, RequestLog } from './platform/http.ts';
 import { Worker } from './platform/jobs.ts';
 import { sendDueMail } from './platform/mail/outbox.ts';
@@ -72,40 +75,6 @@ function persistentSecret(config: Config, file: string, fromEnv: string | undefi
   return { value, isNew: true };
 }
 
-// A round trip on the listener slower than this sends the check to the database; a check that
-// joined the next round trip behind a slow one waits at most twice this.
-const CATCH_UP_TIMEOUT_MS = 250;
-
-/**
- * On a PostgreSQL server, sessions are kept in memory between requests and dropped on every change
- * the database announces (features/sessions/cache.ts). Embedded: one process, reads are cheap.
- */
-function startSessionCache(ctx: Ctx): { close(): Promise<void> } | undefined {
-  if (!ctx.database.listen || ctx.config.sessionCacheSize === 0) return undefined;
-  const cache = new SessionCache(ctx.config.sessionCacheSize);
-  const unregister = registerCache(cache);
-  let wasLive = false;
-  const listener = ctx.database.listen(SESSION_CHANGES_CHANNEL, {
-    message: (payload) => cache.onChange(payload),
-    live: (up) => {
-      cache.setLive(up);
-      if (!up && wasLive) ctx.log.warn('session change notifications interrupted: every request reads its session from the database until they are back');
-      wasLive = up;
-    },
-  });
-  cache.caughtUp = () => listener.caughtUp(CATCH_UP_TIMEOUT_MS);
-  cache.fresh = () => listener.heardWithin(2.5 * LISTEN_HEARTBEAT_MS);
-  ctx.sessionCache = cache;
-  return {
-    async close() {
-      ctx.sessionCache = undefined;
-      unregister();
-      wasLive = false; // closing is not an interruption: no warning for it
-      await listener.close();
-    },
-  };
-}
-
 export async function buildApp(config: Config, overrides: AppOverrides = {}): Promise<App> {
   assertProductionReady(config);
   const options = loggerOptions(config.logLevel) as pino.LoggerOptions;
@@ -129,12 +98,13 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   const rateLimits = await openRateLimits(config, database, log);
   const jobs: (() => Promise<number>)[] = [];
   const worker = new Worker(jobs, overrides.pollMs ?? 1000, (e) => log.error({ err: e }, 'background job failed'));
+  const clock = overrides.clock ?? systemClock;
   const ctx: Ctx = {
     config,
     database,
     db: database.db,
     secrets,
-    clock: overrides.clock ?? systemClock,
+    clock,
     hasher: createPasswordHasher(config.argon2),
     limits: rateLimits.limits,
     captcha: createCaptcha(config.captcha, { secrets, limits: rateLimits.limits, keys: new LimitKeys(secrets) }),
@@ -142,6 +112,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     transport,
     log,
     strength: loadStrengthEstimator,
+    sessions: openSessions({ database, secrets, clock, ttlMs: config.sessionTtlMs }, { cacheSize: config.sessionCacheSize, log }),
+    tallies: { resets: resetCounts(), ssoFailures: ssoFailures() },
   };
   jobs.push(
     () => resolveRequests(ctx),
@@ -149,8 +121,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   );
   void loadStrengthEstimator().catch((e) => log.error({ err: e }, 'password strength estimator failed to load'));
 
-  const sessionCache = startSessionCache(ctx);
-  const metrics = new Metrics(ctx);
+  const metrics = new Metrics(ctx, [ctx.tallies.resets, ctx.tallies.ssoFailures, ...sessionCounters(ctx.sessions)]);
 
   const common = {
     loggerInstance: log,
@@ -214,7 +185,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
       // it is sending and hands the rest of its claim back. Queued mail waits in the outbox for
       // the other instances (or this one's restart). The database closes last.
       await Promise.all([publicApp.close(), adminApp.close(), worker.stop()]);
-      await sessionCache?.close();
+      await ctx.sessions.close();
       await transport.close();
       await rateLimits.close();
       if (!overrides.database) await database.close();

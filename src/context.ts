@@ -1,15 +1,17 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { Config } from '../config.ts';
-import type { Captcha } from '../features/abuse/captcha.ts';
-import type { PasswordHasher } from '../features/accounts/password-hash.ts';
-import type { SessionCache } from '../features/sessions/cache.ts';
-import type { StrengthEstimator } from '../features/password-policy/policy.ts';
-import type { Clock } from './clock.ts';
-import type { Secrets } from './crypto.ts';
-import type { Database, Db } from './db.ts';
-import type { Worker } from './jobs.ts';
-import type { MailTransport } from './mail/transport.ts';
-import type { RateLimits } from './rate-limit.ts';
+import type { Config } from './config.ts';
+import type { Captcha } from './features/abuse/captcha.ts';
+import type { PasswordHasher } from './features/accounts/password-hash.ts';
+import type { Sessions } from './features/sessions/sessions.ts';
+import type { ResetCounts } from './features/password-reset/metrics.ts';
+import type { SsoFailures } from './features/sso/metrics.ts';
+import type { StrengthEstimator } from './features/password-policy/policy.ts';
+import type { Clock } from './platform/clock.ts';
+import type { Secrets } from './platform/crypto.ts';
+import type { Database, Db } from './platform/db.ts';
+import type { Worker } from './platform/jobs.ts';
+import type { MailTransport } from './platform/mail/transport.ts';
+import type { RateLimits } from './platform/rate-limit.ts';
 
 /** What every feature may use; built once in app.ts. */
 export interface Ctx {
@@ -26,6 +28,8 @@ export interface Ctx {
   transport: MailTransport;
   log: FastifyBaseLogger;
   strength: () => Promise<StrengthEstimator>;
-  /** Sessions kept between requests; absent when every request reads the row (embedded, or SESSION_CACHE_SIZE=0). */
-  sessionCache?: SessionCache;
+  /** The only door to sessions: read one, create one, change an account's. */
+  sessions: Sessions;
+  /** What the features count for /metrics, per app. */
+  tallies: { resets: ResetCounts; ssoFailures: SsoFailures };
 }

@@ -4,16 +4,17 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { z } from 'zod';
-import { resetCounts } from '../features/password-reset/metrics.ts';
-import { revokedCounts } from '../features/sessions/metrics.ts';
-import { ssoFailureCounts } from '../features/sso/metrics.ts';
-import type { Ctx } from './context.ts';
-import { rowsOf } from './db.ts';
+import type { Clock } from './clock.ts';
+import { rowsOf, type Database, type Db } from './db.ts';
 import './http.ts'; // FastifyReply.errorCode
 import { doc } from './openapi.ts';
+import type { CounterSource } from './tally.ts';
 import { sql } from 'drizzle-orm';
 
 const OUTBOX_LAG_READY_SECONDS = 300;
+
+/** What the operations endpoints read: the database and the time. */
+export interface OpsDeps { database: Database; db: Db; clock: Clock; }
 
 /** Figures read from the database keep their last value while it is away: the scrape still answers. */
 async function fromDatabase(read: () => Promise<void>): Promise<void> {
@@ -25,7 +26,8 @@ export class Metrics {
   readonly requests: Counter<'route' | 'method' | 'status' | 'outcome'>;
   readonly latency: Histogram<'route' | 'method' | 'status'>;
 
-  constructor(ctx: Ctx) {
+  /** `counters`: what the features count in memory (the composition root hands them in). */
+  constructor(ctx: OpsDeps, counters: CounterSource[]) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'keyturn_process_' });
     this.requests = new Counter({
@@ -53,42 +55,15 @@ export class Metrics {
       name: 'keyturn_outbox_lag_seconds', help: 'Age of the oldest message waiting to be sent.', registers,
       async collect() { await fromDatabase(async () => this.set(await outboxLagSeconds(ctx))); },
     });
-    new Counter({
-      name: 'keyturn_sso_failures_total', help: 'Refused or failed single sign-ons by reason (this instance).', labelNames: ['reason'], registers,
-      collect() {
-        this.reset();
-        for (const [reason, n] of Object.entries(ssoFailureCounts())) this.inc({ reason }, n ?? 0);
-      },
-    });
-    new Counter({
-      name: 'keyturn_password_resets_total',
-      help: 'Password resets by stage (requested, request_refused, completed, failed) and reason (this instance). '
-        + 'requested: self_service|admin; request_refused and failed: the error code; completed: link|code.',
-      labelNames: ['stage', 'reason'], registers,
-      collect() {
-        this.reset();
-        for (const { stage, reason, n } of resetCounts()) this.inc({ stage, reason }, n);
-      },
-    });
-    new Counter({
-      name: 'keyturn_session_cache_lookups_total',
-      help: 'Session checks answered from memory (hit) or by reading the row (miss); absent without the session cache.',
-      labelNames: ['result'], registers,
-      collect() {
-        this.reset();
-        const cache = ctx.sessionCache;
-        if (cache) for (const result of ['hit', 'miss'] as const) this.inc({ result }, cache.lookups[result]);
-      },
-    });
-    new Counter({
-      name: 'keyturn_sessions_revoked_total',
-      help: 'Sessions revoked by reason (this instance): sign_out, password_reset, password_change, sign_out_everywhere, account_disabled, account_locked, identity_unlinked.',
-      labelNames: ['reason'], registers,
-      collect() {
-        this.reset();
-        for (const [reason, n] of Object.entries(revokedCounts())) this.inc({ reason }, n ?? 0);
-      },
-    });
+    for (const source of counters) {
+      new Counter({
+        name: source.name, help: source.help, labelNames: [...source.labelNames], registers,
+        collect() {
+          this.reset();
+          for (const { labels, n } of source.read()) this.inc(labels, n);
+        },
+      });
+    }
   }
 
   /** Counts every answer of the public listener; resets requested/completed/failed and rate-limit hits are among them. */
@@ -108,7 +83,7 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
-async function outboxLagSeconds(ctx: Ctx): Promise<number> {
+async function outboxLagSeconds(ctx: Pick<OpsDeps, 'db' | 'clock'>): Promise<number> {
   const [r] = rowsOf<{ lag: number | null }>(await ctx.db.execute(sql`
     select extract(epoch from (${ctx.clock.now()}::timestamptz - min(created_at)))::float8 as lag
     from outbox where status in ('queued', 'sending')`));
@@ -118,7 +93,7 @@ async function outboxLagSeconds(ctx: Ctx): Promise<number> {
 const Check = z.object({ ok: z.boolean(), detail: z.string().optional(), required: z.boolean().optional() });
 const Readiness = z.object({ status: z.enum(['ready', 'degraded', 'not_ready']), checks: z.record(z.string(), Check) });
 
-export async function opsRoutes(app: FastifyInstance, { ctx, metrics, pingRedis }: { ctx: Ctx; metrics: Metrics; pingRedis?: () => Promise<void> }) {
+export async function opsRoutes(app: FastifyInstance, { ctx, metrics, pingRedis }: { ctx: OpsDeps; metrics: Metrics; pingRedis?: () => Promise<void> }) {
   app.get('/healthz', doc({
     summary: 'Liveness: the process answers', tags: ['operations'], auth: 'none',
     responses: { 200: { description: 'Up.', schema: z.object({ status: z.literal('ok') }) } },

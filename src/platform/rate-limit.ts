@@ -1,6 +1,6 @@
 // Named limits over rate-limiter-flexible, in one of three stores: memory (one instance), Redis
 // (REDIS_URL: shared by every instance) or PostgreSQL (a postgres:// DATABASE_URL without Redis:
-// the `rate_limits` table). Keys arrive already derived and hashed (features/abuse/keys.ts).
+// the `rate_limits` table). Keys arrive already derived and hashed (by the abuse feature's keys.ts).
 // The rules and their defaults live in limit-rules.ts; RATE_LIMIT_SCALE is applied there.
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';

@@ -83,7 +83,7 @@ export const lockTokens = pgTable('lock_tokens', {
 });
 
 // "Was this you?": after the account-wide sign-in budget is spent, the owner gets a link that makes
-// the browser it is opened in a trusted device for the address (features/abuse/devices.ts).
+// the browser it is opened in a trusted device for the address (the abuse feature's devices.ts).
 export const unlockTokens = pgTable('unlock_tokens', {
   tokenHash: text('token_hash').primaryKey(),
   emailCanonical: text('email_canonical').notNull(),

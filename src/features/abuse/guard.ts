@@ -4,7 +4,7 @@
 //   3. the request is counted (forgot: every request; login: failures only).
 // Keys never depend on whether the account exists, so an unknown address meets the same limits.
 import { captchaRequired, captchaUnavailable, signInPaused } from '../../errors.ts';
-import type { Ctx } from '../../platform/context.ts';
+import type { Ctx } from '../../context.ts';
 import type { LimitName } from '../../platform/limit-rules.ts';
 import { RateLimits, retryAfter, type Count } from '../../platform/rate-limit.ts';
 import { LimitKeys } from './keys.ts';

@@ -3,7 +3,7 @@
 // tenant from one of its networks count against that network's larger budgets instead. Read from
 // the tenant's settings and kept for a few seconds per app, so the check costs no query per request.
 import { BlockList, isIPv4 } from 'node:net';
-import type { Ctx } from '../../platform/context.ts';
+import type { Ctx } from '../../context.ts';
 import { trustedNetworksOf } from '../tenants/settings.ts';
 import { tenantBySlug } from '../tenants/store.ts';
 

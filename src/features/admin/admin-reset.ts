@@ -3,7 +3,7 @@
 // sign in yet (created without a password, no linked identity) gets the same link worded as a
 // welcome ("set your password") instead.
 import { invalidRequest } from '../../errors.ts';
-import type { Ctx } from '../../platform/context.ts';
+import type { Ctx } from '../../context.ts';
 import type { Db } from '../../platform/db.ts';
 import { LimitKeys } from '../abuse/keys.ts';
 import type { Actor } from '../audit/audit.ts';
@@ -45,7 +45,7 @@ export async function adminReset(
       ttlMs: input.ttlMs ?? adminResetTtlMs(ctx.config, tenant), reason: input.reason,
       ...(newcomer ? { mail: welcome(ctx, tenant), kind: 'welcome' } : {}),
     }));
-  countReset('requested', 'admin');
+  countReset(ctx.tallies.resets, 'requested', 'admin');
   return input.delivery === 'link' ? issued : { expiresAt: issued.expiresAt };
 }
 
@@ -57,6 +57,6 @@ export async function sendWelcome(ctx: Ctx, tx: Db, tenant: Tenant, user: User, 
     accounts: [{ user, tenant }], origin: 'admin', actor, deliver: 'email',
     ttlMs: adminResetTtlMs(ctx.config, tenant), mail: welcome(ctx, tenant), kind: 'welcome',
   });
-  countReset('requested', 'admin');
+  countReset(ctx.tallies.resets, 'requested', 'admin');
   return { expiresAt };
 }

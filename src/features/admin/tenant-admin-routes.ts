@@ -1,6 +1,6 @@
 // The tenant admin API on the public listener: a session with role admin, inside its own tenant.
 import type { FastifyInstance } from 'fastify';
-import type { Ctx } from '../../platform/context.ts';
+import type { Ctx } from '../../context.ts';
 import { requireAdmin } from '../sessions/plugin.ts';
 import { tenantById } from '../tenants/store.ts';
 import { notFound } from '../../errors.ts';

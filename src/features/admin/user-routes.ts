@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { parseDuration } from '../../config.ts';
 import { invalidRequest } from '../../errors.ts';
-import type { Ctx } from '../../platform/context.ts';
+import type { Ctx } from '../../context.ts';
 import { parse } from '../../platform/http.ts';
 import { common, doc, err } from '../../platform/openapi.ts';
 import { deliveriesOf } from '../../platform/mail/outbox.ts';

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { Ctx } from '../../platform/context.ts';
+import type { Ctx } from '../../context.ts';
 import { parse } from '../../platform/http.ts';
 import { common, doc, err } from '../../platform/openapi.ts';
 import { requireSession } from '../sessions/plugin.ts';

@@ -1,7 +1,7 @@
 // Server side of the policy: the same isomorphic rules the page runs, plus the strength estimator,
 // plus what only the server knows: the account's previous passwords (history.ts).
 import { passwordPolicy } from '../../errors.ts';
-import type { Ctx } from '../../platform/context.ts';
+import type { Ctx } from '../../context.ts';
 import type { Tenant } from '../tenants/store.ts';
 import { historyDepth, reusesRecentPassword } from './history.ts';
 import { checkPassword, resolvePolicy, type PolicySettings } from './policy.ts';

@@ -3,7 +3,7 @@
 //   maxAgeDays   — a password older than this must be replaced at the next sign-in; off by default
 // Both are read from the tenant's passwordPolicy JSON, beside the isomorphic settings.
 import { and, desc, eq, lt } from 'drizzle-orm';
-import type { Ctx } from '../../platform/context.ts';
+import type { Ctx } from '../../context.ts';
 import type { Db } from '../../platform/db.ts';
 import { passwordHistory } from '../../platform/schema.ts';
 import type { Tenant } from '../tenants/store.ts';

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { notFound } from '../../errors.ts';
-import type { Ctx } from '../../platform/context.ts';
+import type { Ctx } from '../../context.ts';
 import { parse } from '../../platform/http.ts';
 import { common, doc } from '../../platform/openapi.ts';
 import { tenantBySlug } from '../tenants/store.ts';

@@ -1,21 +1,18 @@
-// Reset outcomes by stage and reason, counted in memory per instance; /metrics exports them as
-// keyturn_password_resets_total (platform/ops.ts). Counted in the flow, so the hosted pages and the
-// JSON API land in the same series.
+// Reset outcomes by stage and reason, counted per app; /metrics exports them as
+// keyturn_password_resets_total. Counted in the flow, so the hosted pages and the JSON API land
+// in the same series.
+import { Tally } from '../../platform/tally.ts';
+
 export type ResetStage = 'requested' | 'request_refused' | 'completed' | 'failed';
+export type ResetCounts = Tally<'stage' | 'reason'>;
 
-const counts = new Map<string, number>();
+export const resetCounts = (): ResetCounts => new Tally('keyturn_password_resets_total',
+  'Password resets by stage (requested, request_refused, completed, failed) and reason (this instance). '
+  + 'requested: self_service|admin; request_refused and failed: the error code; completed: link|code.',
+  ['stage', 'reason']);
 
-export function countReset(stage: ResetStage, reason: string): void {
-  const key = `${stage}\u0000${reason}`;
-  counts.set(key, (counts.get(key) ?? 0) + 1);
-}
-
-/** A snapshot since this process started. */
-export function resetCounts(): { stage: ResetStage; reason: string; n: number }[] {
-  return [...counts].map(([key, n]) => {
-    const [stage, reason] = key.split('\u0000') as [ResetStage, string];
-    return { stage, reason, n };
-  });
+export function countReset(counts: ResetCounts, stage: ResetStage, reason: string): void {
+  counts.add({ stage, reason });
 }
 
 /** The error code a failure is counted under. */

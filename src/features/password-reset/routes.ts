@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { invalidRequest } from '../../errors.ts';
-import type { Ctx } from '../../platform/context.ts';
+import type { Ctx } from '../../context.ts';
 import { parse } from '../../platform/http.ts';
 import { common, doc, err } from '../../platform/openapi.ts';
 import { deviceCookieOf } from '../abuse/devices.ts';

@@ -10,15 +10,14 @@
 //   - a fill whose read may predate a change is thrown away (the epoch moved on meanwhile);
 //   - this instance's own writes also hold the users they touch from the first statement until
 //     the transaction settles: the instance that made a change does not depend on the trigger.
-import { afterTransaction, requireTransaction, type Db } from '../../platform/db.ts';
+import type { FastifyBaseLogger } from 'fastify';
+import { afterTransaction, LISTEN_HEARTBEAT_MS, type Db, type Listener } from '../../platform/db.ts';
+import {
+  StoredSessions, type AuthMethod, type NewSession, type RevokeReason, type SessionData, type SessionDeps,
+  type SessionInfo, type Sessions, type SessionStats,
+} from './sessions.ts';
 
-export interface CachedSession {
-  user: { id: string; email: string; name: string; role: string };
-  tenant: { id: string; slug: string; name: string };
-  authMethod: string;
-  createdAt: Date;
-  expiresAt: Date;
-}
+export type CachedSession = SessionData;
 
 interface Entry { session: CachedSession; filledAt: number; }
 
@@ -43,7 +42,7 @@ export class SessionCache {
    */
   private readonly seen = new Set<string>();
 
-  /** True once every change committed before the call has been applied here (app.ts sets it). */
+  /** True once every change committed before the call has been applied here (CachedSessions sets it). */
   caughtUp: () => Promise<boolean> = async () => false;
   /** False when the listener has not been heard from lately (a stalled connection): no hits then. */
   fresh: () => boolean = () => true;
@@ -150,28 +149,96 @@ export class SessionCache {
   }
 }
 
-// Every cache of this process: this instance's own writes reach them without waiting for the
-// notification (tests run several instances in one process; dropping too much is harmless).
-const caches = new Set<SessionCache>();
+// A round trip on the listener slower than this sends the check to the database; a check that
+// joined the next round trip behind a slow one waits at most twice this.
+const CATCH_UP_TIMEOUT_MS = 250;
 
-export function registerCache(cache: SessionCache): () => void {
-  caches.add(cache);
-  return () => { caches.delete(cache); };
+/** Sessions kept in memory between requests, on a PostgreSQL server (see the rules at the top). */
+export class CachedSessions implements Sessions {
+  readonly cache: SessionCache;
+  private readonly stored: StoredSessions;
+  private readonly listener: Listener;
+  /** Closing is not an interruption: no warning for it. */
+  private closing = false;
+
+  constructor(private readonly deps: SessionDeps, size: number, log: FastifyBaseLogger) {
+    const listen = deps.database.listen;
+    if (!listen) throw new Error('the session cache needs a database that can LISTEN');
+    this.stored = new StoredSessions(deps);
+    const cache = (this.cache = new SessionCache(size));
+    let wasLive = false;
+    this.listener = listen(SESSION_CHANGES_CHANNEL, {
+      message: (payload) => cache.onChange(payload),
+      live: (up) => {
+        cache.setLive(up);
+        if (!up && wasLive && !this.closing) log.warn('session change notifications interrupted: every request reads its session from the database until they are back');
+        wasLive = up;
+      },
+    });
+    cache.caughtUp = () => this.listener.caughtUp(CATCH_UP_TIMEOUT_MS);
+    cache.fresh = () => this.listener.heardWithin(2.5 * LISTEN_HEARTBEAT_MS);
+  }
+
+  async read(token: string, via: SessionInfo['via']): Promise<SessionInfo | null> {
+    const idHash = this.stored.idHashOf(token);
+    if (!idHash) return null;
+    const cache = this.cache;
+    const hit = cache.get(idHash);
+    // Still there once every change committed before this request was applied, and not expired:
+    // the row says the same.
+    if (hit && (await cache.confirm(idHash, hit)) && hit.expiresAt.getTime() > this.deps.clock.now().getTime()) {
+      cache.lookups.hit++;
+      return { idHash, via, ...hit };
+    }
+    cache.lookups.miss++;
+    const ticket = cache.ticket();
+    const data = await this.stored.readRow(idHash);
+    if (!data) return null;
+    cache.fill(ticket, idHash, data);
+    return { idHash, via, ...data };
+  }
+
+  create(db: Db, input: NewSession) { return this.stored.create(db, input); }
+
+  async revoke(tx: Db, userIds: string[], reason: RevokeReason, opts?: { keepIdHash?: string; authMethod?: AuthMethod }): Promise<number> {
+    this.accountsChanged(tx, userIds);
+    return this.stored.revoke(tx, userIds, reason, opts);
+  }
+
+  async end(tx: Db, s: Pick<SessionInfo, 'idHash' | 'user'>): Promise<void> {
+    this.accountsChanged(tx, [s.user.id]);
+    await this.stored.end(tx, s);
+  }
+
+  /**
+   * This instance's own writes hold the users they touch until the transaction settles, then drop
+   * them: it does not depend on its own notification. Other instances hear it from the trigger.
+   */
+  accountsChanged(tx: Db, userIds: string[]): void {
+    this.stored.accountsChanged(tx);
+    if (userIds.length === 0) return;
+    this.cache.hold(userIds);
+    afterTransaction(tx, () => this.cache.release(userIds));
+  }
+
+  tenantChanged(tx: Db): void {
+    this.stored.tenantChanged(tx);
+    this.cache.clear();
+    afterTransaction(tx, () => this.cache.clear());
+  }
+
+  stats(): SessionStats { return { ...this.stored.stats(), lookups: { ...this.cache.lookups } }; }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.listener.close();
+  }
 }
 
 /**
- * Called by every write that ends or changes these users' sessions, inside its transaction: the
- * users are held until it settles, then dropped. Other instances hear it from the trigger.
+ * The sessions of an app: kept in memory on a PostgreSQL server (unless `cacheSize` is 0), read
+ * from the row on every request otherwise (embedded: one process, and reads are cheap).
  */
-export function sessionsChanging(tx: Db, change: { userIds: string[] } | { tenant: true }): void {
-  requireTransaction(tx); // refused everywhere, not only where a cache runs
-  if (caches.size === 0) return;
-  const all = [...caches];
-  if ('tenant' in change) {
-    for (const c of all) c.clear();
-    afterTransaction(tx, () => { for (const c of all) c.clear(); });
-    return;
-  }
-  for (const c of all) c.hold(change.userIds);
-  afterTransaction(tx, () => { for (const c of all) c.release(change.userIds); });
+export function openSessions(deps: SessionDeps, opts: { cacheSize: number; log: FastifyBaseLogger }): Sessions {
+  return deps.database.listen && opts.cacheSize > 0 ? new CachedSessions(deps, opts.cacheSize, opts.log) : new StoredSessions(deps);
 }

@@ -3,9 +3,9 @@
 import fp from 'fastify-plugin';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { csrfFailed, forbidden, unauthenticated } from '../../errors.ts';
-import type { Ctx } from '../../platform/context.ts';
+import type { Ctx } from '../../context.ts';
 import { Secrets } from '../../platform/crypto.ts';
-import { loadSession, SESSION_COOKIE, type SessionInfo } from './sessions.ts';
+import { SESSION_COOKIE, type SessionInfo } from './sessions.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -31,7 +31,7 @@ export const sessionsPlugin = fp(async (app: FastifyInstance, opts: { ctx: Ctx }
     this.sessionCache ??= (async () => {
       const bearer = bearerToken(this);
       const cookie = bearer ? undefined : this.cookies[SESSION_COOKIE];
-      const s = bearer ? await loadSession(ctx, bearer, 'bearer') : cookie ? await loadSession(ctx, cookie, 'cookie') : null;
+      const s = bearer ? await ctx.sessions.read(bearer, 'bearer') : cookie ? await ctx.sessions.read(cookie, 'cookie') : null;
       if (s) this.tenantSlug = s.tenant.slug;
       return s;
     })();

@@ -6,20 +6,17 @@
 //     with the ticket alone: signInWithTicket (email + ticket + tenant, no password).
 // A ticket signs in only to an account it was issued for that is still as it was: enabled, not
 // locked, password sign-in on, and its password unchanged since the ticket was issued.
-import { and, eq, gt, inArray, isNull } from 'drizzle-orm';
-import { AppError, passwordExpired } from '../../errors.ts';
-import type { Ctx } from '../../platform/context.ts';
+import { and, eq, gt, isNull } from 'drizzle-orm';
+import { invalidTicket } from '../../errors.ts';
+import type { Ctx } from '../../context.ts';
 import { randomToken } from '../../platform/crypto.ts';
-import { loginTickets, tenants, users } from '../../platform/schema.ts';
-import { Devices } from '../abuse/devices.ts';
+import { loginTickets } from '../../platform/schema.ts';
 import { canonicalEmail } from '../accounts/email.ts';
-import { passwordAgeLimit } from '../password-policy/history.ts';
-import { createSession } from '../sessions/sessions.ts';
+import { accountAmong } from '../accounts/store.ts';
 import { allowsPassword } from '../tenants/store.ts';
+import { completeSignIn, type SignedIn } from './signed-in.ts';
 
 export const TICKET_TTL_MS = 5 * 60_000;
-
-export const invalidTicket = () => new AppError(401, 'invalid_ticket', 'The tenant choice expired — sign in again.');
 
 /** A new ticket for the accounts whose password was just verified. */
 export async function issueTicket(ctx: Ctx, email: string, userIds: string[]): Promise<string> {
@@ -56,40 +53,13 @@ export interface TicketSignInInput {
   device?: string;
 }
 
-export interface TicketSignIn {
-  kind: 'signed-in'; token: string; expiresAt: Date;
-  user: { id: string; email: string; name: string; role: string }; tenant: { slug: string; name: string };
-  /** The device cookie to set (see abuse/devices.ts). */
-  device: string;
-}
-
 /** Finishes a tenant choice with the ticket alone (the hosted chooser page). 401 invalid_ticket otherwise. */
-export async function signInWithTicket(ctx: Ctx, input: TicketSignInInput): Promise<TicketSignIn> {
+export async function signInWithTicket(ctx: Ctx, input: TicketSignInInput): Promise<SignedIn> {
   const email = canonicalEmail(input.email);
   const spent = await spendTicket(ctx, input.ticket, email);
   if (!spent || spent.userIds.length === 0) throw invalidTicket();
-  const [row] = await ctx.db
-    .select({ u: users, t: tenants })
-    .from(users)
-    .innerJoin(tenants, eq(tenants.id, users.tenantId))
-    .where(and(inArray(users.id, spent.userIds), eq(users.emailCanonical, email), eq(tenants.slug, input.tenant)));
-  const changedSince = (row?.u.passwordChangedAt?.getTime() ?? 0) > spent.issuedAt.getTime();
-  if (!row || row.u.disabledAt || row.u.lockedAt || !allowsPassword(row.t) || changedSince) throw invalidTicket();
-  const { u, t } = row;
-  // As after a password: only someone who proved it learns that it expired.
-  const maxAgeDays = passwordAgeLimit(t);
-  if (maxAgeDays !== null && (u.passwordChangedAt ?? u.createdAt).getTime() < ctx.clock.now().getTime() - maxAgeDays * 86_400_000) {
-    throw passwordExpired(maxAgeDays);
-  }
-  const session = await createSession(ctx, ctx.db, {
-    userId: u.id, tenantId: t.id, authMethod: 'password', ip: input.ip, userAgent: input.userAgent, auditData: { method: 'password', via: 'tenant_choice' },
-  });
-  return {
-    kind: 'signed-in',
-    token: session.token,
-    expiresAt: session.expiresAt,
-    user: { id: u.id, email: u.email, name: u.name, role: u.role },
-    tenant: { slug: t.slug, name: t.name },
-    device: new Devices(ctx.secrets).remember(input.device, email),
-  };
+  const found = await accountAmong(ctx.db, spent.userIds, email, input.tenant);
+  const changedSince = (found?.user.passwordChangedAt?.getTime() ?? 0) > spent.issuedAt.getTime();
+  if (!found || found.user.disabledAt || found.user.lockedAt || !allowsPassword(found.tenant) || changedSince) throw invalidTicket();
+  return completeSignIn(ctx, found, { email, ip: input.ip, userAgent: input.userAgent, device: input.device }, { method: 'password', via: 'tenant_choice' });
 }

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { AppError, unauthenticated } from '../../errors.ts';
-import type { Ctx } from '../../platform/context.ts';
+import { unauthenticated } from '../../errors.ts';
+import type { Ctx } from '../../context.ts';
 import { parse } from '../../platform/http.ts';
 import { common, doc, err } from '../../platform/openapi.ts';
 import { deviceCookieOf, setDeviceCookie } from '../abuse/devices.ts';
@@ -85,7 +85,7 @@ export async function signInRoutes(app: FastifyInstance, { ctx }: { ctx: Ctx }) 
     responses: { 200: { description: 'Send it as X-CSRF-Token on state-changing cookie calls.', schema: z.object({ csrfToken: z.string() }) }, ...common.signIn },
   }), async (request) => {
     const s = await request.session();
-    if (!s) throw new AppError(401, 'unauthenticated', 'Sign in first: the CSRF token belongs to a session.');
+    if (!s) throw unauthenticated('Sign in first: the CSRF token belongs to a session.');
     return { csrfToken: csrfTokenFor(ctx, s) };
   });
 }

@@ -1,10 +1,9 @@
 // Linked identities as operators and tenant admins see and remove them.
 import { notFound } from '../../errors.ts';
-import type { Ctx } from '../../platform/context.ts';
+import type { Ctx } from '../../context.ts';
 import { audit, type Actor } from '../audit/audit.ts';
 import { getUser } from '../accounts/accounts.ts';
 import type { Tenant } from '../tenants/store.ts';
-import { revokeSessions } from '../sessions/sessions.ts';
 import { deleteIdentity, identitiesOfUser, identityView } from './store.ts';
 
 export async function linkedIdentities(ctx: Ctx, tenant: Tenant, userId: string) {
@@ -23,7 +22,7 @@ export async function unlinkIdentity(ctx: Ctx, tenant: Tenant, userId: string, i
     const gone = await deleteIdentity(tx, tenant.id, userId, identityId);
     if (!gone) throw notFound('No such linked identity.');
     // Sessions that the unlinked identity started end with the link.
-    const revoked = await revokeSessions(tx, now, [userId], 'identity_unlinked', { authMethod: 'google' });
+    const revoked = await ctx.sessions.revoke(tx, [userId], 'identity_unlinked', { authMethod: 'google' });
     await audit(tx, actor, now, {
       type: 'identity_unlinked', tenantId: tenant.id, userId,
       data: { issuer: gone.issuer, subject: gone.subject, emailAtLink: gone.emailAtLink, sessionsRevoked: revoked },

@@ -1,13 +1,12 @@
-// Failed SSO sign-ins by reason, counted in memory; /metrics exports them (platform/ops.ts).
+// Failed SSO sign-ins by reason, counted per app; /metrics exports them as keyturn_sso_failures_total.
+import { Tally } from '../../platform/tally.ts';
 import type { SsoErrorReason } from './flow.ts';
 
-const failures = new Map<SsoErrorReason, number>();
+export type SsoFailures = Tally<'reason'>;
 
-export function countFailure(reason: SsoErrorReason): void {
-  failures.set(reason, (failures.get(reason) ?? 0) + 1);
-}
+export const ssoFailures = (): SsoFailures =>
+  new Tally('keyturn_sso_failures_total', 'Refused or failed single sign-ons by reason (this instance).', ['reason']);
 
-/** A snapshot: `{ unavailable: 3, not_linked: 1, … }` since this process started. */
-export function ssoFailureCounts(): Partial<Record<SsoErrorReason, number>> {
-  return Object.fromEntries(failures);
+export function countFailure(failures: SsoFailures, reason: SsoErrorReason): void {
+  failures.add({ reason });
 }

@@ -2,7 +2,7 @@
 // ends on the tenant's login page with `?sso_error=<reason>` — never an error page — and is
 // logged (no secrets) and counted.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Ctx } from '../../platform/context.ts';
+import type { Ctx } from '../../context.ts';
 import { setSessionCookie } from '../sessions/plugin.ts';
 import { tenantBySlug, type Tenant } from '../tenants/store.ts';
 import { OidcConfigs, ssoConnection } from './connection.ts';
@@ -33,7 +33,7 @@ export async function ssoRoutes(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
   function refused(request: FastifyRequest, reply: FastifyReply, tenant: Tenant, e: unknown): FastifyReply {
     const r = e instanceof SsoRefused ? e : new SsoRefused('unavailable', 'unexpected error', e);
     const reason: SsoErrorReason = r.reason;
-    countFailure(reason);
+    countFailure(ctx.tallies.ssoFailures, reason);
     const line = {
       sso: { tenant: tenant.slug, issuer: ssoConnection(tenant)?.issuer, reason, detail: r.detail, error: describe(r.failure) },
     };

@@ -1,10 +1,9 @@
 import { eq } from 'drizzle-orm';
 import type { z } from 'zod';
-import { conflict, invalidRequest } from '../../errors.ts';
-import type { Ctx } from '../../platform/context.ts';
+import { invalidRequest, slugTaken } from '../../errors.ts';
+import type { Ctx } from '../../context.ts';
 import { tenants } from '../../platform/schema.ts';
 import { audit, type Actor } from '../audit/audit.ts';
-import { sessionsChanging } from '../sessions/cache.ts';
 import { checkLoginMethods, mergeConnection, storedConnection, type ConnectionPatch } from '../sso/connection.ts';
 import { applySettingsPatch, type SettingsPatchInput } from './settings.ts';
 import { SLUG, type Tenant } from './store.ts';
@@ -36,7 +35,7 @@ export async function createTenant(ctx: Ctx, input: TenantInput, actor: Actor): 
       })
       .onConflictDoNothing()
       .returning();
-    if (!row) throw conflict('slug_taken', `A tenant with the slug "${input.slug}" already exists.`);
+    if (!row) throw slugTaken(input.slug);
     await audit(tx, actor, now, { type: 'tenant_created', tenantId: row.id, data: { slug: row.slug } });
     return row;
   });
@@ -62,7 +61,7 @@ export async function updateTenant(ctx: Ctx, tenant: Tenant, patch: TenantPatch,
   const otherSettings = applySettingsPatch(rest, patch, ctx.config.publicUrl);
   const now = ctx.clock.now();
   return ctx.db.transaction(async (tx) => {
-    if (patch.name !== undefined && patch.name !== tenant.name) sessionsChanging(tx, { tenant: true }); // sessions show it
+    if (patch.name !== undefined && patch.name !== tenant.name) ctx.sessions.tenantChanged(tx); // sessions show it
     const [row] = await tx
       .update(tenants)
       .set({
