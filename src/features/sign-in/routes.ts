@@ -73,7 +73,7 @@ export async function signInRoutes(app: FastifyInstance, { ctx }: { ctx: Ctx }) 
 
   app.get('/api/v1/session', doc({
     summary: 'Who is signed in', tags: ['sessions'],
-    responses: { 200: { description: 'The live session (read from the database on every call).', schema: SessionView }, ...common.signIn },
+    responses: { 200: { description: 'The live session: a revocation, a disabled account or a new role counts from the very next request, on every instance.', schema: SessionView }, ...common.signIn },
   }), async (request) => {
     const s = await request.session();
     if (!s) throw unauthenticated();
