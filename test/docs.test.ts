@@ -112,6 +112,13 @@ describe('documentation', () => {
     expect(named.filter((p) => !existsSync(join(ROOT, p))), 'paths named in docs/architecture.md that do not exist').toEqual([]);
   });
 
+  it('issue 11 item 16: the README says which test services to use and that the database must exist', () => {
+    const tests = read('README.md').split('\n## Tests')[1]?.split('\n## ')[0] ?? '';
+    expect(tests).toMatch(/TEST_DATABASE_URL=postgres:\/\/\S+/);
+    expect(tests).toMatch(/TEST_REDIS_URL=redis:\/\/\S+/);
+    expect(tests).toMatch(/database must exist/);
+  });
+
   it('the README and the docs link only to files inside the repository', () => {
     const problems: string[] = [];
     for (const doc of DOCUMENTS) {
