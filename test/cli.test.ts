@@ -1,33 +1,42 @@
 // The README's path, driven as a newcomer would: the `keyturn` command on an embedded data dir.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { emptyPostgresDatabase } from './helpers/app.ts';
+import { BIN, runKeyturn as run, useTempDirs } from './helpers/cli.ts';
 import { freePort } from './helpers/ports.ts';
 
-const BIN = join(import.meta.dirname, '..', 'bin', 'keyturn.js');
-const dirs: string[] = [];
-afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
-
-function dataDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'keyturn-cli-'));
-  dirs.push(d);
-  return d;
-}
+const dataDir = useTempDirs('keyturn-cli-');
 
 function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'test', LOG_LEVEL: 'warn', ...extra };
   return env;
 }
 
-function run(args: string[], env: NodeJS.ProcessEnv) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { env, encoding: 'utf8', timeout: 60_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
 const cli = (args: string[], env: Record<string, string> = {}) => run(args, cleanEnv(env));
+
+/** Users to import: two good rows, then one row for each reason a row is refused. */
+const PROBLEM_CSV = [
+  'email,name,role',
+  'bob@example.com,Bob,member',
+  '"cy@example.com","Cy, Jr.",admin',
+  'not-an-email,Nobody,member',
+  'ANN@example.com,Ann again,member',
+  'bob@example.com,Bob twice,member',
+  'dee@example.com,Dee,owner',
+].join('\n');
+
+/** A data dir with tenant acme, ann@example.com in it, and PROBLEM_CSV in users.csv. */
+function acmeWithProblemCsv() {
+  const dir = dataDir();
+  const env = { DATA_DIR: dir };
+  expect(cli(['tenant', 'create', 'acme', 'ACME'], env).code).toBe(0);
+  expect(cli(['user', 'create', 'acme', 'ann@example.com'], env).code).toBe(0);
+  const csv = join(dir, 'users.csv');
+  writeFileSync(csv, PROBLEM_CSV);
+  return { dir, env, csv };
+}
 
 describe('keyturn command', () => {
   it('prints help with exit 0, and refuses unknown commands with exit 2', () => {
@@ -69,20 +78,7 @@ describe('keyturn command', () => {
   }, 180_000);
 
   it('imports users from CSV with --skip-invalid, with reasons for skipped rows, and exports the audit log', async () => {
-    const dir = dataDir();
-    const env = { DATA_DIR: dir };
-    expect(cli(['tenant', 'create', 'acme', 'ACME'], env).code).toBe(0);
-    expect(cli(['user', 'create', 'acme', 'ann@example.com'], env).code).toBe(0);
-    const csv = join(dir, 'users.csv');
-    writeFileSync(csv, [
-      'email,name,role',
-      'bob@example.com,Bob,member',
-      '"cy@example.com","Cy, Jr.",admin',
-      'not-an-email,Nobody,member',
-      'ANN@example.com,Ann again,member',
-      'bob@example.com,Bob twice,member',
-      'dee@example.com,Dee,owner',
-    ].join('\n'));
+    const { env, csv } = acmeWithProblemCsv();
     const r = cli(['user', 'import', 'acme', csv, '--skip-invalid', '--json'], env);
     expect(r.code).toBe(0);
     const summary = JSON.parse(r.out);
@@ -161,16 +157,6 @@ function helpCommands(): { name: string; options: string[] }[] {
   return [...help.matchAll(/^ {2}([a-z-]+(?: [a-z-]+)?)(?= <| {2})(.*)$/gm)].map(([, name, rest]) => ({ name: name!, options: rest!.match(/--[a-z-]+/g) ?? [] }));
 }
 
-const PROBLEM_CSV = [
-  'email,name,role',
-  'bob@example.com,Bob,member',
-  '"cy@example.com","Cy, Jr.",admin',
-  'not-an-email,Nobody,member',
-  'ANN@example.com,Ann again,member',
-  'bob@example.com,Bob twice,member',
-  'dee@example.com,Dee,owner',
-].join('\n');
-
 describe('issue 11 item 14: the CLI', () => {
   it('item 14: --json prints exactly one JSON document, and a clean run writes nothing to stderr (embedded)', () => {
     const env = { DATA_DIR: dataDir() };
@@ -220,12 +206,7 @@ describe('issue 11 item 14: the CLI', () => {
   }, 300_000);
 
   it('item 14: user import is all or nothing: it creates nothing when a row is bad, and lists every problem row', () => {
-    const dir = dataDir();
-    const env = { DATA_DIR: dir };
-    expect(cli(['tenant', 'create', 'acme', 'ACME'], env).code).toBe(0);
-    expect(cli(['user', 'create', 'acme', 'ann@example.com'], env).code).toBe(0);
-    const csv = join(dir, 'users.csv');
-    writeFileSync(csv, PROBLEM_CSV);
+    const { dir, env, csv } = acmeWithProblemCsv();
 
     const human = cli(['user', 'import', 'acme', csv], env);
     expect(human.code).toBe(1);

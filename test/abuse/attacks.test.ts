@@ -1,8 +1,8 @@
 // Attacks on the limits themselves: a forged X-Forwarded-For, rotating spellings of one address,
 // and an attacker who tries to lock the owner out with wrong passwords.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, STRONG, STRONG2, unique, type TestApp } from '../helpers/app.ts';
-import { email, expectRateLimited, forgot, login, nextIp, send, solveAltcha } from './helpers.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { STRONG, STRONG2, unique, useTestApp } from '../helpers/app.ts';
+import { email, expectRateLimited, forgot, login, mailedResetToken, nextIp, send, solveAltcha } from './helpers.ts';
 
 const PROXY = '10.1.2.3';        // in TRUSTED_PROXIES
 const STRANGER = '192.0.2.50';   // not trusted: its X-Forwarded-For means nothing
@@ -15,13 +15,17 @@ const spellingsOf = (local: string) => [
 ];
 
 describe('without captcha', () => {
-  let t: TestApp;
+  const t = useTestApp({ env: { RATE_LIMIT_SCALE: '1', TRUSTED_PROXIES: '10.0.0.0/8' } });
   let slug: string;
-  beforeAll(async () => {
-    t = await startTestApp({ env: { RATE_LIMIT_SCALE: '1', TRUSTED_PROXIES: '10.0.0.0/8' } });
-    ({ slug } = await t.tenant());
-  });
-  afterAll(async () => { await t?.close(); });
+  beforeAll(async () => { ({ slug } = await t.tenant()); });
+
+  /** The owner asks for a reset from `ip`, sets STRONG2 with the emailed link, and signs in with it from there. */
+  async function ownerResetsFrom(addr: string, ip: string) {
+    expect((await forgot(t, addr, ip)).status).toBe(202);
+    const token = await mailedResetToken(t, addr);
+    expect((await send(t, 'POST', '/api/v1/password/reset', { token, password: STRONG2 }, { ip })).status).toBe(200);
+    expect((await login(t, addr, STRONG2, ip)).status).toBe(200);
+  }
 
   const viaXff = (peer: string, forwarded: string) => ({ ip: peer, headers: { 'x-forwarded-for': forwarded, 'x-real-ip': forwarded, forwarded: `for=${forwarded}` } });
 
@@ -64,12 +68,7 @@ describe('without captcha', () => {
     const owner = nextIp();
     expect((await login(t, addr, STRONG, owner)).status).toBe(200);
 
-    expect((await forgot(t, addr, owner)).status).toBe(202);
-    await t.drain();
-    const m = await t.mail.waitFor((x) => x.to.includes(addr) && x.subject === 'Reset your password');
-    const token = /reset-password\?token=([A-Za-z0-9_-]+)/.exec(m.text)![1]!;
-    expect((await send(t, 'POST', '/api/v1/password/reset', { token, password: STRONG2 }, { ip: owner })).status).toBe(200);
-    expect((await login(t, addr, STRONG2, owner)).status).toBe(200);
+    await ownerResetsFrom(addr, owner);
   });
 
   it('40 wrong passwords from the owner\'s own network: the owner waits at most, and a reset from there clears it at once', async () => {
@@ -79,12 +78,7 @@ describe('without captcha', () => {
     for (let i = 0; i < 40; i++) await login(t, addr, `Wrong-${i}-password!`, shared);
     expect((await login(t, addr, STRONG, shared)).status).toBe(429);
 
-    expect((await forgot(t, addr, shared)).status).toBe(202);
-    await t.drain();
-    const m = await t.mail.waitFor((x) => x.to.includes(addr) && x.subject === 'Reset your password');
-    const token = /reset-password\?token=([A-Za-z0-9_-]+)/.exec(m.text)![1]!;
-    expect((await send(t, 'POST', '/api/v1/password/reset', { token, password: STRONG2 }, { ip: shared })).status).toBe(200);
-    expect((await login(t, addr, STRONG2, shared)).status).toBe(200);
+    await ownerResetsFrom(addr, shared);
   });
 
   it('40 wrong passwords from 40 IPs: the owner still signs in', async () => {
@@ -99,9 +93,7 @@ describe('without captcha', () => {
     const { id } = await t.user(slug, addr);
     const ip = nextIp();
     expect((await forgot(t, addr, ip)).status).toBe(202);
-    await t.drain();
-    const m = await t.mail.waitFor((x) => x.to.includes(addr) && x.subject === 'Reset your password');
-    const token = /reset-password\?token=([A-Za-z0-9_-]+)/.exec(m.text)![1]!;
+    const token = await mailedResetToken(t, addr);
     for (let i = 0; i < 12; i++) await login(t, addr, `Wrong-${i}-password!`, ip);
     expect((await t.op('PATCH', `/admin/v1/tenants/${slug}/users/${id}`, { disabled: true })).status).toBe(200);
     expect((await send(t, 'POST', '/api/v1/password/reset', { token, password: STRONG2 }, { ip })).status).toBe(410);
@@ -113,13 +105,9 @@ describe('without captcha', () => {
 });
 
 describe('with the adaptive captcha', () => {
-  let t: TestApp;
+  const t = useTestApp({ env: { RATE_LIMIT_SCALE: '1', TRUSTED_PROXIES: '10.0.0.0/8', CAPTCHA_AFTER: '', CAPTCHA_DIFFICULTY: '2000' } }); // '' = the default thresholds
   let slug: string;
-  beforeAll(async () => {
-    t = await startTestApp({ env: { RATE_LIMIT_SCALE: '1', TRUSTED_PROXIES: '10.0.0.0/8', CAPTCHA_AFTER: '', CAPTCHA_DIFFICULTY: '2000' } }); // '' = the default thresholds
-    ({ slug } = await t.tenant());
-  });
-  afterAll(async () => { await t?.close(); });
+  beforeAll(async () => { ({ slug } = await t.tenant()); });
 
   it('rotating X-Forwarded-For and addresses from one untrusted peer still crosses the IP captcha threshold', async () => {
     const statuses: number[] = [];

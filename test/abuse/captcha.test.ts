@@ -2,8 +2,8 @@
 // challenge) on forgot-password and login. ALTCHA by default (solved here with altcha-lib, as the
 // widget would); Turnstile/hCaptcha can only be tested unreachable: the fallback, never a loop.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, STRONG, unique, type Res, type TestApp } from '../helpers/app.ts';
-import { dropRedisKeys, email, expectRateLimited, forgot, login, nextIp, solveAltcha } from './helpers.ts';
+import { STRONG, unique, useTestApp, withTestApp, type Res } from '../helpers/app.ts';
+import { dropRedisKeys, email, expectRateLimited, forgot, login, nextIp, REDIS, solveAltcha } from './helpers.ts';
 
 function expectCaptcha(r: Res, reason: 'missing' | 'invalid' | 'used' = 'missing'): void {
   expect(r.status, r.raw).toBe(428);
@@ -13,21 +13,17 @@ function expectCaptcha(r: Res, reason: 'missing' | 'invalid' | 'used' = 'missing
 
 // In memory, and in Redis when there is one: Redis checks and counts a request in one script
 // until a threshold is near, and must hand over to the captcha at the same point.
-const REDIS = process.env.TEST_REDIS_URL;
 const stores = REDIS ? (['memory', 'redis'] as const) : (['memory'] as const);
 
 describe.each(stores)('ALTCHA (the default), limits in %s', (store) => {
-  let t: TestApp;
-  let slug: string;
   const prefix = unique('kt-captcha');
-  beforeAll(async () => {
-    t = await startTestApp({ env: {
-      RATE_LIMIT_SCALE: '1', CAPTCHA_AFTER: '', CAPTCHA_DIFFICULTY: '4000', // ALTCHA, default thresholds
-      ...(store === 'redis' ? { REDIS_URL: REDIS!, RATE_LIMIT_PREFIX: prefix } : {}),
-    } });
-    ({ slug } = await t.tenant());
-  });
-  afterAll(async () => { await t?.close(); await dropRedisKeys(prefix); });
+  afterAll(async () => { await dropRedisKeys(prefix); }); // registered first, so it runs once the app is closed
+  const t = useTestApp({ env: {
+    RATE_LIMIT_SCALE: '1', CAPTCHA_AFTER: '', CAPTCHA_DIFFICULTY: '4000', // ALTCHA, default thresholds
+    ...(store === 'redis' ? { REDIS_URL: REDIS!, RATE_LIMIT_PREFIX: prefix } : {}),
+  } });
+  let slug: string;
+  beforeAll(async () => { ({ slug } = await t.tenant()); });
 
   it('forgot-password: off for the first 3 requests of an address, then required; solved → accepted; a replay is refused', async () => {
     const addr = email('cap');
@@ -114,10 +110,9 @@ describe('a third-party provider that does not answer', () => {
   const down = { CAPTCHA_SECRET: 'test-secret', CAPTCHA_SITE_KEY: 'site-key', CAPTCHA_VERIFY_URL: 'http://127.0.0.1:1/' };
 
   it('Turnstile, fallback "stricter" (default): the request is accepted and counts double — never a loop back to the form', async () => {
-    const t = await startTestApp({ env: {
+    await withTestApp({ env: {
       RATE_LIMIT_SCALE: '1', CAPTCHA_PROVIDER: 'turnstile', ...down, CAPTCHA_AFTER: 'forgotPerIp=2', RATE_LIMITS: 'forgotPerIp=8/10m',
-    } });
-    try {
+    } }, async (t) => {
       const ip = nextIp();
       expect((await forgot(t, email('d'), ip)).status).toBe(202);
       expect((await forgot(t, email('d'), ip)).status).toBe(202);
@@ -129,16 +124,13 @@ describe('a third-party provider that does not answer', () => {
       for (let i = 0; i < 4; i++) statuses.push((await forgot(t, email('d'), ip, { captcha: `token-${i}` })).status);
       expect(statuses).toEqual([202, 202, 202, 429]);
       expect(t.logs.some((l) => l.includes('captcha provider not answering'))).toBe(true);
-    } finally {
-      await t.close();
-    }
+    });
   });
 
   it('hCaptcha, fallback "block": a clear 503 that says to try again in a minute', async () => {
-    const t = await startTestApp({ env: {
+    await withTestApp({ env: {
       RATE_LIMIT_SCALE: '1', CAPTCHA_PROVIDER: 'hcaptcha', ...down, CAPTCHA_FALLBACK: 'block', CAPTCHA_AFTER: 'forgotPerIp=1,loginFailuresPerAccountIp=1',
-    } });
-    try {
+    } }, async (t) => {
       const ip = nextIp();
       expect((await forgot(t, email('b'), ip)).status).toBe(202);
       expectCaptcha(await forgot(t, email('b'), ip));
@@ -153,8 +145,6 @@ describe('a third-party provider that does not answer', () => {
       expect((await login(t, addr, 'Wrong-1-password!', ip)).status).toBe(401);
       expectCaptcha(await login(t, addr, STRONG, ip));
       expect((await login(t, addr, STRONG, ip, { captcha: 'token' })).status).toBe(503);
-    } finally {
-      await t.close();
-    }
+    });
   });
 });

@@ -3,9 +3,16 @@
 import { solveChallenge, type Challenge } from 'altcha-lib';
 import { deriveKey } from 'altcha-lib/algorithms/sha';
 import type { App } from '../../src/app.ts';
-import { unique, type Res, type TestApp } from '../helpers/app.ts';
+import { resOf, unique, type Res, type TestApp } from '../helpers/app.ts';
+import { ORIGIN } from '../helpers/http.ts';
 
-export const ORIGIN = { origin: 'https://keyturn.test' };
+export const REDIS = process.env.TEST_REDIS_URL;
+export const PG = process.env.TEST_DATABASE_URL;
+/** The suite's name, saying why it is skipped when a service is missing. */
+export const skipNote = (what: string, ...env: string[]) => {
+  const missing = env.filter((e) => !process.env[e]);
+  return missing.length ? `${what} — SKIPPED: set ${missing.join(' and ')} to run` : what;
+};
 
 let n = 0;
 /** A fresh client address in TEST-NET-3 (or the given /16 prefix). */
@@ -16,16 +23,13 @@ export async function send(
   opts: { ip?: string; headers?: Record<string, string> } = {},
 ): Promise<Res> {
   const app = 'app' in target ? target.app : target;
-  const res = await app.publicApp.inject({
+  return resOf(await app.publicApp.inject({
     method: method as 'POST',
     url,
     remoteAddress: opts.ip ?? '127.0.0.1',
     headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...ORIGIN, ...opts.headers },
     ...(body !== undefined ? { payload: JSON.stringify(body) } : {}),
-  });
-  let parsed: unknown = null;
-  try { parsed = res.body ? JSON.parse(res.body) : null; } catch { parsed = res.body; }
-  return { status: res.statusCode, body: parsed, headers: res.headers as Res['headers'], raw: res.body };
+  }));
 }
 
 export const forgot = (t: TestApp | App, email: string, ip?: string, extra: Record<string, unknown> = {}) =>
@@ -35,6 +39,13 @@ export const login = (t: TestApp | App, email: string, password: string, ip?: st
   send(t, 'POST', '/api/v1/login', { email, password, ...extra }, { ip });
 
 export const email = (prefix = 'u') => `${unique(prefix)}@example.com`;
+
+/** Runs the worker until the reset email to `addr` is out; its token. */
+export async function mailedResetToken(t: TestApp, addr: string): Promise<string> {
+  await t.drain();
+  const m = await t.mail.waitFor((x) => x.to.includes(addr) && x.subject === 'Reset your password');
+  return /reset-password\?token=([A-Za-z0-9_-]+)/.exec(m.text)![1]!;
+}
 
 /** What the ALTCHA widget posts: base64 of {challenge, solution}. */
 export async function solveAltcha(challenge: Challenge): Promise<string> {

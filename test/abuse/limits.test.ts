@@ -1,16 +1,13 @@
 // Every limit at its documented default (RATE_LIMIT_SCALE=1), in the memory store. One app; each
 // test uses its own client IPs and addresses so the limits do not meet.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, STRONG, STRONG2, type TestApp } from '../helpers/app.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { STRONG, STRONG2, useTestApp, withTestApp } from '../helpers/app.ts';
+import { asSession } from '../helpers/http.ts';
 import { email, expectRateLimited, forgot, login, nextIp, retryAfter, send } from './helpers.ts';
 
-let t: TestApp;
+const t = useTestApp({ env: { RATE_LIMIT_SCALE: '1', RATE_LIMITS: '' } }); // '' = every default, the cooldown too
 let slug: string;
-beforeAll(async () => {
-  t = await startTestApp({ env: { RATE_LIMIT_SCALE: '1', RATE_LIMITS: '' } }); // '' = every default, the cooldown too
-  ({ slug } = await t.tenant());
-});
-afterAll(async () => { await t?.close(); });
+beforeAll(async () => { ({ slug } = await t.tenant()); });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -111,7 +108,7 @@ describe('limits in memory, at the defaults', () => {
     const addr = email('chg');
     await t.user(slug, addr);
     const s = await t.login(addr);
-    const headers = { cookie: s.cookie, 'x-csrf-token': s.csrf };
+    const headers = asSession(s);
     for (let i = 0; i < 10; i++) {
       expect((await send(t, 'POST', '/api/v1/password/change', { currentPassword: `Nope-${i}-nope!`, newPassword: STRONG2 }, { headers })).status).toBe(403);
     }
@@ -121,13 +118,10 @@ describe('limits in memory, at the defaults', () => {
 
 describe('configuration', () => {
   it('RATE_LIMITS overrides a rule for the whole deployment', async () => {
-    const x = await startTestApp({ env: { RATE_LIMIT_SCALE: '1', RATE_LIMITS: 'forgotPerIp=3/1m' } });
-    try {
+    await withTestApp({ env: { RATE_LIMIT_SCALE: '1', RATE_LIMITS: 'forgotPerIp=3/1m' } }, async (x) => {
       const ip = nextIp();
       for (let i = 0; i < 3; i++) expect((await forgot(x, email('o'), ip)).status).toBe(202);
       expectRateLimited(await forgot(x, email('o'), ip), 60);
-    } finally {
-      await x.close();
-    }
+    });
   });
 });

@@ -1,26 +1,24 @@
 // The hardened policy options that need the account's past: no reuse of the last N passwords
 // (`not_reused`, default 5), and a maximum age that is off unless a tenant sets it.
 import { eq, sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { passwordHistory } from '../../src/platform/schema.ts';
 import { rowsOf } from '../../src/platform/db.ts';
-import { databaseKinds, startTestApp, STRONG, STRONG2, unique, type TestApp } from '../helpers/app.ts';
+import { databaseKinds, STRONG, STRONG2, unique, useTestApp } from '../helpers/app.ts';
+import { account } from '../helpers/fixtures.ts';
+import { asSession } from '../helpers/http.ts';
 import { send } from './helpers.ts';
 
 const PASSWORDS = ['Velvet-Canyon-58$', 'Amber-Glacier-63%', 'Crimson-Falcon-19&', 'Silver-Lantern-84*', 'Hollow-Timber-26@', 'Copper-Orchard-31^'];
 
 describe.each(databaseKinds())('on %s', (kind) => {
-  let t: TestApp;
-  beforeAll(async () => { t = await startTestApp({ db: kind }); });
-  afterAll(async () => { await t?.close(); });
+  const t = useTestApp({ db: kind });
 
   async function signedIn(tenant: { passwordPolicy?: Record<string, unknown> } = {}) {
-    const { slug } = await t.tenant(unique('hist'), tenant);
-    const email = `${unique('h')}@example.com`;
-    const { id } = await t.user(slug, email);
+    const { slug, email, id } = await account(t, { prefix: 'h', tenant });
     const s = await t.login(email);
     const change = (from: string, to: string) =>
-      send(t, 'POST', '/api/v1/password/change', { currentPassword: from, newPassword: to }, { headers: { cookie: s.cookie, 'x-csrf-token': s.csrf } });
+      send(t, 'POST', '/api/v1/password/change', { currentPassword: from, newPassword: to }, { headers: asSession(s) });
     const historyRows = async () => (await t.app.ctx.db.select().from(passwordHistory).where(eq(passwordHistory.userId, id))).length;
     return { slug, email, id, change, historyRows };
   }
@@ -58,9 +56,7 @@ describe.each(databaseKinds())('on %s', (kind) => {
   });
 
   it('a reset to the current password is refused and spends nothing; the link then works with a new one', async () => {
-    const { slug } = await t.tenant();
-    const email = `${unique('r')}@example.com`;
-    await t.user(slug, email);
+    const { email } = await account(t, { prefix: 'r' });
     const { token } = await t.resetMail(email);
     const refused = await t.api('POST', '/api/v1/password/reset', { token, password: STRONG });
     expect(refused.status).toBe(422);
@@ -69,9 +65,7 @@ describe.each(databaseKinds())('on %s', (kind) => {
   });
 
   it('the history is written in the transaction that sets the password: twenty concurrent resets, one row', async () => {
-    const { slug } = await t.tenant();
-    const email = `${unique('c')}@example.com`;
-    const { id } = await t.user(slug, email);
+    const { email, id } = await account(t, { prefix: 'c' });
     const { token } = await t.resetMail(email);
     const results = await Promise.all(Array.from({ length: 20 }, (_, i) => t.api('POST', '/api/v1/password/reset', { token, password: `${STRONG2}${i}` })));
     expect(results.filter((r) => r.status === 200)).toHaveLength(1);

@@ -6,16 +6,8 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.ts';
 import { openRateLimits, RateLimits, type LimitStore } from '../../src/platform/rate-limit.ts';
-import { freshDatabase, startTestApp, STRONG, unique, type TestApp } from '../helpers/app.ts';
-import { dropRedisKeys, email, expectRateLimited, forgot, login, nextIp, send } from './helpers.ts';
-
-const REDIS = process.env.TEST_REDIS_URL;
-const PG = process.env.TEST_DATABASE_URL;
-/** The suite's name, saying why it is skipped when a service is missing. */
-const skipNote = (what: string, ...env: string[]) => {
-  const missing = env.filter((e) => !process.env[e]);
-  return missing.length ? `${what} — SKIPPED: set ${missing.join(' and ')} to run` : what;
-};
+import { freshDatabase, STRONG, unique, useTestApp, type TestAppOptions } from '../helpers/app.ts';
+import { dropRedisKeys, email, expectRateLimited, forgot, login, nextIp, PG, REDIS, send, skipNote } from './helpers.ts';
 
 async function redisClient(): Promise<Redis> {
   const { Redis } = await import('ioredis');
@@ -165,10 +157,8 @@ describe('Redis away', () => {
 });
 
 /** The limits through the API, on a store the whole deployment shares. */
-function throughTheApi(start: () => Promise<TestApp>, after: () => Promise<void> = async () => {}) {
-  let t: TestApp;
-  beforeAll(async () => { t = await start(); });
-  afterAll(async () => { await t?.close(); await after(); });
+function throughTheApi(opts: TestAppOptions) {
+  const t = useTestApp(opts);
 
   it('forgot-password per IP and per account (spelling variants count as one), 429 in words', async () => {
     const ip = nextIp();
@@ -199,10 +189,8 @@ function throughTheApi(start: () => Promise<TestApp>, after: () => Promise<void>
 
 describe.skipIf(!REDIS)(skipNote('limits through the API in Redis', 'TEST_REDIS_URL'), () => {
   const prefix = `kt-test-${unique()}`;
-  throughTheApi(
-    () => startTestApp({ env: { RATE_LIMIT_SCALE: '1', REDIS_URL: REDIS!, RATE_LIMIT_PREFIX: prefix } }),
-    () => dropRedisKeys(prefix),
-  );
+  afterAll(async () => { await dropRedisKeys(prefix); }); // registered first, so it runs once the app is closed
+  throughTheApi({ env: { RATE_LIMIT_SCALE: '1', REDIS_URL: REDIS!, RATE_LIMIT_PREFIX: prefix } });
   it('the app really counts in Redis', async () => {
     const r = await redisClient();
     try {
@@ -213,5 +201,5 @@ describe.skipIf(!REDIS)(skipNote('limits through the API in Redis', 'TEST_REDIS_
 });
 
 describe.skipIf(!PG)(skipNote('limits through the API in PostgreSQL', 'TEST_DATABASE_URL'), () => {
-  throughTheApi(() => startTestApp({ db: 'postgres', env: { RATE_LIMIT_SCALE: '1' } }));
+  throughTheApi({ db: 'postgres', env: { RATE_LIMIT_SCALE: '1' } });
 });

@@ -1,20 +1,13 @@
 // Two instances behind one load balancer, on one PostgreSQL database (and one Redis): the limits
 // are shared, and a session ended on one instance is refused by the other on the next request.
 import { Writable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildApp, type App } from '../../src/app.ts';
 import { configFrom } from '../../src/config.ts';
-import { freshDatabase, STRONG, STRONG2, unique } from '../helpers/app.ts';
+import { freshDatabase, resOf, STRONG, STRONG2, unique, useStarted } from '../helpers/app.ts';
+import { PUBLIC_URL } from '../helpers/http.ts';
 import { startMailCatcher, type MailCatcher } from '../helpers/mail-catcher.ts';
-import { dropRedisKeys, email, expectRateLimited, forgot, login, nextIp, send } from './helpers.ts';
-
-const REDIS = process.env.TEST_REDIS_URL;
-const PG = process.env.TEST_DATABASE_URL;
-/** The suite's name, saying why it is skipped when a service is missing. */
-const skipNote = (what: string, ...env: string[]) => {
-  const missing = env.filter((e) => !process.env[e]);
-  return missing.length ? `${what} — SKIPPED: set ${missing.join(' and ')} to run` : what;
-};
+import { dropRedisKeys, email, expectRateLimited, forgot, login, nextIp, PG, REDIS, send, skipNote } from './helpers.ts';
 
 interface Pair { a: App; b: App; mail: MailCatcher; close(): Promise<void>; }
 
@@ -23,7 +16,7 @@ async function twoInstances(withRedis: boolean): Promise<Pair> {
   const mail = await startMailCatcher();
   const prefix = `kt-test-${unique()}`;
   const config = configFrom({
-    NODE_ENV: 'test', DATABASE_URL: 'memory://', SMTP_URL: mail.url, PUBLIC_URL: 'https://keyturn.test', LOG_LEVEL: 'silent',
+    NODE_ENV: 'test', DATABASE_URL: 'memory://', SMTP_URL: mail.url, PUBLIC_URL, LOG_LEVEL: 'silent',
     RATE_LIMIT_SCALE: '1', CAPTCHA_PROVIDER: 'off', RATE_LIMIT_PREFIX: prefix,
     // One deployment: the same secret and operator key on every instance.
     SECRET_KEY: 's'.repeat(48), ADMIN_API_KEY: 'a'.repeat(32),
@@ -44,18 +37,13 @@ async function twoInstances(withRedis: boolean): Promise<Pair> {
   };
 }
 
-const op = async (app: App, method: string, url: string, body?: unknown) => {
-  const res = await app.adminApp.inject({
-    method: method as 'POST', url, headers: { authorization: `Bearer ${app.adminApiKey}`, 'content-type': 'application/json' },
-    ...(body !== undefined ? { payload: JSON.stringify(body) } : {}),
-  });
-  return { status: res.statusCode, body: JSON.parse(res.body || 'null') };
-};
+const op = async (app: App, method: string, url: string, body?: unknown) => resOf(await app.adminApp.inject({
+  method: method as 'POST', url, headers: { authorization: `Bearer ${app.adminApiKey}`, 'content-type': 'application/json' },
+  ...(body !== undefined ? { payload: JSON.stringify(body) } : {}),
+}));
 
 function twoInstanceSuite(withRedis: boolean) {
-  let p: Pair;
-  beforeAll(async () => { p = await twoInstances(withRedis); });
-  afterAll(async () => { await p?.close(); });
+  const p = useStarted('twoInstances()', () => twoInstances(withRedis), (pair) => pair.close());
 
   it(`limits are shared (${withRedis ? 'Redis' : 'PostgreSQL'} store)`, async () => {
     expect(p.a.ctx.limits.store).toBe(withRedis ? 'redis' : 'postgres');

@@ -1,40 +1,19 @@
 // The admin JSON API (tenant admins under /api/v1/admin, the operator under /admin/v1) and the
 // console's form posts: every action, every authorization edge, per-tenant settings (reset
 // lifetimes, sender, branding), the audit export, and the admin console without a browser.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseCsv } from '../../src/cli/csv.ts';
-import { extractReset, startTestApp, STRONG, STRONG2, unique, type Res, type Session, type TestApp } from '../helpers/app.ts';
+import { extractReset, STRONG, STRONG2, unique, useTestApp, type Res, type Session } from '../helpers/app.ts';
+import { tenantWithAdmin } from '../helpers/fixtures.ts';
+import { asSession, expectError, ORIGIN, postForm } from '../helpers/http.ts';
 
-let t: TestApp;
-const ORIGIN = { origin: 'https://keyturn.test' };
 const HOUR = 3_600_000;
 
 // Real limits (RATE_LIMIT_SCALE=1): the admin email limit is 5 per user per hour.
-beforeAll(async () => { t = await startTestApp({ env: { RATE_LIMIT_SCALE: '1' } }); });
-afterAll(async () => { await t?.close(); });
-
-const as = (s: Session) => ({ cookie: s.cookie, 'x-csrf-token': s.csrf, ...ORIGIN });
-
-/** A tenant with an admin (signed in), a member (signed in) and their ids. */
-async function team(extra: Record<string, unknown> = {}) {
-  const { slug } = await t.tenant(undefined, extra);
-  const adminEmail = `${unique('admin')}@example.com`;
-  const memberEmail = `${unique('member')}@example.com`;
-  const admin = await t.user(slug, adminEmail, { role: 'admin', name: 'Ada Admin' });
-  const member = await t.user(slug, memberEmail, { name: 'Max Member' });
-  const adminSession = await t.login(adminEmail);
-  const memberSession = await t.login(memberEmail);
-  expect(adminSession.status).toBe(200);
-  return { slug, admin, member, adminEmail, memberEmail, adminSession, memberSession };
-}
+const t = useTestApp({ env: { RATE_LIMIT_SCALE: '1' } });
 
 /** An ISO time `ms` from now (the test clock runs with real time, so within a few seconds). */
 const expectIn = (iso: string, ms: number) => expect(Math.abs(Date.parse(iso) - (t.clock.now().getTime() + ms)), iso).toBeLessThan(5_000);
-
-const expectError = (res: Res, status: number, code: string) => {
-  expect(res.status, res.raw).toBe(status);
-  expect(res.body).toMatchObject({ error: code, message: expect.any(String) });
-};
 
 /** The newest mail to this address with this subject, after `since` messages. */
 const mailTo = (email: string, subject: string, since = 0) =>
@@ -42,8 +21,8 @@ const mailTo = (email: string, subject: string, since = 0) =>
 
 describe('authorization', () => {
   it('a member gets 403, another tenant\'s admin 404, no session 401, a cookie without CSRF token 403 — on every admin route', async () => {
-    const a = await team();
-    const b = await team();
+    const a = await tenantWithAdmin(t);
+    const b = await tenantWithAdmin(t);
     const target = a.member.id;
     const routes: [string, string, unknown?][] = [
       ['GET', '/api/v1/admin/users'],
@@ -57,25 +36,25 @@ describe('authorization', () => {
       ['GET', '/api/v1/admin/audit/export?format=csv'],
     ];
     for (const [method, url, body] of routes) {
-      expectError(await t.api(method, url, body, as(a.memberSession)), 403, 'forbidden');
+      expectError(await t.api(method, url, body, asSession(a.memberSession)), 403, 'forbidden');
       expectError(await t.api(method, url, body, ORIGIN), 401, 'unauthenticated');
     }
     // Ids of tenant A seen by tenant B's admin: the same 404 as an id that does not exist.
-    const missing = await t.api('GET', '/api/v1/admin/users/00000000-0000-4000-8000-000000000000', undefined, as(b.adminSession));
+    const missing = await t.api('GET', '/api/v1/admin/users/00000000-0000-4000-8000-000000000000', undefined, asSession(b.adminSession));
     for (const [method, url, body] of routes.filter(([, url]) => url.includes(target))) {
-      const res = await t.api(method, url, body, as(b.adminSession));
+      const res = await t.api(method, url, body, asSession(b.adminSession));
       expectError(res, 404, 'not_found');
       expect(res.body).toEqual(missing.body);
     }
     for (const url of [`/api/v1/admin/audit?userId=${target}`, `/api/v1/admin/audit/export?format=jsonl&userId=${target}`]) {
-      expectError(await t.api('GET', url, undefined, as(b.adminSession)), 404, 'not_found');
+      expectError(await t.api('GET', url, undefined, asSession(b.adminSession)), 404, 'not_found');
     }
     // State changes with the cookie but no CSRF token are refused.
     const noCsrf = { cookie: a.adminSession.cookie, ...ORIGIN };
     expectError(await t.api('PATCH', `/api/v1/admin/users/${target}`, { name: 'X' }, noCsrf), 403, 'csrf_failed');
     expectError(await t.api('POST', `/api/v1/admin/users/${target}/password-reset`, { delivery: 'link' }, noCsrf), 403, 'csrf_failed');
     // Nothing changed.
-    expect((await t.api('GET', `/api/v1/admin/users/${target}`, undefined, as(a.adminSession))).body.name).toBe('Max Member');
+    expect((await t.api('GET', `/api/v1/admin/users/${target}`, undefined, asSession(a.adminSession))).body.name).toBe('Max Member');
   });
 
   it('the operator API answers 401 with no detail to a missing or wrong key', async () => {
@@ -95,12 +74,12 @@ describe('authorization', () => {
 
 describe('users', () => {
   it('lists with search, status and role filters, keyset pages, sign-in methods and the pending reset with who made it', async () => {
-    const a = await team();
+    const a = await tenantWithAdmin(t);
     const alice = await t.user(a.slug, `${unique('alice')}@example.com`, { name: 'Alice Zebra' });
     const nopass = await t.user(a.slug, `${unique('nopass')}@example.com`, { password: null });
     const gone = await t.user(a.slug, `${unique('gone')}@example.com`);
-    expect((await t.api('PATCH', `/api/v1/admin/users/${gone.id}`, { disabled: true }, as(a.adminSession))).status).toBe(200);
-    const h = as(a.adminSession);
+    expect((await t.api('PATCH', `/api/v1/admin/users/${gone.id}`, { disabled: true }, asSession(a.adminSession))).status).toBe(200);
+    const h = asSession(a.adminSession);
 
     const all = await t.api('GET', '/api/v1/admin/users', undefined, h);
     expect(all.body.users.map((u: any) => u.email)).toEqual([...all.body.users.map((u: any) => u.email)].sort());
@@ -144,8 +123,8 @@ describe('users', () => {
   });
 
   it('create with sendWelcome queues "Welcome — set your password" with a working link; refused with a password or without password sign-in', async () => {
-    const a = await team();
-    const h = as(a.adminSession);
+    const a = await tenantWithAdmin(t);
+    const h = asSession(a.adminSession);
     const email = `${unique('new')}@example.com`;
     const since = t.mail.messages.length;
     const res = await t.api('POST', '/api/v1/admin/users', { email, name: 'Nia New', sendWelcome: true }, h);
@@ -181,8 +160,8 @@ describe('users', () => {
   });
 
   it('edit name, email and role; a taken email is 409; an admin cannot disable or demote themselves', async () => {
-    const a = await team();
-    const h = as(a.adminSession);
+    const a = await tenantWithAdmin(t);
+    const h = asSession(a.adminSession);
     const res = await t.api('PATCH', `/api/v1/admin/users/${a.member.id}`, { name: 'Max Renamed', role: 'admin', email: `${unique('renamed')}@example.com` }, h);
     expect(res.status, res.raw).toBe(200);
     expect(res.body).toMatchObject({ name: 'Max Renamed', role: 'admin' });
@@ -197,8 +176,8 @@ describe('users', () => {
   });
 
   it('disable ends the user\'s sessions and pending links at once; enable lets them sign in; unlock clears "this wasn\'t me"', async () => {
-    const a = await team();
-    const h = as(a.adminSession);
+    const a = await tenantWithAdmin(t);
+    const h = asSession(a.adminSession);
     const { token } = await t.resetMail(a.memberEmail);
     expect((await t.api('GET', '/api/v1/session', undefined, { cookie: a.memberSession.cookie })).status).toBe(200);
     expect((await t.api('PATCH', `/api/v1/admin/users/${a.member.id}`, { disabled: true }, h)).body.status).toBe('disabled');
@@ -225,8 +204,8 @@ describe('users', () => {
   });
 
   it('sign out everywhere revokes every session of that user only', async () => {
-    const a = await team();
-    const h = as(a.adminSession);
+    const a = await tenantWithAdmin(t);
+    const h = asSession(a.adminSession);
     const second = await t.login(a.memberEmail);
     const res = await t.api('POST', `/api/v1/admin/users/${a.member.id}/sign-out-everywhere`, {}, h);
     expect(res.body).toEqual({ revoked: 2 });
@@ -238,8 +217,8 @@ describe('users', () => {
 
 describe('admin resets', () => {
   it('a link to copy is always available (no earlier token needed), revokes nothing until used, and is audited with the admin and the reason', async () => {
-    const a = await team();
-    const h = as(a.adminSession);
+    const a = await tenantWithAdmin(t);
+    const h = asSession(a.adminSession);
     const res = await t.api('POST', `/api/v1/admin/users/${a.member.id}/password-reset`, { delivery: 'link', expiresIn: '7d', reason: 'Called the help desk' }, h);
     expect(res.status, res.raw).toBe(201);
     expect(res.body.url).toMatch(/^https:\/\/keyturn\.test\/reset-password\?token=[A-Za-z0-9_-]{43}$/);
@@ -257,8 +236,8 @@ describe('admin resets', () => {
   });
 
   it('a new reset email supersedes the last link; at most 5 admin emails per user per hour (429 + Retry-After), links to copy are not limited', async () => {
-    const a = await team();
-    const h = as(a.adminSession);
+    const a = await tenantWithAdmin(t);
+    const h = asSession(a.adminSession);
     const url = `/api/v1/admin/users/${a.member.id}/password-reset`;
     let previous: string | undefined;
     for (let i = 0; i < 5; i++) {
@@ -281,8 +260,8 @@ describe('admin resets', () => {
   });
 
   it('deliveries show every message with its state: sent with the SMTP reply, failed with the reason', async () => {
-    const a = await team();
-    const h = as(a.adminSession);
+    const a = await tenantWithAdmin(t);
+    const h = asSession(a.adminSession);
     t.mail.setFailing(550);
     try {
       await t.api('POST', `/api/v1/admin/users/${a.member.id}/password-reset`, { delivery: 'email' }, h);
@@ -292,7 +271,7 @@ describe('admin resets', () => {
     } finally {
       t.mail.setFailing(null);
     }
-    const h2 = as(await t.login(a.adminEmail)); // the first session expired meanwhile
+    const h2 = asSession(await t.login(a.adminEmail)); // the first session expired meanwhile
     await t.api('POST', `/api/v1/admin/users/${a.member.id}/password-reset`, { delivery: 'email' }, h2);
     await t.drain();
     const { deliveries } = (await t.api('GET', `/api/v1/admin/users/${a.member.id}/deliveries`, undefined, h2)).body;
@@ -311,8 +290,8 @@ describe('admin resets', () => {
 
 describe('audit', () => {
   it('filters by user and type; exports every matching event as CSV and JSON Lines that parse', async () => {
-    const a = await team();
-    const h = as(a.adminSession);
+    const a = await tenantWithAdmin(t);
+    const h = asSession(a.adminSession);
     await t.api('PATCH', `/api/v1/admin/users/${a.member.id}`, { name: 'Comma, "Quoted" =1+1' }, h);
     await t.api('POST', `/api/v1/admin/users/${a.member.id}/password-reset`, { delivery: 'link', reason: '=HYPERLINK("x")' }, h);
     const events = (await t.api('GET', '/api/v1/admin/audit', undefined, h)).body.events;
@@ -336,7 +315,7 @@ describe('audit', () => {
   });
 
   it('an export larger than one page streams every event', async () => {
-    const a = await team();
+    const a = await tenantWithAdmin(t);
     const users = Array.from({ length: 30 }, () => ({ email: `${unique('bulk')}@example.com` }));
     await t.op('POST', `/admin/v1/tenants/${a.slug}/users/import`, { users });
     const { sql } = await import('drizzle-orm');
@@ -353,13 +332,13 @@ describe('audit', () => {
 
 describe('tenant settings (operator)', () => {
   it('reset lifetimes per tenant are used for self-service and admin links; null goes back to the default', async () => {
-    const a = await team();
+    const a = await tenantWithAdmin(t);
     const res = await t.op('PATCH', `/admin/v1/tenants/${a.slug}`, { resetTokenTtl: '30m', adminResetTokenTtl: '24h' });
     expect(res.status, res.raw).toBe(200);
     expect(res.body).toMatchObject({ resetTokenTtl: '30m', adminResetTokenTtl: '24h' });
     const { token } = await t.resetMail(a.memberEmail);
     expectIn((await t.api('POST', '/api/v1/password/reset/inspect', { token }, ORIGIN)).body.expiresAt, 30 * 60_000);
-    const link = await t.api('POST', `/api/v1/admin/users/${a.member.id}/password-reset`, { delivery: 'link' }, as(a.adminSession));
+    const link = await t.api('POST', `/api/v1/admin/users/${a.member.id}/password-reset`, { delivery: 'link' }, asSession(a.adminSession));
     expectIn(link.body.expiresAt, 24 * HOUR);
     const created = await t.op('POST', `/admin/v1/tenants/${a.slug}/users`, { email: `${unique('w')}@example.com`, sendWelcome: true });
     expectIn(created.body.welcome.expiresAt, 24 * HOUR);
@@ -367,7 +346,7 @@ describe('tenant settings (operator)', () => {
     expect((await t.api('GET', `/t/${a.slug}/forgot-password/sent`)).raw).toContain('for 30 minutes');
 
     expect((await t.op('PATCH', `/admin/v1/tenants/${a.slug}`, { resetTokenTtl: null, adminResetTokenTtl: null })).body).toMatchObject({ resetTokenTtl: null, adminResetTokenTtl: null });
-    const again = await t.api('POST', `/api/v1/admin/users/${a.member.id}/password-reset`, { delivery: 'link' }, as(a.adminSession));
+    const again = await t.api('POST', `/api/v1/admin/users/${a.member.id}/password-reset`, { delivery: 'link' }, asSession(a.adminSession));
     expectIn(again.body.expiresAt, 72 * HOUR);
     for (const bad of ['1s', '90d', 'soon']) {
       const r = await t.op('PATCH', `/admin/v1/tenants/${a.slug}`, { resetTokenTtl: bad });
@@ -377,14 +356,14 @@ describe('tenant settings (operator)', () => {
   });
 
   it('sender name and address are the From of that tenant\'s mail; others keep MAIL_FROM', async () => {
-    const a = await team();
-    const b = await team();
+    const a = await tenantWithAdmin(t);
+    const b = await tenantWithAdmin(t);
     expect((await t.op('PATCH', `/admin/v1/tenants/${a.slug}`, { sender: { name: 'Acme "Help" Desk', address: 'help@acme.example' } })).body.sender)
       .toEqual({ name: 'Acme "Help" Desk', address: 'help@acme.example' });
     const mailA = (await t.resetMail(a.memberEmail)).mail;
     expect(mailA.raw).toMatch(/^From: "Acme \\"Help\\" Desk" <help@acme\.example>\r?$/m);
     expect(mailA.headers['message-id']).toMatch(/@acme\.example>$/);
-    const deliveries = (await t.api('GET', `/api/v1/admin/users/${a.member.id}/deliveries`, undefined, as(a.adminSession))).body.deliveries;
+    const deliveries = (await t.api('GET', `/api/v1/admin/users/${a.member.id}/deliveries`, undefined, asSession(a.adminSession))).body.deliveries;
     expect(deliveries[0].from).toBe('"Acme \\"Help\\" Desk" <help@acme.example>');
     expect((await t.resetMail(b.memberEmail)).mail.from).toMatch(/keyturn/i);
     // A name alone keeps MAIL_FROM's address.
@@ -396,7 +375,7 @@ describe('tenant settings (operator)', () => {
   });
 
   it('branding: name, colour and a logo on PUBLIC_URL show on the tenant\'s pages and in its emails', async () => {
-    const a = await team();
+    const a = await tenantWithAdmin(t);
     const logoUrl = 'https://keyturn.test/static/acme-logo.png';
     const res = await t.op('PATCH', `/admin/v1/tenants/${a.slug}`, { branding: { name: 'Acme Help Centre', colour: '#FFD700', logoUrl } });
     expect(res.status, res.raw).toBe(200);
@@ -433,14 +412,12 @@ describe('tenant settings (operator)', () => {
 });
 
 describe('the console without a browser (form posts)', () => {
-  const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
-  const post = (url: string, s: Session | null, fields: Record<string, string>) =>
-    t.api('POST', url, form(fields), { 'content-type': 'application/x-www-form-urlencoded', ...ORIGIN, ...(s ? { cookie: s.cookie } : {}) });
+  const post = (url: string, s: Session | null, fields: Record<string, string>) => postForm(t, url, fields, s ? { cookie: s.cookie } : {});
   const get = (url: string, s: Session | null, cookie = '') => t.api('GET', url, undefined, { cookie: [s?.cookie, cookie].filter(Boolean).join('; ') });
 
   it('sends the signed-out to sign in, shows a member 403, another tenant\'s user a 404, refuses a post without its CSRF token', async () => {
-    const a = await team();
-    const b = await team();
+    const a = await tenantWithAdmin(t);
+    const b = await tenantWithAdmin(t);
     const out = await get('/admin/users/new', null);
     expect(out.status).toBe(303);
     expect(out.headers.location).toBe('/login?next=%2Fadmin%2Fusers%2Fnew');
@@ -457,8 +434,8 @@ describe('the console without a browser (form posts)', () => {
   });
 
   it('every console page is strict HTML: no-store, no inline script or style, nothing from another site', async () => {
-    const a = await team();
-    await t.api('POST', `/api/v1/admin/users/${a.member.id}/password-reset`, { delivery: 'email' }, as(a.adminSession));
+    const a = await tenantWithAdmin(t);
+    await t.api('POST', `/api/v1/admin/users/${a.member.id}/password-reset`, { delivery: 'email' }, asSession(a.adminSession));
     for (const url of ['/admin', '/admin?q=max&status=active&role=member', '/admin/users/new', `/admin/users/${a.member.id}`, `/admin/users/${a.member.id}/reset`, '/admin/audit', `/admin/audit?userId=${a.member.id}&type=admin_reset_issued`]) {
       const res = await get(url, a.adminSession);
       expect(res.status, url).toBe(200);
@@ -472,7 +449,7 @@ describe('the console without a browser (form posts)', () => {
   });
 
   it('reset by form: the link is shown once, from a cookie, never in a URL; email and errors go back to the user page', async () => {
-    const a = await team();
+    const a = await tenantWithAdmin(t);
     const res = await post(`/admin/users/${a.member.id}/reset`, a.adminSession, { _csrf: a.adminSession.csrf, delivery: 'link', expiresIn: '1h', reason: 'phone' });
     expect(res.status).toBe(303);
     expect(res.headers.location).toBe(`/admin/users/${a.member.id}/reset/link`);
@@ -506,7 +483,7 @@ describe('the console without a browser (form posts)', () => {
   });
 
   it('create, edit, enable and sign out by form; a taken email keeps what was typed', async () => {
-    const a = await team();
+    const a = await tenantWithAdmin(t);
     const email = `${unique('form')}@example.com`;
     const created = await post('/admin/users', a.adminSession, { _csrf: a.adminSession.csrf, email, name: 'Fern Form', role: 'member' });
     expect(created.status).toBe(303);
@@ -521,7 +498,7 @@ describe('the console without a browser (form posts)', () => {
 
     const edited = await post(`/admin/users/${id}`, a.adminSession, { _csrf: a.adminSession.csrf, email, name: 'Fern Edited', role: 'admin' });
     expect(edited.headers.location).toBe(`/admin/users/${id}?done=saved`);
-    expect((await t.api('GET', `/api/v1/admin/users/${id}`, undefined, as(a.adminSession))).body).toMatchObject({ name: 'Fern Edited', role: 'admin' });
+    expect((await t.api('GET', `/api/v1/admin/users/${id}`, undefined, asSession(a.adminSession))).body).toMatchObject({ name: 'Fern Edited', role: 'admin' });
     const out = await post(`/admin/users/${a.member.id}/sign-out`, a.adminSession, { _csrf: a.adminSession.csrf });
     expect(out.headers.location).toBe(`/admin/users/${a.member.id}?done=signed-out`);
     expect((await t.api('GET', '/api/v1/session', undefined, { cookie: a.memberSession.cookie })).status).toBe(401);

@@ -1,12 +1,10 @@
 // The OpenAPI documents are made from the routes: every JSON route registered on a listener is in
 // its document with a description, and the document names nothing that is not registered.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { startTestApp, type TestApp } from '../helpers/app.ts';
+import { useTestApp } from '../helpers/app.ts';
 
-let t: TestApp;
-beforeAll(async () => { t = await startTestApp(); });
-afterAll(async () => { await t?.close(); });
+const t = useTestApp();
 
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'];
 

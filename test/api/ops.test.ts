@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, unique, type TestApp } from '../helpers/app.ts';
+import { describe, expect, it } from 'vitest';
+import { useTestApp, withTestApp } from '../helpers/app.ts';
+import { account } from '../helpers/fixtures.ts';
+import { asSession } from '../helpers/http.ts';
 
-let t: TestApp;
-beforeAll(async () => { t = await startTestApp(); });
-afterAll(async () => { await t?.close(); });
+const t = useTestApp();
 
 const admin = (url: string) => t.app.adminApp.inject({ method: 'GET', url });
 
@@ -16,9 +16,7 @@ describe('operations endpoints on the admin listener', () => {
   });
 
   it('readyz turns 503 when mail has waited too long', async () => {
-    const { slug } = await t.tenant();
-    const email = `${unique('lag')}@example.com`;
-    await t.user(slug, email);
+    const { email } = await account(t, { prefix: 'lag' });
     await t.mail.stop();
     try {
       await t.forgot(email);
@@ -51,9 +49,7 @@ describe('operations endpoints on the admin listener', () => {
 
 describe('reset counters and the request log', () => {
   it('keyturn_password_resets_total counts requested, refused, completed and failed resets by reason', async () => {
-    const { slug } = await t.tenant();
-    const email = `${unique('count')}@example.com`;
-    await t.user(slug, email);
+    const { email } = await account(t, { prefix: 'count' });
     const { token } = await t.resetMail(email);
     expect((await t.api('POST', '/api/v1/password/reset', { token, password: 'Quiet-Meadow-77#' })).status).toBe(200);
     expect((await t.api('POST', '/api/v1/password/reset', { token, password: 'Quiet-Meadow-77#' })).status).toBe(410);
@@ -70,14 +66,12 @@ describe('reset counters and the request log', () => {
   it('keyturn_sessions_revoked_total counts the sessions a reset and a sign-out ended, by reason', async () => {
     const revoked = async (reason: string) =>
       Number(new RegExp(`keyturn_sessions_revoked_total\\{reason="${reason}"\\} (\\d+)`).exec((await admin('/metrics')).body)?.[1] ?? 0);
-    const { slug } = await t.tenant();
-    const email = `${unique('rev')}@example.com`;
-    await t.user(slug, email);
+    const { email } = await account(t, { prefix: 'rev' });
     const [resetBefore, signOutBefore] = [await revoked('password_reset'), await revoked('sign_out')];
     const one = await t.login(email);
     await t.login(email);
     await t.login(email);
-    expect((await t.api('POST', '/api/v1/logout', undefined, { cookie: one.cookie, 'x-csrf-token': one.csrf })).status).toBe(204);
+    expect((await t.api('POST', '/api/v1/logout', undefined, asSession(one))).status).toBe(204);
     const { token } = await t.resetMail(email);
     expect((await t.api('POST', '/api/v1/password/reset', { token, password: 'Quiet-Meadow-77#' })).status).toBe(200);
     expect(await revoked('sign_out')).toBe(signOutBefore + 1);
@@ -85,9 +79,7 @@ describe('reset counters and the request log', () => {
   });
 
   it('one log line per request with request id, route, outcome and tenant — never the body', async () => {
-    const { slug } = await t.tenant();
-    const email = `${unique('log')}@example.com`;
-    await t.user(slug, email);
+    const { slug, email } = await account(t, { prefix: 'log' });
     const from = t.logs.length;
     const s = await t.login(email);
     await t.api('GET', '/api/v1/session', undefined, { cookie: s.cookie });
@@ -108,23 +100,17 @@ describe('reset counters and the request log', () => {
 
 describe('readyz with Redis configured', () => {
   it('reports Redis, and an unreachable Redis degrades readiness without failing it', async () => {
-    const r = await startTestApp({ env: { REDIS_URL: 'redis://127.0.0.1:1' } });
-    try {
+    await withTestApp({ env: { REDIS_URL: 'redis://127.0.0.1:1' } }, async (r) => {
       const res = await r.app.adminApp.inject({ method: 'GET', url: '/readyz' });
       expect(res.statusCode).toBe(200);
       expect(res.json()).toMatchObject({ status: 'degraded', checks: { database: { ok: true }, redis: { ok: false, required: false } } });
-    } finally {
-      await r.close();
-    }
+    });
   });
 
   it.skipIf(!process.env.TEST_REDIS_URL)(`a reachable Redis is ready${process.env.TEST_REDIS_URL ? '' : ' — SKIPPED: set TEST_REDIS_URL to run'}`, async () => {
-    const r = await startTestApp({ env: { REDIS_URL: process.env.TEST_REDIS_URL! } });
-    try {
+    await withTestApp({ env: { REDIS_URL: process.env.TEST_REDIS_URL! } }, async (r) => {
       const res = await r.app.adminApp.inject({ method: 'GET', url: '/readyz' });
       expect(res.json()).toMatchObject({ status: 'ready', checks: { redis: { ok: true } } });
-    } finally {
-      await r.close();
-    }
+    });
   });
 });

@@ -1,19 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
-import { startTestApp, unique, type TestApp } from '../helpers/app.ts';
+import { unique, useTestApp } from '../helpers/app.ts';
+import { account } from '../helpers/fixtures.ts';
 import { enqueueMail, sendDueMail } from '../../src/platform/mail/outbox.ts';
 import type { MailTransport, OutgoingMail } from '../../src/platform/mail/transport.ts';
 import { outbox } from '../../src/platform/schema.ts';
 
-let t: TestApp;
-beforeAll(async () => { t = await startTestApp(); });
-afterAll(async () => { await t?.close(); });
+const t = useTestApp();
 
 describe('mail leaves through the outbox', () => {
   it('forgot-password answers 202 while SMTP is down; the mail waits, is retried with backoff, and goes out when SMTP is back', async () => {
-    const { slug } = await t.tenant();
-    const email = `${unique('smtp')}@example.com`;
-    const user = await t.user(slug, email);
+    const user = await account(t, { prefix: 'smtp' });
+    const { slug, email } = user;
     await t.mail.stop();
     try {
       expect((await t.forgot(email)).status).toBe(202);
@@ -38,9 +36,8 @@ describe('mail leaves through the outbox', () => {
   });
 
   it('records a rejection with the SMTP reply and sends each message exactly once', async () => {
-    const { slug } = await t.tenant();
-    const email = `${unique('rej')}@example.com`;
-    const user = await t.user(slug, email);
+    const user = await account(t, { prefix: 'rej' });
+    const { slug, email } = user;
     t.mail.setFailing(451);
     try {
       await t.forgot(email);
@@ -58,9 +55,7 @@ describe('mail leaves through the outbox', () => {
 });
 
 describe('outbox worker details (leases, backoff cap, give-up, shutdown)', () => {
-  let u: TestApp;
-  beforeAll(async () => { u = await startTestApp(); });
-  afterAll(async () => { await u?.close(); });
+  const u = useTestApp();
 
   const queue = async (n: number) => {
     const ids: string[] = [];

@@ -1,27 +1,18 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { resolveRequests } from '../../src/features/password-reset/flow.ts';
-import { databaseKinds, startTestApp, STRONG, STRONG2, unique, type TestApp } from '../helpers/app.ts';
+import { databaseKinds, STRONG, STRONG2, unique, useTestApp } from '../helpers/app.ts';
+import { account, oneAddressTwoTenants } from '../helpers/fixtures.ts';
+import { asSession, postForm } from '../helpers/http.ts';
 
 // The whole flow runs on the embedded database and, when CI provides one, on PostgreSQL.
-let t: TestApp;
-
-async function account(opts: { role?: string } = {}) {
-  const { slug } = await t.tenant();
-  const email = `${unique('u')}@example.com`;
-  const user = await t.user(slug, email, opts);
-  return { slug, email, id: user.id };
-}
-
-const reset = (body: Record<string, unknown>) => t.api('POST', '/api/v1/password/reset', body);
-const inspect = (body: Record<string, unknown>) => t.api('POST', '/api/v1/password/reset/inspect', body);
-
 describe.each(databaseKinds())('on %s', (kind) => {
-  beforeAll(async () => { t = await startTestApp({ db: kind }); });
-  afterAll(async () => { await t?.close(); });
+  const t = useTestApp({ db: kind });
+  const reset = (body: Record<string, unknown>) => t.api('POST', '/api/v1/password/reset', body);
+  const inspect = (body: Record<string, unknown>) => t.api('POST', '/api/v1/password/reset/inspect', body);
 
   describe('the reset email', () => {
     it('carries the button link on PUBLIC_URL, the same URL in text, an XXXX-XXXX code, the expiry and the tenant name', async () => {
-      const a = await account();
+      const a = await account(t);
       const { token, code, mail } = await t.resetMail(a.email);
       expect(mail.to).toEqual([a.email]);
       expect(mail.subject).toBe('Reset your password');
@@ -57,7 +48,7 @@ describe.each(databaseKinds())('on %s', (kind) => {
     });
 
     it('a request claimed by two workers (the first one\'s lease lapsed) is resolved once: one email, one audit line', async () => {
-      const a = await account();
+      const a = await account(t);
       const before = t.mail.messages.length;
       expect((await t.forgot(a.email)).status).toBe(202);
       const lease = t.app.ctx.config.outbox.leaseMs;
@@ -78,7 +69,7 @@ describe.each(databaseKinds())('on %s', (kind) => {
     });
 
     it('goes to the stored address, not the spelling that was typed', async () => {
-      const a = await account();
+      const a = await account(t);
       const { mail } = await t.resetMail(`  ${a.email.toUpperCase()} `);
       expect(mail.to).toEqual([a.email]);
     });
@@ -86,7 +77,7 @@ describe.each(databaseKinds())('on %s', (kind) => {
 
   describe('inspect and reset by link', () => {
     it('inspect lists the account and does not consume; reset updates, signs everyone out and does not sign in', async () => {
-      const a = await account();
+      const a = await account(t);
       const cookieSession = await t.login(a.email);
       const bearer = await t.api('POST', '/api/v1/login', { email: a.email, password: STRONG, tokenType: 'bearer' });
       const { token } = await t.resetMail(a.email);
@@ -111,7 +102,7 @@ describe.each(databaseKinds())('on %s', (kind) => {
     });
 
     it('sends a "password changed" notice with a working "this wasn\'t me" link and no reset token', async () => {
-      const a = await account();
+      const a = await account(t);
       const { token } = await t.resetMail(a.email);
       await reset({ token, password: STRONG2 });
       await t.drain();
@@ -125,7 +116,7 @@ describe.each(databaseKinds())('on %s', (kind) => {
       // Opening the link changes nothing; the POST locks and revokes everything.
       expect((await t.api('GET', `/account/lock?token=${lockToken}`)).status).toBe(200);
       expect((await t.api('GET', '/api/v1/session', undefined, { cookie: s.cookie })).status).toBe(200);
-      const lock = await t.api('POST', '/account/lock', `token=${lockToken}`, { 'content-type': 'application/x-www-form-urlencoded' });
+      const lock = await postForm(t, '/account/lock', { token: lockToken! });
       expect(lock.status).toBe(200);
       expect((await t.api('GET', '/api/v1/session', undefined, { cookie: s.cookie })).status).toBe(401);
       // The right password is told the account is locked (issue 11 item 11); a wrong one learns nothing.
@@ -136,7 +127,7 @@ describe.each(databaseKinds())('on %s', (kind) => {
     });
 
     it('writes the audit trail: requested, completed', async () => {
-      const a = await account();
+      const a = await account(t);
       const { token } = await t.resetMail(a.email);
       await reset({ token, password: STRONG2 });
       const audit = await t.op('GET', `/admin/v1/tenants/${a.slug}/audit?userId=${a.id}`);
@@ -146,7 +137,7 @@ describe.each(databaseKinds())('on %s', (kind) => {
     });
 
     it('twenty concurrent resets with one token: exactly one wins', async () => {
-      const a = await account();
+      const a = await account(t);
       const { token } = await t.resetMail(a.email);
       const results = await Promise.all(Array.from({ length: 20 }, (_, i) => reset({ token, password: `${STRONG2}${i}` })));
       const statuses = results.map((r) => r.status);
@@ -157,7 +148,7 @@ describe.each(databaseKinds())('on %s', (kind) => {
     });
 
     it('a used link answers 410 token_used with when it was used', async () => {
-      const a = await account();
+      const a = await account(t);
       const { token } = await t.resetMail(a.email);
       await reset({ token, password: STRONG2 });
       const again = await inspect({ token });
@@ -167,7 +158,7 @@ describe.each(databaseKinds())('on %s', (kind) => {
     });
 
     it('a newer request supersedes the older link, which says when the newer one was sent', async () => {
-      const a = await account();
+      const a = await account(t);
       const first = await t.resetMail(a.email);
       const second = await t.resetMail(a.email);
       const old = await inspect({ token: first.token });
@@ -179,7 +170,7 @@ describe.each(databaseKinds())('on %s', (kind) => {
     });
 
     it('an expired link answers 410 token_expired with its expiry time', async () => {
-      const a = await account();
+      const a = await account(t);
       const { token } = await t.resetMail(a.email);
       t.clock.advance(61 * 60_000);
       try {
@@ -200,7 +191,7 @@ describe.each(databaseKinds())('on %s', (kind) => {
     });
 
     it('a password against the policy answers 422 with the failed rule ids and spends nothing', async () => {
-      const a = await account();
+      const a = await account(t);
       const { token } = await t.resetMail(a.email);
       const weak = await reset({ token, password: 'short' });
       expect(weak.status).toBe(422);
@@ -217,7 +208,7 @@ describe.each(databaseKinds())('on %s', (kind) => {
 
   describe('reset by code', () => {
     it('works with the code in any case and without the dash', async () => {
-      const a = await account();
+      const a = await account(t);
       const { code } = await t.resetMail(a.email);
       const plain = code.replace('-', '').toLowerCase();
       const seen = await inspect({ email: a.email, code: plain });
@@ -228,7 +219,7 @@ describe.each(databaseKinds())('on %s', (kind) => {
     });
 
     it('five wrong codes burn it, the link keeps working', async () => {
-      const a = await account();
+      const a = await account(t);
       const { code, token } = await t.resetMail(a.email);
       for (let i = 0; i < 5; i++) {
         const wrong = await inspect({ email: a.email, code: 'AAAA-AAAA' });
@@ -241,8 +232,8 @@ describe.each(databaseKinds())('on %s', (kind) => {
     });
 
     it('a code for another address is refused', async () => {
-      const a = await account();
-      const b = await account();
+      const a = await account(t);
+      const b = await account(t);
       const { code } = await t.resetMail(a.email);
       expect((await inspect({ email: b.email, code })).status).toBe(404);
     });
@@ -250,12 +241,8 @@ describe.each(databaseKinds())('on %s', (kind) => {
 
   describe('same email in two tenants', () => {
     async function twoTenants() {
-      const x = await t.tenant();
-      const y = await t.tenant();
-      const email = `${unique('both')}@example.com`;
-      await t.user(x.slug, email);
-      await t.user(y.slug, email);
-      return { x: x.slug, y: y.slug, email };
+      const { a, b, email } = await oneAddressTwoTenants(t, { prefix: 'both' });
+      return { x: a.slug, y: b.slug, email };
     }
 
     it('a reset without a tenant covers both in one email; `tenants` picks which to update', async () => {
@@ -291,7 +278,7 @@ describe.each(databaseKinds())('on %s', (kind) => {
 
   describe('pending links die with the account changes', () => {
     it('disabling the account kills its sessions and pending links at once', async () => {
-      const a = await account();
+      const a = await account(t);
       const s = await t.login(a.email);
       const { token } = await t.resetMail(a.email);
       await t.op('PATCH', `/admin/v1/tenants/${a.slug}/users/${a.id}`, { disabled: true });
@@ -302,7 +289,7 @@ describe.each(databaseKinds())('on %s', (kind) => {
     });
 
     it('an email change kills pending links', async () => {
-      const a = await account();
+      const a = await account(t);
       const { token } = await t.resetMail(a.email);
       await t.op('PATCH', `/admin/v1/tenants/${a.slug}/users/${a.id}`, { email: `${unique('new')}@example.com` });
       expect((await inspect({ token })).status).toBe(410);
@@ -311,11 +298,11 @@ describe.each(databaseKinds())('on %s', (kind) => {
 
   describe('change password', () => {
     it('needs the current password, applies the policy, keeps this session, ends the others and kills pending links', async () => {
-      const a = await account();
+      const a = await account(t);
       const here = await t.login(a.email);
       const elsewhere = await t.login(a.email);
       const { token } = await t.resetMail(a.email);
-      const headers = { cookie: here.cookie, 'x-csrf-token': here.csrf };
+      const headers = asSession(here);
 
       const wrong = await t.api('POST', '/api/v1/password/change', { currentPassword: 'Nope-nope-1!', newPassword: STRONG2 }, headers);
       expect(wrong.status).toBe(403);

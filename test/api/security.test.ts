@@ -2,13 +2,12 @@
 // protects and checks it from the outside (HTTP in, SMTP/logs/database out), so it fails when the
 // property breaks, whichever code breaks it.
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { resolveRequests } from '../../src/features/password-reset/flow.ts';
 import { rowsOf } from '../../src/platform/db.ts';
-import { extractReset, startTestApp, STRONG, unique, type Res, type TestApp } from '../helpers/app.ts';
-
-const PUBLIC_URL = 'https://keyturn.test';
-const ORIGIN = { origin: PUBLIC_URL };
+import { extractReset, resOf, STRONG, unique, useTestApp, withTestApp, type Res, type TestApp } from '../helpers/app.ts';
+import { account } from '../helpers/fixtures.ts';
+import { asSession, ORIGIN, PUBLIC_URL } from '../helpers/http.ts';
 
 // ── helpers ──────────────────────────────────────────────────────────────────────────────────────
 
@@ -55,9 +54,7 @@ const headersWithout = (h: Res['headers'], drop: string[]) =>
 
 // ── one app for the file ─────────────────────────────────────────────────────────────────────────
 
-let t: TestApp;
-beforeAll(async () => { t = await startTestApp(); });
-afterAll(async () => { await t?.close(); });
+const t = useTestApp();
 
 describe('security properties', () => {
   it('an unknown email gets the same answer', async () => {
@@ -190,11 +187,7 @@ describe('security properties', () => {
       const headers: Record<string, string> = { ...ORIGIN };
       if (contentType) headers['content-type'] = contentType;
       if (e.admin) headers.authorization = `Bearer ${t.app.adminApiKey}`;
-      return server.inject({ method: 'POST', url: e.url, headers, ...(payload !== undefined ? { payload } : {}) }).then((r): Res => {
-        let body: unknown = null;
-        try { body = r.body ? JSON.parse(r.body) : null; } catch { body = r.body; }
-        return { status: r.statusCode, body, headers: r.headers as Res['headers'], raw: r.body };
-      });
+      return server.inject({ method: 'POST', url: e.url, headers, ...(payload !== undefined ? { payload } : {}) }).then(resOf);
     };
 
     let checked = 0;
@@ -221,9 +214,7 @@ describe('security properties', () => {
   });
 
   it('the Host header is ignored when building links', async () => {
-    const { slug } = await t.tenant();
-    const email = `${unique('host')}@example.com`;
-    await t.user(slug, email);
+    const { email } = await account(t, { prefix: 'host' });
     const before = t.mail.messages.length;
     const res = await t.api('POST', '/api/v1/password/forgot', { email }, {
       host: 'evil.example',
@@ -244,9 +235,7 @@ describe('security properties', () => {
   });
 
   it('no secret in captured logs', async () => {
-    const { slug } = await t.tenant();
-    const email = `${unique('logs')}@example.com`;
-    await t.user(slug, email, { role: 'admin' });
+    const { slug, email } = await account(t, { prefix: 'logs', role: 'admin' });
     const NEW1 = 'Velvet-Canyon-58$';
     const NEW2 = 'Amber-Glacier-63%';
     const WEAK = 'password1';
@@ -271,9 +260,9 @@ describe('security properties', () => {
 
     const s = await t.login(email, NEW1);
     expect(s.status).toBe(200);
-    const change = await t.api('POST', '/api/v1/password/change', { currentPassword: NEW1, newPassword: NEW2 }, { cookie: s.cookie, 'x-csrf-token': s.csrf, ...ORIGIN });
+    const change = await t.api('POST', '/api/v1/password/change', { currentPassword: NEW1, newPassword: NEW2 }, asSession(s));
     expect(change.status).toBe(200);
-    const wrongChange = await t.api('POST', '/api/v1/password/change', { currentPassword: WRONG, newPassword: NEW1 }, { cookie: s.cookie, 'x-csrf-token': s.csrf, ...ORIGIN });
+    const wrongChange = await t.api('POST', '/api/v1/password/change', { currentPassword: WRONG, newPassword: NEW1 }, asSession(s));
     expect(wrongChange.status).toBe(403);
     const bearer2 = await t.api('POST', '/api/v1/login', { email, password: NEW2, tokenType: 'bearer' });
     expect(bearer2.status).toBe(200);
@@ -327,14 +316,13 @@ describe('security properties', () => {
     const member = await t.login(memberEmail);
     expect(admin.status).toBe(200);
     expect(admin.csrf).toBeTruthy();
-    const as = (s: typeof admin) => ({ cookie: s.cookie, 'x-csrf-token': s.csrf, ...ORIGIN });
     const before = t.mail.messages.length;
 
     // The same requests on a user of the admin's own tenant work (so a 404 below means "not yours").
-    expect((await t.api('GET', `/api/v1/admin/users/${own.id}`, undefined, as(admin))).status).toBe(200);
-    expect((await t.api('GET', `/api/v1/admin/users/${own.id}/deliveries`, undefined, as(admin))).status).toBe(200);
+    expect((await t.api('GET', `/api/v1/admin/users/${own.id}`, undefined, asSession(admin))).status).toBe(200);
+    expect((await t.api('GET', `/api/v1/admin/users/${own.id}/deliveries`, undefined, asSession(admin))).status).toBe(200);
 
-    const missing = await t.api('GET', '/api/v1/admin/users/00000000-0000-4000-8000-000000000000', undefined, as(admin));
+    const missing = await t.api('GET', '/api/v1/admin/users/00000000-0000-4000-8000-000000000000', undefined, asSession(admin));
     expect(missing.status).toBe(404);
     const calls: [string, string, unknown?][] = [
       ['GET', `/api/v1/admin/users/${other.id}`],
@@ -347,13 +335,13 @@ describe('security properties', () => {
       ['GET', `/api/v1/admin/audit?userId=${other.id}`],
     ];
     for (const [method, url, body] of calls) {
-      const res = await t.api(method, url, body, as(admin));
+      const res = await t.api(method, url, body, asSession(admin));
       expect(res.status, `${method} ${url}: ${res.raw}`).toBe(404);
       expectContractError(res, `${method} ${url}`);
       expect(res.body, `${method} ${url} says no more than for an id that does not exist`).toEqual(missing.body);
     }
     // The list and search only show the admin's own tenant.
-    const list = await t.api('GET', `/api/v1/admin/users?q=${encodeURIComponent(otherEmail)}`, undefined, as(admin));
+    const list = await t.api('GET', `/api/v1/admin/users?q=${encodeURIComponent(otherEmail)}`, undefined, asSession(admin));
     expect(list.status).toBe(200);
     expect(list.body.users).toEqual([]);
 
@@ -365,10 +353,10 @@ describe('security properties', () => {
     await t.drain();
     expect(t.mail.messages.slice(before).filter((m) => m.to.includes(otherEmail))).toEqual([]);
 
-    const forbidden = await t.api('GET', '/api/v1/admin/users', undefined, as(member));
+    const forbidden = await t.api('GET', '/api/v1/admin/users', undefined, asSession(member));
     expect(forbidden.status).toBe(403);
     expectContractError(forbidden, 'member lists users');
-    const memberPatch = await t.api('PATCH', `/api/v1/admin/users/${own.id}`, { role: 'admin' }, as(member));
+    const memberPatch = await t.api('PATCH', `/api/v1/admin/users/${own.id}`, { role: 'admin' }, asSession(member));
     expect(memberPatch.status).toBe(403);
 
     for (const [method, url, body] of [['GET', '/api/v1/admin/users'], ['GET', `/api/v1/admin/users/${other.id}`], ...calls.slice(1)] as [string, string, unknown?][]) {
@@ -431,9 +419,8 @@ describe('security properties', () => {
   });
 
   it('tokens and codes are stored only as keyed hashes', async () => {
-    const { slug } = await t.tenant();
-    const email = `${unique('hash')}@example.com`;
-    const user = await t.user(slug, email);
+    const user = await account(t, { prefix: 'hash' });
+    const { email } = user;
     expect((await t.forgot(email)).status).toBe(202);
     const before = t.mail.messages.length;
 
@@ -488,9 +475,7 @@ describe('security properties', () => {
   });
 
   it('GET twice does not consume', async () => {
-    const { slug } = await t.tenant();
-    const email = `${unique('get')}@example.com`;
-    await t.user(slug, email);
+    const { slug, email } = await account(t, { prefix: 'get' });
     const { token, code } = await t.resetMail(email);
     for (let i = 0; i < 2; i++) {
       const seen = await t.api('POST', '/api/v1/password/reset/inspect', { token }, ORIGIN);
@@ -530,9 +515,7 @@ describe('security properties', () => {
     ];
     for (const [method, url, headers, payload] of probes) {
       const res = await t.app.publicApp.inject({ method: method as 'GET', url, headers: { ...ORIGIN, ...(headers ?? {}) }, ...(payload !== undefined ? { payload } : {}) });
-      let body: unknown = null;
-      try { body = JSON.parse(res.body); } catch { body = res.body; }
-      expectContractError({ status: res.statusCode, body, headers: res.headers as Res['headers'], raw: res.body }, `${method} ${url}`);
+      expectContractError(resOf(res), `${method} ${url}`);
     }
     // Even a request that currently ends in a 500 (see 'a malformed user id …' below) answers in the shape, without a stack.
     const worst = await t.op('GET', `/admin/v1/tenants/${(await t.tenant()).slug}/users/${'-'.repeat(36)}`);
@@ -541,9 +524,7 @@ describe('security properties', () => {
     if (worst.status >= 500) expect(worst.body).toEqual({ error: 'internal', message: expect.any(String) });
     for (const [method, url] of [['GET', '/admin/v1/nope'], ['DELETE', '/admin/v1/tenants'], ['GET', '/admin/v1/tenants/%E0%A4%A']] as const) {
       const res = await t.app.adminApp.inject({ method, url, headers: { authorization: `Bearer ${t.app.adminApiKey}` } });
-      let body: unknown = null;
-      try { body = JSON.parse(res.body); } catch { body = res.body; }
-      expectContractError({ status: res.statusCode, body, headers: res.headers as Res['headers'], raw: res.body }, `admin ${method} ${url}`);
+      expectContractError(resOf(res), `admin ${method} ${url}`);
     }
   });
 
@@ -551,11 +532,9 @@ describe('security properties', () => {
   // PostgreSQL refuses U+0000 in text ("invalid byte sequence for encoding UTF8: 0x00"), so a NUL
   // anywhere in a string that reaches a query turns bad input into a 500.
   it('bad input with a NUL character gets a 4xx, not a 5xx', async () => {
-    const { slug } = await t.tenant();
-    const email = `${unique('nul')}@example.com`;
-    await t.user(slug, email, { role: 'admin' });
+    const { slug, email } = await account(t, { prefix: 'nul', role: 'admin' });
     const s = await t.login(email);
-    const admin = { cookie: s.cookie, 'x-csrf-token': s.csrf, ...ORIGIN };
+    const admin = asSession(s);
     const own = (await t.api('GET', '/api/v1/admin/users', undefined, admin)).body.users[0].id as string;
     const results: [string, Res][] = [
       ['login email', await t.api('POST', '/api/v1/login', { email: `${email}\u0000`, password: 'Wrong-password-1!' }, ORIGIN)],
@@ -577,11 +556,9 @@ describe('security properties', () => {
   // 36-character strings that are not UUIDs (36 dashes, 36 hex digits), which PostgreSQL then
   // refuses to cast to uuid: 500 instead of 404.
   it('a malformed user id answers 404, not 500', async () => {
-    const { slug } = await t.tenant();
-    const email = `${unique('uuid')}@example.com`;
-    await t.user(slug, email, { role: 'admin' });
+    const { slug, email } = await account(t, { prefix: 'uuid', role: 'admin' });
     const s = await t.login(email);
-    const admin = { cookie: s.cookie, 'x-csrf-token': s.csrf, ...ORIGIN };
+    const admin = asSession(s);
     const statuses: string[] = [];
     for (const id of ['-'.repeat(36), 'a'.repeat(36), '0123456789abcdef0123456789abcdef0123']) {
       for (const [method, url, body] of [
@@ -621,8 +598,7 @@ describe('security properties', () => {
 
 describe('X-Forwarded-For is believed only from TRUSTED_PROXIES', () => {
   it('rotating X-Forwarded-For does not escape the per-IP forgot limit without trusted proxies', async () => {
-    const app = await startTestApp({ env: { RATE_LIMIT_SCALE: '1' } });
-    try {
+    await withTestApp({ env: { RATE_LIMIT_SCALE: '1' } }, async (app) => {
       const answers: Res[] = [];
       for (let i = 0; i < 21; i++) {
         answers.push(await app.api('POST', '/api/v1/password/forgot', { email: `${unique('ip')}@example.com` }, {
@@ -639,14 +615,11 @@ describe('X-Forwarded-For is believed only from TRUSTED_PROXIES', () => {
       expect(Number(retry)).toBeGreaterThan(0);
       expect(Number(retry)).toBeLessThanOrEqual(600);
       expectContractError(last, '21st forgot');
-    } finally {
-      await app.close();
-    }
+    });
   });
 
   it('X-Forwarded-For from an untrusted peer is ignored even when some proxies are trusted', async () => {
-    const app = await startTestApp({ env: { RATE_LIMIT_SCALE: '1', TRUSTED_PROXIES: '10.0.0.0/8' } });
-    try {
+    await withTestApp({ env: { RATE_LIMIT_SCALE: '1', TRUSTED_PROXIES: '10.0.0.0/8' } }, async (app) => {
       const statuses: number[] = [];
       for (let i = 0; i < 21; i++) {
         statuses.push((await app.api('POST', '/api/v1/password/forgot', { email: `${unique('ip')}@example.com` }, {
@@ -655,14 +628,11 @@ describe('X-Forwarded-For is believed only from TRUSTED_PROXIES', () => {
       }
       expect(statuses.slice(0, 20)).toEqual(Array(20).fill(202));
       expect(statuses[20]).toBe(429);
-    } finally {
-      await app.close();
-    }
+    });
   });
 
   it('X-Forwarded-For from a trusted proxy is believed (each client has its own budget)', async () => {
-    const app = await startTestApp({ env: { RATE_LIMIT_SCALE: '1', TRUSTED_PROXIES: '127.0.0.1/32' } });
-    try {
+    await withTestApp({ env: { RATE_LIMIT_SCALE: '1', TRUSTED_PROXIES: '127.0.0.1/32' } }, async (app) => {
       const statuses: number[] = [];
       for (let i = 0; i < 25; i++) {
         statuses.push((await app.api('POST', '/api/v1/password/forgot', { email: `${unique('ip')}@example.com` }, {
@@ -679,14 +649,11 @@ describe('X-Forwarded-For is believed only from TRUSTED_PROXIES', () => {
       }
       expect(same.slice(0, 20)).toEqual(Array(20).fill(202));
       expect(same[20]).toBe(429);
-    } finally {
-      await app.close();
-    }
+    });
   });
 
   it('spelling variants of one address share the per-account forgot limit', async () => {
-    const app = await startTestApp({ env: { RATE_LIMIT_SCALE: '1' } });
-    try {
+    await withTestApp({ env: { RATE_LIMIT_SCALE: '1' } }, async (app) => {
       const local = unique('ann');
       const { slug } = await app.tenant();
       await app.user(slug, `${local}@example.com`);
@@ -711,16 +678,13 @@ describe('X-Forwarded-For is believed only from TRUSTED_PROXIES', () => {
       // Mail only ever went to the stored address.
       await app.drain();
       for (const m of app.mail.messages) expect(m.to).toEqual([`${local}@example.com`]);
-    } finally {
-      await app.close();
-    }
+    });
   });
 });
 
 describe('the origin check under Referrer-Policy: no-referrer', () => {
   it('accepts a form post with Origin: null only when the browser says it is same-origin', async () => {
-    const app = await startTestApp();
-    try {
+    await withTestApp({}, async (app) => {
       const form = { 'content-type': 'application/json' };
       const body = { email: `${unique('o')}@example.com` };
       const same = await app.api('POST', '/api/v1/password/forgot', body, { ...form, origin: 'null', 'sec-fetch-site': 'same-origin' });
@@ -730,8 +694,6 @@ describe('the origin check under Referrer-Policy: no-referrer', () => {
       expect(cross.body.error).toBe('csrf_failed');
       const noFetchMeta = await app.api('POST', '/api/v1/password/forgot', body, { ...form, origin: 'null' });
       expect(noFetchMeta.status).toBe(403);
-    } finally {
-      await app.close();
-    }
+    });
   });
 });

@@ -1,17 +1,18 @@
 // Sessions kept in memory on a PostgreSQL server, and every way they must be forgotten: this
 // instance's own writes (on the very next request), writes by anyone else through the database's
 // notifications (the CLI, an operator's SQL), expiry, and a dropped notification connection.
+import type { CachedSessions, SessionCache } from '../../src/features/sessions/cache.ts';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, unique, type TestApp } from '../helpers/app.ts';
+import { useTestApp, type TestApp } from '../helpers/app.ts';
+import { account } from '../helpers/fixtures.ts';
 
 const PG = process.env.TEST_DATABASE_URL;
 
 describe.skipIf(!PG)(`session cache on PostgreSQL${PG ? '' : ' — SKIPPED: set TEST_DATABASE_URL to run'}`, () => {
-  let t: TestApp;
+  const t = useTestApp({ db: 'postgres' });
   let sqlClient: pg.Client;
   beforeAll(async () => {
-    t = await startTestApp({ db: 'postgres' });
     // The same database, through a connection of its own: a writer that is not this Keyturn.
     const url = await t.app.ctx.db.execute('select current_database() as db');
     const dbName = (url as unknown as { rows: { db: string }[] }).rows[0]!.db;
@@ -19,15 +20,14 @@ describe.skipIf(!PG)(`session cache on PostgreSQL${PG ? '' : ' — SKIPPED: set 
     u.pathname = `/${dbName}`;
     sqlClient = new pg.Client({ connectionString: u.toString() });
     await sqlClient.connect();
-    for (let i = 0; i < 200 && !t.app.ctx.sessionCache?.isLive; i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 200 && !cache().isLive; i++) await new Promise((r) => setTimeout(r, 50));
   });
-  afterAll(async () => { await sqlClient?.end(); await t?.close(); });
+  afterAll(async () => { await sqlClient?.end(); });
 
-  const cache = () => t.app.ctx.sessionCache!;
+  const cache = () => (t.app.ctx.sessions as CachedSessions).cache;
   async function signedIn() {
-    const { slug } = await t.tenant();
-    const email = `${unique('cache')}@example.com`;
-    const user = await t.user(slug, email, { role: 'admin' });
+    const user = await account(t, { prefix: 'cache', role: 'admin' });
+    const { slug, email } = user;
     const res = await t.api('POST', '/api/v1/login', { email, password: 'Sunny-Harbor-42!', tokenType: 'bearer' });
     const auth = { authorization: `Bearer ${res.body.token}` };
     const who = () => t.api('GET', '/api/v1/session', undefined, auth);
@@ -53,7 +53,7 @@ describe.skipIf(!PG)(`session cache on PostgreSQL${PG ? '' : ' — SKIPPED: set 
     try { await ownChanges(c); } finally { c.onChange = onChange; }
   });
 
-  async function ownChanges(c: NonNullable<TestApp['app']['ctx']['sessionCache']>) {
+  async function ownChanges(c: SessionCache) {
     for (let i = 0; i < 9; i++) {
       const { slug, user, auth, who } = await signedIn();
       const hits = c.lookups.hit;

@@ -1,15 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, STRONG, unique, type TestApp } from '../helpers/app.ts';
+import { describe, expect, it } from 'vitest';
+import { STRONG, unique, useTestApp } from '../helpers/app.ts';
+import { account, oneAddressTwoTenants } from '../helpers/fixtures.ts';
+import { asSession } from '../helpers/http.ts';
 
-let t: TestApp;
-beforeAll(async () => { t = await startTestApp(); });
-afterAll(async () => { await t?.close(); });
+const t = useTestApp();
 
 describe('sign-in and sessions', () => {
   it('signs in with a cookie, answers who is signed in, and logs out', async () => {
-    const { slug } = await t.tenant();
-    const email = `${unique('ann')}@example.com`;
-    await t.user(slug, email, { role: 'admin', name: 'Ann' });
+    const { slug, email } = await account(t, { prefix: 'ann', role: 'admin', name: 'Ann' });
     const s = await t.login(email);
     expect(s.status).toBe(200);
     expect(s.body.user).toMatchObject({ email, name: 'Ann', role: 'admin' });
@@ -17,15 +15,14 @@ describe('sign-in and sessions', () => {
     const who = await t.api('GET', '/api/v1/session', undefined, { cookie: s.cookie });
     expect(who.status).toBe(200);
     expect(who.body).toMatchObject({ user: { email }, tenant: { slug }, authMethod: 'password' });
-    const out = await t.api('POST', '/api/v1/logout', undefined, { cookie: s.cookie, 'x-csrf-token': s.csrf });
+    const out = await t.api('POST', '/api/v1/logout', undefined, asSession(s));
     expect(out.status).toBe(204);
     expect((await t.api('GET', '/api/v1/session', undefined, { cookie: s.cookie })).status).toBe(401);
   });
 
   it('a sign-in writes the session, the last sign-in time and the audit line together (one statement)', async () => {
-    const { slug } = await t.tenant();
-    const email = `${unique('cte')}@example.com`;
-    const user = await t.user(slug, email);
+    const user = await account(t, { prefix: 'cte' });
+    const { slug, email } = user;
     expect((await t.op('GET', `/admin/v1/tenants/${slug}/users/${user.id}`)).body.lastLoginAt).toBeNull();
     const res = await t.api('POST', '/api/v1/login', { email, password: STRONG, tokenType: 'bearer' }, { 'user-agent': 'probe/1' });
     expect(res.status).toBe(200);
@@ -38,9 +35,7 @@ describe('sign-in and sessions', () => {
   });
 
   it('gives a bearer token when asked, which works without CSRF', async () => {
-    const { slug } = await t.tenant();
-    const email = `${unique('bob')}@example.com`;
-    await t.user(slug, email);
+    const { email } = await account(t, { prefix: 'bob' });
     const res = await t.api('POST', '/api/v1/login', { email, password: STRONG, tokenType: 'bearer' });
     expect(res.status).toBe(200);
     expect(res.headers['set-cookie']).toBeUndefined();
@@ -73,11 +68,7 @@ describe('sign-in and sessions', () => {
   });
 
   it('asks to choose a tenant when the password is right in two, then signs in with the ticket', async () => {
-    const a = await t.tenant();
-    const b = await t.tenant();
-    const email = `${unique('multi')}@example.com`;
-    await t.user(a.slug, email);
-    await t.user(b.slug, email);
+    const { a, b, email } = await oneAddressTwoTenants(t, { prefix: 'multi' });
     const first = await t.api('POST', '/api/v1/login', { email, password: STRONG });
     expect(first.status).toBe(300);
     expect(first.body.error).toBe('choose_tenant');
@@ -91,14 +82,12 @@ describe('sign-in and sessions', () => {
   });
 
   it('refuses a cookie-authenticated state change without the CSRF token', async () => {
-    const { slug } = await t.tenant();
-    const email = `${unique('csrf')}@example.com`;
-    await t.user(slug, email);
+    const { email } = await account(t, { prefix: 'csrf' });
     const s = await t.login(email);
     const res = await t.api('POST', '/api/v1/logout', undefined, { cookie: s.cookie });
     expect(res.status).toBe(403);
     expect(res.body.error).toBe('csrf_failed');
-    const cross = await t.api('POST', '/api/v1/logout', undefined, { cookie: s.cookie, 'x-csrf-token': s.csrf, origin: 'https://evil.example' });
+    const cross = await t.api('POST', '/api/v1/logout', undefined, { ...asSession(s), origin: 'https://evil.example' });
     expect(cross.status).toBe(403);
     expect((await t.api('GET', '/api/v1/session', undefined, { cookie: s.cookie })).status).toBe(200);
   });

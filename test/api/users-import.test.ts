@@ -1,11 +1,9 @@
 // The operator's bulk import: valid rows in, the others skipped with reasons — or, asked for,
 // nothing at all unless every row is good.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, unique, type TestApp } from '../helpers/app.ts';
+import { describe, expect, it } from 'vitest';
+import { unique, useTestApp } from '../helpers/app.ts';
 
-let t: TestApp;
-beforeAll(async () => { t = await startTestApp(); });
-afterAll(async () => { await t?.close(); });
+const t = useTestApp();
 
 describe('POST /admin/v1/tenants/{slug}/users/import', () => {
   it('item 14: with allOrNothing, one bad row means nothing is created, and every problem row is listed', async () => {

@@ -1,23 +1,20 @@
 // Every hosted page through axe-core (no serious or critical violation), with a screenshot of each
 // at desktop width and at 360 px under test-results/screenshots/; and the dev mailbox, where a
 // newcomer without SMTP reads the reset email and clicks its button.
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { describe, expect, it, vi } from 'vitest';
 import {
-  browserSuite, openResetLink, pathOf, screenshot, seriousViolations, STRONG, text, unique, type LiveApp,
+  account, browserSuite, enterResetCode, fillNewPassword, h1, openResetLink, pathOf, screenshot, seriousViolations, STRONG, text, unique,
 } from '../helpers/browser.ts';
 
 vi.setConfig({ testTimeout: 60_000 });
 
-let live: LiveApp;
-let browser: Browser;
 let context: BrowserContext;
 let page: Page;
 let tenant: { slug: string; name: string };
 let email: string;
 
-const { signIn, requestReset } = browserSuite({ devMailbox: true }, async (s) => {
-  ({ live, browser } = s);
+const { live, browser, signIn, requestReset } = browserSuite({ devMailbox: true }, async () => {
   context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   page = await context.newPage();
   tenant = await live.tenant('acme', { name: 'Acme Support' });
@@ -32,14 +29,7 @@ async function check(name: string) {
   await screenshot(page, name);
 }
 
-const h1 = () => text(page.getByRole('heading', { level: 1 }));
-
 const forgot = (address: string) => requestReset(page, address);
-
-async function fillNew(password: string, repeat = password) {
-  await page.getByLabel('New password', { exact: true }).fill(password);
-  await page.getByLabel('Repeat the new password').fill(repeat);
-}
 
 describe('accessibility and screenshots', () => {
   it('sign-in, the tenant chooser and the account page', async () => {
@@ -60,7 +50,7 @@ describe('accessibility and screenshots', () => {
     const other = await live.tenant(unique('beta'), { name: 'Beta Sales' });
     await live.user(other.slug, email);
     await signIn(page, '/login', email, STRONG);
-    await h1().toBe('Choose an account');
+    await h1(page).toBe('Choose an account');
     await check('login-choose-tenant');
     await page.getByRole('button', { name: `Continue to ${tenant.name}` }).click();
     await pathOf(page).toBe('/account');
@@ -71,12 +61,12 @@ describe('accessibility and screenshots', () => {
     await page.goto(`${live.url}/settings/password`);
     await check('settings-password');
     await page.getByLabel('Current password').fill('Wrong-Password-1!');
-    await fillNew('Lumen-Forest-284!');
+    await fillNewPassword(page, 'Lumen-Forest-284!');
     await page.getByRole('button', { name: 'Change password' }).click();
     await text(page.locator('.alert-error')).toContain('not right');
     await check('settings-password-wrong-current');
     await page.getByLabel('Current password').fill(STRONG);
-    await fillNew('Lumen-Forest-284!');
+    await fillNewPassword(page, 'Lumen-Forest-284!');
     await page.getByRole('button', { name: 'Change password' }).click();
     await text(page.getByRole('status')).toContain('Password updated');
     await check('settings-password-updated');
@@ -103,16 +93,16 @@ describe('accessibility and screenshots', () => {
     await page.getByLabel('Repeat the new password').fill('Sunlit');
     await text(page.locator('#repeat-error')).toBe('Passwords do not match');
     await check('reset-form-typing');
-    await fillNew('Sunlit-Marble-Coast-61');
+    await fillNewPassword(page, 'Sunlit-Marble-Coast-61');
     await text(page.locator('#repeat-error')).toBe('');
     await expect.poll(() => page.getByRole('button', { name: 'Confirm new password' }).isEnabled()).toBe(true);
     await check('reset-form-ready');
     await page.getByRole('button', { name: 'Confirm new password' }).click();
-    await h1().toBe('Your password has been reset');
+    await h1(page).toBe('Your password has been reset');
     await check('reset-done');
 
     await openResetLink(page, `${live.url}/reset-password?token=${token}`);
-    await h1().toBe('This link was already used');
+    await h1(page).toBe('This link was already used');
     await check('outcome-used');
   });
 
@@ -120,29 +110,29 @@ describe('accessibility and screenshots', () => {
     const single = `${unique('outcome')}@example.com`;
     await live.user(tenant.slug, single);
     await openResetLink(page, `${live.url}/reset-password?token=not-a-real-token-but-long-enough-000`);
-    await h1().toBe('This link is not valid');
+    await h1(page).toBe('This link is not valid');
     await check('outcome-invalid');
 
     const first = await forgot(single);
     await forgot(single); // supersedes the first
     await openResetLink(page, `${live.url}/reset-password?token=${first.token}`);
-    await h1().toBe('A newer link was sent');
+    await h1(page).toBe('A newer link was sent');
     await check('outcome-superseded');
 
     // A link that dies while its page is open (used from another device meanwhile).
     const third = await forgot(single);
     await openResetLink(page, `${live.url}/reset-password?token=${third.token}`);
     await live.app.publicApp.inject({ method: 'POST', url: '/api/v1/password/reset', payload: { token: third.token, password: 'Other-Device-Pass-9!' } });
-    await fillNew('Quartz-Meadow-508!');
+    await fillNewPassword(page, 'Quartz-Meadow-508!');
     await page.getByRole('button', { name: 'Confirm new password' }).click();
-    await h1().toBe('Password reset failed');
+    await h1(page).toBe('Password reset failed');
     await check('outcome-failed');
 
     const fourth = await forgot(single);
     live.clock.advance(2 * 3600_000);
     try {
       await openResetLink(page, `${live.url}/reset-password?token=${fourth.token}`);
-      await h1().toBe('This link has expired');
+      await h1(page).toBe('This link has expired');
       await check('outcome-expired');
     } finally {
       live.clock.advance(-2 * 3600_000);
@@ -154,18 +144,14 @@ describe('accessibility and screenshots', () => {
     await check('reset-no-link');
     await page.goto(`${live.url}/reset-password/code`);
     await check('reset-code');
-    await page.getByLabel('Email address').fill(email);
-    await page.getByLabel('Code from the email').fill('AAAA-BBBB');
-    await page.getByRole('button', { name: 'Continue' }).click();
+    await enterResetCode(page, email, 'AAAA-BBBB');
     await text(page.locator('.field-error')).toContain('not right');
     await check('reset-code-wrong');
 
     const { code } = await forgot(email); // email has accounts in Acme Support and Beta Sales
     await page.goto(`${live.url}/reset-password/code`);
-    await page.getByLabel('Email address').fill(email);
-    await page.getByLabel('Code from the email').fill(code);
-    await page.getByRole('button', { name: 'Continue' }).click();
-    await h1().toBe('Choose a new password');
+    await enterResetCode(page, email, code);
+    await h1(page).toBe('Choose a new password');
     await check('reset-form-two-tenants');
   });
 
@@ -175,7 +161,7 @@ describe('accessibility and screenshots', () => {
     page = await de.newPage();
     try {
       await page.goto(`${live.url}/login`);
-      await h1().toBe('Anmelden');
+      await h1(page).toBe('Anmelden');
       expect(await page.getAttribute('html', 'lang')).toBe('de');
       await check('login-de');
       await page.goto(`${live.url}/forgot-password`);
@@ -190,9 +176,7 @@ describe('accessibility and screenshots', () => {
 describe('dev mailbox', () => {
   it('lists the caught mail newest first, renders it in a locked-down frame, and its button opens the reset page', async () => {
     const box = live.mailbox!;
-    const { slug } = await live.tenant();
-    const newbie = `${unique('newbie')}@example.com`;
-    await live.user(slug, newbie);
+    const { email: newbie } = await account(live, { prefix: 'newbie' });
     const since = (await box.list()).length;
     await forgot(newbie);
     await forgot(newbie);
@@ -216,7 +200,7 @@ describe('dev mailbox', () => {
 
     await frame.getByRole('link', { name: 'Reset password' }).click();
     await page.waitForURL(`${live.url}/reset-password`);
-    await h1().toBe('Choose a new password');
+    await h1(page).toBe('Choose a new password');
     await text(page.locator('.accounts')).toContain(newbie);
   });
 });

@@ -3,54 +3,30 @@
 // email, the audit log and its downloads; axe-core on every console page, and screenshots at
 // desktop width and 360 px (test-results/screenshots/admin-*).
 import { readFileSync } from 'node:fs';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it, vi } from 'vitest';
 import { parseCsv } from '../../src/cli/csv.ts';
 import {
-  extractReset, launchBrowser, openResetLink, pathOf, screenshot, seriousViolations, startLiveApp, STRONG, STRONG2, text, unique, visible, type LiveApp,
+  browserSuite, extractReset, fillNewPassword, h1, openResetLink, pathOf, screenshot, seriousViolations, STRONG, STRONG2, text, unique, visible,
 } from '../helpers/browser.ts';
 
 vi.setConfig({ testTimeout: 90_000 });
 
-let live: LiveApp;
-let browser: Browser;
 let tenant: { slug: string; name: string };
 let adminEmail: string;
-const contexts: BrowserContext[] = [];
 
-/** The operator API, for what the console is not under test for (seeding). */
-async function op(method: 'POST' | 'PATCH', url: string, payload: object) {
-  const res = await live.app.adminApp.inject({ method, url, payload, headers: { authorization: `Bearer ${live.app.adminApiKey}` } });
-  if (res.statusCode >= 300) throw new Error(`${method} ${url}: ${res.statusCode} ${res.body}`);
-  return res.json();
-}
-
-beforeAll(async () => {
-  [live, browser] = await Promise.all([startLiveApp(), launchBrowser()]);
+const { live, openPage, signIn: signInAt } = browserSuite({}, async () => {
   // A fresh in-memory Keyturn per file: readable names make the screenshots in docs/ readable.
   tenant = await live.tenant('acme', { name: 'Acme Support' });
   adminEmail = 'ada.admin@acme.example';
-  await op('POST', '/admin/v1/tenants/acme/users', { email: adminEmail, name: 'Ada Admin', password: STRONG, role: 'admin' });
-});
-afterAll(async () => {
-  await browser?.close();
-  await live?.close();
-});
-afterEach(async () => {
-  for (const c of contexts.splice(0)) await c.close();
+  await live.op('POST', '/admin/v1/tenants/acme/users', { email: adminEmail, name: 'Ada Admin', password: STRONG, role: 'admin' });
 });
 
-async function newPage(opts: { javaScriptEnabled?: boolean } = {}): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-GB', acceptDownloads: true, ...opts });
-  contexts.push(context);
-  return context.newPage();
-}
+const newPage = (opts: { javaScriptEnabled?: boolean } = {}): Promise<Page> =>
+  openPage({ viewport: { width: 1280, height: 800 }, locale: 'en-GB', acceptDownloads: true, ...opts });
 
 async function signIn(page: Page, email: string, password: string, next = '/admin') {
-  await page.goto(`${live.url}/login?next=${encodeURIComponent(next)}`);
-  await page.getByLabel('Email address').fill(email);
-  await page.getByLabel('Password', { exact: true }).fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await signInAt(page, `/login?next=${encodeURIComponent(next)}`, email, password);
   await pathOf(page).toBe(next.split('?')[0]);
 }
 
@@ -61,19 +37,17 @@ async function check(page: Page, name: string) {
   await screenshot(page, name);
 }
 
-const h1 = (page: Page) => text(page.getByRole('heading', { level: 1 }));
-
 describe('admin console', () => {
   it('list → reset dialog → link to copy → opened in another browser → new password; the old one worked until then', async () => {
     const email = 'rita.ramos@acme.example';
-    await op('POST', '/admin/v1/tenants/acme/users', { email, name: 'Rita Ramos', password: STRONG });
+    await live.op('POST', '/admin/v1/tenants/acme/users', { email, name: 'Rita Ramos', password: STRONG });
     for (const [e, name] of [['aaron.abbott', 'Aaron Abbott'], ['bea.baker', 'Bea Baker'], ['cleo.chen', 'Cleo Chen']]) {
-      await op('POST', '/admin/v1/tenants/acme/users', { email: `${e}@acme.example`, name, password: STRONG });
+      await live.op('POST', '/admin/v1/tenants/acme/users', { email: `${e}@acme.example`, name, password: STRONG });
     }
     // One who never chose a password (a welcome link is pending), one disabled.
-    await op('POST', '/admin/v1/tenants/acme/users', { email: 'erin.evans@acme.example', name: 'Erin Evans', sendWelcome: true });
-    const dora = await op('POST', '/admin/v1/tenants/acme/users', { email: 'dora.diaz@acme.example', name: 'Dora Diaz', password: STRONG });
-    await op('PATCH', `/admin/v1/tenants/acme/users/${dora.id}`, { disabled: true });
+    await live.op('POST', '/admin/v1/tenants/acme/users', { email: 'erin.evans@acme.example', name: 'Erin Evans', sendWelcome: true });
+    const dora = await live.op('POST', '/admin/v1/tenants/acme/users', { email: 'dora.diaz@acme.example', name: 'Dora Diaz', password: STRONG });
+    await live.op('PATCH', `/admin/v1/tenants/acme/users/${dora.id}`, { disabled: true });
 
     const admin = await newPage();
     await signIn(admin, adminEmail, STRONG);
@@ -124,8 +98,7 @@ describe('admin console', () => {
     // She opens the link in another browser and chooses a new password.
     const other = await newPage();
     await openResetLink(other, url);
-    await other.getByLabel('New password', { exact: true }).fill(STRONG2);
-    await other.getByLabel('Repeat the new password').fill(STRONG2);
+    await fillNewPassword(other, STRONG2);
     await other.getByRole('button', { name: 'Confirm new password' }).click();
     await h1(other).toBe('Your password has been reset');
     await signIn(other, email, STRONG2, '/account');
@@ -190,8 +163,7 @@ describe('admin console', () => {
 
     const wes = await newPage();
     await openResetLink(wes, `${live.url}/reset-password?token=${token}`);
-    await wes.getByLabel('New password', { exact: true }).fill(STRONG2);
-    await wes.getByLabel('Repeat the new password').fill(STRONG2);
+    await fillNewPassword(wes, STRONG2);
     await wes.getByRole('button', { name: 'Confirm new password' }).click();
     await h1(wes).toBe('Your password has been reset');
     await signIn(wes, email, STRONG2, '/account');

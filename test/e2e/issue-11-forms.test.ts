@@ -3,34 +3,24 @@
 // Each test is named after the item it pins; the HTTP-level ones are in src/web/pages.test.ts.
 import type { Page } from 'playwright-core';
 import { describe, expect, it, vi } from 'vitest';
-import { attr, browserSuite, pathOf, seriousViolations, STRONG, text, unique, type LiveApp } from '../helpers/browser.ts';
+import { account, attr, browserSuite, fillNewPassword, pathOf, seriousViolations, STRONG, text } from '../helpers/browser.ts';
 
 vi.setConfig({ testTimeout: 60_000 });
 
-let live: LiveApp;
 // Real counts (scale 1), so a single failed sign-in stays counted for the test's whole length. The
 // captcha is asked for after one failed sign-in of an address from one IP and from the second
 // forgot-password request for one address; the thresholds per IP and tenant are off because every
 // request here comes from 127.0.0.1.
-const { openPage, signIn } = browserSuite({
+const { live, openPage, signIn } = browserSuite({
   env: {
     RATE_LIMIT_SCALE: '1',
     RATE_LIMITS: 'forgotEmailCooldown=off,forgotPerIp=off,forgotPerAccount=off',
     CAPTCHA_AFTER: 'loginFailuresPerAccountIp=1,loginFailuresPerAccount=off,loginFailuresPerIp=off,loginFailuresPerTenant=off,forgotPerAccount=1,forgotPerIp=off,forgotPerTenant=off',
     CAPTCHA_DIFFICULTY: '2000',
   },
-}, (s) => {
-  live = s.live;
 });
 
 const newPage = (javaScriptEnabled = true) => openPage({ viewport: { width: 1280, height: 800 }, locale: 'en-GB', javaScriptEnabled });
-
-async function member(): Promise<{ slug: string; email: string }> {
-  const { slug } = await live.tenant();
-  const email = `${unique('m')}@example.com`;
-  await live.user(slug, email);
-  return { slug, email };
-}
 
 const colour = (page: Page, selector: string) => page.locator(selector).evaluate((el) => getComputedStyle(el).color);
 const errorColour = (page: Page) => page.evaluate(() => {
@@ -44,7 +34,7 @@ const errorColour = (page: Page) => page.evaluate(() => {
 
 describe('issue 11 item 10, live checklist', () => {
   it('item 10 (too long): over 256 characters the length rule turns red at once and the meter does not say "Very strong"', async () => {
-    const { email } = await member();
+    const { email } = await account(live, { prefix: 'm' });
     const page = await newPage();
     await signIn(page, '/login?next=/settings/password', email, STRONG);
     await pathOf(page).toBe('/settings/password');
@@ -63,13 +53,12 @@ describe('issue 11 item 10, live checklist', () => {
   });
 
   it('item 10 (history rule): a reused password is refused with the history rule red and its own message; a new one clears it', async () => {
-    const { email } = await member();
+    const { email } = await account(live, { prefix: 'm' });
     const page = await newPage();
     await signIn(page, '/login?next=/settings/password', email, STRONG);
     await pathOf(page).toBe('/settings/password');
     await page.getByLabel('Current password').fill(STRONG);
-    await page.getByLabel('New password', { exact: true }).fill(STRONG);
-    await page.getByLabel('Repeat the new password').fill(STRONG);
+    await fillNewPassword(page, STRONG);
     await page.getByRole('button', { name: 'Change password' }).click();
     await text(page.locator('.alert-error')).toContain('You used this password recently');
     const rule = page.locator('[data-rule="not_reused"]');
@@ -84,7 +73,7 @@ describe('issue 11 item 10, live checklist', () => {
 
 describe('issue 11 item 12, the captcha', () => {
   it('item 12 (sign-in, JavaScript on): one message at a time, and the typed password is kept', async () => {
-    const { email } = await member();
+    const { email } = await account(live, { prefix: 'm' });
     const page = await newPage();
     await signIn(page, '/login', email, 'Wrong-Password-1!');
     await text(page.getByRole('alert')).toBe('The email address or password is not right.');
@@ -105,7 +94,7 @@ describe('issue 11 item 12, the captcha', () => {
   });
 
   it('item 12 (sign-in, JavaScript off): the page says plainly that the password must be typed again', async () => {
-    const { email } = await member();
+    const { email } = await account(live, { prefix: 'm' });
     const page = await newPage(false);
     await signIn(page, '/login', email, 'Wrong-Password-1!');
     await text(page.getByRole('alert')).toBe('The email address or password is not right.');
@@ -120,7 +109,7 @@ describe('issue 11 item 12, the captcha', () => {
   });
 
   it('item 12 (forgot password): the red "confirm you are a person" goes away while the check runs; then "Done" alone', async () => {
-    const { email } = await member();
+    const { email } = await account(live, { prefix: 'm' });
     const page = await newPage();
     for (let i = 0; i < 2; i++) {
       await page.goto(`${live.url}/forgot-password`);

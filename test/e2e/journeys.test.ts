@@ -2,15 +2,14 @@
 // checklist, the outcome pages, the two-tenant chooser, and changing the password in settings.
 import type { Page } from 'playwright-core';
 import { describe, expect, it, vi } from 'vitest';
-import { openResetLink, attr, browserSuite, checked, disabled, pathOf, STRONG, text, unique, visible, type LiveApp } from '../helpers/browser.ts';
+import {
+  account, attr, browserSuite, checked, disabled, enterResetCode, fillNewPassword, h1, oneAddressTwoTenants, openResetLink, pathOf, STRONG, text, unique, visible,
+} from '../helpers/browser.ts';
 
 vi.setConfig({ testTimeout: 60_000 });
 
-let live: LiveApp;
 // From the second request for one address on, forgot-password asks for the captcha.
-const { openPage, signIn } = browserSuite({ env: { CAPTCHA_AFTER: 'forgotPerAccount=0', CAPTCHA_DIFFICULTY: '2000' } }, (s) => {
-  live = s.live;
-});
+const { live, openPage, signIn, openMailLink } = browserSuite({ env: { CAPTCHA_AFTER: 'forgotPerAccount=0', CAPTCHA_DIFFICULTY: '2000' } });
 
 const newPage = () => openPage({ viewport: { width: 1280, height: 800 }, locale: 'en-GB' });
 
@@ -29,21 +28,11 @@ async function requestReset(page: Page, email: string, path = '/forgot-password'
   return live.resetMailFor(email, since);
 }
 
-/** Opens the reset link the way a person does: a click in a mail shown by another site (webmail). */
-async function clickMailLink(page: Page, mailHtml: string) {
-  await page.goto('about:blank');
-  await page.setContent(mailHtml);
-  await page.getByRole('link', { name: 'Reset password' }).click();
-  await page.waitForURL(`${live.url}/reset-password`);
-}
-
 const rule = (page: Page, id: string) => page.locator(`[data-rule="${id}"]`);
 
 describe('reset by link, JavaScript on', () => {
   it('forgot → mail → link → token leaves the URL → live checklist → success → new sign-in; the old session is signed out', async () => {
-    const { slug, name } = await live.tenant();
-    const email = `${unique('jane')}@example.com`;
-    await live.user(slug, email);
+    const { slug, tenantName: name, email } = await account(live, { prefix: 'jane' });
 
     // Someone (the attacker, or the owner's other laptop) is signed in with the old password.
     const old = await newPage();
@@ -52,14 +41,14 @@ describe('reset by link, JavaScript on', () => {
 
     const page = await newPage();
     await page.goto(`${live.url}/t/${slug}/login`);
-    await text(page.getByRole('heading', { level: 1 })).toBe(`Sign in to ${name}`);
+    await h1(page).toBe(`Sign in to ${name}`);
     await page.getByRole('link', { name: 'Forgot password?' }).click();
     await pathOf(page).toBe(`/t/${slug}/forgot-password`);
     const { token, mail } = await requestReset(page, email, `/t/${slug}/forgot-password`);
-    await text(page.getByRole('heading', { level: 1 })).toBe('Check your email');
+    await h1(page).toBe('Check your email');
 
     const historyBefore = await page.evaluate(() => history.length);
-    await clickMailLink(page, mail.html);
+    await openMailLink(page, mail.html);
     expect(page.url()).toBe(`${live.url}/reset-password`);
     // about:blank (the "webmail") + one entry: the refresh replaced the tokenised URL in history.
     expect(await page.evaluate(() => history.length)).toBe(historyBefore + 2);
@@ -70,7 +59,7 @@ describe('reset by link, JavaScript on', () => {
     expect(await page.evaluate(() => document.documentElement.outerHTML)).not.toContain(token);
     const cookies = await page.context().cookies(live.url + '/reset-password');
     expect(cookies.find((c) => c.name === 'keyturn_reset')).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/reset-password' });
-    await text(page.getByRole('heading', { level: 1 })).toBe('Choose a new password');
+    await h1(page).toBe('Choose a new password');
     await text(page.locator('.accounts')).toContain(email);
     await text(page.locator('.accounts')).toContain(name);
 
@@ -108,7 +97,7 @@ describe('reset by link, JavaScript on', () => {
     await confirm.click();
 
     await pathOf(page).toBe('/reset-password/done');
-    await text(page.getByRole('heading', { level: 1 })).toBe('Your password has been reset');
+    await h1(page).toBe('Your password has been reset');
     expect((await page.context().cookies(live.url + '/reset-password')).find((c) => c.name === 'keyturn_reset')).toBeUndefined();
     await page.getByRole('link', { name: 'Sign in' }).click();
     await pathOf(page).toBe(`/t/${slug}/login`);
@@ -126,21 +115,16 @@ describe('reset by link, JavaScript on', () => {
   });
 
   it('the same journey by code: email + code, any case, without the dash', async () => {
-    const { slug } = await live.tenant();
-    const email = `${unique('cody')}@example.com`;
-    await live.user(slug, email);
+    const { email } = await account(live, { prefix: 'cody' });
     const page = await newPage();
     const { code } = await requestReset(page, email);
     await page.goto(`${live.url}/reset-password/code`);
-    await page.getByLabel('Email address').fill(email);
-    await page.getByLabel('Code from the email').fill(code.replace('-', '').toLowerCase());
-    await page.getByRole('button', { name: 'Continue' }).click();
+    await enterResetCode(page, email, code.replace('-', '').toLowerCase());
     await page.waitForURL(`${live.url}/reset-password`);
     await text(page.locator('.accounts')).toContain(email);
-    await page.getByLabel('New password', { exact: true }).fill('Copper-Kettle-913!');
-    await page.getByLabel('Repeat the new password').fill('Copper-Kettle-913!');
+    await fillNewPassword(page, 'Copper-Kettle-913!');
     await page.getByRole('button', { name: 'Confirm new password' }).click();
-    await text(page.getByRole('heading', { level: 1 })).toBe('Your password has been reset');
+    await h1(page).toBe('Your password has been reset');
     await signIn(page, '/login', email, 'Copper-Kettle-913!');
     await pathOf(page).toBe('/account');
   });
@@ -148,24 +132,20 @@ describe('reset by link, JavaScript on', () => {
   it('a wrong code says so and changes nothing', async () => {
     const page = await newPage();
     await page.goto(`${live.url}/reset-password/code`);
-    await page.getByLabel('Email address').fill(`${unique('nobody')}@example.com`);
-    await page.getByLabel('Code from the email').fill('ABCD-EFGH');
-    await page.getByRole('button', { name: 'Continue' }).click();
+    await enterResetCode(page, `${unique('nobody')}@example.com`, 'ABCD-EFGH');
     await text(page.locator('.field-error')).toContain('This code is not right');
   });
 });
 
 describe('outcome pages', () => {
   it('an expired link says when it expired and offers a new one', async () => {
-    const { slug } = await live.tenant();
-    const email = `${unique('exp')}@example.com`;
-    await live.user(slug, email);
+    const { email } = await account(live, { prefix: 'exp' });
     const page = await newPage();
     const { mail } = await requestReset(page, email);
     live.clock.advance(2 * 3600_000);
     try {
-      await clickMailLink(page, mail.html);
-      await text(page.getByRole('heading', { level: 1 })).toBe('This link has expired');
+      await openMailLink(page, mail.html);
+      await h1(page).toBe('This link has expired');
       await text(page.locator('main')).toMatch(/This link expired at \d\d:\d\d/);
       await visible(page.getByRole('button', { name: 'Request a new link' })).toBe(true);
     } finally {
@@ -174,61 +154,52 @@ describe('outcome pages', () => {
   });
 
   it('a used link says when it was used', async () => {
-    const { slug } = await live.tenant();
-    const email = `${unique('used')}@example.com`;
-    await live.user(slug, email);
+    const { email } = await account(live, { prefix: 'used' });
     const page = await newPage();
     const { token, mail } = await requestReset(page, email);
     const res = await live.app.publicApp.inject({ method: 'POST', url: '/api/v1/password/reset', payload: { token, password: 'Velvet-Harbor-204!' } });
     expect(res.statusCode).toBe(200);
-    await clickMailLink(page, mail.html);
-    await text(page.getByRole('heading', { level: 1 })).toBe('This link was already used');
+    await openMailLink(page, mail.html);
+    await h1(page).toBe('This link was already used');
     await text(page.locator('main')).toMatch(/already used at \d\d:\d\d/);
   });
 
   it('a superseded link points to the newest email', async () => {
-    const { slug } = await live.tenant();
-    const email = `${unique('sup')}@example.com`;
-    await live.user(slug, email);
+    const { email } = await account(live, { prefix: 'sup' });
     const page = await newPage();
     const first = await requestReset(page, email);
     await requestReset(page, email);
-    await clickMailLink(page, first.mail.html);
-    await text(page.getByRole('heading', { level: 1 })).toBe('A newer link was sent');
+    await openMailLink(page, first.mail.html);
+    await h1(page).toBe('A newer link was sent');
     await text(page.locator('main')).toMatch(/A newer link was sent at \d\d:\d\d .*use the newest email/);
   });
 
   it('a mangled link is invalid and offers the code', async () => {
     const page = await newPage();
     await openResetLink(page, `${live.url}/reset-password?token=${'x'.repeat(43)}`);
-    await text(page.getByRole('heading', { level: 1 })).toBe('This link is not valid');
+    await h1(page).toBe('This link is not valid');
     await visible(page.getByRole('link', { name: 'Enter the code from the email instead' })).toBe(true);
   });
 
   it('a link that dies while the page is open ends in "Password reset failed"', async () => {
-    const { slug } = await live.tenant();
-    const email = `${unique('race')}@example.com`;
-    await live.user(slug, email);
+    const { email } = await account(live, { prefix: 'race' });
     const page = await newPage();
     const { mail } = await requestReset(page, email);
-    await clickMailLink(page, mail.html);
-    await text(page.getByRole('heading', { level: 1 })).toBe('Choose a new password');
+    await openMailLink(page, mail.html);
+    await h1(page).toBe('Choose a new password');
     // Meanwhile a newer email is requested (another tab): this link is superseded.
     const other = await newPage();
     await requestReset(other, email);
-    await page.getByLabel('New password', { exact: true }).fill('Amber-Falcon-662!');
-    await page.getByLabel('Repeat the new password').fill('Amber-Falcon-662!');
+    await fillNewPassword(page, 'Amber-Falcon-662!');
     await page.getByRole('button', { name: 'Confirm new password' }).click();
-    await text(page.getByRole('heading', { level: 1 })).toBe('Password reset failed');
+    await h1(page).toBe('Password reset failed');
     await text(page.locator('main')).toContain('use the newest email');
   });
 });
 
 describe('adaptive captcha', () => {
   it('a repeated request for one address asks for the captcha, which the browser solves by itself', async () => {
-    const { slug } = await live.tenant();
-    const email = `${unique('again')}@example.com`;
-    await live.user(slug, email);
+    const { email } = await account(live, { prefix: 'again' });
     const page = await newPage();
     await requestReset(page, email);
     await page.goto(`${live.url}/forgot-password`);
@@ -247,41 +218,32 @@ describe('adaptive captcha', () => {
 
 describe('two tenants', () => {
   it('sign-in asks which account, then signs in to the chosen one', async () => {
-    const a = await live.tenant(unique('alpha'), { name: 'Alpha Support' });
-    const b = await live.tenant(unique('beta'), { name: 'Beta Sales' });
-    const email = `${unique('multi')}@example.com`;
-    await live.user(a.slug, email);
-    await live.user(b.slug, email);
+    const { a, b, email } = await oneAddressTwoTenants(live, { prefix: 'multi', names: ['Alpha Support', 'Beta Sales'] });
     const page = await newPage();
     await signIn(page, '/login', email, STRONG);
-    await text(page.getByRole('heading', { level: 1 })).toBe('Choose an account');
+    await h1(page).toBe('Choose an account');
     await page.getByRole('button', { name: 'Continue to Beta Sales' }).click();
     await pathOf(page).toBe('/account');
     await visible(page.getByText(`Signed in as ${email} at Beta Sales.`)).toBe(true);
   });
 
   it('the reset page lists both accounts and resets only the ticked one', async () => {
-    const a = await live.tenant(unique('gamma'), { name: 'Gamma Care' });
-    const b = await live.tenant(unique('delta'), { name: 'Delta Desk' });
-    const email = `${unique('both')}@example.com`;
-    await live.user(a.slug, email);
-    await live.user(b.slug, email);
+    const { a, b, email } = await oneAddressTwoTenants(live, { prefix: 'both', names: ['Gamma Care', 'Delta Desk'] });
     const page = await newPage();
     const { mail } = await requestReset(page, email);
-    await clickMailLink(page, mail.html);
+    await openMailLink(page, mail.html);
     const gamma = page.getByRole('checkbox', { name: /Gamma Care/ });
     const delta = page.getByRole('checkbox', { name: /Delta Desk/ });
     await checked(gamma).toBe(true);
     await checked(delta).toBe(true);
     await delta.uncheck();
-    await page.getByLabel('New password', { exact: true }).fill('Orchid-Valley-381!');
-    await page.getByLabel('Repeat the new password').fill('Orchid-Valley-381!');
+    await fillNewPassword(page, 'Orchid-Valley-381!');
     const confirm = page.getByRole('button', { name: 'Confirm new password' });
     await gamma.uncheck();
     await disabled(confirm).toBe(true); // no account chosen
     await gamma.check();
     await confirm.click();
-    await text(page.getByRole('heading', { level: 1 })).toBe('Your password has been reset');
+    await h1(page).toBe('Your password has been reset');
     // New password only in Gamma: sign-in goes straight there; Delta keeps the old one.
     await signIn(page, '/login', email, 'Orchid-Valley-381!');
     await visible(page.getByText(`Signed in as ${email} at Gamma Care.`)).toBe(true);
@@ -300,9 +262,7 @@ async function signedIn(email: string, password = STRONG): Promise<Page> {
 
 describe('/settings/password', () => {
   it('asks for sign-in first and comes back afterwards', async () => {
-    const { slug } = await live.tenant();
-    const email = `${unique('back')}@example.com`;
-    await live.user(slug, email);
+    const { email } = await account(live, { prefix: 'back' });
     const page = await openPage();
     await page.goto(`${live.url}/settings/password`);
     await pathOf(page).toBe('/login');
@@ -313,14 +273,12 @@ describe('/settings/password', () => {
   });
 
   it('a wrong current password changes nothing; the right one updates it and signs out the other devices', async () => {
-    const { slug } = await live.tenant();
-    const email = `${unique('chg')}@example.com`;
-    await live.user(slug, email);
+    const { email } = await account(live, { prefix: 'chg' });
     const other = await signedIn(email);
     const page = await signedIn(email);
     await page.getByRole('link', { name: 'Change password' }).click();
     await pathOf(page).toBe('/settings/password');
-    await text(page.getByRole('heading', { level: 1 })).toBe('Change your password');
+    await h1(page).toBe('Change your password');
 
     const save = page.getByRole('button', { name: 'Change password' });
     await disabled(save).toBe(true);
@@ -341,8 +299,7 @@ describe('/settings/password', () => {
     await pathOf(other).toBe('/account');
 
     await page.getByLabel('Current password').fill(STRONG);
-    await page.getByLabel('New password', { exact: true }).fill('Pebble-Canyon-47!');
-    await page.getByLabel('Repeat the new password').fill('Pebble-Canyon-47!');
+    await fillNewPassword(page, 'Pebble-Canyon-47!');
     await disabled(save).toBe(false);
     await save.click();
     await text(page.getByRole('status')).toBe('Password updated; other devices were signed out.');
@@ -359,9 +316,7 @@ describe('/settings/password', () => {
   });
 
   it('signs out from the account page', async () => {
-    const { slug } = await live.tenant();
-    const email = `${unique('out')}@example.com`;
-    await live.user(slug, email);
+    const { slug, email } = await account(live, { prefix: 'out' });
     const page = await signedIn(email);
     await page.getByRole('button', { name: 'Sign out' }).click();
     await pathOf(page).toBe(`/t/${slug}/login`); // the tenant the session was in (issue 11 item 15)

@@ -1,50 +1,38 @@
 // The same flows with JavaScript disabled: plain forms, POST-redirect-GET, the server says
 // everything the live checklist would have said.
-import type { Page } from 'playwright-core';
 import { describe, expect, it, vi } from 'vitest';
-import { openResetLink, attr, browserSuite, disabled, pathOf, STRONG, text, unique, visible, type LiveApp } from '../helpers/browser.ts';
+import {
+  account, attr, browserSuite, disabled, enterResetCode, fillNewPassword, h1, oneAddressTwoTenants, openResetLink, pathOf, STRONG, text, visible,
+} from '../helpers/browser.ts';
 
 vi.setConfig({ testTimeout: 60_000 });
 
-let live: LiveApp;
-const { openPage, signIn, requestReset } = browserSuite({}, (s) => {
-  live = s.live;
-});
+const { live, openPage, signIn, requestReset, openMailLink } = browserSuite();
 
 const newPage = () => openPage({ javaScriptEnabled: false });
 
-const h1 = (page: Page) => text(page.getByRole('heading', { level: 1 }));
-
 describe('JavaScript off', () => {
   it('reset by link: the refresh still moves the token out; the server reports mismatch and rule failures', async () => {
-    const { slug } = await live.tenant();
-    const email = `${unique('nojs')}@example.com`;
-    await live.user(slug, email);
+    const { slug, email } = await account(live, { prefix: 'nojs' });
     const page = await newPage();
     const { mail } = await requestReset(page, email);
-    await page.goto('about:blank');
-    await page.setContent(mail.html);
-    await page.getByRole('link', { name: 'Reset password' }).click();
-    await page.waitForURL(`${live.url}/reset-password`);
+    await openMailLink(page, mail.html);
     await h1(page).toBe('Choose a new password');
     const confirm = page.getByRole('button', { name: 'Confirm new password' });
     await disabled(confirm).toBe(false); // no script to hold it back: the server decides
     await visible(page.locator('[data-meter]')).toBe(false);
 
-    await page.getByLabel('New password', { exact: true }).fill('Granite-Willow-52!');
-    await page.getByLabel('Repeat the new password').fill('Granite-Willow-25!');
+    await fillNewPassword(page, 'Granite-Willow-52!', 'Granite-Willow-25!');
     await confirm.click();
     await text(page.locator('#repeat-error')).toBe('Passwords do not match');
 
-    await page.getByLabel('New password', { exact: true }).fill('password');
-    await page.getByLabel('Repeat the new password').fill('password');
+    await fillNewPassword(page, 'password');
     await confirm.click();
     await text(page.locator('.alert-error')).toContain('does not meet every rule');
     await attr(page.locator('[data-rule="uppercase"]'), 'data-ok').toBe('false');
     await attr(page.locator('[data-rule="min_length"]'), 'data-ok').toBe('true');
 
-    await page.getByLabel('New password', { exact: true }).fill('Granite-Willow-52!');
-    await page.getByLabel('Repeat the new password').fill('Granite-Willow-52!');
+    await fillNewPassword(page, 'Granite-Willow-52!');
     await confirm.click();
     await pathOf(page).toBe('/reset-password/done');
     await h1(page).toBe('Your password has been reset');
@@ -54,28 +42,19 @@ describe('JavaScript off', () => {
   });
 
   it('reset by code', async () => {
-    const { slug } = await live.tenant();
-    const email = `${unique('nojscode')}@example.com`;
-    await live.user(slug, email);
+    const { email } = await account(live, { prefix: 'nojscode' });
     const page = await newPage();
     const { code } = await requestReset(page, email);
     await page.getByRole('link', { name: 'Already have a code? Enter it here' }).click();
-    await page.getByLabel('Email address').fill(email);
-    await page.getByLabel('Code from the email').fill(code);
-    await page.getByRole('button', { name: 'Continue' }).click();
+    await enterResetCode(page, email, code);
     await h1(page).toBe('Choose a new password');
-    await page.getByLabel('New password', { exact: true }).fill('Saffron-Bridge-803!');
-    await page.getByLabel('Repeat the new password').fill('Saffron-Bridge-803!');
+    await fillNewPassword(page, 'Saffron-Bridge-803!');
     await page.getByRole('button', { name: 'Confirm new password' }).click();
     await h1(page).toBe('Your password has been reset');
   });
 
   it('wrong sign-in, then the tenant chooser', async () => {
-    const a = await live.tenant(unique('north'), { name: 'North Ops' });
-    const b = await live.tenant(unique('south'), { name: 'South Ops' });
-    const email = `${unique('two')}@example.com`;
-    await live.user(a.slug, email);
-    await live.user(b.slug, email);
+    const { a, b, email } = await oneAddressTwoTenants(live, { prefix: 'two', names: ['North Ops', 'South Ops'] });
     const page = await newPage();
     await signIn(page, '/login', email, 'Wrong-Password-1!');
     await text(page.getByRole('alert')).toBe('The email address or password is not right.');
@@ -89,28 +68,22 @@ describe('JavaScript off', () => {
   });
 
   it('change password in settings', async () => {
-    const { slug } = await live.tenant();
-    const email = `${unique('nojschg')}@example.com`;
-    await live.user(slug, email);
+    const { email } = await account(live, { prefix: 'nojschg' });
     const page = await newPage();
     await signIn(page, '/login', email, STRONG);
     await page.goto(`${live.url}/settings/password`);
     await page.getByLabel('Current password').fill('Wrong-Password-1!');
-    await page.getByLabel('New password', { exact: true }).fill('Harbor-Lights-719!');
-    await page.getByLabel('Repeat the new password').fill('Harbor-Lights-719!');
+    await fillNewPassword(page, 'Harbor-Lights-719!');
     await page.getByRole('button', { name: 'Change password' }).click();
     await text(page.locator('.alert-error')).toContain('current password is not right');
     await page.getByLabel('Current password').fill(STRONG);
-    await page.getByLabel('New password', { exact: true }).fill('Harbor-Lights-719!');
-    await page.getByLabel('Repeat the new password').fill('Harbor-Lights-719!');
+    await fillNewPassword(page, 'Harbor-Lights-719!');
     await page.getByRole('button', { name: 'Change password' }).click();
     await text(page.getByRole('status')).toBe('Password updated; other devices were signed out.');
   });
 
   it('an expired link shows its page, with the request form', async () => {
-    const { slug } = await live.tenant();
-    const email = `${unique('nojsexp')}@example.com`;
-    await live.user(slug, email);
+    const { email } = await account(live, { prefix: 'nojsexp' });
     const page = await newPage();
     const { token } = await requestReset(page, email);
     live.clock.advance(2 * 3600_000);

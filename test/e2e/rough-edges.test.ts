@@ -2,21 +2,16 @@
 // after the point it pins (the HTTP-level ones are in src/web/pages.test.ts).
 import type { Page } from 'playwright-core';
 import { describe, expect, it, vi } from 'vitest';
-import { browserSuite, pathOf, STRONG, text, unique, type LiveApp } from '../helpers/browser.ts';
+import { account, browserSuite, enterResetCode, fillNewPassword, h1, pathOf, STRONG, text } from '../helpers/browser.ts';
 
 vi.setConfig({ testTimeout: 60_000 });
 
-let live: LiveApp;
-const { openPage, signIn, requestReset } = browserSuite({}, (s) => {
-  live = s.live;
-});
+const { live, openPage, signIn, requestReset, openMailLink } = browserSuite();
 
 const newPage = () => openPage({ viewport: { width: 1280, height: 800 }, locale: 'en-GB' });
-const h1 = (page: Page) => text(page.getByRole('heading', { level: 1 }));
 
 async function choose(page: Page, password: string) {
-  await page.getByLabel('New password', { exact: true }).fill(password);
-  await page.getByLabel('Repeat the new password').fill(password);
+  await fillNewPassword(page, password);
   await page.getByRole('button', { name: 'Confirm new password' }).click();
   await pathOf(page).toBe('/reset-password/done');
   await h1(page).toBe('Your password has been reset');
@@ -24,15 +19,11 @@ async function choose(page: Page, password: string) {
 
 describe('issue 11 item 15, in a browser', () => {
   it('item 15: Back after a successful reset by code does not offer the spent code again', async () => {
-    const { slug } = await live.tenant();
-    const email = `${unique('back')}@example.com`;
-    await live.user(slug, email);
+    const { email } = await account(live, { prefix: 'back' });
     const page = await newPage();
     const { code } = await requestReset(page, email);
     await page.goto(`${live.url}/reset-password/code`);
-    await page.getByLabel('Email address').fill(email);
-    await page.getByLabel('Code from the email').fill(code);
-    await page.getByRole('button', { name: 'Continue' }).click();
+    await enterResetCode(page, email, code);
     await page.waitForURL(`${live.url}/reset-password`);
     await choose(page, 'Harbour-Lantern-618!');
 
@@ -52,15 +43,10 @@ describe('issue 11 item 15, in a browser', () => {
   });
 
   it('item 15: Back after a successful reset by link shows that the reset is done, not a working form', async () => {
-    const { slug } = await live.tenant();
-    const email = `${unique('backlink')}@example.com`;
-    await live.user(slug, email);
+    const { slug, email } = await account(live, { prefix: 'backlink' });
     const page = await newPage();
     const { mail } = await requestReset(page, email);
-    await page.goto('about:blank');
-    await page.setContent(mail.html);
-    await page.getByRole('link', { name: 'Reset password' }).click();
-    await page.waitForURL(`${live.url}/reset-password`);
+    await openMailLink(page, mail.html);
     await choose(page, 'Meadow-Compass-274!');
 
     await page.goBack();
@@ -73,16 +59,13 @@ describe('issue 11 item 15, in a browser', () => {
   });
 
   it('item 15: after a password change the form does not stay on the page', async () => {
-    const { slug } = await live.tenant();
-    const email = `${unique('chg')}@example.com`;
-    await live.user(slug, email);
+    const { email } = await account(live, { prefix: 'chg' });
     const page = await newPage();
     await signIn(page, '/login', email, STRONG);
     await pathOf(page).toBe('/account');
     await page.goto(`${live.url}/settings/password`);
     await page.getByLabel('Current password').fill(STRONG);
-    await page.getByLabel('New password', { exact: true }).fill('Granite-Orchard-83!');
-    await page.getByLabel('Repeat the new password').fill('Granite-Orchard-83!');
+    await fillNewPassword(page, 'Granite-Orchard-83!');
     await page.getByRole('button', { name: 'Change password' }).click();
     await text(page.getByRole('status')).toBe('Password updated; other devices were signed out.');
     expect(await page.locator('input[type="password"]').count()).toBe(0);
@@ -94,9 +77,7 @@ describe('issue 11 item 15, in a browser', () => {
   });
 
   it('item 15: after sign-out from a tenant\'s pages the tenant context is kept', async () => {
-    const { slug, name } = await live.tenant();
-    const email = `${unique('out')}@example.com`;
-    await live.user(slug, email);
+    const { slug, tenantName: name, email } = await account(live, { prefix: 'out' });
     const page = await newPage();
     await signIn(page, `/t/${slug}/login`, email, STRONG);
     await pathOf(page).toBe('/account');

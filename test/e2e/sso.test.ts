@@ -1,23 +1,17 @@
 // The Google sign-in journey in a real Chromium: the tenant login page's "Sign in with Google" →
 // the IdP (a real OpenID provider on loopback) → back signed in with authMethod google.
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, pathOf, startLiveApp, unique, type LiveApp } from '../helpers/browser.ts';
+import { afterAll, describe, expect, it } from 'vitest';
+import { browserSuite, pathOf, unique } from '../helpers/browser.ts';
 import { startIdp, type Idp } from '../sso/idp.ts';
 
-let live: LiveApp;
-let browser: Browser;
 let idp: Idp;
 const slug = 'sso-journey';
 
-beforeAll(async () => {
-  [live, browser] = await Promise.all([startLiveApp(), launchBrowser()]);
+const { live, browser } = browserSuite({}, async () => {
   idp = await startIdp({ redirectUris: [`${live.url}/t/${slug}/sso/callback`] });
 });
 afterAll(async () => {
-  await browser?.close();
   await idp?.stop();
-  await live?.close();
 });
 
 describe('Google sign-in in a browser', () => {

@@ -1,11 +1,13 @@
 // A real Keyturn for tests: PGlite in memory (or a fresh PostgreSQL database), real SMTP to an
 // in-process catcher, logs captured so tests can look for leaked secrets.
 import { Writable } from 'node:stream';
+import { afterAll, beforeAll } from 'vitest';
 import { buildApp, type App } from '../../src/app.ts';
 import { configFrom } from '../../src/config.ts';
 import { ManualClock } from '../../src/platform/clock.ts';
 import { LIMITS } from '../../src/platform/limit-rules.ts';
 import { openDatabase, type Database } from '../../src/platform/db.ts';
+import { cookieHeader, PUBLIC_URL } from './http.ts';
 import { startMailCatcher, type CaughtMail, type MailCatcher } from './mail-catcher.ts';
 
 export const STRONG = 'Sunny-Harbor-42!';
@@ -81,7 +83,9 @@ export async function emptyPostgresDatabase(prefix: string, base = process.env.T
   };
 }
 
-export async function startTestApp(opts: { env?: Record<string, string>; db?: 'pglite' | 'postgres' } = {}): Promise<TestApp> {
+export interface TestAppOptions { env?: Record<string, string>; db?: 'pglite' | 'postgres' }
+
+export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
   const mail = await startMailCatcher();
   const clock = new ManualClock();
   const logs: string[] = [];
@@ -90,7 +94,7 @@ export async function startTestApp(opts: { env?: Record<string, string>; db?: 'p
     NODE_ENV: 'test',
     DATABASE_URL: 'memory://',
     SMTP_URL: mail.url,
-    PUBLIC_URL: 'https://keyturn.test',
+    PUBLIC_URL,
     LOG_LEVEL: 'info',
     RATE_LIMIT_SCALE: '1000',
     // The adaptive captcha's thresholds and the 60 s email cooldown are off unless a test sets
@@ -107,15 +111,12 @@ export async function startTestApp(opts: { env?: Record<string, string>; db?: 'p
 
   const request = async (target: 'public' | 'admin', method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<Res> => {
     const server = target === 'public' ? app.publicApp : app.adminApp;
-    const res = await server.inject({
+    return resOf(await server.inject({
       method: method as 'GET',
       url,
       headers: { ...(body !== undefined && typeof body !== 'string' ? { 'content-type': 'application/json' } : {}), ...headers },
       ...(body !== undefined ? { payload: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
-    });
-    let parsed: unknown = null;
-    try { parsed = res.body ? JSON.parse(res.body) : null; } catch { parsed = res.body; }
-    return { status: res.statusCode, body: parsed, headers: res.headers as Res['headers'], raw: res.body };
+    }));
   };
 
   const t: TestApp = {
@@ -137,8 +138,7 @@ export async function startTestApp(opts: { env?: Record<string, string>; db?: 'p
     },
     async login(email, password = STRONG, extra = {}) {
       const res = await t.api('POST', '/api/v1/login', { email, password, ...extra });
-      const setCookie = ([] as string[]).concat(res.headers['set-cookie'] ?? []);
-      const cookie = setCookie.map((c) => c.split(';')[0]).join('; ');
+      const cookie = cookieHeader(res);
       let csrf = '';
       if (cookie) csrf = (await t.api('GET', '/api/v1/csrf', undefined, { cookie })).body.csrfToken;
       return { cookie, csrf, status: res.status, body: res.body };
@@ -159,6 +159,56 @@ export async function startTestApp(opts: { env?: Record<string, string>; db?: 'p
     },
   };
   return t;
+}
+
+/** What inject() answers, as a Res: the body parsed when it is JSON, as text otherwise. */
+export function resOf(res: { statusCode: number; body: string; headers: object }): Res {
+  let parsed: unknown = null;
+  try { parsed = res.body ? JSON.parse(res.body) : null; } catch { parsed = res.body; }
+  return { status: res.statusCode, body: parsed, headers: res.headers as Res['headers'], raw: res.body };
+}
+
+/**
+ * The app of a test file or describe block: started before its tests, closed after them.
+ * `const t = useTestApp({ env: { … } });` at the top, then `t.api(…)` in the tests and hooks.
+ */
+export function useTestApp(opts: TestAppOptions = {}): TestApp {
+  return useStarted('useTestApp()', () => startTestApp(opts), (t) => t.close());
+}
+
+/** An app of its own for one test: started, handed to `run`, closed however `run` ends. */
+export async function withTestApp<T>(opts: TestAppOptions, run: (t: TestApp) => Promise<T>): Promise<T> {
+  const t = await startTestApp(opts);
+  try {
+    return await run(t);
+  } finally {
+    await t.close();
+  }
+}
+
+/**
+ * Something a describe block (or file) starts before its tests and stops after them, used as
+ * itself in the tests: the object returned stands for it once it is started.
+ */
+export function useStarted<T extends object>(what: string, start: () => Promise<T>, stop: (value: T) => Promise<void>): T {
+  let value: T | undefined;
+  beforeAll(async () => { value = await start(); });
+  afterAll(async () => { if (value) await stop(value); });
+  return late(() => value, what);
+}
+
+/** Stands for the value `get` returns once there is one (set in a hook); throws if used before. */
+export function late<T extends object>(get: () => T | undefined, what: string): T {
+  const current = (): T => {
+    const value = get();
+    if (value === undefined) throw new Error(`${what} is not started yet: use it inside a test or a hook`);
+    return value;
+  };
+  return new Proxy({} as T, {
+    get: (_, key) => Reflect.get(current(), key),
+    set: (_, key, v) => Reflect.set(current(), key, v),
+    has: (_, key) => Reflect.has(current(), key),
+  });
 }
 
 export function extractReset(m: CaughtMail): { token: string; code: string } {

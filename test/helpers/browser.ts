@@ -10,11 +10,12 @@ import { configFrom } from '../../src/config.ts';
 import { ManualClock } from '../../src/platform/clock.ts';
 import { DevMailbox } from '../../src/platform/mail/dev-mailbox.ts';
 import { SmtpTransport, type MailTransport, type OutgoingMail, type SendResult } from '../../src/platform/mail/transport.ts';
-import { extractReset, freshDatabase, STRONG, unique } from './app.ts';
+import { extractReset, freshDatabase, late, STRONG, unique } from './app.ts';
 import { startMailCatcher, type CaughtMail, type MailCatcher } from './mail-catcher.ts';
 import { freePort } from './ports.ts';
 
 export { STRONG, STRONG2, unique, extractReset } from './app.ts';
+export { account, oneAddressTwoTenants } from './fixtures.ts';
 
 export async function launchBrowser(): Promise<Browser> {
   return chromium.launch({
@@ -48,6 +49,8 @@ export interface LiveApp {
   logs: string[];
   tenant(slug?: string, extra?: Record<string, unknown>): Promise<{ slug: string; name: string }>;
   user(slug: string, email: string, opts?: { password?: string; role?: string }): Promise<{ id: string }>;
+  /** The operator API, for seeding what a test does not drive through pages; throws on an error answer. */
+  op(method: 'POST' | 'PATCH', path: string, body: object): Promise<any>;
   /** Set when started with devMailbox: the mailbox behind /dev/mailbox. */
   mailbox?: DevMailbox;
   /** The next "Reset your password" mail to this address after `since` messages. */
@@ -73,13 +76,13 @@ export async function startLiveApp(opts: LiveAppOptions = {}): Promise<LiveApp> 
   const transport: MailTransport | undefined = mailbox;
   const app = await buildApp(config, { database, clock, logStream, startWorker: true, pollMs: 50, ...(transport ? { transport } : {}) });
   await app.publicApp.listen({ port, host: '127.0.0.1' });
-  const op = async (method: 'POST' | 'PATCH', path: string, body: unknown) => {
-    const res = await app.adminApp.inject({ method, url: path, payload: body as object, headers: { authorization: `Bearer ${app.adminApiKey}` } });
+  const op = async (method: 'POST' | 'PATCH', path: string, body: object) => {
+    const res = await app.adminApp.inject({ method, url: path, payload: body, headers: { authorization: `Bearer ${app.adminApiKey}` } });
     if (res.statusCode >= 300) throw new Error(`${method} ${path}: ${res.statusCode} ${res.body}`);
     return res.json();
   };
   return {
-    app, url, mail, clock, logs, mailbox,
+    app, url, mail, clock, logs, mailbox, op,
     async tenant(slug = unique('acme'), extra = {}) {
       const name = String(extra.name ?? `${slug.charAt(0).toUpperCase()}${slug.slice(1).replace(/[0-9a-z]{6,}$/, '')} Corp`);
       await op('POST', '/admin/v1/tenants', { slug, name, ...extra });
@@ -101,10 +104,11 @@ export async function startLiveApp(opts: LiveAppOptions = {}): Promise<LiveApp> 
 }
 
 /**
- * The hooks of a browser test file: a live Keyturn and Chromium, handed to `ready` (in the same hook,
- * for the file's own set-up) before the tests and closed after them; with the steps the files share.
+ * The hooks of a browser test file: a live Keyturn and Chromium, started (and handed to `ready`, in
+ * the same hook, for the file's own set-up) before the tests and closed after them; with the steps
+ * the files share. `live` and `browser` stand for them once started.
  */
-export function browserSuite(app: LiveAppOptions, ready: (s: { live: LiveApp; browser: Browser }) => void | Promise<void>) {
+export function browserSuite(app: LiveAppOptions = {}, ready: (s: { live: LiveApp; browser: Browser }) => void | Promise<void> = () => {}) {
   let live: LiveApp | undefined;
   let browser: Browser | undefined;
   const contexts: BrowserContext[] = [];
@@ -120,6 +124,8 @@ export function browserSuite(app: LiveAppOptions, ready: (s: { live: LiveApp; br
     for (const c of contexts.splice(0)) await c.close();
   });
   return {
+    live: late(() => live, 'the live app'),
+    browser: late(() => browser, 'the browser'),
     /** A page in a new browser context, closed after the test. */
     async openPage(options: BrowserContextOptions = {}): Promise<Page> {
       const context = await browser!.newContext(options);
@@ -141,7 +147,27 @@ export function browserSuite(app: LiveAppOptions, ready: (s: { live: LiveApp; br
       await pathOf(page).toBe('/forgot-password/sent');
       return live!.resetMailFor(email, since);
     },
+    /** Opens the reset link the way a person does: a click in a mail shown by another site (webmail). */
+    async openMailLink(page: Page, mailHtml: string): Promise<void> {
+      await page.goto('about:blank');
+      await page.setContent(mailHtml);
+      await page.getByRole('link', { name: 'Reset password' }).click();
+      await page.waitForURL(`${live!.url}/reset-password`);
+    },
   };
+}
+
+/** Sends the address and the code from the email on the reset-by-code form. */
+export async function enterResetCode(page: Page, email: string, code: string): Promise<void> {
+  await page.getByLabel('Email address').fill(email);
+  await page.getByLabel('Code from the email').fill(code);
+  await page.getByRole('button', { name: 'Continue' }).click();
+}
+
+/** Types a new password and its repeat on the reset or settings form. */
+export async function fillNewPassword(page: Page, password: string, repeat = password): Promise<void> {
+  await page.getByLabel('New password', { exact: true }).fill(password);
+  await page.getByLabel('Repeat the new password').fill(repeat);
 }
 
 /**
@@ -174,6 +200,7 @@ export const visible = (loc: Locator) => expect.poll(() => loc.isVisible(), POLL
 export const disabled = (loc: Locator) => expect.poll(() => loc.isDisabled(), POLL);
 export const checked = (loc: Locator) => expect.poll(() => loc.isChecked(), POLL);
 export const pathOf = (page: Page) => expect.poll(() => new URL(page.url()).pathname, POLL);
+export const h1 = (page: Page) => text(page.getByRole('heading', { level: 1 }));
 
 export interface AxeViolation { id: string; impact: string | null; help: string; nodes: { target: unknown[] }[]; }
 

@@ -2,45 +2,45 @@
 // requests fail fast with 503 `unavailable`, /readyz says not ready, and everything recovers when
 // the database is back — without restarting Keyturn. Also: DATABASE_SSL reaches the driver.
 import { spawnSync } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { MailCatcher } from '../helpers/mail-catcher.ts';
 import { unique } from '../helpers/app.ts';
-import { startMailCatcher, type MailCatcher } from '../helpers/mail-catcher.ts';
 import {
-  BIN, cleanupDirs, freshDatabase, migrate, PG, servicesMissing, startInstance, STRONG, suiteName, tcpProxy, type Instance,
+  BIN, deployment, PG, servicesMissing, STRONG, suiteName, tcpProxy, type Deployment, type Instance,
 } from './helpers.ts';
 
 describe.skipIf(servicesMissing)(suiteName('database outage'), () => {
-  let db: Awaited<ReturnType<typeof freshDatabase>>;
+  let db: Deployment['db'];
   let mail: MailCatcher;
   let proxy: Awaited<ReturnType<typeof tcpProxy>>;
   let k: Instance;
 
-  beforeAll(async () => {
-    db = await freshDatabase();
-    migrate(db.url);
-    mail = await startMailCatcher();
+  deployment(async (d) => {
+    ({ db, mail } = d);
     const target = new URL(PG!);
     proxy = await tcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
     const viaProxy = new URL(db.url);
     viaProxy.host = `127.0.0.1:${proxy.port}`;
-    k = await startInstance({ name: 'K', databaseUrl: viaProxy.toString(), smtpUrl: mail.url, prefix: `kt-rel-${unique()}`, env: { DATABASE_CONNECT_TIMEOUT: '2s', DATABASE_STATEMENT_TIMEOUT: '2s' } });
-  }, 120_000);
-
-  afterAll(async () => {
-    await k?.stop('SIGKILL');
-    await proxy?.close();
-    await mail?.stop();
-    await db?.drop();
-    cleanupDirs();
+    k = await d.start('K', { DATABASE_URL: viaProxy.toString(), DATABASE_CONNECT_TIMEOUT: '2s', DATABASE_STATEMENT_TIMEOUT: '2s' });
   });
 
-  it('database unreachable: 503 unavailable within a second, not ready; back: answers again without a restart', async () => {
-    const slug = unique('dbo');
-    expect((await k.op('POST', '/admin/v1/tenants', { slug, name: 'DBO' })).status).toBe(201);
-    const email = `ann-${slug}@example.com`;
+  afterAll(async () => {
+    await proxy?.close();
+  });
+
+  /** A user `local`-… of a new tenant, signed in with a bearer token: the address and a check of that session. */
+  async function signedIn(slugPrefix: string, name: string, local: string) {
+    const slug = unique(slugPrefix);
+    expect((await k.op('POST', '/admin/v1/tenants', { slug, name })).status).toBe(201);
+    const email = `${local}-${slug}@example.com`;
     expect((await k.op('POST', `/admin/v1/tenants/${slug}/users`, { email, password: STRONG })).status).toBe(201);
     const token = (await k.api('POST', '/api/v1/login', { email, password: STRONG, tokenType: 'bearer' })).body.token as string;
     const who = () => k.api('GET', '/api/v1/session', undefined, { authorization: `Bearer ${token}` });
+    return { email, who };
+  }
+
+  it('database unreachable: 503 unavailable within a second, not ready; back: answers again without a restart', async () => {
+    const { email, who } = await signedIn('dbo', 'DBO', 'ann');
     expect((await who()).status).toBe(200);
 
     await proxy.cut();
@@ -71,12 +71,7 @@ describe.skipIf(servicesMissing)(suiteName('database outage'), () => {
   }, 90_000);
 
   it('a query stuck behind a lock is cancelled by DATABASE_STATEMENT_TIMEOUT: 503 unavailable, and the instance carries on', async () => {
-    const slug = unique('lock');
-    expect((await k.op('POST', '/admin/v1/tenants', { slug, name: 'Lock' })).status).toBe(201);
-    const email = `bo-${slug}@example.com`;
-    expect((await k.op('POST', `/admin/v1/tenants/${slug}/users`, { email, password: STRONG })).status).toBe(201);
-    const token = (await k.api('POST', '/api/v1/login', { email, password: STRONG, tokenType: 'bearer' })).body.token as string;
-    const who = () => k.api('GET', '/api/v1/session', undefined, { authorization: `Bearer ${token}` });
+    const { who } = await signedIn('lock', 'Lock', 'bo');
     const pg = (await import('pg')).default;
     const locker = new pg.Client({ connectionString: db.url });
     await locker.connect();

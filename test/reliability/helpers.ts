@@ -1,23 +1,23 @@
 // Keyturn as it runs in production, for the reliability suites: real `keyturn serve` processes on a
 // fresh PostgreSQL database (migrated by `keyturn migrate`), one Redis, SMTP to a mail catcher in
 // the test process, and a TCP proxy in front of PostgreSQL that a test can cut and restore.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { emptyPostgresDatabase, unique } from '../helpers/app.ts';
+import { BIN, runKeyturn } from '../helpers/cli.ts';
 import { startMailCatcher, type MailCatcher } from '../helpers/mail-catcher.ts';
 import { freePort } from '../helpers/ports.ts';
 
 export const PG = process.env.TEST_DATABASE_URL;
 export const REDIS = process.env.TEST_REDIS_URL;
-export const BIN = join(import.meta.dirname, '..', '..', 'bin', 'keyturn.js');
+export { BIN };
 export const SECRET_KEY = 'reliability-secret-'.padEnd(48, 'x');
 export const ADMIN_KEY = 'reliability-operator-key-'.padEnd(40, 'k');
-export const STRONG = 'Sunny-Harbor-42!';
-export const STRONG2 = 'Quiet-Meadow-77#';
+export { STRONG, STRONG2 } from '../helpers/app.ts';
 
 /** The suite's name, saying why it is skipped when a service is missing. */
 export function suiteName(what: string): string {
@@ -50,8 +50,8 @@ function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 export function migrate(databaseUrl: string): void {
-  const r = spawnSync(process.execPath, [BIN, 'migrate'], { env: childEnv({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' }), encoding: 'utf8', timeout: 60_000 });
-  if (r.status !== 0) throw new Error(`keyturn migrate failed (${r.status}): ${r.stderr}${r.stdout}`);
+  const r = runKeyturn(['migrate'], childEnv({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' }));
+  if (r.code !== 0) throw new Error(`keyturn migrate failed (${r.code}): ${r.err}${r.out}`);
 }
 
 export interface Instance {

@@ -6,11 +6,10 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { unique } from '../helpers/app.ts';
-import { startMailCatcher, type MailCatcher } from '../helpers/mail-catcher.ts';
 import { freePort } from '../helpers/ports.ts';
-import { cleanupDirs, freshDatabase, migrate, servicesMissing, sleep, startInstance, STRONG, suiteName, type Instance } from './helpers.ts';
+import { deployment, servicesMissing, sleep, STRONG, suiteName, type Instance } from './helpers.ts';
 
 const nginxBinary = (() => {
   for (const candidate of ['nginx', '/usr/sbin/nginx']) {
@@ -99,8 +98,6 @@ const requestsSeen = async (inst: Instance, route: string) => {
 describe.skipIf(servicesMissing || !nginxBinary)(
   nginxBinary ? suiteName('nginx in front of two instances (README example)') : 'nginx in front of two instances — SKIPPED: nginx is not installed (apt-get install nginx-light)',
   () => {
-    let db: Awaited<ReturnType<typeof freshDatabase>>;
-    let mail: MailCatcher;
     let a: Instance;
     let b: Instance;
     let untrusting: Instance;
@@ -111,16 +108,11 @@ describe.skipIf(servicesMissing || !nginxBinary)(
     let slug: string;
     const email = `ann-${unique('ngx')}@example.com`;
 
-    beforeAll(async () => {
-      db = await freshDatabase();
-      migrate(db.url);
-      mail = await startMailCatcher();
-      const prefix = `kt-rel-${unique()}`;
-      const common = { databaseUrl: db.url, smtpUrl: mail.url, prefix };
+    deployment(async (d) => {
       [a, b, untrusting] = await Promise.all([
-        startInstance({ ...common, name: 'A', env: { TRUSTED_PROXIES: '127.0.0.1' } }),
-        startInstance({ ...common, name: 'B', env: { TRUSTED_PROXIES: '127.0.0.1' } }),
-        startInstance({ ...common, name: 'C (no TRUSTED_PROXIES)' }),
+        d.start('A', { TRUSTED_PROXIES: '127.0.0.1' }),
+        d.start('B', { TRUSTED_PROXIES: '127.0.0.1' }),
+        d.start('C (no TRUSTED_PROXIES)'),
       ]);
       const [p1, p2] = [await freePort(), await freePort()];
       nginx = await startNginx(p1, [a, b]);
@@ -130,15 +122,12 @@ describe.skipIf(servicesMissing || !nginxBinary)(
       slug = unique('ngx');
       await a.op('POST', '/admin/v1/tenants', { slug, name: 'NGX' });
       await a.op('POST', `/admin/v1/tenants/${slug}/users`, { email, password: STRONG });
-    }, 120_000);
+    });
 
+    // Registered after the deployment's: nginx stops first, then the instances.
     afterAll(async () => {
       await nginx?.stop();
       await nginxToUntrusting?.stop();
-      await Promise.all([a, b, untrusting].map((i) => i?.stop('SIGKILL')));
-      await mail?.stop();
-      await db?.drop();
-      cleanupDirs();
     });
 
     it('spreads requests over both instances', async () => {

@@ -1,15 +1,11 @@
 // Issue 11, item 5: an admin of one tenant cannot kill another tenant's reset links.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, STRONG, unique, type Session, type TestApp } from '../helpers/app.ts';
-
-const ORIGIN = { origin: 'https://keyturn.test' };
-const as = (s: Session) => ({ cookie: s.cookie, 'x-csrf-token': s.csrf, ...ORIGIN });
+import { describe, expect, it } from 'vitest';
+import { STRONG, unique, useTestApp, type Session } from '../helpers/app.ts';
+import { asSession, cookieHeader, ORIGIN } from '../helpers/http.ts';
 
 describe('issue 11 item 5: superseding is per account, admin links are limited, the page tells the truth', () => {
-  let t: TestApp;
   // Real budgets (the suite's default scale of 1000 would hide the link limit).
-  beforeAll(async () => { t = await startTestApp({ env: { RATE_LIMIT_SCALE: '1' } }); });
-  afterAll(async () => { await t?.close(); });
+  const t = useTestApp({ env: { RATE_LIMIT_SCALE: '1' } });
 
   async function adminOf(slug: string): Promise<Session> {
     const email = `${unique('admin')}@${slug}.example`;
@@ -29,10 +25,10 @@ describe('issue 11 item 5: superseding is per account, admin links are limited, 
     const { token } = await t.resetMail(vera, good.slug);
 
     const mallory = await adminOf(evil.slug);
-    const decoy = await t.api('POST', '/api/v1/admin/users', { email: vera }, as(mallory));
+    const decoy = await t.api('POST', '/api/v1/admin/users', { email: vera }, asSession(mallory));
     expect(decoy.status, decoy.raw).toBe(201);
     for (let i = 0; i < 3; i++) {
-      const made = await t.api('POST', `/api/v1/admin/users/${decoy.body.id}/password-reset`, { delivery: 'link' }, as(mallory));
+      const made = await t.api('POST', `/api/v1/admin/users/${decoy.body.id}/password-reset`, { delivery: 'link' }, asSession(mallory));
       expect(made.status, made.raw).toBe(201);
     }
     const inspect = await t.api('POST', '/api/v1/password/reset/inspect', { token }, ORIGIN);
@@ -46,7 +42,7 @@ describe('issue 11 item 5: superseding is per account, admin links are limited, 
     const user = await t.user(good.slug, vera);
     const { token } = await t.resetMail(vera, good.slug);
     const admin = await adminOf(good.slug);
-    expect((await t.api('POST', `/api/v1/admin/users/${user.id}/password-reset`, { delivery: 'link' }, as(admin))).status).toBe(201);
+    expect((await t.api('POST', `/api/v1/admin/users/${user.id}/password-reset`, { delivery: 'link' }, asSession(admin))).status).toBe(201);
 
     const inspect = await t.api('POST', '/api/v1/password/reset/inspect', { token }, ORIGIN);
     expect(inspect.status).toBe(410);
@@ -54,7 +50,7 @@ describe('issue 11 item 5: superseding is per account, admin links are limited, 
     expect(inspect.body.message).toMatch(/administrator made a newer link/);
 
     const opened = await t.api('GET', `/reset-password?token=${token}`);
-    const cookie = ([] as string[]).concat(opened.headers['set-cookie'] ?? []).map((c) => c.split(';')[0]).join('; ');
+    const cookie = cookieHeader(opened);
     const page = await t.api('GET', '/reset-password', undefined, { cookie });
     expect(page.raw).toContain('administrator made a newer link');
     expect(page.raw).not.toContain('A newer link was sent');
@@ -75,10 +71,10 @@ describe('issue 11 item 5: superseding is per account, admin links are limited, 
     // without bound, each one silently replacing the last.
     const evil = await t.tenant(unique('evil'));
     const mallory = await adminOf(evil.slug);
-    const target = await t.api('POST', '/api/v1/admin/users', { email: `${unique('x')}@example.com` }, as(mallory));
+    const target = await t.api('POST', '/api/v1/admin/users', { email: `${unique('x')}@example.com` }, asSession(mallory));
     const url = `/api/v1/admin/users/${target.body.id}/password-reset`;
-    for (let i = 0; i < 10; i++) expect((await t.api('POST', url, { delivery: 'link' }, as(mallory))).status).toBe(201);
-    const refused = await t.api('POST', url, { delivery: 'link' }, as(mallory));
+    for (let i = 0; i < 10; i++) expect((await t.api('POST', url, { delivery: 'link' }, asSession(mallory))).status).toBe(201);
+    const refused = await t.api('POST', url, { delivery: 'link' }, asSession(mallory));
     expect(refused.status).toBe(429);
     expect(refused.body.error).toBe('rate_limited');
     expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);

@@ -1,14 +1,14 @@
 // Issue 11, item 13: a contact centre's floor reaches Keyturn from one egress address. Per-IP
 // budgets must not be what stops it; account- and device-keyed limits and the tenant's trusted
 // networks carry the load, while strangers on other addresses still meet the per-IP limits.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LIMITS } from '../../src/platform/limit-rules.ts';
-import { startTestApp, STRONG, unique, type Res, type TestApp } from '../helpers/app.ts';
+import { STRONG, unique, useTestApp, type Res } from '../helpers/app.ts';
+import { account } from '../helpers/fixtures.ts';
+import { cookiesOf, ORIGIN } from '../helpers/http.ts';
 
-const ORIGIN = { origin: 'https://keyturn.test' };
 const OFFICE = '198.51.100.10';
-const deviceCookie = (res: Res) =>
-  ([] as string[]).concat(res.headers['set-cookie'] ?? []).map((c) => c.split(';')[0]!).find((c) => c.startsWith('keyturn_device='));
+const deviceCookie = (res: Res) => cookiesOf(res).find((c) => c.startsWith('keyturn_device='));
 
 // The captcha is asked for by the per-address login counters only (the floor's failures); every
 // other threshold is off, as in the rest of the suite.
@@ -17,18 +17,12 @@ const captchaOnlyForLoginAddresses = Object.keys(LIMITS)
   .filter((rule) => rule.includes('=')).join(',');
 
 describe('issue 11 item 13: office NAT', () => {
-  let t: TestApp;
   // Real budgets; client addresses from X-Forwarded-For (the test listener is the trusted proxy).
-  beforeAll(async () => {
-    t = await startTestApp({ env: { RATE_LIMIT_SCALE: '1', TRUSTED_PROXIES: '127.0.0.1', CAPTCHA_AFTER: captchaOnlyForLoginAddresses } });
-  });
-  afterAll(async () => { await t?.close(); });
+  const t = useTestApp({ env: { RATE_LIMIT_SCALE: '1', TRUSTED_PROXIES: '127.0.0.1', CAPTCHA_AFTER: captchaOnlyForLoginAddresses } });
   const from = (ip: string, extra: Record<string, string> = {}) => ({ ...ORIGIN, 'x-forwarded-for': ip, ...extra });
 
   it('forty agents behind one address open their good links; only proofs that find nothing count', async () => {
-    const { slug } = await t.tenant();
-    const email = `${unique('agent')}@example.com`;
-    await t.user(slug, email);
+    const { slug, email } = await account(t, { prefix: 'agent' });
     const { token } = await t.resetMail(email, slug);
     // It used to say "try again in 4 minutes" after 30 opens from one address.
     for (let i = 0; i < 40; i++) expect((await t.api('POST', '/api/v1/password/reset/inspect', { token }, from(OFFICE))).status).toBe(200);
@@ -61,9 +55,7 @@ describe('issue 11 item 13: office NAT', () => {
   });
 
   it('an agent whose browser signed in before can ask for a reset when the address\'s budget is spent', async () => {
-    const { slug } = await t.tenant();
-    const email = `${unique('agent')}@example.com`;
-    await t.user(slug, email);
+    const { email } = await account(t, { prefix: 'agent' });
     const ip = '192.0.2.60';
     const device = deviceCookie(await t.api('POST', '/api/v1/login', { email, password: STRONG }, from(ip)));
     expect(device).toBeTruthy();

@@ -2,18 +2,15 @@
 //   item 6 — a NUL byte in page input is a 400 page, and a failing page logs no typed address or stack;
 //   item 9 — an oversized body is answered with a readable 413, never a broken connection.
 import net, { type AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { RESET_COOKIE } from '../../src/web/pages/reset-proof.ts';
 import { SESSION_COOKIE } from '../../src/features/sessions/sessions.ts';
-import { startTestApp, STRONG, unique, type TestApp } from '../helpers/app.ts';
-
-const ORIGIN = 'https://keyturn.test';
-const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
+import { STRONG, unique, useTestApp, withTestApp, type TestApp } from '../helpers/app.ts';
+import { account } from '../helpers/fixtures.ts';
+import { form, ORIGIN } from '../helpers/http.ts';
 
 describe('issue 11 item 6: NUL bytes on hosted pages', () => {
-  let t: TestApp;
-  beforeAll(async () => { t = await startTestApp(); });
-  afterAll(async () => { await t?.close(); });
+  const t = useTestApp();
 
   // Attack: PostgreSQL text cannot hold U+0000. Sending one in a form field, a query parameter, a
   // path segment or a cookie (the reset cookie carries a base64 address, so a NUL can hide inside
@@ -21,9 +18,8 @@ describe('issue 11 item 6: NUL bytes on hosted pages', () => {
   // page error handler wrote the failed query, typed address included, to the log. Every page
   // route must refuse it with a 400 page, like the JSON API does.
   it('item 6 (NUL on pages): a U+0000 in a form field, query, path or cookie of any page route is a 400 page, never a 5xx', async () => {
-    const { slug } = await t.tenant();
-    const email = `${unique('nul')}@example.com`;
-    const admin = await t.user(slug, email, { role: 'admin' }); // signed in below, and the :id the admin routes act on
+    const admin = await account(t, { prefix: 'nul', role: 'admin' }); // signed in below, and the :id the admin routes act on
+    const { slug, email } = admin;
     const s = await t.login(email);
     const signedIn = { cookie: s.cookie };
     const csrf = { _csrf: s.csrf };
@@ -77,7 +73,7 @@ describe('issue 11 item 6: NUL bytes on hosted pages', () => {
       const res = await t.app.publicApp.inject({
         method: method as 'GET', url,
         headers: {
-          origin: ORIGIN, ...(cookie ? { cookie } : {}),
+          ...ORIGIN, ...(cookie ? { cookie } : {}),
           ...(method === 'POST' ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
         },
         ...(method === 'POST' ? { payload: form(fields ?? {}) } : {}),
@@ -111,7 +107,7 @@ describe('issue 11 item 6: NUL bytes on hosted pages', () => {
       ['GET', '/account/lock?token=a%00'], ['POST', '/account/lock', { token: 'a\u0000' }],
     ] as [string, string, Record<string, string>?, string?][]) {
       const res = await t.app.publicApp.inject({
-        method: method as 'GET', url, headers: { origin: ORIGIN, ...(cookie ? { cookie } : {}), ...(fields ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) },
+        method: method as 'GET', url, headers: { ...ORIGIN, ...(cookie ? { cookie } : {}), ...(fields ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) },
         ...(fields ? { payload: form(fields) } : {}),
       });
       other.push(`${method} ${url}: ${res.statusCode}`);
@@ -123,13 +119,12 @@ describe('issue 11 item 6: NUL bytes on hosted pages', () => {
   // Attack: any unexpected failure of a page (here a query that fails) logged the raw error: the
   // query parameters — the address the visitor typed — and a stack trace went into the log.
   it('item 6 (page error log): a page that fails logs neither the typed address nor a stack', async () => {
-    const u = await startTestApp();
-    try {
+    await withTestApp({}, async (u) => {
       const typed = `${unique('typed')}@example.com`;
       await u.app.ctx.db.execute('alter table users rename to users_gone');
       const res = await u.app.publicApp.inject({
         method: 'POST', url: '/login', payload: form({ email: typed, password: STRONG }),
-        headers: { origin: ORIGIN, 'content-type': 'application/x-www-form-urlencoded' },
+        headers: { ...ORIGIN, 'content-type': 'application/x-www-form-urlencoded' },
       });
       expect(res.statusCode).toBe(500);
       expect(res.headers['content-type']).toMatch(/^text\/html/);
@@ -137,18 +132,15 @@ describe('issue 11 item 6: NUL bytes on hosted pages', () => {
       expect(logs).toContain('page failed');
       expect(logs).not.toContain(typed);
       expect(logs).not.toMatch(/\bat \S+ \(|\\n\s+at /);
-    } finally {
-      await u.close();
-    }
+    });
   });
 });
 
 describe('issue 11 item 9: oversized bodies', () => {
-  let t: TestApp;
+  const t = useTestApp();
   let publicUrl: string;
   let adminUrl: string;
   beforeAll(async () => {
-    t = await startTestApp();
     const at = async (app: TestApp['app']['publicApp']) => {
       await app.listen({ port: 0, host: '127.0.0.1' });
       return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
@@ -156,13 +148,12 @@ describe('issue 11 item 9: oversized bodies', () => {
     publicUrl = await at(t.app.publicApp);
     adminUrl = await at(t.app.adminApp);
   });
-  afterAll(async () => { await t?.close(); });
 
   /** What a client reads back: the status and body, or the error it got instead (EPIPE, ECONNRESET …). */
   async function send(url: string, bytes: number, headers: Record<string, string> = {}): Promise<string> {
     const body = JSON.stringify({ email: 'a@example.com', password: 'x'.repeat(bytes) });
     try {
-      const res = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json', origin: ORIGIN, ...headers } });
+      const res = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json', ...ORIGIN, ...headers } });
       return `${res.status} ${await res.text()}`;
     } catch (e) {
       const err = e as Error & { cause?: { code?: string } };
@@ -197,7 +188,7 @@ describe('issue 11 item 9: oversized bodies', () => {
       socket.on('data', (d) => { answer += d.toString(); });
       socket.on('error', (e: NodeJS.ErrnoException) => { error = e.code ?? e.message; });
       socket.on('close', () => resolve({ answer, error, sent }));
-      const head = { 'content-type': 'application/json', origin: ORIGIN, ...opts.headers };
+      const head = { 'content-type': 'application/json', ...ORIGIN, ...opts.headers };
       socket.write(`POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${opts.forever ? 2 ** 40 : size}\r\n${
         Object.entries(head).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`);
       const chunk = Buffer.alloc(64 * 1024, 'x');

@@ -1,31 +1,20 @@
 // Issue 11, items 1 and 2: a server in production never falls back to laptop conveniences.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.ts';
 import { ConfigError, configFrom } from '../../src/config.ts';
 import { DevMailbox } from '../../src/platform/mail/dev-mailbox.ts';
 import { freshDatabase } from '../helpers/app.ts';
+import { runKeyturn, useTempDirs } from '../helpers/cli.ts';
 
-const BIN = join(import.meta.dirname, '..', '..', 'bin', 'keyturn.js');
-const dirs: string[] = [];
-afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
-const dataDir = () => { const d = mkdtempSync(join(tmpdir(), 'keyturn-prod-')); dirs.push(d); return d; };
+const dataDir = useTempDirs('keyturn-prod-');
 
 const SECRET_KEY = 'a-production-secret-of-enough-length-000';
 const ADMIN_API_KEY = 'a-production-operator-key-0000';
 // Never reached: the refusal comes before any connection is opened.
 const PG_SERVER = 'postgres://keyturn@127.0.0.1:1/keyturn';
 
-function keyturn(args: string[], env: Record<string, string>) {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'warn', DATA_DIR: dataDir(), ...env },
-    encoding: 'utf8', timeout: 60_000,
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+const keyturn = (args: string[], env: Record<string, string>) =>
+  runKeyturn(args, { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'warn', DATA_DIR: dataDir(), ...env });
 
 async function refusal(env: Record<string, string>): Promise<string> {
   try {

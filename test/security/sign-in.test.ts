@@ -1,9 +1,9 @@
 // Issue 11, items 3, 4 and 11: what sign-in tells a stranger, and what a stranger can do to the owner.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, STRONG, STRONG2, unique, type Res, type TestApp } from '../helpers/app.ts';
+import { describe, expect, it } from 'vitest';
+import { STRONG, STRONG2, unique, useTestApp, type Res } from '../helpers/app.ts';
+import { account } from '../helpers/fixtures.ts';
+import { asSession, cookiesOf, ORIGIN, postForm } from '../helpers/http.ts';
 
-const ORIGIN = { origin: 'https://keyturn.test' };
-const cookiesOf = (res: Res) => ([] as string[]).concat(res.headers['set-cookie'] ?? []).map((c) => c.split(';')[0]!);
 const deviceCookie = (res: Res) => cookiesOf(res).find((c) => c.startsWith('keyturn_device='));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -11,12 +11,8 @@ describe('issue 11 item 3: sign-in time does not tell how many accounts share an
   // Attack: without `tenant`, the password used to be checked against each account of the address
   // one after another (19.7 ms unknown, 19.8 ms one account, 34.1 ms two, 50.8 ms three): timing
   // a wrong password told a stranger in how many tenants an address has accounts.
-  let t: TestApp;
-  beforeAll(async () => {
-    // Production argon2: with the cheap test parameters there would be nothing to measure.
-    t = await startTestApp({ env: { ARGON2_MEMORY_KIB: '19456', ARGON2_ITERATIONS: '2', LOG_LEVEL: 'warn' } });
-  });
-  afterAll(async () => { await t?.close(); });
+  // Production argon2: with the cheap test parameters there would be nothing to measure.
+  const t = useTestApp({ env: { ARGON2_MEMORY_KIB: '19456', ARGON2_ITERATIONS: '2', LOG_LEVEL: 'warn' } });
 
   it('unknown, one account and three accounts take the same time (medians within 25 %)', async () => {
     const one = `${unique('one')}@example.com`;
@@ -48,10 +44,8 @@ describe('issue 11 item 3: sign-in time does not tell how many accounts share an
 });
 
 describe('issue 11 item 4: a stranger cannot lock the owner out', () => {
-  let t: TestApp;
   // Real budgets, and client addresses from X-Forwarded-For (the test listener is the trusted proxy).
-  beforeAll(async () => { t = await startTestApp({ env: { RATE_LIMIT_SCALE: '1', TRUSTED_PROXIES: '127.0.0.1' } }); });
-  afterAll(async () => { await t?.close(); });
+  const t = useTestApp({ env: { RATE_LIMIT_SCALE: '1', TRUSTED_PROXIES: '127.0.0.1' } });
 
   const login = (email: string, password: string, ip: string, cookie?: string) =>
     t.api('POST', '/api/v1/login', { email, password }, { ...ORIGIN, 'x-forwarded-for': ip, ...(cookie ? { cookie } : {}) });
@@ -60,9 +54,7 @@ describe('issue 11 item 4: a stranger cannot lock the owner out', () => {
     // Attack: 100 wrong passwords from 20 addresses (5 each, below every per-address delay) spend
     // the account-wide budget. It used to answer the owner's right password with 429 and
     // Retry-After ≈ 3,590 s, and the attacker could repeat it every hour.
-    const { slug } = await t.tenant();
-    const owner = `${unique('owner')}@example.com`;
-    await t.user(slug, owner);
+    const { slug, email: owner } = await account(t, { prefix: 'owner' });
     const first = await login(owner, STRONG, '198.51.100.7');
     expect(first.status).toBe(200);
     const trusted = deviceCookie(first);
@@ -87,13 +79,12 @@ describe('issue 11 item 4: a stranger cannot lock the owner out', () => {
     const token = /login\/unlock\?token=([A-Za-z0-9_-]+)/.exec(paused.text)?.[1];
     expect(token).toBeTruthy();
     expect((await t.api('GET', `/login/unlock?token=${token}`)).status).toBe(200); // opening changes nothing
-    const form = { 'content-type': 'application/x-www-form-urlencoded', ...ORIGIN };
-    const unlocked = await t.api('POST', '/login/unlock', `token=${token}`, form);
+    const unlocked = await postForm(t, '/login/unlock', { token: token! });
     expect(unlocked.status).toBe(303);
     const newlyTrusted = deviceCookie(unlocked);
     expect(newlyTrusted).toBeTruthy();
     expect((await login(owner, STRONG, '192.0.2.44', newlyTrusted)).status).toBe(200);
-    expect((await t.api('POST', '/login/unlock', `token=${token}`, form)).status).toBe(410); // single use
+    expect((await postForm(t, '/login/unlock', { token: token! })).status).toBe(410); // single use
 
     // The attacker's budget stays spent: it did not become the owner's, nor the owner's his.
     expect((await login(owner, STRONG, '203.0.113.1')).status).toBe(429);
@@ -105,9 +96,7 @@ describe('issue 11 item 4: a stranger cannot lock the owner out', () => {
   });
 
   it('a trusted browser has a budget of its own', async () => {
-    const { slug } = await t.tenant();
-    const owner = `${unique('owner')}@example.com`;
-    await t.user(slug, owner);
+    const { email: owner } = await account(t, { prefix: 'owner' });
     const trusted = deviceCookie(await login(owner, STRONG, '198.51.100.8'));
     // Ten failures spread over addresses (no per-address delay) spend the device's budget…
     for (let i = 0; i < 10; i++) expect((await login(owner, 'wrong', `198.51.100.${20 + i}`, trusted)).status).toBe(401);
@@ -126,20 +115,16 @@ describe('issue 11 item 4: a stranger cannot lock the owner out', () => {
 });
 
 describe('issue 11 item 11: a locked account says so to the right password', () => {
-  let t: TestApp;
-  beforeAll(async () => { t = await startTestApp(); });
-  afterAll(async () => { await t?.close(); });
+  const t = useTestApp();
 
   it('403 account_locked with what to do for the right password; 401 as ever for a wrong one', async () => {
-    const { slug } = await t.tenant();
-    const email = `${unique('ann')}@example.com`;
-    await t.user(slug, email);
+    const { slug, email } = await account(t, { prefix: 'ann' });
     const me = await t.login(email);
-    expect((await t.api('POST', '/api/v1/password/change', { currentPassword: STRONG, newPassword: STRONG2 }, { cookie: me.cookie, 'x-csrf-token': me.csrf, ...ORIGIN })).status).toBe(200);
+    expect((await t.api('POST', '/api/v1/password/change', { currentPassword: STRONG, newPassword: STRONG2 }, asSession(me))).status).toBe(200);
     await t.drain();
     const notice = await t.mail.waitFor((m) => m.subject === 'Your password was changed' && m.to.includes(email));
     const lockToken = /account\/lock\?token=([A-Za-z0-9_-]+)/.exec(notice.text)?.[1];
-    expect((await t.api('POST', '/account/lock', `token=${lockToken}`, { 'content-type': 'application/x-www-form-urlencoded', ...ORIGIN })).status).toBe(200);
+    expect((await postForm(t, '/account/lock', { token: lockToken! })).status).toBe(200);
 
     const right = await t.login(email, STRONG2);
     expect(right.status).toBe(403);

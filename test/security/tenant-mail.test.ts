@@ -1,12 +1,11 @@
 // Security review, issue 11, item 7: one tenant setting must not be able to stop that tenant's
 // mail unnoticed, and mail that can never go out must be visible (deliveries, /metrics, error log).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { enqueueMail } from '../../src/platform/mail/outbox.ts';
-import { startTestApp, unique, type TestApp } from '../helpers/app.ts';
+import { unique, useTestApp } from '../helpers/app.ts';
+import { account } from '../helpers/fixtures.ts';
 
-let t: TestApp;
-beforeAll(async () => { t = await startTestApp(); });
-afterAll(async () => { await t?.close(); });
+const t = useTestApp();
 
 const failedGauge = async () => {
   const text = (await t.op('GET', '/metrics')).raw;
@@ -41,9 +40,8 @@ describe('issue 11 item 7: a sender name stops a tenant\'s mail', () => {
   // retried for a day as if the server were briefly away: the deliveries view said "queued", no
   // metric moved and nothing was logged, so a tenant could lose its mail unnoticed.
   it('item 7 (permanent failure): a message the SMTP server refuses for good (550) fails at once, shows in deliveries and /metrics, and is logged at error level without the address', async () => {
-    const { slug } = await t.tenant();
-    const email = `${unique('refused')}@example.com`;
-    const user = await t.user(slug, email);
+    const user = await account(t, { prefix: 'refused' });
+    const { slug, email } = user;
     const before = await failedGauge();
     t.mail.setFailing(550);
     try {

@@ -1,26 +1,18 @@
 // SSO around the accounts: tenant settings, linked identities for operators and tenant admins,
 // forgot-password for Google-only accounts, and SSO-enforced tenants.
 import { describe, expect, it } from 'vitest';
-import { extractReset, STRONG, STRONG2, unique, type TestApp } from '../helpers/app.ts';
-import { ssoSignIn, ssoSuite, who } from './helpers.ts';
-import type { Idp } from './idp.ts';
+import { extractReset, STRONG, STRONG2, unique } from '../helpers/app.ts';
+import { asSession } from '../helpers/http.ts';
+import { person as personAt, ssoSignIn, ssoSuite, who } from './helpers.ts';
 
 const SLUGS = ['ops', 'tadmin', 'other', 'fallback', 'mixed', 'strict', 'settings'] as const;
 type Slug = (typeof SLUGS)[number];
 
-let t: TestApp;
-let idp: Idp;
-ssoSuite(SLUGS, (s) => ({ t, idp } = s));
+const { t, idp } = ssoSuite(SLUGS);
 
 const connection = () => ({ issuer: idp.issuer, clientId: idp.clientId, clientSecret: idp.clientSecret });
 
-async function person(slug: string, opts: { password?: string | null; role?: string } = {}) {
-  const email = `${unique('g')}@example.com`;
-  const user = await t.user(slug, email, { password: opts.password === undefined ? STRONG : opts.password, role: opts.role });
-  const sub = unique('sub');
-  idp.account({ sub, email, email_verified: true });
-  return { email, id: user.id, sub };
-}
+const person = (slug: string, opts: { password?: string | null; role?: string } = {}) => personAt(t, idp, slug, opts);
 
 const unknownForgot = (tenant?: string) => t.forgot(`${unique('nobody')}@example.com`, tenant);
 
@@ -117,9 +109,9 @@ describe('linked identities for operators and tenant admins', () => {
     const theirId = theirs.body.identities[0].id;
 
     expect((await t.api('DELETE', `/api/v1/admin/users/${member.id}/identities/${id}`, undefined, { cookie: s.cookie })).status).toBe(403);
-    expect((await t.api('DELETE', `/api/v1/admin/users/${stranger.id}/identities/${theirId}`, undefined, { cookie: s.cookie, 'x-csrf-token': s.csrf })).status).toBe(404);
-    expect((await t.api('DELETE', `/api/v1/admin/users/${member.id}/identities/${theirId}`, undefined, { cookie: s.cookie, 'x-csrf-token': s.csrf })).status).toBe(404);
-    expect((await t.api('DELETE', `/api/v1/admin/users/${member.id}/identities/${id}`, undefined, { cookie: s.cookie, 'x-csrf-token': s.csrf })).status).toBe(204);
+    expect((await t.api('DELETE', `/api/v1/admin/users/${stranger.id}/identities/${theirId}`, undefined, asSession(s))).status).toBe(404);
+    expect((await t.api('DELETE', `/api/v1/admin/users/${member.id}/identities/${theirId}`, undefined, asSession(s))).status).toBe(404);
+    expect((await t.api('DELETE', `/api/v1/admin/users/${member.id}/identities/${id}`, undefined, asSession(s))).status).toBe(204);
     const audit = await t.api('GET', `/api/v1/admin/audit?userId=${member.id}`, undefined, { cookie: s.cookie });
     expect(audit.body.events[0]).toMatchObject({ type: 'identity_unlinked', actor: { type: 'admin', id: admin.id } });
     expect((await t.op('GET', `/admin/v1/tenants/other/users/${stranger.id}`)).body.identities).toHaveLength(1);

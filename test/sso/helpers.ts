@@ -1,28 +1,30 @@
 // Driving the SSO flow without a browser: start at Keyturn, follow the IdP's redirects with a
 // cookie jar (the login interaction finishes by itself), come back to the callback with the state cookie.
-import { afterAll, beforeAll, expect } from 'vitest';
-import { startTestApp, type Res, type TestApp } from '../helpers/app.ts';
+import { expect } from 'vitest';
+import { unique, useStarted, useTestApp, type Res, type TestApp } from '../helpers/app.ts';
+import { account } from '../helpers/fixtures.ts';
+import { PUBLIC_URL as PUBLIC } from '../helpers/http.ts';
 import { startIdp, type Idp } from './idp.ts';
 
-export const PUBLIC = 'https://keyturn.test';
+export { PUBLIC };
 export const callbackUri = (slug: string) => `${PUBLIC}/t/${slug}/sso/callback`;
 
 /**
  * The hooks of an SSO test file: a Keyturn and an IdP whose client accepts the callback of each of
- * `slugs`, handed to `ready` before the tests and stopped after them.
+ * `slugs`, started before the tests and stopped after them.
  */
-export function ssoSuite(slugs: readonly string[], ready: (s: { t: TestApp; idp: Idp }) => void): void {
-  let t: TestApp | undefined;
-  let idp: Idp | undefined;
-  beforeAll(async () => {
-    t = await startTestApp();
-    idp = await startIdp({ redirectUris: slugs.map(callbackUri) });
-    ready({ t, idp });
-  });
-  afterAll(async () => {
-    await idp?.stop();
-    await t?.close();
-  });
+export function ssoSuite(slugs: readonly string[]): { t: TestApp; idp: Idp } {
+  const t = useTestApp();
+  const idp = useStarted('the IdP', () => startIdp({ redirectUris: slugs.map(callbackUri) }), (i) => i.stop());
+  return { t, idp };
+}
+
+/** A Keyturn user of tenant `slug` and the account at `idp` that says the same (verified) email. */
+export async function person(t: TestApp, idp: Idp, slug: string, opts: { password?: string | null; role?: string; hd?: string; verified?: boolean } = {}) {
+  const { email, id } = await account(t, { prefix: 'g', slug, password: opts.password, role: opts.role });
+  const sub = unique('sub');
+  idp.account({ sub, email, email_verified: opts.verified ?? true, ...(opts.hd ? { hd: opts.hd } : {}) });
+  return { email, id, sub };
 }
 
 export function setCookies(res: Res): Map<string, { value: string; attrs: string }> {
@@ -49,6 +51,14 @@ export async function begin(t: TestApp, slug: string, query = '') {
 export async function finish(t: TestApp, callbackUrl: string, state: string | undefined): Promise<Res> {
   const u = new URL(callbackUrl);
   return t.api('GET', `${u.pathname}${u.search}`, undefined, state ? { cookie: `keyturn_sso=${state}` } : {});
+}
+
+/** Started at Keyturn as `sub`, through the IdP and back to the callback URL — not followed yet. */
+export async function atCallback(t: TestApp, idp: Idp, slug: string, sub: string | undefined) {
+  idp.nextLogin = sub;
+  const b = await begin(t, slug);
+  const callback = await idp.authorize(b.location, PUBLIC);
+  return { ...b, callback };
 }
 
 /** The whole round trip for the IdP account `sub`; returns the callback's answer and the session cookie. */

@@ -1,9 +1,11 @@
 import { isNull } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { ssoFailureCounts } from '../../src/features/sso/metrics.ts';
 import { ssoStates } from '../../src/platform/schema.ts';
-import { STRONG, STRONG2, unique, type TestApp } from '../helpers/app.ts';
-import { begin, callbackUri, expectRefused, finish, lastSsoLog, PUBLIC, setCookies, ssoSignIn, ssoSuite, who } from './helpers.ts';
+import { STRONG2, unique } from '../helpers/app.ts';
+import { asSession } from '../helpers/http.ts';
+import {
+  atCallback, begin, callbackUri, expectRefused, finish, lastSsoLog, person as personAt, PUBLIC, setCookies, ssoSignIn, ssoSuite, who,
+} from './helpers.ts';
 import { startIdp, type Idp } from './idp.ts';
 
 // Each tenant of this file has a fixed slug so the IdP's client can list its redirect URI.
@@ -11,22 +13,14 @@ const SLUGS = ['acme', 'ret', 'pkce', 'subj', 'unv', 'hd', 'nolink', 'replay', '
   'reset', 'off', 'down', 'logs', 'ui'] as const;
 type Slug = (typeof SLUGS)[number];
 
-let t: TestApp;
-let idp: Idp;
-ssoSuite(SLUGS, (s) => ({ t, idp } = s));
+const { t, idp } = ssoSuite(SLUGS);
 
 async function ssoTenant(slug: Slug, extra: Record<string, unknown> = {}, on: Idp = idp) {
   return t.tenant(slug, { google: { issuer: on.issuer, clientId: on.clientId, clientSecret: on.clientSecret }, ...extra });
 }
 
 /** A Keyturn user and the IdP account that says the same (verified) email. */
-async function person(slug: string, opts: { password?: string | null; hd?: string; verified?: boolean } = {}) {
-  const email = `${unique('g')}@example.com`;
-  const user = await t.user(slug, email, { password: opts.password === undefined ? STRONG : opts.password });
-  const sub = unique('sub');
-  idp.account({ sub, email, email_verified: opts.verified ?? true, ...(opts.hd ? { hd: opts.hd } : {}) });
-  return { email, id: user.id, sub };
-}
+const person = (slug: string, opts: { hd?: string; verified?: boolean } = {}) => personAt(t, idp, slug, opts);
 
 describe('Google sign-in (OpenID Connect)', () => {
   it('signs an existing user in by verified email, links the subject, and the session says authMethod google', async () => {
@@ -164,9 +158,7 @@ describe('Google sign-in (OpenID Connect)', () => {
   it('a callback without the state cookie of the browser that started it is refused (login CSRF)', async () => {
     await ssoTenant('csrf');
     const p = await person('csrf');
-    idp.nextLogin = p.sub;
-    const attacker = await begin(t, 'csrf');
-    const callback = await idp.authorize(attacker.location, PUBLIC);
+    const { callback, ...attacker } = await atCallback(t, idp, 'csrf', p.sub);
     expectRefused(await finish(t, callback, undefined), 'csrf', 'invalid_state');
     expect(lastSsoLog(t).detail).toBe('no state cookie');
     const victim = await begin(t, 'csrf');
@@ -180,9 +172,7 @@ describe('Google sign-in (OpenID Connect)', () => {
   it('an ID token whose nonce does not match the stored one is refused', async () => {
     await ssoTenant('nonce');
     const p = await person('nonce');
-    idp.nextLogin = p.sub;
-    const b = await begin(t, 'nonce');
-    const callback = await idp.authorize(b.location, PUBLIC);
+    const { callback, ...b } = await atCallback(t, idp, 'nonce', p.sub);
     await t.app.ctx.db.update(ssoStates).set({ nonce: 'tampered-nonce-value' }).where(isNull(ssoStates.usedAt));
     expectRefused(await finish(t, callback, b.state), 'nonce', 'invalid_state');
     expect(lastSsoLog(t).detail).toBe('ID token nonce does not match');
@@ -191,9 +181,7 @@ describe('Google sign-in (OpenID Connect)', () => {
   it('a sign-in finished after the state expired (10 minutes) is refused', async () => {
     await ssoTenant('late');
     const p = await person('late');
-    idp.nextLogin = p.sub;
-    const b = await begin(t, 'late');
-    const callback = await idp.authorize(b.location, PUBLIC);
+    const { callback, ...b } = await atCallback(t, idp, 'late', p.sub);
     t.clock.advance(11 * 60_000);
     expectRefused(await finish(t, callback, b.state), 'late', 'invalid_state');
     expect(lastSsoLog(t).detail).toBe('state unknown, expired or already used');
@@ -221,7 +209,7 @@ describe('Google sign-in (OpenID Connect)', () => {
 
     // A password change made from the password session also ends the Google one.
     const pw = await t.login(p.email, STRONG2);
-    const changed = await t.api('POST', '/api/v1/password/change', { currentPassword: STRONG2, newPassword: 'Bright-Canyon-19$' }, { cookie: pw.cookie, 'x-csrf-token': pw.csrf });
+    const changed = await t.api('POST', '/api/v1/password/change', { currentPassword: STRONG2, newPassword: 'Bright-Canyon-19$' }, asSession(pw));
     expect(changed.status).toBe(200);
     expect((await who(t, again.session)).status).toBe(401);
     expect((await who(t, pw.cookie)).status).toBe(200);
@@ -242,12 +230,11 @@ describe('Google sign-in (OpenID Connect)', () => {
     await t.user('down', email);
     const sub = unique('sub');
     down.account({ sub, email, email_verified: true });
-    const before = ssoFailureCounts().unavailable ?? 0;
+    const unavailable = () => t.app.ctx.tallies.ssoFailures.read().find((c) => c.labels.reason === 'unavailable')?.n ?? 0;
+    const before = unavailable();
 
     // The IdP goes away between the redirect to it and the way back.
-    down.nextLogin = sub;
-    const b = await begin(t, 'down');
-    const callback = await down.authorize(b.location, PUBLIC);
+    const { callback, ...b } = await atCallback(t, down, 'down', sub);
     await down.stop();
     const logsBefore = t.logs.length;
     // A new start finds out at once (it discovers afresh) instead of sending the browser to a dead IdP.
@@ -259,7 +246,7 @@ describe('Google sign-in (OpenID Connect)', () => {
     expect(lastSsoLog(t)).toMatchObject({ detail: 'code exchange failed', error: { name: 'TypeError', message: 'fetch failed' } });
     expect(late.raw).not.toMatch(/at .*\.ts:\d+/);
 
-    expect(ssoFailureCounts().unavailable).toBe(before + 2);
+    expect(unavailable()).toBe(before + 2);
     const lines = t.logs.slice(logsBefore).join('\n');
     expect(lines).toContain('sso sign-in failed');
     expect(lines).toContain('"reason":"unavailable"');
