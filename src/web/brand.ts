@@ -15,7 +15,7 @@ export function brandFor(tenant: Tenant | undefined): { context?: string; brand?
   return { context: b.name, brand: { slug: tenant.slug, colour: b.colour !== null, logoUrl: b.logoUrl } };
 }
 
-export async function brandRoutes(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
+export async function brandRoutes(app: FastifyInstance, { ctx }: { ctx: Pick<Ctx, 'db'> }) {
   app.get<{ Params: { slug: string } }>('/t/:slug/brand.css', async (request, reply) => {
     const tenant = await tenantBySlug(ctx.db, request.params.slug);
     const colour = tenant ? brandOf(tenant).colour : null;

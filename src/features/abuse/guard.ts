@@ -42,7 +42,7 @@ function standing(ctx: Ctx, counters: Counter[], counts: Count[]): { captcha: bo
  * The ceiling below which a request needs nothing but counting: its budget (hard counters) and,
  * when a captcha is configured, its captcha threshold.
  */
-function ceilingOf(ctx: Ctx, c: Counter): number {
+function ceilingOf(ctx: Pick<Ctx, 'captcha' | 'limits'>, c: Counter): number {
   const rule = ctx.limits.rule(c.name);
   const points = c.hard === false ? null : rule.points;
   const after = ctx.captcha.provider === 'off' ? null : rule.captchaAfter;
@@ -55,7 +55,7 @@ function ceilingOf(ctx: Ctx, c: Counter): number {
  * instead of locking everybody out). Never sends the client back to the form in a silent loop:
  * a provider outage is either accepted (stricter) or a clear 503 (block).
  */
-async function passCaptcha(ctx: Ctx, required: boolean, answer: string | undefined, ip: string): Promise<number> {
+async function passCaptcha(ctx: Pick<Ctx, 'captcha' | 'config' | 'log'>, required: boolean, answer: string | undefined, ip: string): Promise<number> {
   if (!required || ctx.captcha.provider === 'off') return 1;
   const outcome = await ctx.captcha.verify(answer, ip);
   if (outcome === 'ok') return 1;
@@ -154,7 +154,7 @@ export async function guardLogin(ctx: Ctx, a: Attempt): Promise<LoginGuard> {
  * After a completed reset (or change) the owner has proved control of the address: the account's
  * login counters and this client's delay are cleared. An attacker's own account+IP budget stays.
  */
-export async function clearLoginThrottles(ctx: Ctx, emails: string[], ip?: string): Promise<void> {
+export async function clearLoginThrottles(ctx: Pick<Ctx, 'limits' | 'secrets'>, emails: string[], ip?: string): Promise<void> {
   const keys = new LimitKeys(ctx.secrets);
   await Promise.all([...new Set(emails)].flatMap((email) => {
     const account = ctx.limits.clear('loginFailuresPerAccount', keys.account(email));

@@ -40,7 +40,7 @@ export async function sendUnlockEmail(ctx: Ctx, email: string, ip: string, lifet
 }
 
 /** The canonical address an unused, unexpired unlock link is for; spends it (single use). */
-export async function redeemUnlock(ctx: Ctx, token: string): Promise<string | null> {
+export async function redeemUnlock(ctx: Pick<Ctx, 'clock' | 'db' | 'secrets'>, token: string): Promise<string | null> {
   const now = ctx.clock.now();
   // Single use: only an unused, unexpired link matches; a row count of 0 means refused.
   const [row] = await ctx.db

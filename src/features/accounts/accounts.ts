@@ -63,7 +63,7 @@ export async function createUser(
   });
 }
 
-export async function getUser(ctx: Ctx, tenant: Tenant, id: string): Promise<User> {
+export async function getUser(ctx: Pick<Ctx, 'db'>, tenant: Tenant, id: string): Promise<User> {
   // Every query carries the tenant id: another tenant's user ids answer 404.
   if (!UUID.test(id)) throw notFound('No such user.');
   const row = await userById(ctx.db, tenant.id, id);
@@ -71,7 +71,7 @@ export async function getUser(ctx: Ctx, tenant: Tenant, id: string): Promise<Use
   return row;
 }
 
-export async function findUserByEmail(ctx: Ctx, tenant: Tenant, email: string): Promise<User | undefined> {
+export async function findUserByEmail(ctx: Pick<Ctx, 'db'>, tenant: Tenant, email: string): Promise<User | undefined> {
   return userByEmail(ctx.db, tenant.id, canonicalEmail(email));
 }
 
@@ -90,7 +90,7 @@ export async function listUsers(ctx: Ctx, tenant: Tenant, opts: ListOptions) {
 }
 
 /** The addresses of these users of this tenant (ids of other tenants, or not ids at all, are left out). */
-export async function emailsById(ctx: Ctx, tenant: Tenant, ids: (string | null | undefined)[]): Promise<Map<string, string>> {
+export async function emailsById(ctx: Pick<Ctx, 'db'>, tenant: Tenant, ids: (string | null | undefined)[]): Promise<Map<string, string>> {
   const wanted = [...new Set(ids.filter((x): x is string => !!x && UUID.test(x)))];
   if (wanted.length === 0) return new Map();
   return emailsOfUsers(ctx.db, tenant.id, wanted);
@@ -210,7 +210,7 @@ export interface ImportResult { created: number; skipped: ImportProblem[]; }
  * first, then the valid rows are created in one transaction, and the others skipped with a
  * reason. With `allOrNothing`, one problem row means nothing is created (422 listing them all).
  */
-export async function importUsers(ctx: Ctx, tenant: Tenant, rows: ImportRow[], actor: Actor, opts: { allOrNothing?: boolean } = {}): Promise<ImportResult> {
+export async function importUsers(ctx: Pick<Ctx, 'clock' | 'db'>, tenant: Tenant, rows: ImportRow[], actor: Actor, opts: { allOrNothing?: boolean } = {}): Promise<ImportResult> {
   const skipped: ImportResult['skipped'] = [];
   const seen = new Set<string>();
   const valid: { row: number; email: string; canonical: string; name: string; role: Role }[] = [];

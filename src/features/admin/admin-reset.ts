@@ -26,10 +26,10 @@ function refuseUnusable(user: User, tenant: Tenant): void {
  * What an admin makes for one user is limited: emails (adminResendPerUser: each supersedes the last,
  * so a burst only fills the user's inbox) and links to copy (adminLinksPerUser), each its own budget.
  */
-const countEmail = (ctx: Ctx, user: User) => ctx.limits.consume('adminResendPerUser', new LimitKeys(ctx.secrets).user(user.id));
-const countLink = (ctx: Ctx, user: User) => ctx.limits.consume('adminLinksPerUser', new LimitKeys(ctx.secrets).user(user.id));
+const countEmail = (ctx: Pick<Ctx, 'limits' | 'secrets'>, user: User) => ctx.limits.consume('adminResendPerUser', new LimitKeys(ctx.secrets).user(user.id));
+const countLink = (ctx: Pick<Ctx, 'limits' | 'secrets'>, user: User) => ctx.limits.consume('adminLinksPerUser', new LimitKeys(ctx.secrets).user(user.id));
 
-const welcome = (ctx: Ctx, tenant: Tenant) => (p: ResetMailInput) => welcomeEmail({ ...p, signInUrl: tenantLoginUrl(ctx.config.publicUrl, tenant) });
+const welcome = (ctx: Pick<Ctx, 'config'>, tenant: Tenant) => (p: ResetMailInput) => welcomeEmail({ ...p, signInUrl: tenantLoginUrl(ctx.config.publicUrl, tenant) });
 
 export async function adminReset(
   ctx: Ctx, tenant: Tenant, userId: string,

@@ -16,7 +16,7 @@ const PolicyView = z.object({
   minLength: z.number().int(), maxLength: z.number().int(),
 });
 
-export async function passwordPolicyRoutes(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
+export async function passwordPolicyRoutes(app: FastifyInstance, { ctx }: { ctx: Pick<Ctx, 'db'> }) {
   app.get('/api/v1/password/policy', doc({
     summary: 'The password rules of a tenant (or the defaults)', tags: ['password policy'], auth: 'none', query: PolicyQuery,
     responses: { 200: { description: 'The rules, for a live checklist.', schema: PolicyView }, ...common.invalid, ...common.notFound },

@@ -52,7 +52,7 @@ export async function requestReset(ctx: Ctx, input: { email: string; tenant?: st
 }
 
 /** Requests within this window after a self-service email are coalesced into it (forgotEmailCooldown; "off" = none). */
-function sinceCooldown(ctx: Ctx): Date | null {
+function sinceCooldown(ctx: Pick<Ctx, 'clock' | 'limits'>): Date | null {
   const rule = ctx.limits.rule('forgotEmailCooldown');
   return rule.points === null ? null : new Date(ctx.clock.now().getTime() - rule.windowMs);
 }

@@ -59,7 +59,7 @@ export async function requireAdmin(ctx: Ctx, request: FastifyRequest): Promise<S
   return s;
 }
 
-export function setSessionCookie(ctx: Ctx, reply: FastifyReply, token: string, expiresAt: Date): void {
+export function setSessionCookie(ctx: Pick<Ctx, 'config'>, reply: FastifyReply, token: string, expiresAt: Date): void {
   reply.setCookie(SESSION_COOKIE, token, {
     path: '/',
     httpOnly: true,
@@ -69,6 +69,6 @@ export function setSessionCookie(ctx: Ctx, reply: FastifyReply, token: string, e
   });
 }
 
-export function clearSessionCookie(ctx: Ctx, reply: FastifyReply): void {
+export function clearSessionCookie(ctx: Pick<Ctx, 'config'>, reply: FastifyReply): void {
   reply.clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'lax', secure: ctx.config.publicUrl.startsWith('https:') });
 }

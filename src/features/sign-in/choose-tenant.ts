@@ -19,7 +19,7 @@ import { completeSignIn, type SignedIn } from './signed-in.ts';
 export const TICKET_TTL_MS = 5 * 60_000;
 
 /** A new ticket for the accounts whose password was just verified. */
-export async function issueTicket(ctx: Ctx, email: string, userIds: string[]): Promise<string> {
+export async function issueTicket(ctx: Pick<Ctx, 'clock' | 'db' | 'secrets'>, email: string, userIds: string[]): Promise<string> {
   const ticket = randomToken();
   await ctx.db.insert(loginTickets).values({
     ticketHash: ctx.secrets.hash('login-ticket', ticket),

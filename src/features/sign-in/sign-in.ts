@@ -61,7 +61,7 @@ export async function signIn(ctx: Ctx, input: SignInInput): Promise<SignInResult
   return completeSignIn(ctx, matches[0]!, { email, ip: input.ip, userAgent: input.userAgent, device: input.device }, { method: 'password' });
 }
 
-export async function signOut(ctx: Ctx, s: SessionInfo, ip: string): Promise<void> {
+export async function signOut(ctx: Pick<Ctx, 'clock' | 'db' | 'sessions'>, s: SessionInfo, ip: string): Promise<void> {
   await ctx.db.transaction(async (tx) => {
     const now = ctx.clock.now();
     await ctx.sessions.end(tx, s);

@@ -16,7 +16,7 @@ export interface SignedIn {
 
 export interface Client { email: string; ip: string; userAgent?: string; device?: string; }
 
-export async function completeSignIn(ctx: Ctx, { user: u, tenant: t }: Account, client: Client, auditData: Record<string, unknown>): Promise<SignedIn> {
+export async function completeSignIn(ctx: Pick<Ctx, 'clock' | 'db' | 'secrets' | 'sessions'>, { user: u, tenant: t }: Account, client: Client, auditData: Record<string, unknown>): Promise<SignedIn> {
   // Only someone who proved the password learns that it expired (tenants that set a maximum age).
   const maxAgeDays = passwordAgeLimit(t);
   if (maxAgeDays !== null && (u.passwordChangedAt ?? u.createdAt).getTime() < ctx.clock.now().getTime() - maxAgeDays * 86_400_000) {

@@ -32,7 +32,7 @@ const STATE_TTL_MS = 10 * 60_000;
 const SCOPE = 'openid email profile';
 
 export const callbackPath = (tenant: Pick<Tenant, 'slug'>) => `/t/${tenant.slug}/sso/callback`;
-export const redirectUri = (ctx: Ctx, tenant: Pick<Tenant, 'slug'>) => `${ctx.config.publicUrl}${callbackPath(tenant)}`;
+export const redirectUri = (ctx: Pick<Ctx, 'config'>, tenant: Pick<Tenant, 'slug'>) => `${ctx.config.publicUrl}${callbackPath(tenant)}`;
 const stateHash = (ctx: Ctx, state: string) => ctx.secrets.hash('sso-state', state);
 
 /** Only a path on this origin; anything else (other hosts, `//x`, `/\x`, schemes) becomes `/`. */

@@ -6,7 +6,7 @@ import { getUser } from '../accounts/accounts.ts';
 import type { Tenant } from '../tenants/store.ts';
 import { deleteIdentity, identitiesOfUser, identityView } from './store.ts';
 
-export async function linkedIdentities(ctx: Ctx, tenant: Tenant, userId: string) {
+export async function linkedIdentities(ctx: Pick<Ctx, 'db'>, tenant: Tenant, userId: string) {
   return (await identitiesOfUser(ctx.db, tenant.id, userId)).map(identityView);
 }
 

@@ -16,7 +16,7 @@ export interface TenantInput {
   google?: { issuer: string; clientId: string; clientSecret: string; hostedDomain?: string };
 }
 
-export async function createTenant(ctx: Ctx, input: TenantInput, actor: Actor): Promise<Tenant> {
+export async function createTenant(ctx: Pick<Ctx, 'clock' | 'db'>, input: TenantInput, actor: Actor): Promise<Tenant> {
   if (!SLUG.test(input.slug)) throw invalidRequest('slug: use lower-case letters, digits and dashes (at most 63).', { field: 'slug' });
   // A connection given without login methods turns Google sign-in on beside passwords.
   const loginMethods = input.loginMethods ?? (input.google ? ['password', 'google'] : ['password']);
@@ -53,7 +53,7 @@ export interface TenantPatch extends SettingsPatchInput {
  * Settings of a tenant (operator API): name, login methods, password policy, Google connection,
  * reset lifetimes, sender, branding. Audited with the names of what changed, never the client secret.
  */
-export async function updateTenant(ctx: Ctx, tenant: Tenant, patch: TenantPatch, actor: Actor): Promise<Tenant> {
+export async function updateTenant(ctx: Pick<Ctx, 'clock' | 'config' | 'db' | 'sessions'>, tenant: Tenant, patch: TenantPatch, actor: Actor): Promise<Tenant> {
   const google = patch.google === undefined ? storedConnection(tenant) : mergeConnection(storedConnection(tenant), patch.google);
   const loginMethods = patch.loginMethods ?? tenant.loginMethods;
   checkLoginMethods(loginMethods, google);

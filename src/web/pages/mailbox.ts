@@ -25,7 +25,7 @@ function withTopTarget(mailHtml: string): string {
   return /<head[^>]*>/i.test(mailHtml) ? mailHtml.replace(/<head[^>]*>/i, (h) => h + base) : base + mailHtml;
 }
 
-export async function mailboxPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
+export async function mailboxPages(app: FastifyInstance, { ctx }: { ctx: Pick<Ctx, 'clock' | 'config' | 'transport'> }) {
   const box = ctx.transport;
   if (!(box instanceof DevMailbox) || ctx.config.env === 'production') return;
 

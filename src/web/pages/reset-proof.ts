@@ -16,7 +16,7 @@ const TOKEN = /^[A-Za-z0-9_-]{20,100}$/;
 /** A token of the right shape (the lookup decides whether it is real). */
 export const plausibleToken = (token: string) => TOKEN.test(token);
 
-const options = (ctx: Ctx) => ({
+const options = (ctx: Pick<Ctx, 'config'>) => ({
   path: PATH,
   httpOnly: true,
   sameSite: 'strict' as const,
