@@ -14,7 +14,7 @@ import { allowsPassword } from '../tenants/store.ts';
 import { mailBrandOf, senderOf } from '../tenants/settings.ts';
 
 /** Emails the owner(s) of the address, if it has usable accounts; nothing for an unknown address. */
-export async function sendUnlockEmail(ctx: Ctx, email: string, ip: string, lifetimeMs: number): Promise<void> {
+export async function sendUnlockEmail(ctx: Pick<Ctx, 'clock' | 'config' | 'db' | 'secrets' | 'worker'>, email: string, ip: string, lifetimeMs: number): Promise<void> {
   await ctx.db.transaction(async (tx) => {
     const accounts = (await accountsByEmail(tx, email)).filter((a) => !a.user.disabledAt && !a.user.lockedAt && allowsPassword(a.tenant));
     const first = accounts[0];

@@ -43,7 +43,7 @@ function emailOrThrow(input: string): string {
  * is queued there), so a user is never created without what the caller asked to go with it.
  */
 export async function createUser(
-  ctx: Ctx, tenant: Tenant, input: { email: string; name?: string; password?: string; role?: Role }, actor: Actor,
+  ctx: Pick<Ctx, 'clock' | 'db' | 'hasher' | 'strength'>, tenant: Tenant, input: { email: string; name?: string; password?: string; role?: Role }, actor: Actor,
   alsoInTx?: (tx: Db, user: User) => Promise<void>,
 ): Promise<User> {
   const email = emailOrThrow(input.email);
@@ -82,7 +82,7 @@ export interface ListOptions extends UserFilter { limit?: number; }
  * page and the thousandth cost the same. A search (ILIKE '%q%') cannot use the index, so it scans
  * the tenant's rows in index order and stops at the page size.
  */
-export async function listUsers(ctx: Ctx, tenant: Tenant, opts: ListOptions) {
+export async function listUsers(ctx: Pick<Ctx, 'clock' | 'db'>, tenant: Tenant, opts: ListOptions) {
   const limit = Math.min(Math.max(opts.limit ?? 50, 1), 200);
   const rows = await usersPage(ctx.db, tenant.id, opts, limit + 1);
   const page = rows.slice(0, limit);
@@ -109,7 +109,7 @@ export type UserDetails = ReturnType<typeof userView> & {
  * them (the newest live token covering this tenant and their address; who made it). Two queries
  * per page, whatever its size, plus one for the names of the admins who made those links.
  */
-export async function detailedViews(ctx: Ctx, tenant: Tenant, rows: User[]): Promise<UserDetails[]> {
+export async function detailedViews(ctx: Pick<Ctx, 'clock' | 'db'>, tenant: Tenant, rows: User[]): Promise<UserDetails[]> {
   const linked = await usersWithIdentity(ctx.db, tenant.id, rows.map((u) => u.id));
   const tokens = new Map((await liveTokensOf(ctx.db, tenant.id, rows.map((u) => u.emailCanonical), ctx.clock.now())).map((t) => [t.emailCanonical, t]));
   const admins = await emailsById(ctx, tenant, [...tokens.values()].map((t) => /^admin:(.+)$/.exec(t.createdBy ?? '')?.[1]));
@@ -136,7 +136,7 @@ export async function detailedViews(ctx: Ctx, tenant: Tenant, rows: User[]): Pro
 export interface UserPatch { disabled?: boolean; locked?: boolean; role?: Role; name?: string; email?: string; }
 
 /** One transaction: the change, what it implies (revoked sessions and links), and its audit lines. */
-export async function updateUser(ctx: Ctx, tenant: Tenant, id: string, patch: UserPatch, actor: Actor): Promise<User> {
+export async function updateUser(ctx: Pick<Ctx, 'clock' | 'db' | 'sessions'>, tenant: Tenant, id: string, patch: UserPatch, actor: Actor): Promise<User> {
   const before = await getUser(ctx, tenant, id);
   // An admin cannot shut themselves out (and perhaps the whole tenant with them).
   if (actor.type === 'admin' && actor.id === id) {
@@ -191,7 +191,7 @@ export async function updateUser(ctx: Ctx, tenant: Tenant, id: string, patch: Us
 }
 
 /** Sign a user out everywhere (admin action). */
-export async function signOutEverywhere(ctx: Ctx, tenant: Tenant, id: string, actor: Actor): Promise<number> {
+export async function signOutEverywhere(ctx: Pick<Ctx, 'clock' | 'db' | 'sessions'>, tenant: Tenant, id: string, actor: Actor): Promise<number> {
   await getUser(ctx, tenant, id);
   return ctx.db.transaction(async (tx) => {
     const now = ctx.clock.now();

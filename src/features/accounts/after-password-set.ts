@@ -82,6 +82,6 @@ export async function runAfterPasswordSet(deps: PasswordSetDeps, tx: Db, event: 
  * After the transaction: the owner proved control, so the address's login counters (and the delay
  * of the client that did it) are cleared. Nothing else changes: a disabled account stays disabled.
  */
-export async function clearThrottles(ctx: Ctx, accounts: Account[], ip?: string): Promise<void> {
+export async function clearThrottles(ctx: Pick<Ctx, 'limits' | 'secrets'>, accounts: Account[], ip?: string): Promise<void> {
   await clearLoginThrottles(ctx, accounts.map((a) => a.user.emailCanonical), ip);
 }

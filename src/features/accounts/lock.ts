@@ -12,7 +12,7 @@ import { mailBrandOf, senderOf } from '../tenants/settings.ts';
 import { accountById, lockUser } from './store.ts';
 
 /** Locks the account of an unused, unexpired lock link; false when the link no longer works. */
-export async function lockAccount(ctx: Ctx, token: string, ip: string): Promise<boolean> {
+export async function lockAccount(ctx: Pick<Ctx, 'clock' | 'config' | 'db' | 'secrets' | 'sessions'>, token: string, ip: string): Promise<boolean> {
   const now = ctx.clock.now();
   return ctx.db.transaction(async (tx) => {
     // Single use: only an unused, unexpired link matches.

@@ -14,7 +14,7 @@ export const policyOf = (tenant: Pick<Tenant, 'passwordPolicy'>) =>
  * existing account), also `not_reused`: not one of the tenant's last N passwords of that account.
  */
 export async function enforcePolicy(
-  ctx: Ctx, password: string,
+  ctx: Pick<Ctx, 'db' | 'hasher' | 'strength'>, password: string,
   accounts: { tenant: Pick<Tenant, 'passwordPolicy'>; email: string; user?: { id: string; passwordHash: string | null } }[],
 ): Promise<void> {
   const strength = await ctx.strength();

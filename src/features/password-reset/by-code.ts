@@ -9,9 +9,9 @@ import { countWrongCode, tokenByEmailAndCode, type ResetToken } from './store.ts
 
 export const MAX_CODE_ATTEMPTS = 5;
 
-export const codeHash = (ctx: Ctx, email: string, code: string) => ctx.secrets.hash('reset-code', `${email}\0${code}`);
+export const codeHash = (ctx: Pick<Ctx, 'secrets'>, email: string, code: string) => ctx.secrets.hash('reset-code', `${email}\0${code}`);
 
-export async function findByCode(ctx: Ctx, emailInput: string, codeInput: string): Promise<ResetToken> {
+export async function findByCode(ctx: Pick<Ctx, 'clock' | 'db' | 'secrets'>, emailInput: string, codeInput: string): Promise<ResetToken> {
   const email = canonicalEmail(emailInput);
   const code = normalizeCode(codeInput);
   const row = code ? await tokenByEmailAndCode(ctx.db, email, codeHash(ctx, email, code)) : undefined;

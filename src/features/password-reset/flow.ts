@@ -196,7 +196,7 @@ export function deadReason(t: ResetToken, now: Date): AppError | null {
  * Only proofs that find nothing count against the address (resetPerIp): a spent budget refuses
  * every proof from it, but a floor of people behind one address opening good links never spends it.
  */
-async function findToken(ctx: Ctx, proof: ResetProof, ip: string): Promise<ResetToken> {
+async function findToken(ctx: Pick<Ctx, 'clock' | 'db' | 'limits' | 'secrets'>, proof: ResetProof, ip: string): Promise<ResetToken> {
   const key = new LimitKeys(ctx.secrets).ip(ip);
   const points = ctx.limits.rule('resetPerIp').points;
   const [count] = await ctx.limits.counts([{ name: 'resetPerIp', key }]);

@@ -15,7 +15,7 @@ declare module 'fastify' {
   }
 }
 
-export const csrfTokenFor = (ctx: Ctx, s: SessionInfo) => ctx.secrets.hash('csrf', s.idHash);
+export const csrfTokenFor = (ctx: Pick<Ctx, 'secrets'>, s: SessionInfo) => ctx.secrets.hash('csrf', s.idHash);
 
 function bearerToken(request: FastifyRequest): string | undefined {
   const h = request.headers.authorization;
@@ -42,7 +42,7 @@ export const sessionsPlugin = fp(async (app: FastifyInstance, opts: { ctx: Ctx }
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** The session or 401; for a cookie session on a state-changing call, the CSRF token too. */
-export async function requireSession(ctx: Ctx, request: FastifyRequest): Promise<SessionInfo> {
+export async function requireSession(ctx: Pick<Ctx, 'secrets'>, request: FastifyRequest): Promise<SessionInfo> {
   const s = await request.session();
   if (!s) throw unauthenticated();
   if (s.via === 'cookie' && !SAFE.has(request.method)) {
@@ -53,7 +53,7 @@ export async function requireSession(ctx: Ctx, request: FastifyRequest): Promise
   return s;
 }
 
-export async function requireAdmin(ctx: Ctx, request: FastifyRequest): Promise<SessionInfo> {
+export async function requireAdmin(ctx: Pick<Ctx, 'secrets'>, request: FastifyRequest): Promise<SessionInfo> {
   const s = await requireSession(ctx, request);
   if (s.user.role !== 'admin') throw forbidden('Only administrators of this tenant can do this.');
   return s;

@@ -33,7 +33,7 @@ const SCOPE = 'openid email profile';
 
 export const callbackPath = (tenant: Pick<Tenant, 'slug'>) => `/t/${tenant.slug}/sso/callback`;
 export const redirectUri = (ctx: Pick<Ctx, 'config'>, tenant: Pick<Tenant, 'slug'>) => `${ctx.config.publicUrl}${callbackPath(tenant)}`;
-const stateHash = (ctx: Ctx, state: string) => ctx.secrets.hash('sso-state', state);
+const stateHash = (ctx: Pick<Ctx, 'secrets'>, state: string) => ctx.secrets.hash('sso-state', state);
 
 /** Only a path on this origin; anything else (other hosts, `//x`, `/\x`, schemes) becomes `/`. */
 export function safeReturnTo(publicUrl: string, raw: string | undefined): string {
@@ -140,7 +140,7 @@ const isActive = (u: User) => !u.disabledAt && !u.lockedAt;
  * Consumes the state, exchanges the code (PKCE, nonce), checks the claims, finds the account (by
  * subject once linked; by verified email on first use, then links), and opens a session.
  */
-export async function finishSignIn(ctx: Ctx, configs: OidcConfigs, tenant: Tenant, input: CallbackInput): Promise<SignedIn> {
+export async function finishSignIn(ctx: Pick<Ctx, 'clock' | 'config' | 'db' | 'secrets' | 'sessions'>, configs: OidcConfigs, tenant: Tenant, input: CallbackInput): Promise<SignedIn> {
   const conn = ssoConnection(tenant);
   if (!conn) throw new SsoRefused('unavailable', 'single sign-on is not configured for this tenant');
 

@@ -14,7 +14,7 @@ export async function linkedIdentities(ctx: Pick<Ctx, 'db'>, tenant: Tenant, use
  * Unlinks (audited). Sessions the identity started end with it; the next SSO sign-in links again
  * by verified email, which is how an admin moves an account to a new IdP identity.
  */
-export async function unlinkIdentity(ctx: Ctx, tenant: Tenant, userId: string, identityId: string, actor: Actor): Promise<void> {
+export async function unlinkIdentity(ctx: Pick<Ctx, 'clock' | 'db' | 'sessions'>, tenant: Tenant, userId: string, identityId: string, actor: Actor): Promise<void> {
   await getUser(ctx, tenant, userId); // another tenant's user answers 404
   if (!/^[0-9a-f-]{36}$/i.test(identityId)) throw notFound('No such linked identity.');
   await ctx.db.transaction(async (tx) => {

@@ -71,7 +71,7 @@ const userPagePath = (request: FastifyRequest) => `/admin/users/${(request.param
  * must carry the session's CSRF token (requireAdmin; a stale one is a 403 page); the session's
  * tenant gone → 404 page. Otherwise the request carries the admin (checkedAdmin).
  */
-function adminOnly(ctx: Ctx) {
+function adminOnly(ctx: Pick<Ctx, 'db' | 'secrets'>) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const s = await request.session();
     if (!s) {
@@ -101,7 +101,7 @@ function shell(request: FastifyRequest, reply: FastifyReply, current: 'users' | 
 }
 
 /** A user of this tenant, or a 404 page (another tenant's ids, malformed ids). */
-async function userOr404(ctx: Ctx, request: FastifyRequest, reply: FastifyReply, id: string): Promise<User | null> {
+async function userOr404(ctx: Pick<Ctx, 'db'>, request: FastifyRequest, reply: FastifyReply, id: string): Promise<User | null> {
   try {
     return await getUser(ctx, checkedAdmin(request).tenant, id);
   } catch (err) {
@@ -193,7 +193,7 @@ function usersRoutes(app: FastifyInstance, ctx: Ctx) {
 
 // ── one user: the page and its actions ───────────────────────────────────────────────────────────
 
-async function userPage(ctx: Ctx, request: FastifyRequest, reply: FastifyReply, user: User, extra: { error?: string; edit?: UserPageInput['edit'] } = {}, status = 200) {
+async function userPage(ctx: Pick<Ctx, 'clock' | 'config' | 'db'>, request: FastifyRequest, reply: FastifyReply, user: User, extra: { error?: string; edit?: UserPageInput['edit'] } = {}, status = 200) {
   const a = checkedAdmin(request);
   const m = messages(request);
   const [details] = await detailedViews(ctx, a.tenant, [user]);
@@ -208,7 +208,7 @@ async function userPage(ctx: Ctx, request: FastifyRequest, reply: FastifyReply, 
 }
 
 /** One action on one user: run it, then back to the user's page with a notice — or the page again with the reason. */
-function userAction(app: FastifyInstance, ctx: Ctx, path: string, run: (a: Admin, user: User, request: FastifyRequest, reply: FastifyReply) => Promise<Done | string>) {
+function userAction(app: FastifyInstance, ctx: Pick<Ctx, 'clock' | 'config' | 'db'>, path: string, run: (a: Admin, user: User, request: FastifyRequest, reply: FastifyReply) => Promise<Done | string>) {
   app.post<{ Params: { id: string; identityId?: string } }, FormAt>(`/admin/users/:id${path}`, formAt(userPagePath), async (request, reply) => {
     const a = checkedAdmin(request);
     const user = await userOr404(ctx, request, reply, request.params.id);
@@ -301,7 +301,7 @@ function resetRoutes(app: FastifyInstance, ctx: Ctx) {
 
 // ── audit ────────────────────────────────────────────────────────────────────────────────────────
 
-function auditRoutes(app: FastifyInstance, ctx: Ctx) {
+function auditRoutes(app: FastifyInstance, ctx: Pick<Ctx, 'clock' | 'db'>) {
   app.get('/admin/audit', async (request, reply) => {
     const a = checkedAdmin(request);
     const m = messages(request);

@@ -20,7 +20,7 @@ export interface OutcomeInput {
   byCode?: boolean;
 }
 
-export function outcomePage(ctx: Ctx, request: FastifyRequest, reply: FastifyReply, err: AppError, o: OutcomeInput = {}): FastifyReply {
+export function outcomePage(ctx: Pick<Ctx, 'clock' | 'config'>, request: FastifyRequest, reply: FastifyReply, err: AppError, o: OutcomeInput = {}): FastifyReply {
   const m = messages(request);
   const now = ctx.clock.now();
   const at = typeof err.extra.at === 'string' ? new Date(err.extra.at) : now;

@@ -23,7 +23,7 @@ const options = (ctx: Pick<Ctx, 'config'>) => ({
   secure: ctx.config.publicUrl.startsWith('https:'),
 });
 
-export function storeProof(ctx: Ctx, reply: FastifyReply, proof: ResetProof): void {
+export function storeProof(ctx: Pick<Ctx, 'config'>, reply: FastifyReply, proof: ResetProof): void {
   const value = 'token' in proof
     ? `t.${proof.token}`
     : `c.${Buffer.from(proof.email, 'utf8').toString('base64url')}.${proof.code.replace(/[^A-Za-z0-9]/g, '')}`;
@@ -44,7 +44,7 @@ export function readProof(request: FastifyRequest): ResetProof | null {
   return null;
 }
 
-export function clearProof(ctx: Ctx, reply: FastifyReply): void {
+export function clearProof(ctx: Pick<Ctx, 'config'>, reply: FastifyReply): void {
   reply.clearCookie(RESET_COOKIE, options(ctx));
 }
 
@@ -54,7 +54,7 @@ export function clearProof(ctx: Ctx, reply: FastifyReply): void {
 // "Open the link from your email" with a way back to the form the spent code was typed in.
 const DONE_COOKIE = 'keyturn_reset_done';
 
-export function markDone(ctx: Ctx, reply: FastifyReply, tenant: string | undefined): void {
+export function markDone(ctx: Pick<Ctx, 'config'>, reply: FastifyReply, tenant: string | undefined): void {
   reply.setCookie(DONE_COOKIE, tenant ?? '-', { ...options(ctx), maxAge: MAX_AGE_SECONDS });
 }
 

@@ -9,7 +9,7 @@ import { html } from '../html.ts';
 import { alert, form, linkButton, page, submit } from '../layout.ts';
 import { formField, messages, queryField, redirect, sendPage } from '../respond.ts';
 
-export async function unlockPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
+export async function unlockPages(app: FastifyInstance, { ctx }: { ctx: Pick<Ctx, 'clock' | 'config' | 'db' | 'secrets'> }) {
   app.get('/login/unlock', async (request, reply) => {
     const m = messages(request);
     const token = queryField(request, 'token');
