@@ -66,6 +66,18 @@ describe('issue 11 item 5: superseding is per account, admin links are limited, 
     expect(inspect.body).toMatchObject({ error: 'token_superseded', newer: 'email' });
   });
 
+  it('a link that expired before a newer one was made still says it expired, and when', async () => {
+    const good = await t.tenant(unique('good'));
+    const vera = `${unique('vera')}@example.com`;
+    await t.user(good.slug, vera);
+    const { token } = await t.resetMail(vera, good.slug);
+    const expiredAt = (await t.api('POST', '/api/v1/password/reset/inspect', { token }, ORIGIN)).body.expiresAt;
+    t.clock.advance(2 * 3_600_000);
+    await t.resetMail(vera, good.slug);
+    const inspect = await t.api('POST', '/api/v1/password/reset/inspect', { token }, ORIGIN);
+    expect(inspect.body).toMatchObject({ error: 'token_expired', at: expiredAt });
+  });
+
   it('admin-made links are rate-limited per user (429 + Retry-After)', async () => {
     // Attack: without a limit an admin (or a stolen admin session) churns links for an account
     // without bound, each one silently replacing the last.

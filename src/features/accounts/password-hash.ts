@@ -26,7 +26,7 @@ export function createPasswordHasher(params: { memoryCost: number; timeCost: num
   // How long one verification takes on this instance now (moving average of single verifications).
   let singleMs = 0;
   // Verifications that can run at once: libuv's pool (4 by default) on the cores there are.
-  const lanes = Math.max(1, Math.min(availableParallelism(), Number(process.env.UV_THREADPOOL_SIZE ?? 4)));
+  const lanes = Math.max(1, Math.min(availableParallelism(), Number(process.env.UV_THREADPOOL_SIZE) || 4));
 
   const verifyOne = async (stored: string | null, password: string): Promise<boolean> => {
     const target = stored ?? (await (dummy ??= hash('keyturn-dummy-password', options)));

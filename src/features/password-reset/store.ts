@@ -91,6 +91,8 @@ export async function supersedeTokens(tx: Db, email: string, tenantIds: string[]
     .where(and(
       eq(resetTokens.emailCanonical, email),
       sql`${resetTokens.tenantIds} <@ ${JSON.stringify(tenantIds)}::jsonb`,
+      // An expired link stays "expired" (with when it expired), not "superseded" by a later one.
+      gt(resetTokens.expiresAt, at),
       isNull(resetTokens.usedAt), isNull(resetTokens.supersededAt), isNull(resetTokens.revokedAt),
     ));
 }
