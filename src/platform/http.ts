@@ -137,33 +137,29 @@ export function installErrorHandling(app: FastifyInstance): void {
   app.addHook('onError', async (request, _reply, error) => {
     if (error.statusCode === 413 && !request.raw.complete && !request.raw.destroyed) await drainBody(request.raw);
   });
+  // Every answer of the handler is an AppError in the contract's shape.
+  const send = (reply: FastifyReply, e: AppError) => {
+    reply.errorCode = e.code;
+    for (const [k, v] of Object.entries(e.headers)) reply.header(k, v);
+    return reply.status(e.status).send({ error: e.code, message: e.message, ...e.extra });
+  };
   app.setErrorHandler((err: FastifyError | AppError, request, reply) => {
-    if (err instanceof AppError) {
-      reply.errorCode = err.code;
-      for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);
-      return reply.status(err.status).send({ error: err.code, message: err.message, ...err.extra });
-    }
+    if (err instanceof AppError) return send(reply, err);
     const status = (err as FastifyError).statusCode;
     if (status && status >= 400 && status < 500) {
-      const e =
+      return send(reply,
         status === 413 ? payloadTooLarge()
         : status === 415 ? unsupportedMediaType()
         : malformedRequest(status, (err as FastifyError).code === 'FST_ERR_CTP_INVALID_JSON_BODY' || /JSON/.test(err.message)
           ? 'The request body is not valid JSON.'
-          : 'The request is not valid.');
-      reply.errorCode = e.code;
-      return reply.status(e.status).send({ error: e.code, message: e.message });
+          : 'The request is not valid.'));
     }
     if (isDatabaseDown(err)) {
       request.log.error({ err: safeError(err) }, 'database unavailable');
-      const e = unavailable();
-      reply.errorCode = e.code;
-      return reply.status(e.status).header('retry-after', '5').send({ error: e.code, message: e.message });
+      return send(reply.header('retry-after', '5'), unavailable());
     }
     request.log.error({ err: safeError(err) }, 'unhandled error');
-    const e = internal();
-    reply.errorCode = e.code;
-    return reply.status(e.status).send({ error: e.code, message: e.message });
+    return send(reply, internal());
   });
   app.setNotFoundHandler((_request, reply) => {
     const e = notFound('There is nothing at this address.');
