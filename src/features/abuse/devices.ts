@@ -8,6 +8,7 @@
 // address under the server secret, so an entry is worth nothing for another address and cannot be
 // forged; no address is in the cookie.
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Ctx } from '../../context.ts';
 import { randomToken, Secrets } from '../../platform/crypto.ts';
 
 export const DEVICE_COOKIE = 'keyturn_device';
@@ -46,8 +47,8 @@ export class Devices {
 
 export const deviceCookieOf = (request: FastifyRequest): string | undefined => request.cookies[DEVICE_COOKIE];
 
-export function setDeviceCookie(reply: FastifyReply, value: string, secure: boolean): void {
+export function setDeviceCookie(ctx: Pick<Ctx, 'config'>, reply: FastifyReply, value: string): void {
   reply.setCookie(DEVICE_COOKIE, value, {
-    path: '/', httpOnly: true, sameSite: 'lax', secure, maxAge: LIFETIME_MS / 1000,
+    path: '/', httpOnly: true, sameSite: 'lax', secure: ctx.config.publicUrl.startsWith('https:'), maxAge: LIFETIME_MS / 1000,
   });
 }

@@ -57,7 +57,7 @@ export async function signInRoutes(app: FastifyInstance, { ctx }: { ctx: Ctx }) 
     const payload = { user: result.user, tenant: result.tenant, expiresAt: result.expiresAt.toISOString() };
     if (body.tokenType === 'bearer') return { ...payload, token: result.token }; // no cookie of any kind
     setSessionCookie(ctx, reply, result.token, result.expiresAt);
-    setDeviceCookie(reply, result.device, ctx.config.publicUrl.startsWith('https:'));
+    setDeviceCookie(ctx, reply, result.device);
     return payload;
   });
 

@@ -125,7 +125,7 @@ export async function loginPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
         return sendPage(request, reply, chooserPage(request, { email, ticket: result.ticket, next, tenants: result.tenants }));
       }
       setSessionCookie(ctx, reply, result.token, result.expiresAt);
-      setDeviceCookie(reply, result.device, ctx.config.publicUrl.startsWith('https:'));
+      setDeviceCookie(ctx, reply, result.device);
       return redirect(reply, next);
     } catch (err) {
       return pageError(m, reply, err, {
