@@ -6,28 +6,21 @@ import type { FastifyInstance } from 'fastify';
 import { lockAccount } from '../../features/accounts/lock.ts';
 import type { Ctx } from '../../context.ts';
 import { html } from '../html.ts';
-import { alert, form, page, submit } from '../layout.ts';
-import { formField, messages, queryField, sendPage } from '../respond.ts';
-
-/** Lock tokens are randomToken()s; anything much longer is not one. */
-const MAX_TOKEN_LENGTH = 200;
+import type { Messages } from '../i18n/index.ts';
+import { alert, page } from '../layout.ts';
+import { messages, sendPage } from '../respond.ts';
+import { confirmationPage, postedToken, type EmailedLink } from './emailed-link.ts';
 
 export async function lockPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
-  app.get('/account/lock', async (request, reply) => {
-    const m = messages(request);
-    const token = queryField(request, 'token').slice(0, MAX_TOKEN_LENGTH);
-    return sendPage(request, reply, page({
-      m, title: m.lockTitle,
-      body: html`<p>${m.lockText}</p>
-${form('/account/lock', html`<input type="hidden" name="token" value="${token}">
-${submit(m.lockButton)}`)}`,
-    }));
-  });
+  // Lock tokens are randomToken()s; anything much longer is not one.
+  const link = (m: Messages): EmailedLink => ({ action: '/account/lock', title: m.lockTitle, text: m.lockText, button: m.lockButton, maxTokenLength: 200 });
+
+  app.get('/account/lock', (request, reply) => confirmationPage(request, reply, link(messages(request))));
 
   app.post('/account/lock', async (request, reply) => {
     const m = messages(request);
-    const token = formField(request, 'token');
-    const locked = token !== '' && token.length <= MAX_TOKEN_LENGTH && (await lockAccount(ctx, token, request.ip));
+    const token = postedToken(request, link(m));
+    const locked = token !== null && (await lockAccount(ctx, token, request.ip));
     if (!locked) return sendPage(request, reply, page({ m, title: m.lockDeadTitle, body: html`<p>${m.lockDeadText}</p>` }), 410);
     ctx.worker.kick(); // the "account locked" email
     return sendPage(request, reply, page({ m, title: m.lockedTitle, body: alert('success', m.lockedText) }));

@@ -6,29 +6,26 @@ import { Devices, deviceCookieOf, setDeviceCookie } from '../../features/abuse/d
 import { redeemUnlock } from '../../features/abuse/unlock.ts';
 import type { Ctx } from '../../context.ts';
 import { html } from '../html.ts';
-import { alert, form, linkButton, page, submit } from '../layout.ts';
-import { formField, messages, queryField, redirect, sendPage } from '../respond.ts';
+import type { Messages } from '../i18n/index.ts';
+import { alert, linkButton, page } from '../layout.ts';
+import { messages, redirect, sendPage } from '../respond.ts';
+import { confirmationPage, postedToken, type EmailedLink } from './emailed-link.ts';
 
 export async function unlockPages(app: FastifyInstance, { ctx }: { ctx: Pick<Ctx, 'clock' | 'config' | 'db' | 'secrets'> }) {
-  app.get('/login/unlock', async (request, reply) => {
-    const m = messages(request);
-    const token = queryField(request, 'token');
-    return sendPage(request, reply, page({
-      m, title: m.unlockTitle,
-      body: html`<p>${m.unlockIntro}</p>${form('/login/unlock', html`<input type="hidden" name="token" value="${token}">${submit(m.unlockButton)}`)}`,
-    }));
-  });
+  const link = (m: Messages): EmailedLink => ({ action: '/login/unlock', title: m.unlockTitle, text: m.unlockIntro, button: m.unlockButton, maxTokenLength: 100 });
+
+  app.get('/login/unlock', (request, reply) => confirmationPage(request, reply, link(messages(request))));
 
   app.post('/login/unlock', async (request, reply) => {
     const m = messages(request);
-    const token = formField(request, 'token');
-    const email = token.length > 0 && token.length <= 100 ? await redeemUnlock(ctx, token) : null;
+    const token = postedToken(request, link(m));
+    const email = token !== null ? await redeemUnlock(ctx, token) : null;
     if (!email) {
       return sendPage(request, reply, page({
         m, title: m.unlockGoneTitle, body: html`${alert('error', m.unlockGoneText)}${linkButton('/login', m.backToSignIn, 'secondary')}`,
       }), 410);
     }
-    setDeviceCookie(reply, new Devices(ctx.secrets).remember(deviceCookieOf(request), email), ctx.config.publicUrl.startsWith('https:'));
+    setDeviceCookie(ctx, reply, new Devices(ctx.secrets).remember(deviceCookieOf(request), email));
     return redirect(reply, '/login?unlocked=1');
   });
 }
