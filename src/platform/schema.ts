@@ -40,6 +40,7 @@ export const sessions = pgTable('sessions', {
   userId: uuid('user_id').notNull().references(() => users.id),
   tenantId: uuid('tenant_id').notNull().references(() => tenants.id),
   authMethod: text('auth_method').notNull(),
+  amr: jsonb('amr').$type<string[]>().notNull().default(['pwd']), // how the person proved it was them (RFC 8176)
   createdAt: ts('created_at').notNull(),
   expiresAt: ts('expires_at').notNull(),
   revokedAt: ts('revoked_at'),
@@ -189,3 +190,47 @@ export const rateLimits = pgTable('rate_limits', {
   points: integer('points').notNull().default(0),
   expire: bigint('expire', { mode: 'number' }),
 }, (t) => [index('rate_limits_expire').on(t.expire)]);
+
+// Second factors of an account (the mfa feature). A TOTP secret is sealed under a key derived from
+// the server secret; `last_step` is the last time step accepted, so a code works once. A WebAuthn
+// credential keeps what verifying its assertions needs: public key, signature counter, transports.
+export const mfaFactors = pgTable('mfa_factors', {
+  id: id(),
+  userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  type: text('type').notNull(),                       // totp | webauthn
+  label: text('label').notNull(),
+  status: text('status').notNull(),                   // pending (a TOTP before its first code) | active
+  sealedSecret: text('sealed_secret'),
+  lastStep: bigint('last_step', { mode: 'number' }),
+  credentialId: text('credential_id'),                // base64url
+  publicKey: text('public_key'),                      // base64url COSE key
+  signCount: bigint('sign_count', { mode: 'number' }),
+  transports: jsonb('transports').$type<string[]>(),
+  aaguid: text('aaguid'),
+  createdAt: ts('created_at').notNull(),
+  lastUsedAt: ts('last_used_at'),
+}, (t) => [index('mfa_factors_user').on(t.userId), uniqueIndex('mfa_factors_credential').on(t.credentialId)]);
+
+// Recovery codes as keyed hashes, ten to a set; a new set replaces the old one.
+export const recoveryCodes = pgTable('recovery_codes', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  codeHash: text('code_hash').notNull(),
+  createdAt: ts('created_at').notNull(),
+  usedAt: ts('used_at'),
+}, (t) => [index('recovery_codes_user').on(t.userId)]);
+
+// The second step of a sign-in: what the first step proved, for whom, bound to the client that
+// proved it. `enroll` tickets only allow adding a factor (tenants that require one).
+export const mfaTickets = pgTable('mfa_tickets', {
+  ticketHash: text('ticket_hash').primaryKey(),
+  userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  purpose: text('purpose').notNull(),                 // sign_in | enroll
+  clientHash: text('client_hash').notNull(),
+  authMethod: text('auth_method').notNull(),          // the first factor: password | google
+  auditData: jsonb('audit_data').$type<Record<string, unknown>>().notNull().default({}),
+  failures: integer('failures').notNull().default(0),
+  createdAt: ts('created_at').notNull(),
+  expiresAt: ts('expires_at').notNull(),
+  usedAt: ts('used_at'),
+}, (t) => [index('mfa_tickets_expiry').on(t.expiresAt)]);
