@@ -11,6 +11,7 @@ import { createCaptcha } from './features/abuse/captcha.ts';
 import { LimitKeys } from './features/abuse/keys.ts';
 import { createPasswordHasher } from './features/accounts/password-hash.ts';
 import { operatorRoutes } from './features/admin/operator-routes.ts';
+import { mfaRoutes } from './features/mfa/routes.ts';
 import { tenantAdminRoutes } from './features/admin/tenant-admin-routes.ts';
 import { passwordChangeRoutes } from './features/password-change/routes.ts';
 import { passwordPolicyRoutes } from './features/password-policy/routes.ts';
@@ -147,7 +148,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   publicApp.addHook('onSend', async (request, reply) => {
     if (request.url.startsWith('/api/')) reply.header('cache-control', 'no-store');
   });
-  for (const feature of [signInRoutes, passwordPolicyRoutes, passwordResetRoutes, passwordChangeRoutes, tenantAdminRoutes, ssoRoutes, webPages]) {
+  for (const feature of [signInRoutes, mfaRoutes, passwordPolicyRoutes, passwordResetRoutes, passwordChangeRoutes, tenantAdminRoutes, ssoRoutes, webPages]) {
     await publicApp.register(feature, { ctx });
   }
   // The JSON API's description; hosted pages, SSO redirects and assets are HTML, not part of it.

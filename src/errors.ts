@@ -75,6 +75,28 @@ export const captchaUnavailable = () =>
   new AppError(503, 'captcha_unavailable', 'The captcha service is not answering — try again in a minute.', { retryAfter: 60 }, { 'retry-after': '60' });
 export const passwordExpired = (days: number) =>
   new AppError(403, 'password_expired', `Your password is older than ${days} days — choose a new one with "Forgot password".`);
+// ── two-step verification (CONTRACT §7) ──
+export type MfaMethod = 'totp' | 'webauthn' | 'recovery_code';
+/** The password (or Google) was right; the second step is next. No session yet. */
+export const mfaRequired = (ticket: string, methods: MfaMethod[], webauthn?: unknown) =>
+  new AppError(403, 'mfa_required', 'Two-step verification: enter the code from your authenticator app, use your security key, or enter a recovery code.', {
+    ticket, methods, ...(webauthn ? { webauthn } : {}),
+  });
+/** The tenant requires a second factor and the account has none: the ticket only allows adding one. */
+export const mfaEnrollmentRequired = (ticket: string) =>
+  new AppError(403, 'mfa_enrollment_required', 'Your organisation requires two-step verification: add an authenticator app or a security key to finish signing in.', { ticket });
+/** A reset for accounts with a second factor needs it proved for each chosen account; the link stays valid. */
+export const mfaRequiredForReset = (accounts: { tenant: string; methods: MfaMethod[] }[]) =>
+  new AppError(403, 'mfa_required', 'This account has two-step verification: prove the second factor too (the link stays valid).', { accounts });
+export const mfaInvalid = (attemptsLeft?: number) =>
+  new AppError(401, 'mfa_invalid', 'That code or security key was not accepted. Codes from an authenticator app work once and change every 30 seconds.', attemptsLeft === undefined ? {} : { attemptsLeft });
+export const mfaTicketInvalid = () =>
+  new AppError(401, 'invalid_ticket', 'This sign-in expired or was tried too often — sign in again.');
+export const mfaRequiredByTenant = () =>
+  new AppError(409, 'mfa_required_by_tenant', 'Your organisation requires two-step verification: add another factor before removing this one.');
+export const factorNotFound = () => new AppError(404, 'not_found', 'No such factor on this account.');
+export const mfaEnrollmentExpired = () =>
+  new AppError(409, 'mfa_enrollment_expired', 'This authenticator was not confirmed in time — add it again.');
 export const unavailable = () =>
   new AppError(503, 'unavailable', 'The service is briefly unavailable — try again in a moment.');
 /** 500: the body says nothing more (the log has the error). */

@@ -257,6 +257,21 @@ export const COMMANDS: Command[] = [
     run: (c) => setDisabled(c, false),
   },
   {
+    name: 'user mfa-reset', args: ['tenant', 'email'], options: [{ name: 'reason', value: 'text', help: 'why (required; it goes into the audit log and the owner\'s email)' }],
+    summary: 'reset a user\'s two-step verification (a lost phone)',
+    help: 'Removes every second factor and recovery code of the user, signs them out everywhere and emails them.\n'
+      + 'They sign in with their password alone next time (or add a factor at once where their tenant requires one).',
+    async run(c) {
+      const [tenant, email] = c.args as [string, string];
+      const reason = c.flags.reason;
+      if (typeof reason !== 'string' || reason.trim() === '') throw new UsageError('--reason is required: say why, for the audit log.');
+      const call = await c.operator();
+      const id = await userId(call, tenant, email);
+      const done = expectOk(await call('POST', `${tenantPath(tenant)}/users/${id}/mfa-reset`, { reason }));
+      c.out(`Two-step verification of ${email} was reset: ${done.removed} factor${done.removed === 1 ? '' : 's'} removed, signed out everywhere, owner emailed.`, done);
+    },
+  },
+  {
     name: 'user import', args: ['tenant', 'file.csv'],
     options: [{ name: 'skip-invalid', help: 'create the rows that can be created and list the others with reasons' }],
     summary: 'create users from CSV (email,name,role): all or nothing',

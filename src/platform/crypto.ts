@@ -26,13 +26,17 @@ export function normalizeCode(input: string): string | null {
 
 export const formatCode = (code: string) => `${code.slice(0, 4)}-${code.slice(4)}`;
 
+export type SealPurpose = 'outbox' | 'mfa';
+
 export class Secrets {
   private readonly macKey: Buffer;
-  private readonly encKey: Buffer;
+  private readonly encKeys: Record<SealPurpose, Buffer>;
   constructor(secret: string) {
     const ikm = Buffer.from(secret, 'utf8');
-    this.macKey = Buffer.from(hkdfSync('sha256', ikm, Buffer.alloc(0), 'keyturn mac', 32));
-    this.encKey = Buffer.from(hkdfSync('sha256', ikm, Buffer.alloc(0), 'keyturn outbox', 32));
+    const derive = (info: string) => Buffer.from(hkdfSync('sha256', ikm, Buffer.alloc(0), info, 32));
+    this.macKey = derive('keyturn mac');
+    // One key per kind of sealed data: a sealed outbox body can never open as a TOTP secret.
+    this.encKeys = { outbox: derive('keyturn outbox'), mfa: derive('keyturn mfa') };
   }
 
   /** Keyed hash of a secret; the purpose separates token kinds so one can never pass for another. */
@@ -47,17 +51,22 @@ export class Secrets {
     return x.length === y.length && timingSafeEqual(x, y);
   }
 
-  /** AES-256-GCM for outbox bodies: a queued email may hold a reset link, which must not sit in the clear. */
-  seal(plain: string): string {
+  /**
+   * AES-256-GCM: outbox bodies (a queued email may hold a reset link), short-lived cookies and
+   * state, and TOTP secrets (`mfa`, bound to their account by `context` as additional data).
+   */
+  seal(plain: string, purpose: SealPurpose = 'outbox', context = ''): string {
     const iv = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', this.encKey, iv);
+    const cipher = createCipheriv('aes-256-gcm', this.encKeys[purpose], iv);
+    cipher.setAAD(Buffer.from(context, 'utf8'));
     const body = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
     return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64');
   }
 
-  open(sealed: string): string {
+  open(sealed: string, purpose: SealPurpose = 'outbox', context = ''): string {
     const raw = Buffer.from(sealed, 'base64');
-    const decipher = createDecipheriv('aes-256-gcm', this.encKey, raw.subarray(0, 12));
+    const decipher = createDecipheriv('aes-256-gcm', this.encKeys[purpose], raw.subarray(0, 12));
+    decipher.setAAD(Buffer.from(context, 'utf8'));
     decipher.setAuthTag(raw.subarray(12, 28));
     return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
   }

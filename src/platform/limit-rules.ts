@@ -33,6 +33,9 @@ export const LIMITS = {
   // a whole office behind one address, is never counted).
   resetPerIp: { points: 30, windowSec: 600, captchaAfter: null },
   changeFailuresPerUser: { points: 10, windowSec: 900, captchaAfter: null },
+  // Wrong second-factor answers per account, wherever asked (sign-in, reset): a six-digit code
+  // must not be guessable, and no answer ever locks the account for good.
+  mfaFailuresPerAccount: { points: 10, windowSec: 900, captchaAfter: null },
   // Reset (and welcome) emails an admin sends to one user: each supersedes the last, so a few suffice.
   adminResendPerUser: { points: 5, windowSec: 3600, captchaAfter: null },
   // Links an admin makes to hand over (no email): each supersedes that account's last link, so an

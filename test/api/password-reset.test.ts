@@ -85,7 +85,7 @@ describe.each(databaseKinds())('on %s', (kind) => {
       for (let i = 0; i < 2; i++) {
         const seen = await inspect({ token });
         expect(seen.status).toBe(200);
-        expect(seen.body.accounts).toEqual([{ tenant: a.slug, tenantName: a.slug.toUpperCase() }]);
+        expect(seen.body.accounts).toEqual([{ tenant: a.slug, tenantName: a.slug.toUpperCase(), mfa: null }]);
         expect(new Date(seen.body.expiresAt).getTime()).toBeGreaterThan(Date.now());
       }
 
@@ -264,7 +264,7 @@ describe.each(databaseKinds())('on %s', (kind) => {
       const { x, email } = await twoTenants();
       const { token } = await t.resetMail(email, x);
       const seen = await inspect({ token });
-      expect(seen.body.accounts).toEqual([{ tenant: x, tenantName: x.toUpperCase() }]);
+      expect(seen.body.accounts).toEqual([{ tenant: x, tenantName: x.toUpperCase(), mfa: null }]);
     });
 
     it('refuses a tenant the link does not cover', async () => {

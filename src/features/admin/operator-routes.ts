@@ -21,6 +21,8 @@ const CreateTenant = z.object({
   loginMethods: z.array(z.enum(['password', 'google'])).min(1).max(2).optional(),
   passwordPolicy: z.record(z.string(), z.unknown()).optional(),
   google: ConnectionInput.optional(),
+  mfa: SettingsPatch.mfa,
+  trustIdpMfa: SettingsPatch.trustIdpMfa,
 });
 
 const PatchTenant = z.object({
@@ -45,6 +47,7 @@ const TenantView = z.object({
   resetTokenTtl: z.string().nullable(), adminResetTokenTtl: z.string().nullable(),
   sender: z.object({ name: z.string().nullable(), address: z.string().nullable() }).nullable(),
   branding: z.object({ name: z.string().nullable(), colour: z.string().nullable(), logoUrl: z.string().nullable() }).nullable(),
+  mfa: z.enum(['optional', 'admins', 'everyone']), trustIdpMfa: z.boolean(),
   createdAt: z.iso.datetime(),
 });
 const tags = ['tenants'];
@@ -83,7 +86,7 @@ export async function operatorRoutes(app: FastifyInstance, { ctx, apiKey }: { ct
   });
 
   app.patch<{ Params: { slug: string } }>('/admin/v1/tenants/:slug', doc({
-    summary: 'Change a tenant (name, login methods, password policy, Google connection, reset lifetimes, sender, branding)', tags, body: PatchTenant,
+    summary: 'Change a tenant (name, login methods, password policy, Google connection, reset lifetimes, sender, branding, two-step verification)', tags, body: PatchTenant,
     responses: { 200: { description: 'The tenant as it is now.', schema: TenantView }, ...common.invalid, ...noTenant },
   }), async (request) => {
     const tenant = await tenantBySlug(ctx.db, request.params.slug);

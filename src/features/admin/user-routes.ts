@@ -13,6 +13,7 @@ import { exportAudit, listAudit, type Actor } from '../audit/audit.ts';
 import { createUser, detailedViews, getUser, importUsers, listUsers, signOutEverywhere, updateUser, userView } from '../accounts/accounts.ts';
 import type { Tenant } from '../tenants/store.ts';
 import { linkedIdentities, unlinkIdentity } from '../sso/identities.ts';
+import { resetFactors } from '../mfa/factors.ts';
 import { adminReset, sendWelcome } from './admin-reset.ts';
 
 export type TenantResolver = (request: FastifyRequest) => Promise<{ tenant: Tenant; actor: Actor }>;
@@ -37,6 +38,7 @@ const ResetBody = z.object({
   expiresIn: z.enum(['1h', '24h', '72h', '7d']).optional(),
   reason: z.string().max(500).optional(),
 });
+const MfaResetBody = z.object({ reason: z.string().trim().min(1, 'say why (it goes into the audit log)').max(500) });
 const ImportBody = z.object({
   users: z.array(z.object({ email: z.string().max(1000), name: z.string().max(1000).optional(), role: z.string().max(50).optional() })).max(100_000),
   allOrNothing: z.boolean().optional(),
@@ -152,6 +154,17 @@ export function registerUserRoutes(app: FastifyInstance, ctx: Ctx, base: string,
     const issued = await adminReset(ctx, tenant, request.params.id, { delivery: body.delivery, ttlMs, reason: body.reason }, actor);
     if (body.delivery === 'link') return reply.status(201).send({ url: issued.url, expiresAt: issued.expiresAt.toISOString() });
     return reply.status(202).send({ status: 'queued', expiresAt: issued.expiresAt.toISOString() });
+  });
+
+  app.post<{ Params: { id: string } }>(`${base}/users/:id/mfa-reset`, doc({
+    summary: 'Reset a user\'s two-step verification (a lost phone)', tags, body: MfaResetBody,
+    description: 'Removes every factor and recovery code, ends every session and open sign-in, emails the owner, and writes the audit with the reason. The owner signs in with the password alone afterwards (or is walked through adding a factor where the tenant requires one).',
+    responses: { 200: { description: 'How many factors were removed.', schema: z.object({ removed: z.number().int() }) }, ...common.invalid, ...noUser },
+  }), async (request) => {
+    const { tenant, actor } = await resolve(request);
+    const { reason } = parse(MfaResetBody, request.body);
+    const user = await getUser(ctx, tenant, request.params.id);
+    return resetFactors(ctx, { user, tenant }, reason, actor);
   });
 
   app.post<{ Params: { id: string } }>(`${base}/users/:id/sign-out-everywhere`, doc({

@@ -33,6 +33,7 @@ export const AUDIT_TYPES = [
   'user_locked', 'user_unlocked', 'sessions_revoked', 'signed_in', 'signed_out',
   'password_reset_requested', 'password_reset_coalesced', 'password_reset_refused', 'admin_reset_issued',
   'password_reset_completed', 'password_changed', 'identity_linked', 'identity_unlinked', 'tenant_created', 'tenant_updated',
+  'mfa_factor_added', 'mfa_factor_removed', 'mfa_recovery_codes_renewed', 'mfa_recovery_code_used', 'mfa_reset',
 ] as const;
 
 export interface AuditFilter { tenantId?: string; userId?: string; type?: string; before?: number; limit?: number; }

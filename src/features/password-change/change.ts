@@ -1,23 +1,16 @@
 // Change password while signed in: the current password is required, the tenant's policy applies,
 // other sessions are revoked (this one stays), pending reset links die.
-import { wrongPassword } from '../../errors.ts';
 import type { Ctx } from '../../context.ts';
-import { LimitKeys } from '../abuse/keys.ts';
 import { clearThrottles, runAfterPasswordSet } from '../accounts/after-password-set.ts';
-import { accountById, setPasswordHash } from '../accounts/store.ts';
+import { confirmPassword } from '../accounts/current-password.ts';
+import { setPasswordHash } from '../accounts/store.ts';
 import { enforcePolicy } from '../password-policy/enforce.ts';
 import type { SessionInfo } from '../sessions/sessions.ts';
 
 export async function changePassword(
   ctx: Ctx, session: SessionInfo, input: { currentPassword: string; newPassword: string; ip: string },
 ): Promise<void> {
-  const throttle = new LimitKeys(ctx.secrets).user(session.user.id);
-  await ctx.limits.check('changeFailuresPerUser', throttle);
-  const account = await accountById(ctx.db, session.user.id);
-  if (!account || !(await ctx.hasher.verify(account.user.passwordHash, input.currentPassword))) {
-    await ctx.limits.penalty('changeFailuresPerUser', throttle);
-    throw wrongPassword();
-  }
+  const account = await confirmPassword(ctx, session.user.id, input.currentPassword);
   await enforcePolicy(ctx, input.newPassword, [{ tenant: account.tenant, email: account.user.email, user: account.user }]);
   const passwordHash = await ctx.hasher.hash(input.newPassword);
   await ctx.db.transaction(async (tx) => {

@@ -1,6 +1,6 @@
 // The reset flow: requested → sent → (opened) → completed | expired | superseded | revoked.
 // See README.md beside this file for the rules in prose.
-import { AppError, invalidRequest, tokenAccountUnavailable, tokenExpired, tokenRevoked, tokenSuperseded, tokenUsed } from '../../errors.ts';
+import { AppError, invalidRequest, mfaRequiredForReset, tokenAccountUnavailable, tokenExpired, tokenRevoked, tokenSuperseded, tokenUsed } from '../../errors.ts';
 import type { Ctx } from '../../context.ts';
 import { formatCode, randomCode, randomToken } from '../../platform/crypto.ts';
 import type { Db } from '../../platform/db.ts';
@@ -13,6 +13,8 @@ import { LimitKeys } from '../abuse/keys.ts';
 import { clearThrottles, runAfterPasswordSet } from '../accounts/after-password-set.ts';
 import { canonicalEmail } from '../accounts/email.ts';
 import { accountsByEmail, addressesWithAccounts, setPasswordHash, type Account } from '../accounts/store.ts';
+import { proveFactor, secondStepMethodList, secondStepMethods, type Answer } from '../mfa/factors.ts';
+import { usersWithFactors } from '../mfa/store.ts';
 import { enforcePolicy } from '../password-policy/enforce.ts';
 import { ssoEnforced, ssoOnly, tenantLoginUrl } from '../sso/connection.ts';
 import { mailBrandOf, resetTtlMs, senderOf } from '../tenants/settings.ts';
@@ -219,20 +221,30 @@ async function liveToken(ctx: Ctx, proof: ResetProof, ip: string): Promise<{ tok
   return { token, accounts };
 }
 
+/** WebAuthn challenges for a reset are bound to the token and the account. */
+const resetPurpose = (token: ResetToken, a: Account) => `reset\0${token.id}\0${a.user.id}`;
+
 export async function inspectReset(ctx: Ctx, proof: ResetProof, ip: string) {
   const { token, accounts } = await liveToken(ctx, proof, ip);
   return {
     expiresAt: token.expiresAt.toISOString(),
     email: accounts[0]!.user.email,
-    accounts: accounts.map((a) => ({ tenant: a.tenant.slug, tenantName: a.tenant.name })),
+    accounts: await Promise.all(accounts.map(async (a) => ({
+      tenant: a.tenant.slug, tenantName: a.tenant.name,
+      // The second factor the reset of this account will ask for, if it has one.
+      mfa: await secondStepMethods(ctx, a.user.id, resetPurpose(token, a)),
+    }))),
   };
 }
 
+/** The second factor proved for one account of a reset. */
+export type ResetFactor = Answer & { tenant: string };
+
 export async function completeReset(
-  ctx: Ctx, proof: ResetProof, password: string, tenantSlugs: string[] | undefined, ip: string,
+  ctx: Ctx, proof: ResetProof, password: string, tenantSlugs: string[] | undefined, ip: string, factors: ResetFactor[] = [],
 ): Promise<{ updated: string[] }> {
   try {
-    const done = await complete(ctx, proof, password, tenantSlugs, ip);
+    const done = await complete(ctx, proof, password, tenantSlugs, ip, factors);
     countReset(ctx.tallies.resets, 'completed', 'token' in proof ? 'link' : 'code');
     return done;
   } catch (e) {
@@ -242,7 +254,7 @@ export async function completeReset(
 }
 
 async function complete(
-  ctx: Ctx, proof: ResetProof, password: string, tenantSlugs: string[] | undefined, ip: string,
+  ctx: Ctx, proof: ResetProof, password: string, tenantSlugs: string[] | undefined, ip: string, factors: ResetFactor[],
 ): Promise<{ updated: string[] }> {
   const { token, accounts } = await liveToken(ctx, proof, ip);
   let chosen = accounts;
@@ -252,6 +264,14 @@ async function complete(
       throw invalidRequest('tenants: choose one or more of the accounts this link covers.', { field: 'tenants' });
     }
     chosen = accounts.filter((a) => tenantSlugs.includes(a.tenant.slug));
+  }
+  // A reset proves the email, never a second factor: each chosen account that has one must prove
+  // it too. Asked before anything is spent; the link stays valid.
+  const withFactor = await usersWithFactors(ctx.db, chosen.map((a) => a.user.id));
+  const owed = chosen.filter((a) => withFactor.has(a.user.id));
+  const unanswered = owed.filter((a) => !factors.some((f) => f.tenant === a.tenant.slug));
+  if (unanswered.length > 0) {
+    throw mfaRequiredForReset(await Promise.all(unanswered.map(async (a) => ({ tenant: a.tenant.slug, methods: await secondStepMethodList(ctx.db, a.user.id) }))));
   }
   try {
     await enforcePolicy(ctx, password, chosen.map((a) => ({ tenant: a.tenant, email: a.user.email, user: a.user })));
@@ -265,6 +285,9 @@ async function complete(
 
   await ctx.db.transaction(async (tx) => {
     const now = ctx.clock.now();
+    // The factors and the token in one transaction: a right factor is not used up by a reset that
+    // did not happen, and a wrong one (401 mfa_invalid, counted per account) leaves the link live.
+    for (const a of owed) await proveFactor(ctx, tx, a, factors.find((f) => f.tenant === a.tenant.slug)!, resetPurpose(token, a));
     if (!(await consumeToken(tx, token.id, now))) {
       // Lost a race with another submit, or the token died meanwhile: report its state now.
       const fresh = await tokenById(tx, token.id);

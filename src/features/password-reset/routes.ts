@@ -7,7 +7,8 @@ import { common, doc, err } from '../../platform/openapi.ts';
 import { deviceCookieOf } from '../abuse/devices.ts';
 import { parseEmail } from '../accounts/email.ts';
 import { SLUG } from '../tenants/store.ts';
-import { completeReset, inspectReset, requestReset, type ResetProof } from './flow.ts';
+import { AnswerFields, answerFrom } from '../mfa/answer.ts';
+import { completeReset, inspectReset, requestReset, type ResetFactor, type ResetProof } from './flow.ts';
 
 const ACCEPTED = {
   status: 'accepted',
@@ -26,15 +27,31 @@ const Proof = z.object({
   code: z.string().max(20).optional(),
 });
 
+const FactorAnswer = z.object({ tenant: z.string().regex(SLUG), ...AnswerFields });
 const ResetBody = Proof.extend({
   password: z.string({ error: 'must be a string' }).max(4096, 'is too long'),
   tenants: z.array(z.string().regex(SLUG)).max(100).optional(),
+  mfa: z.union([FactorAnswer, z.array(FactorAnswer).max(100)]).optional()
+    .describe('The second factor of each chosen account that has one: `{tenant, method, code | response}` (one, or a list).'),
 });
+
+/** The factor answers a reset body carries. */
+function factorsOf(mfa: z.infer<typeof ResetBody>['mfa']): ResetFactor[] {
+  return [mfa ?? []].flat().map((f, i) => {
+    const answer = answerFrom(f, `mfa.${i}.`);
+    if (!answer) throw invalidRequest(`mfa.${i}.method: say which factor answers (totp, webauthn or recovery_code).`, { field: `mfa.${i}.method` });
+    return { ...answer, tenant: f.tenant };
+  });
+}
 
 const Accepted = z.object({ status: z.literal('accepted'), message: z.string() });
 const Inspected = z.object({
   expiresAt: z.iso.datetime(), email: z.string(),
-  accounts: z.array(z.object({ tenant: z.string(), tenantName: z.string() })),
+  accounts: z.array(z.object({
+    tenant: z.string(), tenantName: z.string(),
+    mfa: z.object({ methods: z.array(z.enum(['totp', 'webauthn', 'recovery_code'])), webauthn: z.looseObject({}).optional() }).nullable()
+      .describe('The second factor the reset of this account asks for (with WebAuthn request options for its security keys), or null.'),
+  })),
 });
 const tokenErrors = {
   404: err('`token_invalid`: no such link, or a wrong (or burned) code.'),
@@ -75,13 +92,15 @@ export async function passwordResetRoutes(app: FastifyInstance, { ctx }: { ctx: 
 
   app.post('/api/v1/password/reset', doc({
     summary: 'Set a new password with a link or code', tags: ['password reset'], auth: 'none', body: ResetBody,
-    description: 'Consumes the token, signs out every session of the updated accounts and sends a "password changed" notice. Never signs in.',
+    description: 'Consumes the token, signs out every session of the updated accounts and sends a "password changed" notice. Never signs in. A chosen account with a second factor needs it in `mfa`; without it the answer is 403 and the link stays valid.',
     responses: {
       200: { description: 'Updated.', schema: z.object({ updated: z.array(z.string()) }) }, ...common.invalid, ...tokenErrors,
+      401: err('`mfa_invalid`: a second factor was not accepted (counted against the account; the link stays valid).'),
+      403: err('`mfa_required`, with `accounts: [{tenant, methods}]`: prove their second factors (or choose fewer accounts).'),
       422: err('`password_policy`, with `failed` (rule ids).'), ...common.limited,
     },
   }), async (request) => {
     const body = parse(ResetBody, request.body);
-    return completeReset(ctx, proofOf(body), body.password, body.tenants, request.ip);
+    return completeReset(ctx, proofOf(body), body.password, body.tenants, request.ip, factorsOf(body.mfa));
   });
 }

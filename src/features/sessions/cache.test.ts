@@ -5,7 +5,7 @@ import { SessionCache, type CachedSession } from './cache.ts';
 const session = (userId: string, tenantId = 'T1'): CachedSession => ({
   user: { id: userId, email: `${userId}@example.com`, name: '', role: 'member' },
   tenant: { id: tenantId, slug: tenantId.toLowerCase(), name: tenantId },
-  authMethod: 'password', createdAt: new Date(0), expiresAt: new Date(8.64e15),
+  authMethod: 'password', amr: ['pwd'], createdAt: new Date(0), expiresAt: new Date(8.64e15),
 });
 
 // These rules are about what may be kept: every session is admitted on its first read here.

@@ -15,13 +15,15 @@ export type AuthMethod = 'password' | 'google';
 /** Why sessions were ended, as /metrics counts them. */
 export type RevokeReason =
   | 'sign_out' | 'password_reset' | 'password_change' | 'sign_out_everywhere'
-  | 'account_disabled' | 'account_locked' | 'identity_unlinked';
+  | 'account_disabled' | 'account_locked' | 'identity_unlinked' | 'mfa_reset';
 
 /** What a session shows: the account and tenant as they are now. */
 export interface SessionData {
   user: { id: string; email: string; name: string; role: string };
   tenant: { id: string; slug: string; name: string };
   authMethod: string;
+  /** How the person proved it was them (RFC 8176 values: pwd, otp, hwk, google, mfa). */
+  amr: string[];
   createdAt: Date;
   expiresAt: Date;
 }
@@ -34,7 +36,7 @@ export interface SessionInfo extends SessionData {
 export const SESSION_COOKIE = 'keyturn_session';
 
 export interface NewSession {
-  userId: string; tenantId: string; authMethod: AuthMethod; ip?: string; userAgent?: string;
+  userId: string; tenantId: string; authMethod: AuthMethod; amr: string[]; ip?: string; userAgent?: string;
   /** The `signed_in` audit line's data. */
   auditData: Record<string, unknown>;
 }
@@ -82,7 +84,7 @@ export interface SessionDeps {
  */
 const sessionQuery = oncePerDatabase((db: Db) => db
   .select({
-    s: { authMethod: sessions.authMethod, createdAt: sessions.createdAt, expiresAt: sessions.expiresAt },
+    s: { authMethod: sessions.authMethod, amr: sessions.amr, createdAt: sessions.createdAt, expiresAt: sessions.expiresAt },
     u: { id: users.id, email: users.email, name: users.name, role: users.role },
     t: { id: tenants.id, slug: tenants.slug, name: tenants.name },
   })
@@ -112,7 +114,7 @@ export class StoredSessions implements Sessions {
 
   async readRow(idHash: string): Promise<SessionData | null> {
     const [row] = await sessionQuery(this.deps.database.db).execute({ idHash, now: this.deps.clock.now() });
-    return row ? { user: row.u, tenant: row.t, authMethod: row.s.authMethod, createdAt: row.s.createdAt, expiresAt: row.s.expiresAt } : null;
+    return row ? { user: row.u, tenant: row.t, authMethod: row.s.authMethod, amr: row.s.amr, createdAt: row.s.createdAt, expiresAt: row.s.expiresAt } : null;
   }
 
   async read(token: string, via: SessionInfo['via']): Promise<SessionInfo | null> {
@@ -132,8 +134,8 @@ export class StoredSessions implements Sessions {
     // One statement of fixed text (data-modifying CTEs): atomic without a transaction of its own,
     // one round trip instead of five, and no query builder composing three statements per sign-in.
     await db.execute(sql`with s as (
-        insert into sessions (id_hash, user_id, tenant_id, auth_method, created_at, expires_at, ip, user_agent)
-        values (${this.hash(token)}, ${input.userId}::uuid, ${input.tenantId}::uuid, ${input.authMethod}, ${at}::timestamptz,
+        insert into sessions (id_hash, user_id, tenant_id, auth_method, amr, created_at, expires_at, ip, user_agent)
+        values (${this.hash(token)}, ${input.userId}::uuid, ${input.tenantId}::uuid, ${input.authMethod}, ${JSON.stringify(input.amr)}::jsonb, ${at}::timestamptz,
           ${expiresAt.toISOString()}::timestamptz, ${input.ip ?? null}, ${input.userAgent?.slice(0, 300) ?? null})
       ), u as (update users set last_login_at = ${at}::timestamptz where id = ${input.userId}::uuid),
       a as (${line})
@@ -183,6 +185,7 @@ export function sessionView(s: SessionInfo) {
     user: s.user,
     tenant: { slug: s.tenant.slug, name: s.tenant.name },
     authMethod: s.authMethod,
+    amr: s.amr,
     createdAt: s.createdAt.toISOString(),
     expiresAt: s.expiresAt.toISOString(),
   };

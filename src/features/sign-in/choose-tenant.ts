@@ -14,7 +14,7 @@ import { loginTickets } from '../../platform/schema.ts';
 import { canonicalEmail } from '../accounts/email.ts';
 import { accountAmong } from '../accounts/store.ts';
 import { allowsPassword } from '../tenants/store.ts';
-import { completeSignIn, type SignedIn } from './signed-in.ts';
+import { completeSignIn, type SignInOutcome } from './signed-in.ts';
 
 export const TICKET_TTL_MS = 5 * 60_000;
 
@@ -51,15 +51,17 @@ export interface TicketSignInInput {
   email: string; ticket: string; tenant: string; ip: string; userAgent?: string;
   /** The browser's device cookie: it signed in with the right password, so it is trusted as after signIn. */
   device?: string;
+  /** The hosted pages' second-step cookie (sign-in.ts). */
+  binding?: string;
 }
 
 /** Finishes a tenant choice with the ticket alone (the hosted chooser page). 401 invalid_ticket otherwise. */
-export async function signInWithTicket(ctx: Ctx, input: TicketSignInInput): Promise<SignedIn> {
+export async function signInWithTicket(ctx: Ctx, input: TicketSignInInput): Promise<SignInOutcome> {
   const email = canonicalEmail(input.email);
   const spent = await spendTicket(ctx, input.ticket, email);
   if (!spent || spent.userIds.length === 0) throw invalidTicket();
   const found = await accountAmong(ctx.db, spent.userIds, email, input.tenant);
   const changedSince = (found?.user.passwordChangedAt?.getTime() ?? 0) > spent.issuedAt.getTime();
   if (!found || found.user.disabledAt || found.user.lockedAt || !allowsPassword(found.tenant) || changedSince) throw invalidTicket();
-  return completeSignIn(ctx, found, { email, ip: input.ip, userAgent: input.userAgent, device: input.device }, { method: 'password', via: 'tenant_choice' });
+  return completeSignIn(ctx, found, { email, ip: input.ip, userAgent: input.userAgent, device: input.device, binding: input.binding }, { method: 'password', via: 'tenant_choice' });
 }

@@ -10,7 +10,7 @@ import { canonicalEmail } from '../accounts/email.ts';
 import { signInCandidates } from '../accounts/store.ts';
 import type { SessionInfo } from '../sessions/sessions.ts';
 import { issueTicket, spendTicket } from './choose-tenant.ts';
-import { completeSignIn, type SignedIn } from './signed-in.ts';
+import { completeSignIn, type SignInOutcome } from './signed-in.ts';
 
 export interface SignInInput {
   email: string; password: string; tenant?: string; ticket?: string; ip: string; userAgent?: string;
@@ -18,9 +18,11 @@ export interface SignInInput {
   captcha?: string;
   /** The browser's device cookie (trusted devices keep a failure budget of their own). */
   device?: string;
+  /** The hosted pages' second-step cookie: binds a second-step ticket to this browser (else IP and user agent do). */
+  binding?: string;
 }
 
-export type SignInResult = SignedIn | { kind: 'choose-tenant'; ticket: string; tenants: { slug: string; name: string }[] };
+export type SignInResult = SignInOutcome | { kind: 'choose-tenant'; ticket: string; tenants: { slug: string; name: string }[] };
 
 export async function signIn(ctx: Ctx, input: SignInInput): Promise<SignInResult> {
   const email = canonicalEmail(input.email);
@@ -58,7 +60,7 @@ export async function signIn(ctx: Ctx, input: SignInInput): Promise<SignInResult
 
   // The password is proved: this client's failures on the account are forgiven, whatever follows.
   await guard.succeeded();
-  return completeSignIn(ctx, matches[0]!, { email, ip: input.ip, userAgent: input.userAgent, device: input.device }, { method: 'password' });
+  return completeSignIn(ctx, matches[0]!, { email, ip: input.ip, userAgent: input.userAgent, device: input.device, binding: input.binding }, { method: 'password' });
 }
 
 export async function signOut(ctx: Pick<Ctx, 'clock' | 'db' | 'sessions'>, s: SessionInfo, ip: string): Promise<void> {

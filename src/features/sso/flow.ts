@@ -6,6 +6,8 @@ import { Secrets } from '../../platform/crypto.ts';
 import { audit } from '../audit/audit.ts';
 import { canonicalEmail } from '../accounts/email.ts';
 import { userByEmail, userById, type User } from '../accounts/store.ts';
+import { afterFirstFactor, type SignInOutcome } from '../sign-in/signed-in.ts';
+import { trustsIdpMfa } from '../tenants/settings.ts';
 import type { Tenant } from '../tenants/store.ts';
 import { GOOGLE_ISSUER, ssoConnection, type OidcConfigs, type OidcConnection } from './connection.ts';
 import {
@@ -108,11 +110,13 @@ export interface CallbackInput {
   cookieState: string | undefined;
   ip: string;
   userAgent?: string;
+  /** The browser's second-step binding (sign-in/held-step.ts), used if a second step follows. */
+  binding: string;
 }
 
-export interface SignedIn {
-  token: string;
-  expiresAt: Date;
+export interface SsoSignIn {
+  /** The session, or the second step the account still owes (its tenant does not trust the IdP's). */
+  outcome: SignInOutcome;
   returnTo: string;
   user: { id: string; email: string };
   linked: boolean;
@@ -140,7 +144,7 @@ const isActive = (u: User) => !u.disabledAt && !u.lockedAt;
  * Consumes the state, exchanges the code (PKCE, nonce), checks the claims, finds the account (by
  * subject once linked; by verified email on first use, then links), and opens a session.
  */
-export async function finishSignIn(ctx: Pick<Ctx, 'clock' | 'config' | 'db' | 'secrets' | 'sessions'>, configs: OidcConfigs, tenant: Tenant, input: CallbackInput): Promise<SignedIn> {
+export async function finishSignIn(ctx: Pick<Ctx, 'clock' | 'config' | 'db' | 'secrets' | 'sessions'>, configs: OidcConfigs, tenant: Tenant, input: CallbackInput): Promise<SsoSignIn> {
   const conn = ssoConnection(tenant);
   if (!conn) throw new SsoRefused('unavailable', 'single sign-on is not configured for this tenant');
 
@@ -192,7 +196,7 @@ export async function finishSignIn(ctx: Pick<Ctx, 'clock' | 'config' | 'db' | 's
   }
 
   const now = ctx.clock.now();
-  return ctx.db.transaction(async (tx) => {
+  const found = await ctx.db.transaction(async (tx) => {
     let user: User;
     let identityId: string;
     let linked = false;
@@ -220,9 +224,11 @@ export async function finishSignIn(ctx: Pick<Ctx, 'clock' | 'config' | 'db' | 's
       });
     }
     await touchIdentity(tx, identityId, now);
-    const session = await ctx.sessions.create(tx, {
-      userId: user.id, tenantId: tenant.id, authMethod: 'google', ip: input.ip, userAgent: input.userAgent, auditData: { method: 'google', issuer },
-    });
-    return { ...session, returnTo: started.returnTo, user: { id: user.id, email: user.email }, linked };
+    return { user, linked };
   });
+  // Google is one factor, unless the tenant trusts its IdP to have asked for a second one.
+  const outcome = await afterFirstFactor(ctx, { user: found.user, tenant }, {
+    email: found.user.emailCanonical, ip: input.ip, userAgent: input.userAgent, binding: input.binding,
+  }, { authMethod: 'google', auditData: { method: 'google', issuer }, secondFactorDone: trustsIdpMfa(tenant) });
+  return { outcome, returnTo: started.returnTo, user: { id: found.user.id, email: found.user.email }, linked: found.linked };
 }

@@ -4,6 +4,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Ctx } from '../../context.ts';
 import { setSessionCookie } from '../sessions/plugin.ts';
+import { holdSecondStep, newBinding } from '../sign-in/held-step.ts';
 import { tenantBySlug, type Tenant } from '../tenants/store.ts';
 import { OidcConfigs, ssoConnection } from './connection.ts';
 import { finishSignIn, SsoRefused, startSignIn, type SsoErrorReason } from './flow.ts';
@@ -67,10 +68,15 @@ export async function ssoRoutes(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
     // The state cookie is spent whatever happens next.
     reply.clearCookie(SSO_COOKIE, { path: cookiePath(tenant), httpOnly: true, sameSite: 'lax', secure });
     try {
+      const binding = newBinding();
       const done = await finishSignIn(ctx, configs, tenant, {
-        query: request.url.split('?')[1] ?? '', cookieState, ip: request.ip, userAgent: request.headers['user-agent'],
+        query: request.url.split('?')[1] ?? '', cookieState, ip: request.ip, userAgent: request.headers['user-agent'], binding,
       });
-      setSessionCookie(ctx, reply, done.token, done.expiresAt);
+      if (done.outcome.kind !== 'signed-in') {
+        // The same second step as after a password: the page holds the ticket for this browser.
+        return reply.header('cache-control', 'no-store').redirect(holdSecondStep(ctx, reply, done.outcome, binding, done.returnTo), 303);
+      }
+      setSessionCookie(ctx, reply, done.outcome.token, done.outcome.expiresAt);
       return reply.header('cache-control', 'no-store').redirect(`${ctx.config.publicUrl}${done.returnTo}`, 303);
     } catch (e) {
       return refused(request, reply, tenant, e);

@@ -33,6 +33,10 @@ export const SettingsPatch = {
   // The tenant's offices (CIDRs): requests naming the tenant from there get the larger per-network
   // budgets instead of per-IP ones, so one egress address for a whole floor does not stop it.
   trustedNetworks: z.array(z.string().max(50)).max(50).nullable().optional(),
+  // Who must have a second factor before getting a session (CONTRACT §7).
+  mfa: z.enum(['optional', 'admins', 'everyone']).nullable().optional(),
+  // Google sign-in counts as both factors only when the tenant trusts its IdP to have asked for one.
+  trustIdpMfa: z.boolean().nullable().optional(),
 };
 const PatchObject = z.object(SettingsPatch);
 export type SettingsPatchInput = z.infer<typeof PatchObject>;
@@ -43,6 +47,8 @@ const Stored = z.object({
   sender: z.object({ name: z.string().optional(), address: z.string().optional() }).optional(),
   branding: z.object({ name: z.string().optional(), colour: z.string().optional(), logoUrl: z.string().optional() }).optional(),
   trustedNetworks: z.array(z.string()).optional(),
+  mfa: z.enum(['optional', 'admins', 'everyone']).optional(),
+  trustIdpMfa: z.boolean().optional(),
 });
 type Stored = z.infer<typeof Stored>;
 
@@ -93,8 +99,18 @@ export function settingsView(tenant: Pick<Tenant, 'settings'>) {
     sender: s.sender ? { name: s.sender.name ?? null, address: s.sender.address ?? null } : null,
     branding: s.branding ? { name: s.branding.name ?? null, colour: s.branding.colour ?? null, logoUrl: s.branding.logoUrl ?? null } : null,
     trustedNetworks: s.trustedNetworks ?? [],
+    mfa: s.mfa ?? 'optional',
+    trustIdpMfa: s.trustIdpMfa ?? false,
   };
 }
+
+export type MfaRequirement = 'optional' | 'admins' | 'everyone';
+
+/** Who in this tenant must have a second factor. */
+export const mfaRequirementOf = (tenant: Pick<Tenant, 'settings'>): MfaRequirement => stored(tenant).mfa ?? 'optional';
+
+/** Whether a Google sign-in of this tenant stands for both factors (its IdP asked for a second one). */
+export const trustsIdpMfa = (tenant: Pick<Tenant, 'settings'>): boolean => stored(tenant).trustIdpMfa ?? false;
 
 /** The tenant's trusted networks (CIDRs, checked when they were saved). */
 export const trustedNetworksOf = (tenant: Pick<Tenant, 'settings'>): string[] => stored(tenant).trustedNetworks ?? [];
@@ -148,6 +164,10 @@ export function applySettingsPatch(settings: Record<string, unknown>, patch: Set
       if (!network) throw bad(`trustedNetworks.${i}`, `"${n}" is not an IPv4 network of /16 or narrower or an IPv6 network of /32 or narrower`);
       return network;
     });
+  }
+  for (const key of ['mfa', 'trustIdpMfa'] as const) {
+    if (patch[key] === null) delete next[key];
+    else if (patch[key] !== undefined) next[key] = patch[key];
   }
   if (patch.branding === null) delete next.branding;
   else if (patch.branding) {

@@ -5,7 +5,7 @@ import type { Ctx } from '../../context.ts';
 import { tenants } from '../../platform/schema.ts';
 import { audit, type Actor } from '../audit/audit.ts';
 import { checkLoginMethods, mergeConnection, storedConnection, type ConnectionPatch } from '../sso/connection.ts';
-import { applySettingsPatch, type SettingsPatchInput } from './settings.ts';
+import { applySettingsPatch, type MfaRequirement, type SettingsPatchInput } from './settings.ts';
 import { SLUG, type Tenant } from './store.ts';
 
 export interface TenantInput {
@@ -14,6 +14,8 @@ export interface TenantInput {
   loginMethods?: ('password' | 'google')[];
   passwordPolicy?: Record<string, unknown>;
   google?: { issuer: string; clientId: string; clientSecret: string; hostedDomain?: string };
+  mfa?: MfaRequirement | null;
+  trustIdpMfa?: boolean | null;
 }
 
 export async function createTenant(ctx: Pick<Ctx, 'clock' | 'db'>, input: TenantInput, actor: Actor): Promise<Tenant> {
@@ -30,7 +32,10 @@ export async function createTenant(ctx: Pick<Ctx, 'clock' | 'db'>, input: Tenant
         name: input.name,
         loginMethods,
         passwordPolicy: input.passwordPolicy ?? {},
-        settings: input.google ? { google: input.google } : {},
+        settings: {
+          ...applySettingsPatch({}, { mfa: input.mfa, trustIdpMfa: input.trustIdpMfa }, ''),
+          ...(input.google ? { google: input.google } : {}),
+        },
         createdAt: now,
       })
       .onConflictDoNothing()

@@ -331,6 +331,8 @@ export const de: Messages = {
       admin_reset_issued: 'Von Administrator zurückgesetzt', password_reset_completed: 'Passwort zurückgesetzt', password_changed: 'Passwort geändert',
       identity_linked: 'Google-Konto verknüpft', identity_unlinked: 'Google-Verknüpfung gelöst', tenant_created: 'Organisation angelegt',
       tenant_updated: 'Organisationseinstellungen geändert',
+      mfa_factor_added: 'Zweiter Faktor hinzugefügt', mfa_factor_removed: 'Zweiter Faktor entfernt',
+      mfa_recovery_codes_renewed: 'Neue Wiederherstellungscodes', mfa_recovery_code_used: 'Wiederherstellungscode verwendet', mfa_reset: 'Zwei-Schritt-Bestätigung zurückgesetzt',
     },
   },
 };

@@ -346,6 +346,8 @@ export const en = {
       admin_reset_issued: 'Reset by an admin', password_reset_completed: 'Password reset', password_changed: 'Password changed',
       identity_linked: 'Google account linked', identity_unlinked: 'Google account unlinked', tenant_created: 'Organisation created',
       tenant_updated: 'Organisation settings changed',
+      mfa_factor_added: 'Two-step factor added', mfa_factor_removed: 'Two-step factor removed',
+      mfa_recovery_codes_renewed: 'New recovery codes', mfa_recovery_code_used: 'Recovery code used', mfa_reset: 'Two-step verification reset',
     },
   },
 };

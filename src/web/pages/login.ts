@@ -9,6 +9,7 @@ import { deviceCookieOf, setDeviceCookie } from '../../features/abuse/devices.ts
 import { clearSessionCookie, setSessionCookie } from '../../features/sessions/plugin.ts';
 import { SESSION_COOKIE } from '../../features/sessions/sessions.ts';
 import { signInWithTicket } from '../../features/sign-in/choose-tenant.ts';
+import { holdSecondStep, newBinding } from '../../features/sign-in/held-step.ts';
 import { signIn } from '../../features/sign-in/sign-in.ts';
 import { ssoConnection, ssoStartPath } from '../../features/sso/connection.ts';
 import { minutesText, type Messages } from '../i18n/index.ts';
@@ -113,17 +114,19 @@ export async function loginPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
     const choice = ticket !== '' && (tenant?.slug ?? chosen) !== '' ? { ticket, tenant: tenant?.slug ?? chosen } : null;
     if (email === '' || email.length > 254 || password.length > 1024 || ticket.length > 100) return failed(m.loginFailed, 401);
     if (password === '' && !choice) return failed(m.loginFailed, 401);
+    const binding = newBinding();
     try {
       const result = choice
-        ? await signInWithTicket(ctx, { email, ...choice, ip: request.ip, userAgent: request.headers['user-agent'], device: deviceCookieOf(request) })
+        ? await signInWithTicket(ctx, { email, ...choice, ip: request.ip, userAgent: request.headers['user-agent'], device: deviceCookieOf(request), binding })
         : await signIn(ctx, {
           email, password, tenant: tenant?.slug ?? (chosen || undefined),
           ip: request.ip, userAgent: request.headers['user-agent'], captcha: formField(request, 'captcha') || undefined,
-          device: deviceCookieOf(request),
+          device: deviceCookieOf(request), binding,
         });
       if (result.kind === 'choose-tenant') {
         return sendPage(request, reply, chooserPage(request, { email, ticket: result.ticket, next, tenants: result.tenants }));
       }
+      if (result.kind !== 'signed-in') return redirect(reply, holdSecondStep(ctx, reply, result, binding, next));
       setSessionCookie(ctx, reply, result.token, result.expiresAt);
       setDeviceCookie(ctx, reply, result.device);
       return redirect(reply, next);

@@ -15,7 +15,7 @@ function masthead(brand: Brand | undefined): string {
   return `<p style="margin:0 0 24px">${inner}</p>`;
 }
 
-function layout(title: string, paragraphs: string[], button?: { label: string; url: string }, footer?: string, brand?: Brand): string {
+export function layout(title: string, paragraphs: string[], button?: { label: string; url: string }, footer?: string, brand?: Brand): string {
   const body = paragraphs.map((p) => `<p style="margin:0 0 16px">${p}</p>`).join('\n');
   const colour = brand?.colour ? accessibleShade(brand.colour) : '#1f4ed8';
   const cta = button
