@@ -191,12 +191,16 @@ export const logRedactPaths = [
   'req.headers.authorization',
   'req.headers.cookie',
   'req.headers["x-csrf-token"]',
+  'req.headers["x-mfa-ticket"]',
   'res.headers["set-cookie"]',
   '*.password',
   '*.token',
   '*.code',
   '*.newPassword',
   '*.currentPassword',
+  '*.ticket',
+  '*.secret',
+  '*.recoveryCodes',
 ];
 
 export function loggerOptions(level: string) {

@@ -16,10 +16,14 @@ export interface SecondStepInput {
   answer?: Answer;
 }
 
-/** The account a ticket is for, while it can still sign in. */
+/**
+ * The account a ticket is for, while it can still sign in: enabled, not locked, and its password
+ * not changed since the ticket was issued (a reset elsewhere ends a half-finished sign-in).
+ */
 export async function ticketAccount(ctx: Pick<Ctx, 'db'>, row: Ticket): Promise<Account> {
   const account = await accountById(ctx.db, row.userId);
-  if (!account || account.user.disabledAt || account.user.lockedAt) throw mfaTicketInvalid();
+  const changedSince = (account?.user.passwordChangedAt?.getTime() ?? 0) > row.createdAt.getTime();
+  if (!account || account.user.disabledAt || account.user.lockedAt || changedSince) throw mfaTicketInvalid();
   return account;
 }
 
