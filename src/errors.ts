@@ -94,6 +94,7 @@ export const mfaTicketInvalid = () =>
   new AppError(401, 'invalid_ticket', 'This sign-in expired or was tried too often — sign in again.');
 export const mfaRequiredByTenant = () =>
   new AppError(409, 'mfa_required_by_tenant', 'Your organisation requires two-step verification: add another factor before removing this one.');
+export const factorExists = () => new AppError(409, 'factor_exists', 'This security key is already registered.');
 export const factorNotFound = () => new AppError(404, 'not_found', 'No such factor on this account.');
 export const mfaEnrollmentExpired = () =>
   new AppError(409, 'mfa_enrollment_expired', 'This authenticator was not confirmed in time — add it again.');

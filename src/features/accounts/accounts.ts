@@ -5,6 +5,7 @@ import type { Db } from '../../platform/db.ts';
 import { audit, type Actor } from '../audit/audit.ts';
 import { enforcePolicy } from '../password-policy/enforce.ts';
 import { recordPassword } from '../password-policy/history.ts';
+import { mfaSummaries, type FactorType } from '../mfa/store.ts';
 import { liveTokensOf, revokeTokensFor } from '../password-reset/store.ts';
 import { usersWithIdentity } from '../sso/store.ts';
 import type { Tenant } from '../tenants/store.ts';
@@ -102,17 +103,20 @@ export type UserDetails = ReturnType<typeof userView> & {
     issuedAt: string; expiresAt: string; origin: string;
     issuedBy: { type: 'user' | 'admin' | 'operator'; id: string | null; email: string | null };
   } | null;
+  mfa: { enabled: boolean; types: FactorType[]; recoveryCodesLeft: number };
 };
 
 /**
- * Users as the admin console lists them: how each can sign in, and the reset link waiting for
- * them (the newest live token covering this tenant and their address; who made it). Two queries
- * per page, whatever its size, plus one for the names of the admins who made those links.
+ * Users as the admin console lists them: how each can sign in, their second factors (kinds and
+ * recovery codes left, never secrets), and the reset link waiting for them (the newest live token
+ * covering this tenant and their address; who made it). Three queries per page, whatever its size,
+ * plus one for the names of the admins who made those links.
  */
 export async function detailedViews(ctx: Pick<Ctx, 'clock' | 'db'>, tenant: Tenant, rows: User[]): Promise<UserDetails[]> {
   const linked = await usersWithIdentity(ctx.db, tenant.id, rows.map((u) => u.id));
   const tokens = new Map((await liveTokensOf(ctx.db, tenant.id, rows.map((u) => u.emailCanonical), ctx.clock.now())).map((t) => [t.emailCanonical, t]));
   const admins = await emailsById(ctx, tenant, [...tokens.values()].map((t) => /^admin:(.+)$/.exec(t.createdBy ?? '')?.[1]));
+  const mfa = await mfaSummaries(ctx.db, rows.map((u) => u.id));
   return rows.map((u) => {
     const t = tokens.get(u.emailCanonical);
     const [type, id] = (t?.createdBy ?? 'user:').split(/:(.*)/s) as [string, string | undefined];
@@ -129,6 +133,7 @@ export async function detailedViews(ctx: Pick<Ctx, 'clock' | 'db'>, tenant: Tena
           email: type === 'admin' && id ? admins.get(id) ?? null : null,
         },
       } : null,
+      mfa: { enabled: mfa.has(u.id), types: mfa.get(u.id)?.types ?? [], recoveryCodesLeft: mfa.get(u.id)?.recoveryCodesLeft ?? 0 },
     };
   });
 }

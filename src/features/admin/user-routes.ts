@@ -62,6 +62,9 @@ const UserDetails = UserView.extend({
     issuedAt: z.iso.datetime(), expiresAt: z.iso.datetime(), origin: z.enum(['self', 'admin']),
     issuedBy: z.object({ type: z.enum(['user', 'admin', 'operator']), id: z.string().nullable(), email: z.string().nullable() }),
   }).nullable(),
+  mfa: z.object({
+    enabled: z.boolean(), types: z.array(z.enum(['totp', 'webauthn'])), recoveryCodesLeft: z.number().int(),
+  }).describe('Two-step verification: whether the user has a confirmed factor, of which kinds, and how many unused recovery codes are left (counts only).'),
 });
 const AuditEvent = z.object({
   id: z.number().int(), type: z.string(), tenantId: z.string().nullable(), userId: z.string().nullable(),
@@ -79,7 +82,7 @@ const noUser = { 404: err('`not_found`: no such user in this tenant (another ten
 export function registerUserRoutes(app: FastifyInstance, ctx: Ctx, base: string, resolve: TenantResolver): void {
   app.get(`${base}/users`, doc({
     summary: 'List users (search by email or name, filter by status and role, keyset pagination)', tags, query: ListQuery,
-    responses: { 200: { description: 'A page of users, with their sign-in methods and pending reset link; `next` is the `after` of the next page.', schema: z.object({ users: z.array(UserDetails), next: z.string().nullable() }) }, ...common.invalid },
+    responses: { 200: { description: 'A page of users, with their sign-in methods, two-step verification and pending reset link; `next` is the `after` of the next page.', schema: z.object({ users: z.array(UserDetails), next: z.string().nullable() }) }, ...common.invalid },
   }), async (request) => {
     const { tenant } = await resolve(request);
     return listUsers(ctx, tenant, parse(ListQuery, request.query ?? {}));
@@ -114,7 +117,7 @@ export function registerUserRoutes(app: FastifyInstance, ctx: Ctx, base: string,
   });
 
   app.get<{ Params: { id: string } }>(`${base}/users/:id`, doc({
-    summary: 'One user, with sign-in methods, pending reset link and linked identities', tags,
+    summary: 'One user, with sign-in methods, two-step verification, pending reset link and linked identities', tags,
     responses: { 200: { description: 'The user.', schema: UserDetails.extend({ identities: z.array(z.looseObject({ id: z.string() })) }) }, ...noUser },
   }), async (request) => {
     const { tenant } = await resolve(request);

@@ -3,7 +3,7 @@
 // a reset). README.md beside this file has the rules in prose.
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import {
-  factorNotFound, mfaEnrollmentExpired, mfaInvalid, mfaRequiredByTenant, notFound, type MfaMethod,
+  factorExists, factorNotFound, mfaEnrollmentExpired, mfaInvalid, mfaRequiredByTenant, notFound, type MfaMethod,
 } from '../../errors.ts';
 import type { Ctx } from '../../context.ts';
 import type { Db } from '../../platform/db.ts';
@@ -17,7 +17,7 @@ import type { Tenant } from '../tenants/store.ts';
 import { factorAddedEmail, factorRemovedEmail, factorsResetEmail, recoveryCodesRenewedEmail, recoveryCodeUsedEmail } from './emails.ts';
 import { newRecoveryCodes, normalizeRecoveryCode, recoveryCodeHash } from './recovery-codes.ts';
 import {
-  acceptTotpStep, activateTotp, activeFactors, deleteAllFactors, deleteFactor, deleteStalePending, endTickets, factorById,
+  acceptTotpStep, activateTotp, activeFactors, deleteAllFactors, deleteFactor, deletePending, endTickets, factorById,
   insertFactor, labelFactor, recoveryCodesLeft, replaceRecoveryCodes, touchWebauthn, useRecoveryCode, type Factor, type FactorType,
 } from './store.ts';
 import { newTotpSecret, otpauthUrl, qrSvg, stepOfCode } from './totp.ts';
@@ -132,14 +132,27 @@ const openSecret = (ctx: Pick<Ctx, 'secrets'>, f: Factor) => ctx.secrets.open(f.
 /** Starts an authenticator app: a pending factor with a new secret, shown this once. */
 export async function startTotp(ctx: Ctx, { user, tenant }: Account) {
   const now = ctx.clock.now();
-  await deleteStalePending(ctx.db, user.id, new Date(now.getTime() - PENDING_TTL_MS));
+  await deletePending(ctx.db, user.id);
   const secret = newTotpSecret();
-  const factor = await insertFactor(ctx.db, {
+  const factor = (await insertFactor(ctx.db, {
     userId: user.id, type: 'totp', label: 'Authenticator app', status: 'pending',
     sealedSecret: ctx.secrets.seal(secret, 'mfa', user.id), createdAt: now,
-  });
+  }))!;
   const url = otpauthUrl(secret, brandOf(tenant).name, user.email);
   return { id: factor.id, secret, otpauthUrl: url, qrSvg: await qrSvg(url) };
+}
+
+/**
+ * The same pending authenticator app again, for a page that must show its QR code once more after a
+ * mistyped code (a JSON client keeps what startTotp returned). Only while it may still be confirmed.
+ */
+export async function pendingTotp(ctx: Ctx, { user, tenant }: Account, id: string) {
+  const pending = await factorById(ctx.db, user.id, id);
+  if (!pending || pending.type !== 'totp') throw factorNotFound();
+  if (pending.status !== 'pending' || pending.createdAt.getTime() < ctx.clock.now().getTime() - PENDING_TTL_MS) throw mfaEnrollmentExpired();
+  const secret = openSecret(ctx, pending);
+  const url = otpauthUrl(secret, brandOf(tenant).name, user.email);
+  return { id, secret, otpauthUrl: url, qrSvg: await qrSvg(url) };
 }
 
 /** Confirms a pending authenticator app with its first code; the first factor comes with recovery codes. */
@@ -177,6 +190,7 @@ export async function addWebauthn(ctx: Ctx, account: Account, response: Registra
       credentialId: credential.credentialId, publicKey: credential.publicKey, signCount: credential.signCount,
       transports: credential.transports, aaguid: credential.aaguid, createdAt: ctx.clock.now(),
     });
+    if (!factor) throw factorExists();
     return added(ctx, tx, account, factor, actor);
   });
 }

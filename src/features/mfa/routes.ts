@@ -67,7 +67,7 @@ export async function mfaRoutes(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
 
   app.post('/api/v1/mfa/totp', doc({
     summary: 'Start adding an authenticator app', tags, body: Password,
-    description: 'Returns a pending factor: its secret (to type in), the otpauth URL and its QR code as SVG. Confirm it with a code within 15 minutes.',
+    description: 'Returns a pending factor: its secret (to type in), the otpauth URL and its QR code as SVG. Confirm it with a code within 15 minutes; starting another replaces it.',
     responses: {
       200: { description: 'Pending.', schema: z.object({ id: z.string(), secret: z.string(), otpauthUrl: z.string(), qrSvg: z.string() }) },
       ...common.invalid, ...who, ...common.limited,
@@ -105,6 +105,7 @@ export async function mfaRoutes(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
     responses: {
       201: { description: 'Added; the first factor comes with ten recovery codes.', schema: Added },
       ...common.invalid, 401: err('`mfa_invalid` (the response did not verify), `unauthenticated` or `invalid_ticket`.'),
+      409: err('`factor_exists`: this credential is already registered.'),
     },
   }), async (request, reply) => {
     const body = parse(AddKey, request.body);

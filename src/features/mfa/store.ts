@@ -1,6 +1,6 @@
 // All SQL of second factors, recovery codes and second-step tickets. Every write that must happen
 // once (a TOTP time step, a recovery code, a ticket) is one conditional UPDATE whose row count decides.
-import { and, asc, count, eq, gt, inArray, isNull, lt, sql } from 'drizzle-orm';
+import { and, asc, count, eq, gt, inArray, isNull, sql } from 'drizzle-orm';
 import type { Db } from '../../platform/db.ts';
 import { mfaFactors, mfaTickets, recoveryCodes } from '../../platform/schema.ts';
 
@@ -25,14 +25,39 @@ export async function usersWithFactors(db: Db, userIds: string[]): Promise<Set<s
   return new Set(rows.map((r) => r.userId));
 }
 
+export interface MfaSummary { types: FactorType[]; recoveryCodesLeft: number; }
+
+/**
+ * For an admin's list of accounts, in one query: the kinds of confirmed factor each has and its
+ * unused recovery codes. Accounts without a factor are not in the map.
+ */
+export async function mfaSummaries(db: Db, userIds: string[]): Promise<Map<string, MfaSummary>> {
+  if (userIds.length === 0) return new Map();
+  const rows = await db.selectDistinct({
+    userId: mfaFactors.userId,
+    type: mfaFactors.type,
+    codesLeft: sql<number>`(select count(*) from ${recoveryCodes} where ${recoveryCodes.userId} = ${mfaFactors.userId} and ${recoveryCodes.usedAt} is null)`.mapWith(Number),
+  }).from(mfaFactors)
+    .where(and(inArray(mfaFactors.userId, userIds), eq(mfaFactors.status, 'active')))
+    .orderBy(asc(mfaFactors.userId), asc(mfaFactors.type));
+  const out = new Map<string, MfaSummary>();
+  for (const r of rows) {
+    const s = out.get(r.userId) ?? { types: [], recoveryCodesLeft: r.codesLeft };
+    s.types.push(r.type as FactorType);
+    out.set(r.userId, s);
+  }
+  return out;
+}
+
 export async function factorById(db: Db, userId: string, id: string): Promise<Factor | undefined> {
   const [row] = await db.select().from(mfaFactors).where(and(eq(mfaFactors.userId, userId), eq(mfaFactors.id, id)));
   return row;
 }
 
-export async function insertFactor(db: Db, row: typeof mfaFactors.$inferInsert): Promise<Factor> {
-  const [inserted] = await db.insert(mfaFactors).values(row).returning();
-  return inserted!;
+/** A new factor; undefined when its WebAuthn credential is already registered (to anyone). */
+export async function insertFactor(db: Db, row: typeof mfaFactors.$inferInsert): Promise<Factor | undefined> {
+  const [inserted] = await db.insert(mfaFactors).values(row).onConflictDoNothing().returning();
+  return inserted;
 }
 
 export async function labelFactor(tx: Db, id: string, label: string): Promise<void> {
@@ -68,9 +93,9 @@ export async function deleteFactor(tx: Db, userId: string, id: string): Promise<
   return rows.length === 1;
 }
 
-/** Pending TOTP factors older than `before` (never confirmed) go, so a pending list does not grow. */
-export async function deleteStalePending(db: Db, userId: string, before: Date): Promise<void> {
-  await db.delete(mfaFactors).where(and(eq(mfaFactors.userId, userId), eq(mfaFactors.status, 'pending'), lt(mfaFactors.createdAt, before)));
+/** An account has one authenticator being added at a time: starting another drops the last. */
+export async function deletePending(db: Db, userId: string): Promise<void> {
+  await db.delete(mfaFactors).where(and(eq(mfaFactors.userId, userId), eq(mfaFactors.status, 'pending')));
 }
 
 /** Every factor and recovery code of these accounts; how many factors went. */
@@ -84,9 +109,10 @@ export async function deleteAllFactors(tx: Db, userIds: string[]): Promise<numbe
 
 // ── recovery codes ─────────────────────────────────────────────────────────────────────────────
 
-/** Replaces an account's recovery codes with a new set (the old set stops working). */
+/** Replaces an account's recovery codes with a new set (the old set stops working); an empty set removes them. */
 export async function replaceRecoveryCodes(tx: Db, userId: string, hashes: string[], at: Date): Promise<void> {
   await tx.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId));
+  if (hashes.length === 0) return; // the last factor went: no set replaces the old one
   await tx.insert(recoveryCodes).values(hashes.map((codeHash) => ({ userId, codeHash, createdAt: at })));
 }
 

@@ -266,13 +266,18 @@ async function complete(
     chosen = accounts.filter((a) => tenantSlugs.includes(a.tenant.slug));
   }
   // A reset proves the email, never a second factor: each chosen account that has one must prove
-  // it too. Asked before anything is spent; the link stays valid.
-  const withFactor = await usersWithFactors(ctx.db, chosen.map((a) => a.user.id));
-  const owed = chosen.filter((a) => withFactor.has(a.user.id));
-  const unanswered = owed.filter((a) => !factors.some((f) => f.tenant === a.tenant.slug));
-  if (unanswered.length > 0) {
-    throw mfaRequiredForReset(await Promise.all(unanswered.map(async (a) => ({ tenant: a.tenant.slug, methods: await secondStepMethodList(ctx.db, a.user.id) }))));
-  }
+  // it too. Asked before anything is spent (the link stays valid), and again in the transaction,
+  // for a factor added meanwhile.
+  const owedFactors = async (db: Db) => {
+    const withFactor = await usersWithFactors(db, chosen.map((a) => a.user.id));
+    const owed = chosen.filter((a) => withFactor.has(a.user.id));
+    const unanswered = owed.filter((a) => !factors.some((f) => f.tenant === a.tenant.slug));
+    if (unanswered.length > 0) {
+      throw mfaRequiredForReset(await Promise.all(unanswered.map(async (a) => ({ tenant: a.tenant.slug, methods: await secondStepMethodList(db, a.user.id) }))));
+    }
+    return owed;
+  };
+  await owedFactors(ctx.db);
   try {
     await enforcePolicy(ctx, password, chosen.map((a) => ({ tenant: a.tenant, email: a.user.email, user: a.user })));
   } catch (e) {
@@ -286,13 +291,15 @@ async function complete(
   await ctx.db.transaction(async (tx) => {
     const now = ctx.clock.now();
     // The factors and the token in one transaction: a right factor is not used up by a reset that
-    // did not happen, and a wrong one (401 mfa_invalid, counted per account) leaves the link live.
-    for (const a of owed) await proveFactor(ctx, tx, a, factors.find((f) => f.tenant === a.tenant.slug)!, resetPurpose(token, a));
+    // did not happen, and a wrong one (401 mfa_invalid, counted per account) rolls the token back.
+    // The token first: of two submits of one right answer, the loser hears that the link was used,
+    // instead of finding the code used and being charged a wrong answer.
     if (!(await consumeToken(tx, token.id, now))) {
       // Lost a race with another submit, or the token died meanwhile: report its state now.
       const fresh = await tokenById(tx, token.id);
       throw (fresh && deadReason(fresh, now)) ?? tokenUsed(now);
     }
+    for (const a of await owedFactors(tx)) await proveFactor(ctx, tx, a, factors.find((f) => f.tenant === a.tenant.slug)!, resetPurpose(token, a));
     await setPasswordHash(tx, chosen.map((a) => a.user.id), passwordHash, now);
     await runAfterPasswordSet(ctx, tx, { accounts: chosen, how: 'reset', actor: { type: 'user', id: chosen[0]!.user.id, ip }, at: now, passwordHash });
   });

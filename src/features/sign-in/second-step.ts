@@ -49,8 +49,11 @@ export async function finishSecondStep(ctx: Ctx, input: SecondStepInput): Promis
   const answer = input.answer;
   try {
     return await ctx.db.transaction(async (tx) => {
-      const { amr } = await proveFactor(ctx, tx, account, answer, secondStepPurpose(row.ticketHash));
+      // The ticket first: of two submits of one right answer, the loser waits on the ticket's row
+      // and hears invalid_ticket, instead of finding the code used and being charged a wrong answer.
+      // A wrong answer rolls the spending back.
       if (!(await spendTicket(tx, row.ticketHash, now))) throw mfaTicketInvalid();
+      const { amr } = await proveFactor(ctx, tx, account, answer, secondStepPurpose(row.ticketHash));
       return startSession(ctx, tx, account, client, { ...first, auditData: { ...first.auditData, secondFactor: answer.method } }, [firstAmr(first.authMethod), amr]);
     });
   } catch (e) {
