@@ -20,7 +20,9 @@ import { unlockPages } from './pages/unlock.ts';
 import { notFoundPage } from './pages/not-found.ts';
 import { resetCodePages } from './pages/reset-code.ts';
 import { resetPages } from './pages/reset.ts';
+import { secondStepPages } from './pages/second-step.ts';
 import { settingsPages } from './pages/settings.ts';
+import { securityPages } from './pages/security.ts';
 import { errorHeaders, messages, rateLimitMessage, sendPage } from './respond.ts';
 
 export async function webPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
@@ -52,7 +54,7 @@ export async function webPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
   app.addHook('onSend', compressText); // HTML, CSS and JS over 1 KiB, as brotli or gzip (compress.ts)
   await app.register(assetRoutes);
   await app.register(faviconRoutes);
-  for (const pages of [brandRoutes, loginPages, forgotPages, resetPages, resetCodePages, settingsPages, lockPages, mailboxPages, adminPages, unlockPages]) {
+  for (const pages of [brandRoutes, loginPages, secondStepPages, forgotPages, resetPages, resetCodePages, settingsPages, securityPages, lockPages, mailboxPages, adminPages, unlockPages]) {
     await app.register(pages, { ctx });
   }
 }

@@ -58,12 +58,17 @@ export interface LiveApp {
   close(): Promise<void>;
 }
 
-export interface LiveAppOptions { env?: Record<string, string>; devMailbox?: boolean }
+export interface LiveAppOptions {
+  env?: Record<string, string>;
+  devMailbox?: boolean;
+  /** 'localhost' for WebAuthn, whose RP ID must be a domain (localhost is a secure context over http); still listens on 127.0.0.1. */
+  host?: 'localhost';
+}
 
 export async function startLiveApp(opts: LiveAppOptions = {}): Promise<LiveApp> {
   const mail = await startMailCatcher();
   const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
+  const url = `http://${opts.host ?? '127.0.0.1'}:${port}`;
   const clock = new ManualClock();
   const logs: string[] = [];
   const logStream = new Writable({ write(chunk, _enc, cb) { logs.push(String(chunk)); cb(); } });

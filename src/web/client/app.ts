@@ -3,6 +3,8 @@ import { enhanceAdmin } from './admin.ts';
 import { solveCaptchas } from './captcha.ts';
 import { localTimes, passwordToggles } from './enhance.ts';
 import { enhancePasswordForm } from './password.ts';
+import { securityKeys } from './second-step.ts';
+import { enhanceSecurityKeys } from './security.ts';
 import { enhanceSignIn } from './sign-in.ts';
 
 function start(): void {
@@ -11,6 +13,8 @@ function start(): void {
   passwordToggles();
   solveCaptchas();
   enhanceAdmin();
+  securityKeys();
+  enhanceSecurityKeys();
   for (const form of Array.from(document.querySelectorAll<HTMLFormElement>('form[data-password-form]'))) enhancePasswordForm(form);
   // Sign-in replaces the page's content with the server's answer, then runs this again on it.
   for (const form of Array.from(document.querySelectorAll<HTMLFormElement>('form[data-sign-in]'))) enhanceSignIn(form, start);

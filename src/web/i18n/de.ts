@@ -3,6 +3,8 @@
 // Unternehmen; src/web/pages.test.ts prüft, dass kein „du“, „dich“, „dir“ oder „dein…“ zurückkommt.
 import { html, type Html, type Part } from '../html.ts';
 import type { Messages } from './en.ts';
+import { securityDe } from './security.ts';
+import { secondStepDe } from './second-step.ts';
 
 const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 
@@ -169,6 +171,8 @@ export const de: Messages = {
   lockDeadText: 'Er wurde schon verwendet oder ist abgelaufen. Wenn Sie glauben, dass jemand anderes in Ihrem Konto ist, wenden Sie sich an eine Administratorin oder einen Administrator Ihrer Organisation.',
   updated: 'Passwort geändert; andere Geräte wurden abgemeldet.',
   backToAccount: 'Zurück zu Ihrem Konto',
+  security: securityDe,
+  secondStep: secondStepDe,
 
   mailboxTitle: 'Entwickler-Postfach',
   mailboxIntro: 'E-Mails, die Keyturn verschickt hätte. Diese Seite gibt es nur, solange E-Mails ins Entwickler-Postfach gehen.',
@@ -286,6 +290,20 @@ export const de: Messages = {
     resend: 'Neue E-Mail zum Zurücksetzen senden',
     resendHint: 'Die neue E-Mail ersetzt den früheren Link. Höchstens 5 pro Stunde für einen Benutzer.',
     auditForUser: 'Protokoll dieses Benutzers',
+    mfaHeading: 'Zwei-Schritt-Bestätigung',
+    mfaOn: 'An',
+    mfaOff: 'Aus: Ein Passwort oder die Google-Anmeldung allein genügt.',
+    mfaKinds: 'Arten',
+    mfaKind: { totp: 'Authenticator-App', webauthn: 'Sicherheitsschlüssel' },
+    mfaCodesLeft: 'Verbleibende Wiederherstellungscodes',
+    mfaResetIntro: 'Für ein verlorenes Telefon oder einen verlorenen Sicherheitsschlüssel: Entfernt alle Faktoren und Wiederherstellungscodes, meldet auf allen Geräten ab und benachrichtigt per E-Mail. Danach ist die Anmeldung ohne zweiten Schritt möglich – oder es wird sofort ein neuer eingerichtet, wo Ihre Organisation das verlangt.',
+    mfaReasonLabel: 'Grund',
+    mfaReasonHint: 'Pflichtfeld. Wird mit Ihrem Namen im Protokoll gespeichert und in der E-Mail genannt.',
+    mfaReasonMissing: 'Geben Sie einen Grund an: Er wird im Protokoll gespeichert und in der E-Mail genannt.',
+    mfaResetAction: 'Zwei-Schritt-Bestätigung zurücksetzen',
+    mfaResetConfirm: (email: string) => `Zwei-Schritt-Bestätigung für ${email} zurücksetzen? Alle Faktoren und Wiederherstellungscodes werden entfernt, und die Abmeldung erfolgt auf allen Geräten.`,
+    mfaOwn: (link: Part): Html => html`Ihre eigenen Faktoren verwalten Sie in Ihren ${link}.`,
+    mfaOwnLink: 'Sicherheitseinstellungen',
     done: {
       created: 'Benutzer angelegt. Anmelden kann er sich erst mit einem Link zum Zurücksetzen.',
       'welcome-sent': 'Benutzer angelegt; eine Willkommens-E-Mail mit einem Link zum Festlegen des Passworts ist unterwegs.',
@@ -296,6 +314,7 @@ export const de: Messages = {
       'signed-out': 'Auf allen Geräten abgemeldet.',
       'reset-sent': 'E-Mail zum Zurücksetzen eingereiht. Ihre Zustellung steht unter E-Mails.',
       unlinked: 'Verknüpfung mit dem Google-Konto gelöst.',
+      'mfa-reset': 'Die Zwei-Schritt-Bestätigung wurde zurückgesetzt; der Benutzer wurde abgemeldet und per E-Mail benachrichtigt.',
     },
     emailTaken: 'Es gibt bereits einen Benutzer mit dieser E-Mail-Adresse.',
     selfLockout: 'Sie können Ihr eigenes Konto nicht deaktivieren und sich nicht selbst die Administratorrolle entziehen – bitten Sie einen anderen Administrator.',

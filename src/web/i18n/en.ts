@@ -1,6 +1,8 @@
 // The English catalogue: every string a hosted page shows. de.ts must have the same keys (the
 // Messages type makes a missing or mistyped one a compile error).
 import { html, type Html, type Part } from '../html.ts';
+import { securityEn } from './security.ts';
+import { secondStepEn } from './second-step.ts';
 
 const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 
@@ -173,6 +175,8 @@ export const en = {
   changedTitle: 'Your password was changed',
   updated: 'Password updated; other devices were signed out.',
   backToAccount: 'Back to your account',
+  security: securityEn,
+  secondStep: secondStepEn,
 
   // "this wasn't me": the lock link in the password-changed notice
   lockTitle: 'Lock your account?',
@@ -301,6 +305,20 @@ export const en = {
     resend: 'Send a new reset email',
     resendHint: 'The new email replaces the earlier link. At most 5 per hour for one user.',
     auditForUser: 'Audit log for this user',
+    mfaHeading: 'Two-step verification',
+    mfaOn: 'On',
+    mfaOff: 'Off: a password or Google sign-in alone lets them in.',
+    mfaKinds: 'Kinds',
+    mfaKind: { totp: 'Authenticator app', webauthn: 'Security key' },
+    mfaCodesLeft: 'Recovery codes left',
+    mfaResetIntro: 'For a lost phone or security key: removes every factor and recovery code, signs them out on every device and emails them. They then sign in without a second step, or set one up right away where your organisation requires it.',
+    mfaReasonLabel: 'Reason',
+    mfaReasonHint: 'Required. Kept in the audit log with your name and told to them in the email.',
+    mfaReasonMissing: 'Say why you reset it: the reason goes into the audit log and the email to them.',
+    mfaResetAction: 'Reset two-step verification',
+    mfaResetConfirm: (email: string) => `Reset two-step verification for ${email}? Every factor and recovery code is removed and they are signed out on every device.`,
+    mfaOwn: (link: Part): Html => html`You manage your own factors in your ${link}.`,
+    mfaOwnLink: 'security settings',
     done: {
       created: 'User created. They cannot sign in until they get a reset link.',
       'welcome-sent': 'User created, and a welcome email with a link to set a password is on its way.',
@@ -311,6 +329,7 @@ export const en = {
       'signed-out': 'Signed out on every device.',
       'reset-sent': 'Reset email queued. Its delivery shows under Emails.',
       unlinked: 'Google account unlinked.',
+      'mfa-reset': 'Two-step verification was reset; the user was signed out and emailed.',
     },
     emailTaken: 'A user with this email address already exists.',
     selfLockout: 'You cannot disable your own account or remove your own admin role — ask another admin.',

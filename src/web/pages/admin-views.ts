@@ -172,6 +172,8 @@ export interface UserPageInput {
   self: boolean;
   notice?: Part;
   edit?: { name: string; email: string; role: string; emailError?: string };
+  /** What the reset of two-step verification was sent with, when it is refused. */
+  mfaReset?: { reason: string; error?: string };
 }
 
 function actionForm(action: string, token: string, label: string, kind: 'secondary' | 'danger', confirm?: string): Html {
@@ -187,6 +189,26 @@ function deliveryState(m: M, d: Delivery, now: Date): Html {
     : d.lastError ? html`<br><span class="muted">${a.failReason}: ${d.lastError}</span>` : '';
   const next = d.status === 'queued' && d.nextAttemptAt && d.attempts > 0 ? html`<br><span class="muted">${a.nextTry(time(m, new Date(d.nextAttemptAt), now))}</span>` : '';
   return html`<span class="badge badge-delivery-${d.status}">${label}</span>${detail}${next}`;
+}
+
+/** Two-step verification at a glance (counts only, never a secret), and the reset for a lost factor. */
+function mfaSection(m: M, v: UserPageInput): Html {
+  const a = m.admin;
+  const { user: u, mfaReset } = v;
+  const facts = u.mfa.enabled
+    ? html`<dl class="facts">
+<dt>${a.statusLabel}</dt><dd>${a.mfaOn}</dd>
+<dt>${a.mfaKinds}</dt><dd>${u.mfa.types.map((k) => a.mfaKind[k]).join(', ')}</dd>
+<dt>${a.mfaCodesLeft}</dt><dd>${u.mfa.recoveryCodesLeft}</dd>
+</dl>`
+    : html`<p>${a.mfaOff}</p>`;
+  const reset = !u.mfa.enabled ? '' : v.self
+    ? html`<p class="hint">${a.mfaOwn(html`<a href="/settings/security">${a.mfaOwnLink}</a>`)}</p>`
+    : form(`/admin/users/${u.id}/mfa-reset`, html`${csrf(v.csrf)}
+<p>${a.mfaResetIntro}</p>
+${field({ id: 'mfa-reset-reason', name: 'reason', label: a.mfaReasonLabel, type: 'text', value: mfaReset?.reason ?? '', autocomplete: 'off', hint: a.mfaReasonHint, error: mfaReset?.error, attrs: html` maxlength="500"` })}
+<button class="btn btn-danger btn-inline" type="submit">${a.mfaResetAction}</button>`, html` class="narrow" data-confirm="${a.mfaResetConfirm(u.email)}"`);
+  return html`<section aria-labelledby="mfa-heading"><h2 id="mfa-heading">${a.mfaHeading}</h2>${facts}${reset}</section>`;
 }
 
 export function userBody(m: M, v: UserPageInput): Html {
@@ -239,6 +261,7 @@ ${actionForm(`/admin/users/${u.id}/identities/${i.id}/unlink`, v.csrf, a.unlink,
   return html`${v.notice}
 ${facts}
 <section aria-labelledby="actions-heading"><h2 id="actions-heading">${a.actionsHeading}</h2>${actions}</section>
+${mfaSection(m, v)}
 <section aria-labelledby="deliveries-heading"><h2 id="deliveries-heading">${a.deliveriesHeading}</h2>${deliveries}${resend}</section>
 <section aria-labelledby="edit-heading"><h2 id="edit-heading">${a.editHeading}</h2>${edit}</section>
 ${identities}

@@ -13,6 +13,7 @@ import {
 } from '../../features/accounts/accounts.ts';
 import { parseEmail } from '../../features/accounts/email.ts';
 import { adminReset, sendWelcome } from '../../features/admin/admin-reset.ts';
+import { resetFactors } from '../../features/mfa/factors.ts';
 import { listAudit, type Actor } from '../../features/audit/audit.ts';
 import { csrfTokenFor, requireAdmin } from '../../features/sessions/plugin.ts';
 import type { SessionInfo } from '../../features/sessions/sessions.ts';
@@ -20,6 +21,7 @@ import { linkedIdentities, unlinkIdentity } from '../../features/sso/identities.
 import { adminResetTtlMs } from '../../features/tenants/settings.ts';
 import { allowsPassword, tenantById, type Tenant } from '../../features/tenants/store.ts';
 import { parseDuration } from '../../config.ts';
+import { invalidRequest } from '../../errors.ts';
 import { deliveriesOf } from '../../platform/mail/outbox.ts';
 import type { Ctx } from '../../context.ts';
 import { brandFor } from '../brand.ts';
@@ -41,7 +43,7 @@ interface Admin { s: SessionInfo; tenant: Tenant; actor: Actor; csrf: string; }
 const LINK_COOKIE = 'keyturn_admin_link';
 const LINK_COOKIE_PATH = '/admin/users/';
 
-const DONE = ['created', 'welcome-sent', 'saved', 'disabled', 'enabled', 'unlocked', 'signed-out', 'reset-sent', 'unlinked'] as const;
+const DONE = ['created', 'welcome-sent', 'saved', 'disabled', 'enabled', 'unlocked', 'signed-out', 'reset-sent', 'unlinked', 'mfa-reset'] as const;
 type Done = (typeof DONE)[number];
 
 function doneText(m: Messages, done: string): string | null {
@@ -115,9 +117,9 @@ async function userOr404(ctx: Pick<Ctx, 'db'>, request: FastifyRequest, reply: F
 
 /**
  * What a refused action says, in the reader's language where we know the case; `show` puts it on
- * the page (`field` 'email': beside the email field). Other codes, when a handler has more.
+ * the page (`field`: beside that field). Other codes, when a handler has more.
  */
-function refusals(m: Messages, show: (text: string, status: number, field?: 'email') => Answer, more: PageErrorCases['codes'] = {}): PageErrorCases {
+function refusals(m: Messages, show: (text: string, status: number, field?: 'email' | 'reason') => Answer, more: PageErrorCases['codes'] = {}): PageErrorCases {
   return {
     again: show,
     codes: {
@@ -126,6 +128,7 @@ function refusals(m: Messages, show: (text: string, status: number, field?: 'ema
       invalid_request: (err) => {
         const field = typeof err.extra.field === 'string' ? err.extra.field : undefined;
         if (field === 'email') return show(m.invalidEmail, 400, field);
+        if (field === 'reason') return show(m.admin.mfaReasonMissing, 400, field);
         if (field === 'disabled' || field === 'role') return show(m.admin.selfLockout, 400);
         const reason = { account_disabled: m.admin.resetDisabled, account_locked: m.admin.resetLocked, password_off: m.admin.resetPasswordOff }[String(err.extra.reason)];
         return show(reason ?? err.message, 400);
@@ -193,7 +196,7 @@ function usersRoutes(app: FastifyInstance, ctx: Ctx) {
 
 // ── one user: the page and its actions ───────────────────────────────────────────────────────────
 
-async function userPage(ctx: Pick<Ctx, 'clock' | 'config' | 'db'>, request: FastifyRequest, reply: FastifyReply, user: User, extra: { error?: string; edit?: UserPageInput['edit'] } = {}, status = 200) {
+async function userPage(ctx: Pick<Ctx, 'clock' | 'config' | 'db'>, request: FastifyRequest, reply: FastifyReply, user: User, extra: { error?: string; edit?: UserPageInput['edit']; mfaReset?: UserPageInput['mfaReset'] } = {}, status = 200) {
   const a = checkedAdmin(request);
   const m = messages(request);
   const [details] = await detailedViews(ctx, a.tenant, [user]);
@@ -203,7 +206,7 @@ async function userPage(ctx: Pick<Ctx, 'clock' | 'config' | 'db'>, request: Fast
     user: details!, identities: await linkedIdentities(ctx, a.tenant, user.id),
     deliveries: await deliveriesOf(ctx.db, { userId: user.id, tenantId: a.tenant.id }),
     csrf: a.csrf, now: ctx.clock.now(), passwordOn: allowsPassword(a.tenant), defaultTtlMs: adminResetTtlMs(ctx.config, a.tenant),
-    self: user.id === a.s.user.id, notice, edit: extra.edit,
+    self: user.id === a.s.user.id, notice, edit: extra.edit, mfaReset: extra.mfaReset,
   }), status);
 }
 
@@ -220,7 +223,8 @@ function userAction(app: FastifyInstance, ctx: Pick<Ctx, 'clock' | 'config' | 'd
       const m = messages(request);
       return pageError(m, reply, err, refusals(m, (text, status, field) => {
         const edit = path === '' ? { name: formField(request, 'name'), email: formField(request, 'email'), role: formField(request, 'role'), ...(field === 'email' ? { emailError: text } : {}) } : undefined;
-        return userPage(ctx, request, reply, user, { error: text, edit }, status);
+        const mfaReset = path === '/mfa-reset' ? { reason: formField(request, 'reason'), ...(field === 'reason' ? { error: text } : {}) } : undefined;
+        return userPage(ctx, request, reply, user, { error: text, edit, mfaReset }, status);
       }, { not_found: () => notFoundPage(request, reply) }));
     }
   });
@@ -245,6 +249,13 @@ function userRoutes(app: FastifyInstance, ctx: Ctx) {
   userAction(app, ctx, '/enable', async (a, user) => { await updateUser(ctx, a.tenant, user.id, { disabled: false }, a.actor); return 'enabled'; });
   userAction(app, ctx, '/unlock', async (a, user) => { await updateUser(ctx, a.tenant, user.id, { locked: false }, a.actor); return 'unlocked'; });
   userAction(app, ctx, '/sign-out', async (a, user) => { await signOutEverywhere(ctx, a.tenant, user.id, a.actor); return 'signed-out'; });
+  // A lost phone: the same reset as the API's, so a reason is required here too.
+  userAction(app, ctx, '/mfa-reset', async (a, user, request) => {
+    const reason = formField(request, 'reason').trim().slice(0, 500);
+    if (!reason) throw invalidRequest('reason: say why (it goes into the audit log).', { field: 'reason' });
+    await resetFactors(ctx, { user, tenant: a.tenant }, reason, a.actor);
+    return 'mfa-reset';
+  });
   userAction(app, ctx, '/identities/:identityId/unlink', async (a, user, request) => {
     await unlinkIdentity(ctx, a.tenant, user.id, (request.params as { identityId: string }).identityId, a.actor);
     return 'unlinked';

@@ -21,6 +21,7 @@ import { alert, field, form, page, submit } from '../layout.ts';
 import { pageError } from '../page-errors.ts';
 import { formField, messages, queryField, redirect, safeNext, sendPage } from '../respond.ts';
 import { notFoundPage } from './not-found.ts';
+import { secondStepNotice } from './second-step.ts';
 
 interface LoginView { tenant?: Tenant; email?: string; error?: string; notice?: string; next: string; captcha?: CaptchaAsk; }
 
@@ -96,7 +97,8 @@ export async function loginPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
     // A session cookie that no longer works: it was revoked (password reset elsewhere) or expired.
     const ended = !session && request.cookies[SESSION_COOKIE] !== undefined;
     if (ended) clearSessionCookie(ctx, reply);
-    const notice = ended ? m.sessionEnded : queryField(request, 'signed-out') ? m.signedOut : queryField(request, 'unlocked') ? m.unlockDone : undefined;
+    const notice = ended ? m.sessionEnded : queryField(request, 'signed-out') ? m.signedOut : queryField(request, 'unlocked') ? m.unlockDone
+      : secondStepNotice(m, queryField(request, 'second-step'));
     const ssoError = tenant ? ssoErrorText(m, queryField(request, 'sso_error'), tenant) : undefined;
     return sendPage(request, reply, loginPage(request, { tenant, next, notice, error: ssoError }));
   };

@@ -5,28 +5,76 @@
 // on a cross-site navigation — a click in webmail — would not be sent on a 302 that follows it;
 // the refresh is a same-site navigation, so it is.) GET without a token inspects the proof and
 // shows which account(s) it resets; POST sets the password, the server re-checking everything.
+//
+// A reset proves the email, never a second factor: for each account that has one, the form also
+// asks for it (a code or recovery code; with JavaScript, the security key). A wrong one shows the
+// form again and leaves the link as it was (completeReset consumes nothing then).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppError } from '../../errors.ts';
 import { policyOf } from '../../features/password-policy/enforce.ts';
 import { historyDepth } from '../../features/password-policy/history.ts';
-import { completeReset, inspectReset, type ResetProof } from '../../features/password-reset/flow.ts';
+import { completeReset, inspectReset, type ResetFactor, type ResetProof } from '../../features/password-reset/flow.ts';
 import { SLUG, tenantBySlug } from '../../features/tenants/store.ts';
 import type { Ctx } from '../../context.ts';
-import { html } from '../html.ts';
+import { html, type Html } from '../html.ts';
+import type { Messages } from '../i18n/index.ts';
 import { alert, form, linkButton, links, page, submit } from '../layout.ts';
 import { newPasswordFields, passwordFormAttrs, policyMessage, strictestPolicy } from '../password-form.ts';
 import { failedRules, pageError } from '../page-errors.ts';
 import { formField, formList, messages, queryField, redirect, sendPage } from '../respond.ts';
+import { answerOf, codeField, securityKeyBlock } from './factor-fields.ts';
 import { outcomePage } from './reset-outcomes.ts';
 import { clearProof, markDone, plausibleToken, readDone, readProof, storeProof } from './reset-proof.ts';
 
 type Inspected = Awaited<ReturnType<typeof inspectReset>>;
+type InspectedAccount = Inspected['accounts'][number];
 
 interface FormState {
   error?: string;
   failed?: string[];
   repeatError?: string;
   chosen?: string[];
+  /** A factor field's message, by tenant slug. */
+  factorErrors?: Record<string, string>;
+}
+
+/**
+ * The form's names for one account's factor: plain `mfa_code` / `mfa_webauthn` when the proof
+ * covers one account, suffixed with the tenant's slug when it covers several (slugs are [a-z0-9-]).
+ */
+const factorNames = (info: Inspected, slug: string) => {
+  const suffix = info.accounts.length > 1 ? `_${slug}` : '';
+  return { code: `mfa_code${suffix}`, webauthn: `mfa_webauthn${suffix}`, id: `mfa-code${suffix.replace('_', '-')}`, key: `use-security-key${suffix.replace('_', '-')}` };
+};
+
+/** The second-factor block of one account that has a factor. */
+function factorStep(m: Messages, info: Inspected, a: InspectedAccount & { mfa: NonNullable<InspectedAccount['mfa']> }, error: string | undefined): Html {
+  const s = m.secondStep;
+  const names = factorNames(info, a.tenant);
+  const several = info.accounts.length > 1;
+  // A security key alone has no field to put the message under: it stands under the hint.
+  const code = codeField(m, { id: names.id, name: names.code, methods: a.mfa.methods, error, required: !several });
+  return html`<fieldset class="mfa-factor">
+<legend>${several ? s.resetLegendFor(a.tenantName) : s.resetLegend}</legend>
+<p class="hint">${s.resetHint}</p>
+${code || (error ? html`<p class="field-error">${error}</p>` : '')}
+${a.mfa.webauthn ? securityKeyBlock(m, {
+    id: names.key, name: names.webauthn, mode: 'get', options: a.mfa.webauthn, label: s.useSecurityKey, noScript: s.keyNoScript, unsupported: s.keyUnsupported,
+  }) : ''}
+</fieldset>`;
+}
+
+/** The factors the form carries for the chosen accounts that have one (an empty field: none). */
+function factorsOf(request: FastifyRequest, info: Inspected, chosen: string[]): ResetFactor[] | 'malformed' {
+  const out: ResetFactor[] = [];
+  for (const a of info.accounts) {
+    if (!a.mfa || !chosen.includes(a.tenant)) continue;
+    const names = factorNames(info, a.tenant);
+    const answer = answerOf(formField(request, names.code), formField(request, names.webauthn));
+    if (answer === 'malformed') return 'malformed';
+    if (answer) out.push({ ...answer, tenant: a.tenant });
+  }
+  return out;
 }
 
 export async function resetPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
@@ -57,6 +105,7 @@ ${info.accounts.map((a) => html`<li><label class="choice"><input type="checkbox"
 ${form('/reset-password', html`
 <input type="text" name="username" autocomplete="username" value="${info.email}" hidden readonly>
 ${accounts}
+${info.accounts.map((a) => (a.mfa ? factorStep(m, info, { ...a, mfa: a.mfa }, state.factorErrors?.[a.tenant]) : ''))}
 ${newPasswordFields({ m, policy, history, failed: state.failed, error: policyError, repeatError: state.repeatError })}
 ${submit(m.confirm, html` data-confirm`)}`, passwordFormAttrs(policy, info.email))}
 ${'token' in proof ? links([{ href: '/reset-password/code', label: m.useCodeInstead }]) : ''}`,
@@ -143,8 +192,11 @@ ${links([{ href: '/forgot-password', label: m.requestNew }, { href: '/login', la
     if (password === '') return again({ failed: ['min_length'] }, 422);
     if (repeat !== password) return again({ error: m.passwordsDontMatch, repeatError: repeat === '' ? m.repeatMissing : m.passwordsDontMatch }, 422);
 
+    const factors = factorsOf(request, info, choose ? chosen : info.accounts.map((a) => a.tenant));
+    if (factors === 'malformed') return again({ error: m.secondStep.resetFactorWrong }, 422);
+
     try {
-      const { updated } = await completeReset(ctx, proof, password, choose ? chosen : undefined, request.ip);
+      const { updated } = await completeReset(ctx, proof, password, choose ? chosen : undefined, request.ip, factors);
       clearProof(ctx, reply);
       markDone(ctx, reply, updated.length === 1 ? updated[0] : undefined);
       return redirect(reply, updated.length === 1 ? `/reset-password/done?tenant=${encodeURIComponent(updated[0]!)}` : '/reset-password/done');
@@ -154,6 +206,9 @@ ${links([{ href: '/forgot-password', label: m.requestNew }, { href: '/login', la
         codes: {
           password_policy: (e) => again({ failed: failedRules(e) }, 422),
           invalid_request: () => again({ error: m.chooseOne }, 422),
+          // A chosen account's factor was left empty: say which, under its field.
+          mfa_required: (e) => again({ factorErrors: missingFactors(m, info, e) }, 403),
+          mfa_invalid: () => again({ error: m.secondStep.resetFactorWrong }, 401),
         },
         status: outcomes(request, reply, proof, true),
       });
@@ -161,4 +216,15 @@ ${links([{ href: '/forgot-password', label: m.requestNew }, { href: '/login', la
   });
 
   app.get('/reset-password/done', async (request, reply) => donePage(request, reply, queryField(request, 'tenant')));
+}
+
+/** Under each factor field the refusal names: what to enter (and, with several accounts, the way out). */
+function missingFactors(m: Messages, info: Inspected, err: AppError): Record<string, string> {
+  const owed = Array.isArray(err.extra.accounts) ? (err.extra.accounts as { tenant?: unknown }[]) : [];
+  const out: Record<string, string> = {};
+  for (const { tenant } of owed) {
+    const a = info.accounts.find((x) => x.tenant === tenant);
+    if (a) out[a.tenant] = info.accounts.length > 1 ? m.secondStep.resetFactorMissing(a.tenantName) : m.secondStep.codeMissing;
+  }
+  return out;
 }

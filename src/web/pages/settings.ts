@@ -30,6 +30,7 @@ export async function settingsPages(app: FastifyInstance, { ctx }: { ctx: Ctx })
       m, title: m.accountTitle, context: s.tenant.name,
       body: html`<p>${m.signedInAs(s.user.email, s.tenant.name)}</p>
 ${linkButton('/settings/password', m.changePasswordLink)}
+${linkButton('/settings/security', m.security.link, 'secondary')}
 ${form('/logout', html`${csrfField(s)}<button class="btn btn-secondary" type="submit">${m.signOut}</button>`)}`,
     }));
   });

@@ -1,0 +1,143 @@
+// /settings/security in English and German: second factors, adding them, recovery codes.
+// German in the Sie-Form like de.ts; securityDe has every key of securityEn (the type checks it).
+import type { FactorType } from '../../features/mfa/store.ts';
+
+const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+
+export const securityEn = {
+  link: 'Two-step verification',
+  title: 'Two-step verification',
+  intro: 'After your password, signing in also asks for a second factor: a code from an authenticator app or your security key. Someone who learns your password still cannot get in.',
+  required: 'Your organisation requires two-step verification for your account.',
+
+  factorsHeading: 'Your second factors',
+  none: 'You have not added a second factor yet: signing in asks only for your password.',
+  type: { totp: 'Authenticator app', webauthn: 'Security key or passkey' } satisfies Record<FactorType, string>,
+  addedAt: 'Added',
+  lastUsed: 'Last used',
+  neverUsed: 'not yet',
+  remove: 'Remove',
+  removeNamed: (label: string) => `Remove ${label}`,
+
+  codesHeading: 'Recovery codes',
+  codesLeft: (n: number, of: number) => `${n} of ${of} recovery codes left. Each one gets you in once when you do not have your phone or security key.`,
+  codesRenew: 'Make new recovery codes',
+  codesRenewHint: 'The codes you have now stop working.',
+
+  totpHeading: 'Add an authenticator app',
+  totpIntro: 'An app on your phone shows a new six-digit code every 30 seconds.',
+  totpStart: 'Set up an authenticator app',
+  totpTitle: 'Set up your authenticator app',
+  totpScan: 'Scan this QR code with your authenticator app.',
+  qrAlt: 'QR code',
+  totpManual: 'Cannot scan it? Type this key into the app instead (time-based, six digits):',
+  totpLabel: 'Name (optional)',
+  labelHint: 'To tell your factors apart, for example “Work phone”.',
+  totpCode: 'Code from the app',
+  totpCodeHint: 'Six digits, as the app shows them now.',
+  totpConfirm: 'Confirm',
+  totpWrongCode: 'That code is not right. Check that the time on your phone is correct and enter the newest code.',
+  totpCodeWrongField: 'Not the code the app shows now.',
+  totpCodeMissing: 'Enter the six-digit code the app shows.',
+  totpExpired: 'Setting up the authenticator app took too long. Start again.',
+  cancel: 'Cancel',
+
+  keyHeading: 'Add a security key or passkey',
+  keyIntro: 'A USB or NFC security key, or a passkey kept on this device or your phone.',
+  keyLabel: 'Name',
+  keyDefaultLabel: 'Security key',
+  keyAdd: 'Add security key',
+  keyNoScript: 'Adding a security key needs JavaScript, which is off in this browser. Turn it on, or add an authenticator app instead.',
+  keyUnsupported: 'This browser cannot use security keys or passkeys. Try another browser, or add an authenticator app.',
+  keyWorking: 'Follow your browser: touch your security key or confirm the passkey.',
+  keyCancelled: 'The security key was not added: it was cancelled or took too long. Try again.',
+  keyExists: 'This security key is already on your account.',
+  keyRejected: 'The security key was not accepted. Try again.',
+  tooManyLater: 'Too many attempts. Try again in a few minutes.',
+
+  removeTitle: (label: string) => `Remove ${label}?`,
+  removeText: 'Signing in will no longer accept it. If it is your last second factor, signing in asks only for your password and your recovery codes stop working.',
+  requiredByTenant: 'Your organisation requires two-step verification, so your last second factor cannot be removed. Add another one first.',
+  gone: 'That second factor is no longer on your account.',
+
+  codesTitle: 'Save your recovery codes',
+  codesShownOnce: (n: number) => `These ${plural(n, 'code', 'codes')} get you in when you do not have your phone or security key; each works once. They are shown only this once: download them or write them down, and keep them somewhere safe.`,
+  codesDownload: 'Download as a text file',
+  codesSaved: 'I have saved them',
+
+  done: {
+    'totp-added': 'Authenticator app added. Signing in now asks for a code from it.',
+    'key-added': 'Security key added. Signing in can now use it.',
+    removed: 'The second factor was removed.',
+    'codes-renewed': 'New recovery codes made; the old ones no longer work.',
+  },
+};
+
+export const securityDe: typeof securityEn = {
+  link: 'Zwei-Schritt-Bestätigung',
+  title: 'Zwei-Schritt-Bestätigung',
+  intro: 'Nach dem Passwort fragt die Anmeldung nach einem zweiten Faktor: einem Code aus einer Authenticator-App oder Ihrem Sicherheitsschlüssel. Wer Ihr Passwort erfährt, kommt trotzdem nicht hinein.',
+  required: 'Ihre Organisation verlangt für Ihr Konto die Zwei-Schritt-Bestätigung.',
+
+  factorsHeading: 'Ihre zweiten Faktoren',
+  none: 'Sie haben noch keinen zweiten Faktor hinzugefügt: Die Anmeldung fragt nur nach Ihrem Passwort.',
+  type: { totp: 'Authenticator-App', webauthn: 'Sicherheitsschlüssel oder Passkey' },
+  addedAt: 'Hinzugefügt',
+  lastUsed: 'Zuletzt verwendet',
+  neverUsed: 'noch nicht',
+  remove: 'Entfernen',
+  removeNamed: (label: string) => `${label} entfernen`,
+
+  codesHeading: 'Wiederherstellungscodes',
+  codesLeft: (n: number, of: number) => `${n} von ${of} Wiederherstellungscodes übrig. Jeder lässt Sie einmal hinein, wenn Sie Ihr Telefon oder Ihren Sicherheitsschlüssel nicht haben.`,
+  codesRenew: 'Neue Wiederherstellungscodes erstellen',
+  codesRenewHint: 'Ihre bisherigen Codes funktionieren dann nicht mehr.',
+
+  totpHeading: 'Authenticator-App hinzufügen',
+  totpIntro: 'Eine App auf Ihrem Telefon zeigt alle 30 Sekunden einen neuen sechsstelligen Code.',
+  totpStart: 'Authenticator-App einrichten',
+  totpTitle: 'Authenticator-App einrichten',
+  totpScan: 'Scannen Sie diesen QR-Code mit Ihrer Authenticator-App.',
+  qrAlt: 'QR-Code',
+  totpManual: 'Scannen klappt nicht? Geben Sie stattdessen diesen Schlüssel in der App ein (zeitbasiert, sechs Ziffern):',
+  totpLabel: 'Name (freiwillig)',
+  labelHint: 'Damit Sie Ihre Faktoren unterscheiden können, zum Beispiel „Diensthandy“.',
+  totpCode: 'Code aus der App',
+  totpCodeHint: 'Sechs Ziffern, wie die App sie gerade anzeigt.',
+  totpConfirm: 'Bestätigen',
+  totpWrongCode: 'Dieser Code stimmt nicht. Prüfen Sie, ob die Uhrzeit auf Ihrem Telefon stimmt, und geben Sie den neuesten Code ein.',
+  totpCodeWrongField: 'Nicht der Code, den die App gerade anzeigt.',
+  totpCodeMissing: 'Geben Sie den sechsstelligen Code aus der App ein.',
+  totpExpired: 'Die Einrichtung der Authenticator-App hat zu lange gedauert. Beginnen Sie bitte neu.',
+  cancel: 'Abbrechen',
+
+  keyHeading: 'Sicherheitsschlüssel oder Passkey hinzufügen',
+  keyIntro: 'Ein USB- oder NFC-Sicherheitsschlüssel oder ein Passkey auf diesem Gerät oder Ihrem Telefon.',
+  keyLabel: 'Name',
+  keyDefaultLabel: 'Sicherheitsschlüssel',
+  keyAdd: 'Sicherheitsschlüssel hinzufügen',
+  keyNoScript: 'Zum Hinzufügen eines Sicherheitsschlüssels wird JavaScript benötigt, das in diesem Browser ausgeschaltet ist. Schalten Sie es ein oder fügen Sie stattdessen eine Authenticator-App hinzu.',
+  keyUnsupported: 'Dieser Browser kann keine Sicherheitsschlüssel oder Passkeys verwenden. Versuchen Sie einen anderen Browser oder fügen Sie eine Authenticator-App hinzu.',
+  keyWorking: 'Folgen Sie Ihrem Browser: Berühren Sie Ihren Sicherheitsschlüssel oder bestätigen Sie den Passkey.',
+  keyCancelled: 'Der Sicherheitsschlüssel wurde nicht hinzugefügt: Der Vorgang wurde abgebrochen oder hat zu lange gedauert. Versuchen Sie es noch einmal.',
+  keyExists: 'Dieser Sicherheitsschlüssel ist bereits in Ihrem Konto.',
+  keyRejected: 'Der Sicherheitsschlüssel wurde nicht angenommen. Versuchen Sie es noch einmal.',
+  tooManyLater: 'Zu viele Versuche. Versuchen Sie es in ein paar Minuten noch einmal.',
+
+  removeTitle: (label: string) => `${label} entfernen?`,
+  removeText: 'Die Anmeldung nimmt ihn dann nicht mehr an. Ist es Ihr letzter zweiter Faktor, fragt die Anmeldung nur noch nach Ihrem Passwort, und Ihre Wiederherstellungscodes funktionieren nicht mehr.',
+  requiredByTenant: 'Ihre Organisation verlangt die Zwei-Schritt-Bestätigung, daher kann Ihr letzter zweiter Faktor nicht entfernt werden. Fügen Sie zuerst einen weiteren hinzu.',
+  gone: 'Dieser zweite Faktor ist nicht mehr in Ihrem Konto.',
+
+  codesTitle: 'Speichern Sie Ihre Wiederherstellungscodes',
+  codesShownOnce: (n: number) => `Mit diesen ${plural(n, 'Code', 'Codes')} kommen Sie hinein, wenn Sie Ihr Telefon oder Ihren Sicherheitsschlüssel nicht haben; jeder funktioniert einmal. Sie werden nur dieses eine Mal angezeigt: Laden Sie sie herunter oder schreiben Sie sie auf und bewahren Sie sie sicher auf.`,
+  codesDownload: 'Als Textdatei herunterladen',
+  codesSaved: 'Ich habe sie gespeichert',
+
+  done: {
+    'totp-added': 'Authenticator-App hinzugefügt. Die Anmeldung fragt jetzt nach einem Code daraus.',
+    'key-added': 'Sicherheitsschlüssel hinzugefügt. Sie können ihn jetzt bei der Anmeldung verwenden.',
+    removed: 'Der zweite Faktor wurde entfernt.',
+    'codes-renewed': 'Neue Wiederherstellungscodes erstellt; die alten funktionieren nicht mehr.',
+  },
+};
