@@ -18,7 +18,7 @@ import { factorAddedEmail, factorRemovedEmail, factorsResetEmail, recoveryCodesR
 import { newRecoveryCodes, normalizeRecoveryCode, recoveryCodeHash } from './recovery-codes.ts';
 import {
   acceptTotpStep, activateTotp, activeFactors, deleteAllFactors, deleteFactor, deletePending, endTickets, factorById,
-  insertFactor, labelFactor, recoveryCodesLeft, replaceRecoveryCodes, touchWebauthn, useRecoveryCode, type Factor, type FactorType,
+  factorsAndCodesLeft, insertFactor, labelFactor, recoveryCodesLeft, replaceRecoveryCodes, touchWebauthn, useRecoveryCode, type Factor, type FactorType,
 } from './store.ts';
 import { newTotpSecret, otpauthUrl, qrSvg, stepOfCode } from './totp.ts';
 import { authenticationOptions, registrationOptions, verifyAuthentication, verifyRegistration } from './webauthn.ts';
@@ -55,13 +55,13 @@ export async function mfaStatus(ctx: Pick<Ctx, 'db'>, { user, tenant }: Account)
 
 /** The ways this account can pass a second step, and its security keys; null without a factor. */
 async function methodsOf(db: Db, userId: string): Promise<{ methods: MfaMethod[]; keys: Factor[] } | null> {
-  const factors = await activeFactors(db, userId);
+  const { factors, codesLeft } = await factorsAndCodesLeft(db, userId);
   if (factors.length === 0) return null;
   const methods: MfaMethod[] = [];
   if (factors.some((f) => f.type === 'totp')) methods.push('totp');
   const keys = factors.filter((f) => f.type === 'webauthn');
   if (keys.length > 0) methods.push('webauthn');
-  if ((await recoveryCodesLeft(db, userId)) > 0) methods.push('recovery_code');
+  if (codesLeft > 0) methods.push('recovery_code');
   return { methods, keys };
 }
 

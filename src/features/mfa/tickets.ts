@@ -29,8 +29,10 @@ export interface NewTicket {
   auditData: Record<string, unknown>;
 }
 
-export async function issueTicket(ctx: Pick<Ctx, 'clock' | 'db' | 'secrets'>, t: NewTicket): Promise<string> {
-  const ticket = randomToken();
+/** A ticket's value, made before it is stored when something must be bound to it first (a WebAuthn challenge). */
+export const newTicketValue = () => randomToken();
+
+export async function issueTicket(ctx: Pick<Ctx, 'clock' | 'db' | 'secrets'>, t: NewTicket, ticket = newTicketValue()): Promise<string> {
   const now = ctx.clock.now();
   await insertTicket(ctx.db, {
     ticketHash: ticketHash(ctx, ticket), userId: t.userId, purpose: t.purpose, clientHash: clientHash(ctx, t.client),

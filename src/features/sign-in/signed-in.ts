@@ -8,8 +8,7 @@ import type { Db } from '../../platform/db.ts';
 import { Devices } from '../abuse/devices.ts';
 import type { Account } from '../accounts/store.ts';
 import { factorRequired, secondStepMethods } from '../mfa/factors.ts';
-import { usersWithFactors } from '../mfa/store.ts';
-import { issueTicket, ticketHash, type TicketClient } from '../mfa/tickets.ts';
+import { issueTicket, newTicketValue, ticketHash, type TicketClient } from '../mfa/tickets.ts';
 import { passwordAgeLimit } from '../password-policy/history.ts';
 import type { AuthMethod } from '../sessions/sessions.ts';
 
@@ -58,16 +57,14 @@ export async function completeSignIn(ctx: Deps, account: Account, client: Client
 export async function afterFirstFactor(ctx: Deps, account: Account, client: Client, first: FirstFactor): Promise<SignInOutcome> {
   const { user: u, tenant: t } = account;
   if (first.secondFactorDone) return startSession(ctx, ctx.db, account, client, first, [firstAmr(first.authMethod), 'mfa']);
-  const ticketFor = (purpose: 'sign_in' | 'enroll') => issueTicket(ctx, {
+  const ticketFor = (purpose: 'sign_in' | 'enroll', value?: string) => issueTicket(ctx, {
     userId: u.id, purpose, client, authMethod: first.authMethod, auditData: first.auditData,
-  });
-  // The WebAuthn challenge is bound to the ticket, which is made first: an account without a
-  // factor costs one extra statement here, an account with one a ticket it needs anyway.
-  if ((await usersWithFactors(ctx.db, [u.id])).size > 0) {
-    const ticket = await ticketFor('sign_in');
-    const methods = await secondStepMethods(ctx, u.id, secondStepPurpose(ticketHash(ctx, ticket)));
-    if (methods) return { kind: 'mfa-required', ticket, ...methods };
-  }
+  }, value);
+  // The ticket's value comes first, so the WebAuthn challenge can be bound to it; it is stored only
+  // when the account has a factor (one statement finds the factors, one stores the ticket).
+  const value = newTicketValue();
+  const offer = await secondStepMethods(ctx, u.id, secondStepPurpose(ticketHash(ctx, value)));
+  if (offer) return { kind: 'mfa-required', ticket: await ticketFor('sign_in', value), ...offer };
   if (factorRequired(t, u.role)) return { kind: 'mfa-enrollment-required', ticket: await ticketFor('enroll') };
   return startSession(ctx, ctx.db, account, client, first, [firstAmr(first.authMethod)]);
 }
