@@ -480,7 +480,7 @@ describe('security properties', () => {
     for (let i = 0; i < 2; i++) {
       const seen = await t.api('POST', '/api/v1/password/reset/inspect', { token }, ORIGIN);
       expect(seen.status).toBe(200);
-      expect(seen.body.accounts).toEqual([{ tenant: slug, tenantName: slug.toUpperCase() }]);
+      expect(seen.body.accounts).toEqual([{ tenant: slug, tenantName: slug.toUpperCase(), mfa: null }]);
     }
     expect((await t.api('POST', '/api/v1/password/reset/inspect', { email, code }, ORIGIN)).status).toBe(200);
     for (let i = 0; i < 2; i++) {

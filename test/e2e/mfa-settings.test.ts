@@ -5,10 +5,10 @@
 // JavaScript. The live app runs on http://localhost:PORT: a WebAuthn RP ID must be a domain.
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Secret, TOTP } from 'otpauth';
 import type { Page } from 'playwright-core';
 import { describe, expect, it, vi } from 'vitest';
-import { account, browserSuite, disabled, h1, pathOf, seriousViolations, STRONG, text, visible } from '../helpers/browser.ts';
+import { account, amrIn, browserSuite, disabled, h1, pathOf, seriousViolations, STRONG, text, virtualKey, visible } from '../helpers/browser.ts';
+import { freshCode } from '../helpers/totp.ts';
 
 vi.setConfig({ testTimeout: 60_000 });
 
@@ -16,29 +16,6 @@ const { live, openPage, signIn } = browserSuite({ host: 'localhost' });
 
 const newPage = (javaScriptEnabled = true) => openPage({ viewport: { width: 800, height: 900 }, locale: 'en-GB', javaScriptEnabled });
 
-const STEP_MS = 30_000;
-
-/**
- * The app's code for `secret`, in a fresh time step of the live app's clock: a code works once,
- * so each call moves the clock into the middle of the next step.
- */
-function freshCode(secret: string): string {
-  const into = live.clock.now().getTime() % STEP_MS;
-  live.clock.advance(STEP_MS + STEP_MS / 2 - into);
-  return new TOTP({ secret: Secret.fromBase32(secret.replace(/\s/g, '')) }).generate({ timestamp: live.clock.now().getTime() });
-}
-
-/** A virtual security key in this page's browser context (it answers by itself, user verified). */
-async function virtualKey(page: Page): Promise<void> {
-  const cdp = await page.context().newCDPSession(page);
-  await cdp.send('WebAuthn.enable');
-  await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: { protocol: 'ctap2', transport: 'usb', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
-  });
-}
-
-/** The signed-in session's amr, asked by the page itself (its cookie). */
-const amrIn = (page: Page) => page.evaluate(async () => (await (await fetch('/api/v1/session')).json()).amr as string[]);
 
 const codesOn = (page: Page) => page.locator('#recovery-codes li').allInnerTexts();
 
@@ -62,7 +39,7 @@ async function addApp(page: Page, label: string, axe = true): Promise<{ secret: 
   if (axe) expect(await seriousViolations(page)).toEqual([]);
   expect(page.url()).not.toContain(secret.replace(/ /g, ''));
   await page.getByLabel('Name (optional)').fill(label);
-  await page.getByLabel('Code from the app').fill(freshCode(secret));
+  await page.getByLabel('Code from the app').fill(freshCode(live.clock, secret));
   await page.getByRole('button', { name: 'Confirm' }).click();
   await pathOf(page).toBe('/settings/security/recovery-codes');
   return { secret, codes: await codesOn(page) };
@@ -105,7 +82,7 @@ describe('/settings/security', () => {
     await signOut(page, slug);
     await signIn(page, `/t/${slug}/login`, email, STRONG);
     await pathOf(page).toBe('/login/verify');
-    await page.locator('#code').fill(freshCode(secret));
+    await page.locator('#code').fill(freshCode(live.clock, secret));
     await page.getByRole('button', { name: 'Verify' }).click();
     await pathOf(page).toBe('/account');
     expect(await amrIn(page)).toEqual(['pwd', 'otp']);

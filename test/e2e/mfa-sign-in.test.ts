@@ -4,10 +4,10 @@
 // http://localhost:PORT: a WebAuthn RP ID must be a domain, and localhost is a secure context.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Secret, TOTP } from 'otpauth';
 import type { Page } from 'playwright-core';
 import { describe, expect, it, vi } from 'vitest';
-import { account, browserSuite, fillNewPassword, h1, pathOf, seriousViolations, STRONG, text, visible } from '../helpers/browser.ts';
+import { account, amrIn, browserSuite, fillNewPassword, h1, pathOf, seriousViolations, STRONG, text, virtualKey, visible } from '../helpers/browser.ts';
+import { freshCode, wrongCode } from '../helpers/totp.ts';
 
 vi.setConfig({ testTimeout: 60_000 });
 
@@ -15,25 +15,6 @@ const { live, openPage, signIn, requestReset, openMailLink } = browserSuite({ ho
 
 const newPage = (javaScriptEnabled = true) => openPage({ viewport: { width: 800, height: 900 }, locale: 'en-GB', javaScriptEnabled });
 
-const STEP_MS = 30_000;
-
-/**
- * The app's code for `secret` now. The live app's clock is moved to the middle of a fresh time step
- * first: each code is then new (a code works once) and is still current when the page sends it.
- */
-function freshCode(secret: string): string {
-  const into = live.clock.now().getTime() % STEP_MS;
-  live.clock.advance(STEP_MS + STEP_MS / 2 - into);
-  return new TOTP({ secret: Secret.fromBase32(secret.replace(/\s/g, '')) }).generate({ timestamp: live.clock.now().getTime() });
-}
-
-/** A six-digit code the server accepts at no step near now: a wrong answer that cannot be right by chance. */
-function wrongCode(secret: string): string {
-  const totp = new TOTP({ secret: Secret.fromBase32(secret) });
-  const now = live.clock.now().getTime();
-  const right = new Set([-1, 0, 1].map((s) => totp.generate({ timestamp: now + s * STEP_MS })));
-  return ['000000', '111111', '222222', '333333'].find((c) => !right.has(c))!;
-}
 
 /** Calls the JSON API in-process with a bearer token (no browser involved); throws on an error answer. */
 async function api(method: 'GET' | 'POST', url: string, body?: object, token?: string): Promise<any> {
@@ -48,20 +29,8 @@ async function api(method: 'GET' | 'POST', url: string, body?: object, token?: s
 async function enrolApp(email: string): Promise<{ secret: string; recoveryCodes: string[] }> {
   const { token } = await api('POST', '/api/v1/login', { email, password: STRONG, tokenType: 'bearer' });
   const started = await api('POST', '/api/v1/mfa/totp', { currentPassword: STRONG }, token);
-  const verified = await api('POST', `/api/v1/mfa/totp/${started.id}/verify`, { code: freshCode(started.secret) }, token);
+  const verified = await api('POST', `/api/v1/mfa/totp/${started.id}/verify`, { code: freshCode(live.clock, started.secret) }, token);
   return { secret: started.secret, recoveryCodes: verified.recoveryCodes };
-}
-
-/** The signed-in session's amr, asked by the page itself (its cookie). */
-const amrIn = (page: Page) => page.evaluate(async () => (await (await fetch('/api/v1/session')).json()).amr as string[]);
-
-/** A virtual security key in this page's browser context (it answers by itself, user verified). */
-async function virtualKey(page: Page): Promise<void> {
-  const cdp = await page.context().newCDPSession(page);
-  await cdp.send('WebAuthn.enable');
-  await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: { protocol: 'ctap2', transport: 'usb', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
-  });
 }
 
 /**
@@ -101,12 +70,12 @@ describe('sign-in with the second step', () => {
     expect(await seriousViolations(page)).toEqual([]);
     await shot(page, 'second-step-verify');
 
-    await code.fill(wrongCode(secret));
+    await code.fill(wrongCode(live.clock, secret));
     await page.getByRole('button', { name: 'Verify' }).click();
     await text(page.locator('#code-error')).toContain('That code was not accepted');
     await text(page.locator('#code-error')).toContain('4 attempts left');
 
-    await page.getByLabel('Code from your authenticator app or a recovery code').fill(freshCode(secret));
+    await page.getByLabel('Code from your authenticator app or a recovery code').fill(freshCode(live.clock, secret));
     await page.getByRole('button', { name: 'Verify' }).click();
     await pathOf(page).toBe('/account');
     expect(await amrIn(page)).toEqual(['pwd', 'otp']);
@@ -152,7 +121,7 @@ describe('a tenant that requires two-step verification', () => {
     const secret = await page.locator('#totp-secret').innerText();
     expect(secret).toMatch(/^[A-Z2-7]{4}( [A-Z2-7]{1,4})+$/);
     await visible(page.getByRole('img', { name: 'QR code' })).toBe(true);
-    await page.getByLabel('Code from the app').fill(freshCode(secret));
+    await page.getByLabel('Code from the app').fill(freshCode(live.clock, secret));
     await page.getByRole('button', { name: 'Confirm' }).click();
 
     await visible(page.getByText('Two-step verification is set up.')).toBe(true);
@@ -197,14 +166,14 @@ describe('forgot password with a factor', () => {
     await page.getByRole('button', { name: 'Confirm new password' }).click();
     await text(page.locator('#mfa-code-error')).toBe('Enter the code from your authenticator app or a recovery code.');
     await fillNewPassword(page, 'Amber-Falcon-Orbit-61');
-    await page.getByLabel('Code from your authenticator app or a recovery code').fill(freshCode(secret));
+    await page.getByLabel('Code from your authenticator app or a recovery code').fill(freshCode(live.clock, secret));
     await page.getByRole('button', { name: 'Confirm new password' }).click();
     await pathOf(page).toBe('/reset-password/done');
     await h1(page).toBe('Your password has been reset');
 
     await signIn(page, `/t/${slug}/login`, email, 'Amber-Falcon-Orbit-61');
     await pathOf(page).toBe('/login/verify');
-    await page.getByLabel('Code from your authenticator app or a recovery code').fill(freshCode(secret));
+    await page.getByLabel('Code from your authenticator app or a recovery code').fill(freshCode(live.clock, secret));
     await page.getByRole('button', { name: 'Verify' }).click();
     await pathOf(page).toBe('/account');
   });

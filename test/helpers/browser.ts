@@ -207,6 +207,21 @@ export const checked = (loc: Locator) => expect.poll(() => loc.isChecked(), POLL
 export const pathOf = (page: Page) => expect.poll(() => new URL(page.url()).pathname, POLL);
 export const h1 = (page: Page) => text(page.getByRole('heading', { level: 1 }));
 
+/** The signed-in session's amr, asked by the page itself (its cookie). */
+export const amrIn = (page: Page) => page.evaluate(async () => (await (await fetch('/api/v1/session')).json()).amr as string[]);
+
+/**
+ * A virtual security key in this page's browser context (CDP WebAuthn; it answers by itself, user
+ * verified). The live app must run on localhost: a WebAuthn RP ID is a domain, never an IP.
+ */
+export async function virtualKey(page: Page): Promise<void> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: { protocol: 'ctap2', transport: 'usb', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+  });
+}
+
 export interface AxeViolation { id: string; impact: string | null; help: string; nodes: { target: unknown[] }[]; }
 
 /** Runs axe-core in the page (evaluated over CDP, so the page's strict CSP does not block it). */

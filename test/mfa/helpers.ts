@@ -1,41 +1,19 @@
 // Two-step verification from a client's side: authenticator-app codes computed by otpauth at the
 // app's clock, an account with an authenticator app added through the API, and the second step.
-import { Secret, TOTP } from 'otpauth';
 import { expect } from 'vitest';
 import { STRONG, type Res, type Session, type TestApp } from '../helpers/app.ts';
 import { account, type AccountOptions } from '../helpers/fixtures.ts';
 import { asSession } from '../helpers/http.ts';
+import * as totp from '../helpers/totp.ts';
 
-const STEP_MS = 30_000;
-
-/** The authenticator app's code for `secret`, `steps` time steps from the app's now. */
-export function codeAt(t: TestApp, secret: string, steps = 0): string {
-  return new TOTP({ secret: Secret.fromBase32(secret) }).generate({ timestamp: t.clock.now().getTime() + steps * STEP_MS });
-}
-
-/**
- * A six-digit code that is none of the codes the server accepts now (this step and one either
- * side): a wrong answer that cannot be right by chance.
- */
-export function wrongCode(t: TestApp, secret: string): string {
-  const right = new Set([-1, 0, 1].map((s) => codeAt(t, secret, s)));
-  for (let n = 123_456; ; n = (n + 111_111) % 1_000_000) {
-    const code = String(n).padStart(6, '0');
-    if (!right.has(code)) return code;
-  }
-}
-
-/**
- * Moves the app's clock to the middle of a time step, so a code computed here belongs to the same
- * step when the server checks it (a step boundary in between would shift a ±2 code to ±1).
- */
-export function midStep(t: TestApp): void {
-  const into = t.clock.now().getTime() % STEP_MS;
-  t.clock.advance((STEP_MS + STEP_MS / 2 - into) % STEP_MS);
-}
-
+/** The app's code for `secret`, `steps` time steps from the test app's now. */
+export const codeAt = (t: TestApp, secret: string, steps = 0) => totp.codeAt(t.clock, secret, steps);
+/** A six-digit code the server accepts at no step near now. */
+export const wrongCode = (t: TestApp, secret: string) => totp.wrongCode(t.clock, secret);
+/** To the middle of a time step: a code computed here is checked in the same step. */
+export const midStep = (t: TestApp) => totp.midStep(t.clock);
 /** The next time step: the code just used is spent, a new one is due. */
-export const nextStep = (t: TestApp) => t.clock.advance(STEP_MS);
+export const nextStep = (t: TestApp) => totp.nextStep(t.clock);
 
 export interface Enrolled { id: string; secret: string; recoveryCodes: string[]; }
 
