@@ -17,11 +17,15 @@ export async function activeFactors(db: Db, userId: string): Promise<Factor[]> {
     .orderBy(asc(mfaFactors.createdAt));
 }
 
+// Spelled out: in a one-table select drizzle leaves columns unqualified, and inside the subquery an
+// unqualified user_id would be the recovery code's own.
+const codesLeftOfFactorOwner = sql<number>`(select count(*) from recovery_codes r where r.user_id = mfa_factors.user_id and r.used_at is null)`.mapWith(Number);
+
 /** The confirmed factors of an account and its unused recovery codes, in one statement (sign-in's hot path). */
 export async function factorsAndCodesLeft(db: Db, userId: string): Promise<{ factors: Factor[]; codesLeft: number }> {
   const rows = await db.select({
     f: mfaFactors,
-    codesLeft: sql<number>`(select count(*) from ${recoveryCodes} where ${recoveryCodes.userId} = ${mfaFactors.userId} and ${recoveryCodes.usedAt} is null)`.mapWith(Number),
+    codesLeft: codesLeftOfFactorOwner,
   }).from(mfaFactors)
     .where(and(eq(mfaFactors.userId, userId), eq(mfaFactors.status, 'active')))
     .orderBy(asc(mfaFactors.createdAt));
@@ -47,7 +51,7 @@ export async function mfaSummaries(db: Db, userIds: string[]): Promise<Map<strin
   const rows = await db.selectDistinct({
     userId: mfaFactors.userId,
     type: mfaFactors.type,
-    codesLeft: sql<number>`(select count(*) from ${recoveryCodes} where ${recoveryCodes.userId} = ${mfaFactors.userId} and ${recoveryCodes.usedAt} is null)`.mapWith(Number),
+    codesLeft: codesLeftOfFactorOwner,
   }).from(mfaFactors)
     .where(and(inArray(mfaFactors.userId, userIds), eq(mfaFactors.status, 'active')))
     .orderBy(asc(mfaFactors.userId), asc(mfaFactors.type));
