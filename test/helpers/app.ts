@@ -149,7 +149,9 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
       const res = await t.forgot(email, tenant);
       if (res.status !== 202) throw new Error(`forgot: ${res.status} ${res.raw}`);
       await t.drain();
-      const m = await mail.waitFor((x) => mail.messages.indexOf(x) >= before && x.subject === 'Reset your password');
+      // This address's mail only: another test's email may still be on its way to the catcher.
+      const to = email.trim().toLowerCase();
+      const m = await mail.waitFor((x) => mail.messages.indexOf(x) >= before && x.subject === 'Reset your password' && x.to.includes(to));
       return { ...extractReset(m), mail: m };
     },
     async close() {
