@@ -30,6 +30,7 @@ import { randomCode, randomToken, Secrets } from '../src/platform/crypto.ts';
 import { openDatabase, rowsOf, type Database } from '../src/platform/db.ts';
 import { emptyPostgresDatabase } from '../test/helpers/app.ts';
 import { freePort } from '../test/helpers/ports.ts';
+import { mfaRow, mfaSignIn } from './mfa.ts';
 import { startSmtpSink } from './smtp-sink.ts';
 
 
@@ -416,6 +417,8 @@ async function main() {
   const { db, label, drop } = await database();
   try {
     if (ONLY !== 'multi') await singleInstance(label, db);
+    // Issue 13: a sign-in with the second step against password-only (bench/mfa.ts).
+    if (ONLY !== 'multi') row(mfaRow(await mfaSignIn({ db, smtpUrl: SMTP_URL })));
   } finally {
     await drop();
   }
