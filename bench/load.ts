@@ -1,9 +1,10 @@
 // The load side of `npm run bench`, always in its own process so it never shares an event loop
 // with the Keyturn it measures. Reads one JSON job from the file named by argv[2], prints one JSON result.
 //
-//   {"kind":"cannon", targets:[{url, method?, headers?, body?, bodies?, authorizations?}], connections, seconds?, amount?}
+//   {"kind":"cannon", targets:[{url, method?, headers?, body?, bodies?, authorizations?, clients?}], connections, seconds?, amount?}
 //     autocannon (programmatic API). `bodies` = one body per request, in order (single-use tokens);
 //     `authorizations` = an Authorization header per request, in turn (many sessions);
+//     `clients` = that many client addresses in turn, as a reverse proxy names them (X-Forwarded-For);
 //     several targets run at once (one autocannon each, connections split) and their counts add up.
 //   {"kind":"pairs", url, bodies:[[a…], [b…]], rounds, connections}
 //     timing of two request kinds interleaved on the same connections (a, b, a, b …), measured with
@@ -14,7 +15,7 @@ import { createRequire } from 'node:module';
 import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
 
-interface Target { url: string; method?: string; headers?: Record<string, string>; body?: string; bodies?: string[]; authorizations?: string[]; }
+interface Target { url: string; method?: string; headers?: Record<string, string>; body?: string; bodies?: string[]; authorizations?: string[]; clients?: number; }
 interface CannonJob { kind: 'cannon'; targets: Target[]; connections: number; seconds?: number; amount?: number; }
 interface PairsJob { kind: 'pairs'; url: string; bodies: [string[], string[]]; rounds: number; connections: number; }
 
@@ -34,12 +35,16 @@ async function cannon(job: CannonJob) {
   const perTarget = Math.max(1, Math.floor(job.connections / job.targets.length));
   const runs = await Promise.all(job.targets.map((t) => {
     let next = 0;
-    const { bodies, authorizations } = t;
-    const setupRequest = bodies
-      ? (req: Record<string, unknown>) => ({ ...req, body: bodies[next++ % bodies.length] })
-      : authorizations
-        ? (req: { headers?: Record<string, string> }) => ({ ...req, headers: { ...req.headers, authorization: authorizations[next++ % authorizations.length]! } })
-        : undefined;
+    const { bodies, authorizations, clients } = t;
+    const setupRequest = bodies || authorizations || clients
+      ? (req: { headers?: Record<string, string> }) => {
+        const i = next++;
+        const headers = { ...req.headers };
+        if (authorizations) headers.authorization = authorizations[i % authorizations.length]!;
+        if (clients) headers['x-forwarded-for'] = `10.${(i % clients) >> 16 & 255}.${(i % clients) >> 8 & 255}.${(i % clients) & 255}`;
+        return { ...req, headers, ...(bodies ? { body: bodies[i % bodies.length] } : {}) };
+      }
+      : undefined;
     return autocannon({
       url: t.url,
       connections: perTarget,

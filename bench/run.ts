@@ -10,8 +10,11 @@
 // skipped: an embedded database belongs to one process). Redis: BENCH_REDIS_URL / TEST_REDIS_URL.
 // BENCH_SECONDS (5) per scenario; BENCH_TIMING_RUNS (5) runs of the forgot timing comparison;
 // BENCH_RESETS (400) reset tokens; BENCH_ROUNDS (3) alternations of each scenario with its ceiling;
-// BENCH_WRITE=0 leaves bench/RESULTS.md alone; BENCH_ONLY=single|multi runs one half;
-// SESSION_CACHE_SIZE is passed to the `keyturn serve` processes.
+// BENCH_WRITE=0 leaves bench/RESULTS.md alone; BENCH_ONLY=single|multi runs one half (the
+// PostgreSQL-only against Redis comparison belongs to multi), BENCH_ONLY=stores that comparison alone;
+// SESSION_CACHE_SIZE is passed to the `keyturn serve` processes; BENCH_STORE_WINDOWS=real runs the
+// store comparison with the real limit windows (budgets raised out of the way) instead of RATE_LIMIT_SCALE;
+// BENCH_CLIENTS (1000) client addresses behind the trusted proxy.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -28,6 +31,7 @@ import { adminReset } from '../src/features/admin/admin-reset.ts';
 import { tenantBySlug } from '../src/features/tenants/store.ts';
 import { randomCode, randomToken, Secrets } from '../src/platform/crypto.ts';
 import { openDatabase, rowsOf, type Database } from '../src/platform/db.ts';
+import { LIMITS, type LimitName } from '../src/platform/limit-rules.ts';
 import { emptyPostgresDatabase } from '../test/helpers/app.ts';
 import { freePort } from '../test/helpers/ports.ts';
 import { mfaRow, mfaSignIn } from './mfa.ts';
@@ -49,10 +53,11 @@ const ADMIN_KEY = 'bench-operator-key-'.padEnd(40, 'k');
 const PG_BASE = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
 const REDIS = process.env.BENCH_REDIS_URL ?? process.env.TEST_REDIS_URL;
 const CORES = availableParallelism();
-const ONLY = process.env.BENCH_ONLY; // 'single' | 'multi': one half of the bench
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 1000);
+const ONLY = process.env.BENCH_ONLY; // 'single' | 'multi': one half of the bench; 'stores': the limit stores side by side
 
 interface Load { rps: number; total: number; p50: number; p99: number; errors: number; non2xx: number; perTarget: number[]; }
-interface Target { url: string; method?: string; headers?: Record<string, string>; body?: string; bodies?: string[]; authorizations?: string[]; }
+interface Target { url: string; method?: string; headers?: Record<string, string>; body?: string; bodies?: string[]; authorizations?: string[]; clients?: number; }
 
 /** Runs bench/load.ts in its own process with one job. */
 async function load<T>(job: Record<string, unknown>): Promise<T> {
@@ -234,16 +239,18 @@ async function waitFor(url: string, child: ChildProcess, output: () => string): 
   }
 }
 
-async function startKeyturn(databaseUrl: string, dataDir: string): Promise<Child> {
+async function startKeyturn(databaseUrl: string, dataDir: string, opts: { redis?: boolean; env?: Record<string, string> } = {}): Promise<Child> {
+  const redis = opts.redis ?? Boolean(REDIS);
   const [port, adminPort] = [await freePort(), await freePort()];
   const child = spawn(process.execPath, [BIN, 'serve'], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
       PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'production', SMTP_URL, LOG_LEVEL: 'warn',
-      DATABASE_URL: databaseUrl, ...(REDIS ? { REDIS_URL: REDIS } : {}), DATABASE_POOL_SIZE: '20',
+      DATABASE_URL: databaseUrl, ...(redis && REDIS ? { REDIS_URL: REDIS } : {}), DATABASE_POOL_SIZE: '20',
       ...(process.env.SESSION_CACHE_SIZE ? { SESSION_CACHE_SIZE: process.env.SESSION_CACHE_SIZE } : {}),
       PORT: String(port), ADMIN_PORT: String(adminPort), DATA_DIR: dataDir, PUBLIC_URL: `http://127.0.0.1:${port}`,
       SECRET_KEY, ADMIN_API_KEY: ADMIN_KEY, RATE_LIMIT_SCALE: '1000000', RATE_LIMIT_PREFIX: `kt-bench-${Date.now()}`,
+      ...opts.env,
     },
   });
   let out = '';
@@ -303,12 +310,17 @@ async function paired(ceiling: () => Promise<number>, scenario: () => Promise<Lo
   return [median(cs), [...runs].sort((p, q) => p.rps - q.rps)[Math.floor(runs.length / 2)]!];
 }
 
-/** A, B, A, B, A, B: the median of each, so a burst of load from elsewhere does not decide the ratio. */
-async function alternate(first: () => Promise<Load>, second: () => Promise<Load>, rounds = ROUNDS): Promise<[Load, Load]> {
+/**
+ * A, B, A, B, A, B: the median of each, so a burst of load from elsewhere does not decide the ratio.
+ * `settle` runs before each run, as in paired().
+ */
+async function alternate(first: () => Promise<Load>, second: () => Promise<Load>, rounds = ROUNDS, settle?: () => Promise<void>): Promise<[Load, Load]> {
   const xs: Load[] = [];
   const ys: Load[] = [];
   for (let i = 0; i < rounds; i++) {
+    await settle?.();
     xs.push(await first());
+    await settle?.();
     ys.push(await second());
   }
   const mid = (runs: Load[]) => [...runs].sort((p, q) => p.rps - q.rps)[Math.floor(runs.length / 2)]!;
@@ -413,16 +425,94 @@ async function severalProcesses() {
   }
 }
 
+// ── the limit stores: PostgreSQL alone against PostgreSQL with Redis ────────────────────────────
+
+/**
+ * Two instances of this build on one PostgreSQL, one of them with Redis for its limits, measured in
+ * turn with the same requests: what an operator without Redis gives up. Limits are scaled out of
+ * the way (every request is counted, none refused), hashing is at production cost.
+ */
+async function limitStores() {
+  if (!PG_BASE || !REDIS) {
+    notes.push('PostgreSQL-only vs Redis: skipped — it needs a PostgreSQL server and Redis (BENCH_/TEST_DATABASE_URL, BENCH_/TEST_REDIS_URL).');
+    return;
+  }
+  const fresh = await freshDatabase('stores');
+  await exec(process.execPath, [BIN, 'migrate'], { env: { PATH: process.env.PATH, DATABASE_URL: fresh.url, NODE_ENV: 'production' } });
+  const dirs = [mkdtempSync(join(tmpdir(), 'keyturn-bench-pg-')), mkdtempSync(join(tmpdir(), 'keyturn-bench-redis-'))];
+  const children: Child[] = [];
+  try {
+    // The load arrives through a reverse proxy from CLIENTS addresses, as traffic does.
+    const names = Object.keys(LIMITS) as LimitName[];
+    const real = {
+      RATE_LIMIT_SCALE: '1',
+      RATE_LIMITS: names.map((n) => (n === 'forgotEmailCooldown' ? `${n}=off` : `${n}=1000000000/${LIMITS[n].windowSec}s`)).join(','),
+      CAPTCHA_AFTER: names.map((n) => `${n}=off`).join(','),
+    };
+    const env = { TRUSTED_PROXIES: '127.0.0.1', ...(process.env.BENCH_STORE_WINDOWS === 'real' ? real : {}) };
+    const pgOnly = await startKeyturn(fresh.url, dirs[0]!, { redis: false, env });
+    children.push(pgOnly);
+    const withRedis = await startKeyturn(fresh.url, dirs[1]!, { redis: true, env });
+    children.push(withRedis);
+    const op = async (method: string, path: string, body?: unknown) => {
+      const r = await fetch(`${pgOnly.adminUrl}${path}`, { method, headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined });
+      if (r.status >= 400) throw new Error(`${path}: ${r.status} ${await r.text()}`);
+      return r.json() as Promise<unknown>;
+    };
+    await op('POST', '/admin/v1/tenants', { slug: 'bench', name: 'Bench' });
+    await op('POST', '/admin/v1/tenants/bench/users', { email: 'known@example.com', password: PASSWORD });
+    await op('POST', '/admin/v1/tenants/bench/users/import', { users: Array.from({ length: 1000 }, (_, i) => ({ email: `f${i}@example.com` })) });
+    const knownBodies = Array.from({ length: 1000 }, (_, i) => JSON.stringify({ email: `f${i}@example.com` }));
+    const unknownBodies = Array.from({ length: 1000 }, (_, i) => JSON.stringify({ email: `nobody${i}@example.com` }));
+    // Both workers share the queue. A run starts with none of the last one's work left: what it
+    // left unresolved or unsent is dropped, not done (both workers would still be at it during the
+    // next run, and doing it would take longer than the run that made it).
+    const settle = async () => {
+      for (const deadline = Date.now() + 120_000; Date.now() < deadline;) {
+        await query(fresh.url, `update reset_requests set processed_at = now() where processed_at is null and lease_until is null`);
+        await query(fresh.url, `update outbox set status = 'sent', sealed_body = null where status = 'queued'`);
+        const [left] = await query(fresh.url, `select (select count(*) from reset_requests where processed_at is null)
+          + (select count(*) from outbox where status in ('queued', 'sending')) as n`) as { n: string }[];
+        if (Number(left!.n) === 0) return;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    };
+    const clients = CLIENTS > 1 ? CLIENTS : undefined;
+    const scenarios: [string, (base: string) => Target][] = [
+      ['POST forgot (known email)', (base) => ({ url: `${base}/api/v1/password/forgot`, method: 'POST', headers: json, bodies: knownBodies, clients })],
+      ['POST forgot (unknown email)', (base) => ({ url: `${base}/api/v1/password/forgot`, method: 'POST', headers: json, bodies: unknownBodies, clients })],
+      ['POST /api/v1/login', (base) => ({ url: `${base}/api/v1/login`, method: 'POST', headers: json, body: JSON.stringify({ email: 'known@example.com', password: PASSWORD }), clients })],
+    ];
+    for (const [name, target] of scenarios) {
+      await cannon([target(pgOnly.url), target(withRedis.url)], { connections: 8 }); // warm-up: connections, JIT
+      const measured = (url: string) => cannon([target(url)]);
+      const [pg, redis] = await alternate(() => measured(pgOnly.url), () => measured(withRedis.url), ROUNDS, settle);
+      if (pg.non2xx + redis.non2xx) notes.push(`${name}, limit stores: ${pg.non2xx} (PostgreSQL only) and ${redis.non2xx} (Redis) answers were not 2xx`);
+      row({
+        scenario: `${name}: PostgreSQL only vs Redis`,
+        measured: `${fmt(pg.rps)} vs ${fmt(redis.rps)} req/s, p99 ${pg.p99} vs ${redis.p99} ms`,
+        ceiling: `with Redis (${fmt(redis.rps)}/s)`, ratio: pct(pg.rps, redis.rps), target: '≥ 80 %',
+      });
+    }
+    await settle();
+  } finally {
+    for (const c of children) await c.stop().catch(() => {});
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    await fresh.drop();
+  }
+}
+
 async function main() {
   const { db, label, drop } = await database();
   try {
-    if (ONLY !== 'multi') await singleInstance(label, db);
+    if (!ONLY || ONLY === 'single') await singleInstance(label, db);
     // Issue 13: a sign-in with the second step against password-only (bench/mfa.ts).
-    if (ONLY !== 'multi') row(mfaRow(await mfaSignIn({ db, smtpUrl: SMTP_URL })));
+    if (!ONLY || ONLY === 'single') row(mfaRow(await mfaSignIn({ db, smtpUrl: SMTP_URL })));
   } finally {
     await drop();
   }
-  if (ONLY !== 'single') await severalProcesses();
+  if (!ONLY || ONLY === 'multi') await severalProcesses();
+  if (!ONLY || ONLY === 'multi' || ONLY === 'stores') await limitStores();
 
   const table = ['| scenario | measured | ceiling | ratio to ceiling | target |', '|---|---|---|---|---|',
     ...rows.map((r) => `| ${r.scenario} | ${r.measured} | ${r.ceiling} | ${r.ratio} | ${r.target} |`)].join('\n');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { batched } from './batch.ts';
+import { batched, batchedCalls } from './batch.ts';
 
 describe('batched writes (group commit)', () => {
   it('a lone write goes at once; writes arriving meanwhile go out together next', async () => {
@@ -41,6 +41,24 @@ describe('batched writes (group commit)', () => {
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
     fail = false;
     await expect(write('d')).resolves.toBeUndefined();
+  });
+
+  it('calls that answer each item: every caller gets its own answer, also when a batch is retried item by item', async () => {
+    const calls: number[][] = [];
+    let release!: () => void;
+    const square = batchedCalls<number, number>(async (items) => {
+      calls.push(items);
+      if (calls.length === 1) await new Promise<void>((r) => { release = r; });
+      if (items.includes(13) && items.length > 1) throw new Error('one bad item');
+      if (items.includes(13)) throw new Error('13 is refused');
+      return items.map((x) => x * x);
+    });
+    const first = square(2);
+    const rest = [square(3), square(13), square(4)];
+    release();
+    const results = await Promise.allSettled([first, ...rest]);
+    expect(results.map((r) => (r.status === 'fulfilled' ? r.value : 'refused'))).toEqual([4, 9, 'refused', 16]);
+    expect(calls.slice(0, 2)).toEqual([[2], [3, 13, 4]]);
   });
 
   it('never writes more than maxBatch at once', async () => {

@@ -1,17 +1,17 @@
-// Named limits over rate-limiter-flexible, in one of three stores: memory (one instance), Redis
-// (REDIS_URL: shared by every instance) or PostgreSQL (a postgres:// DATABASE_URL without Redis:
-// the `rate_limits` table). Keys arrive already derived and hashed (by the abuse feature's keys.ts).
-// The rules and their defaults live in limit-rules.ts; RATE_LIMIT_SCALE is applied there.
+// Named limits in one of three stores: memory (one instance) and Redis (REDIS_URL: shared by every
+// instance) over rate-limiter-flexible, or PostgreSQL (a postgres:// DATABASE_URL without Redis: the
+// `rate_limits` table, in SQL of our own: rate-limit-postgres.ts). Keys arrive already derived and
+// hashed (by the abuse feature's keys.ts). The rules and their defaults live in limit-rules.ts;
+// RATE_LIMIT_SCALE is applied there.
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
-import {
-  RateLimiterMemory, RateLimiterPostgres, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract,
-} from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Config } from '../config.ts';
 import { rateLimited } from '../errors.ts';
 import type { Database } from './db.ts';
 import { LIMITS, scaledRules, type LimitName, type LimitOverrides, type ScaledRule } from './limit-rules.ts';
+import { PostgresCounters, type StoredCounter } from './rate-limit-postgres.ts';
 
 export { LIMITS, type LimitName } from './limit-rules.ts';
 
@@ -25,8 +25,6 @@ export interface RateLimitOptions {
   prefix?: string;
   redis?: Redis;
   pgPool?: Pool;
-  /** Table created by the migrations. */
-  pgTable?: string;
 }
 
 /** What a counter holds now: how many were counted, and when the window ends. */
@@ -37,6 +35,14 @@ type Marker = 'loginDelay' | 'captchaUsed';
 
 const UNLIMITED = 2 ** 31 - 1; // "counted, never refused": the PostgreSQL column is an integer
 export const retryAfter = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+
+// Counters that every request of a tenant, or of an office, counts on. In PostgreSQL each is spread
+// over this many rows that add up: in one row, every such request would write a new version of
+// the same row and wait for the same lock.
+const SPREAD: ReadonlySet<LimitName | Marker> = new Set<LimitName>(['forgotPerTenant', 'forgotPerTrustedNetwork', 'loginFailuresPerTenant', 'loginFailuresPerTrustedNetwork']);
+const SPREAD_ROWS = 4;
+/** How often each instance deletes the PostgreSQL rows whose window has ended. */
+const SWEEP_EVERY_MS = 60_000;
 
 // Redis: several counters read, or read and counted, by one script: one round trip and one command
 // instead of a MULTI per counter. The keys and values are rate-limiter-flexible's own (its consume
@@ -77,21 +83,29 @@ export interface CounterRef { name: LimitName; key: string; }
 export class RateLimits {
   readonly store: LimitStore;
   private readonly rules: Record<LimitName, ScaledRule>;
+  private readonly prefix: string;
   private readonly limiters = new Map<LimitName | Marker, RateLimiterAbstract>();
 
   private readonly redis?: ScriptedRedis;
+  /** The PostgreSQL store: every operation goes through it, none through rate-limiter-flexible. */
+  private readonly pg?: PostgresCounters;
 
-  constructor(private readonly opts: RateLimitOptions) {
+  constructor(opts: RateLimitOptions) {
     this.store = opts.store;
+    this.prefix = opts.prefix ?? 'keyturn';
     if (opts.store === 'redis' && opts.redis) {
       opts.redis.defineCommand('keyturnRead', { lua: READ_SCRIPT });
       opts.redis.defineCommand('keyturnAdmit', { lua: ADMIT_SCRIPT });
       this.redis = opts.redis as ScriptedRedis;
     }
     this.rules = scaledRules(opts.scale, opts.overrides);
-    let first = true;
+    if (opts.store === 'postgres') {
+      if (!opts.pgPool) throw new Error('the PostgreSQL rate-limit store needs the pg pool');
+      this.pg = new PostgresCounters(opts.pgPool);
+      return;
+    }
     const make = (name: LimitName | Marker, points: number, durationSec: number): RateLimiterAbstract => {
-      const common = { keyPrefix: `${opts.prefix ?? 'keyturn'}:${name}`, points, duration: durationSec };
+      const common = { keyPrefix: `${this.prefix}:${name}`, points, duration: durationSec };
       if (opts.store === 'redis') {
         if (!opts.redis) throw new Error('the Redis rate-limit store needs a Redis client');
         // If Redis is unreachable the limits fall back to this instance's memory, not to "no limits".
@@ -99,20 +113,10 @@ export class RateLimits {
           ...common, storeClient: opts.redis, rejectIfRedisNotReady: true, insuranceLimiter: new RateLimiterMemory(common),
         });
       }
-      if (opts.store === 'postgres') {
-        if (!opts.pgPool) throw new Error('the PostgreSQL rate-limit store needs the pg pool');
-        const limiter = new RateLimiterPostgres({
-          ...common, storeClient: opts.pgPool, storeType: 'pool', tableName: opts.pgTable ?? 'rate_limits', tableCreated: true,
-          clearExpiredByTimeout: first, // one sweeper for the shared table is enough
-        });
-        first = false;
-        return limiter;
-      }
       return new RateLimiterMemory(common);
     };
     for (const name of Object.keys(LIMITS) as LimitName[]) {
-      const rule = this.rules[name];
-      this.limiters.set(name, make(name, rule.points ?? UNLIMITED, Math.max(1, Math.ceil(rule.windowMs / 1000))));
+      this.limiters.set(name, make(name, this.budget(name), this.windowMs(name) / 1000));
     }
     // Duration 0 = no default expiry: markers always carry their own.
     this.limiters.set('loginDelay', make('loginDelay', 1, 0));
@@ -124,12 +128,31 @@ export class RateLimits {
     return this.rules[name];
   }
 
+  private budget(name: LimitName): number {
+    return this.rules[name].points ?? UNLIMITED;
+  }
+
+  /** A limit's window as the stores count it: whole seconds, at least one. */
+  private windowMs(name: LimitName): number {
+    return Math.max(1, Math.ceil(this.rules[name].windowMs / 1000)) * 1000;
+  }
+
   private limiter(name: LimitName | Marker): RateLimiterAbstract {
     return this.limiters.get(name)!;
   }
 
+  /** A counter as PostgreSQL stores it, under the key rate-limiter-flexible gave it. */
+  private stored(name: LimitName | Marker, key: string): StoredCounter {
+    return { key: `${this.prefix}:${name}:${key}`, spread: SPREAD.has(name) ? SPREAD_ROWS : 1 };
+  }
+
   /** Counts `points` attempts; throws 429 with Retry-After when the budget is spent. */
   async consume(name: LimitName, key: string, points = 1): Promise<Count> {
+    if (this.pg) {
+      const [c] = (await this.pg.add([{ ...this.stored(name, key), points, windowMs: this.windowMs(name) }]))!;
+      if (c!.consumed > this.budget(name)) throw rateLimited(retryAfter(c!.msBeforeNext));
+      return c!;
+    }
     try {
       const res = await this.limiter(name).consume(key, points);
       return { consumed: res.consumedPoints, msBeforeNext: res.msBeforeNext };
@@ -139,14 +162,32 @@ export class RateLimits {
     }
   }
 
+  /**
+   * Counts `points` attempts on every counter (one round trip in PostgreSQL); if any budget is then
+   * spent, throws the 429 of the first such counter.
+   */
+  async consumeAll(refs: CounterRef[], points = 1): Promise<void> {
+    if (this.pg) {
+      const counts = (await this.pg.add(refs.map((r) => ({ ...this.stored(r.name, r.key), points, windowMs: this.windowMs(r.name) }))))!;
+      const refused = counts.findIndex((c, i) => c.consumed > this.budget(refs[i]!.name));
+      if (refused >= 0) throw rateLimited(retryAfter(counts[refused]!.msBeforeNext));
+      return;
+    }
+    const counted = await Promise.allSettled(refs.map((r) => this.consume(r.name, r.key, points)));
+    const refused = counted.find((r) => r.status === 'rejected');
+    if (refused) throw refused.reason;
+  }
+
   /** The counter as it stands, without counting. */
   async count(name: LimitName | Marker, key: string): Promise<Count> {
+    if (this.pg) return (await this.pg.read([this.stored(name, key)]))[0]!;
     const res = await this.limiter(name).get(key);
     return res ? { consumed: res.consumedPoints, msBeforeNext: res.msBeforeNext } : { consumed: 0, msBeforeNext: 0 };
   }
 
-  /** Several counters (or markers) as they stand, read together: one round trip on Redis. */
+  /** Several counters (or markers) as they stand, read together: one round trip on Redis and PostgreSQL. */
   async counts(refs: { name: LimitName | Marker; key: string }[]): Promise<Count[]> {
+    if (this.pg) return this.pg.read(refs.map((r) => this.stored(r.name, r.key)));
     if (this.redisReady()) {
       try {
         return pairsOf(await this.redis!.keyturnRead(refs.length, ...refs.map((r) => this.limiter(r.name).getKey(r.key))));
@@ -157,11 +198,14 @@ export class RateLimits {
 
   /**
    * Counts one attempt on every counter if each is still below its ceiling (its budget, or a
-   * captcha threshold), all or none, atomically: one round trip on Redis. Null when nothing was
-   * counted: a ceiling was reached, or the store is not Redis; the caller then takes the long
-   * way (check, captcha, consume), which decides what to answer.
+   * captcha threshold), all or none, atomically: one round trip on Redis and PostgreSQL. Null when
+   * nothing was counted: a ceiling was reached, or the store is memory; the caller then takes the
+   * long way (check, captcha, consume), which decides what to answer.
    */
   async admit(counters: (CounterRef & { ceiling: number })[]): Promise<Count[] | null> {
+    if (this.pg) {
+      return this.pg.add(counters.map((c) => ({ ...this.stored(c.name, c.key), points: 1, windowMs: this.windowMs(c.name), ceiling: c.ceiling })));
+    }
     if (!this.redisReady()) return null;
     const limiters = counters.map((c) => this.limiter(c.name));
     const keys = counters.map((c, i) => limiters[i]!.getKey(c.key));
@@ -191,17 +235,34 @@ export class RateLimits {
 
   /** Counts a failure without refusing the request that failed. */
   async penalty(name: LimitName, key: string, points = 1): Promise<Count> {
-    const res = await this.limiter(name).penalty(key, points);
-    return { consumed: res.consumedPoints, msBeforeNext: res.msBeforeNext };
+    return (await this.penalties([{ name, key }], points))[0]!;
+  }
+
+  /** Counts a failure on several counters at once (one round trip in PostgreSQL), refusing nothing. */
+  async penalties(refs: CounterRef[], points = 1): Promise<Count[]> {
+    if (this.pg) return (await this.pg.add(refs.map((r) => ({ ...this.stored(r.name, r.key), points, windowMs: this.windowMs(r.name) }))))!;
+    return Promise.all(refs.map(async (r) => {
+      const res = await this.limiter(r.name).penalty(r.key, points);
+      return { consumed: res.consumedPoints, msBeforeNext: res.msBeforeNext };
+    }));
   }
 
   async clear(name: LimitName | Marker, key: string): Promise<void> {
-    await this.limiter(name).delete(key);
+    await this.clearAll([{ name, key }]);
+  }
+
+  /** Forgets several counters or markers at once (one round trip in PostgreSQL). */
+  async clearAll(refs: { name: LimitName | Marker; key: string }[]): Promise<void> {
+    if (this.pg) return this.pg.delete(refs.map((r) => this.stored(r.name, r.key)));
+    await Promise.all(refs.map((r) => this.limiter(r.name).delete(r.key)));
   }
 
   /** Sets a marker for `seconds` (e.g. the next login from this account+IP must wait). */
   async mark(name: Marker, key: string, seconds: number): Promise<void> {
-    await this.limiter(name).block(key, Math.max(1, Math.ceil(seconds)));
+    const whole = Math.max(1, Math.ceil(seconds));
+    // What rate-limiter-flexible's block() stores: the marker's one point, plus one.
+    if (this.pg) return this.pg.set(this.stored(name, key).key, 2, whole * 1000);
+    await this.limiter(name).block(key, whole);
   }
 
   /** Milliseconds a marker has left; 0 when it is not set. */
@@ -219,8 +280,19 @@ export class RateLimits {
    * every store (INCR in Redis, an upsert in PostgreSQL), so two instances cannot both accept it.
    */
   async firstUse(key: string, seconds: number): Promise<boolean> {
-    const res = await this.limiter('captchaUsed').penalty(key, 1, { customDuration: Math.max(1, Math.ceil(seconds)) });
+    const whole = Math.max(1, Math.ceil(seconds));
+    if (this.pg) return (await this.pg.add([{ ...this.stored('captchaUsed', key), points: 1, windowMs: whole * 1000 }]))![0]!.consumed === 1;
+    const res = await this.limiter('captchaUsed').penalty(key, 1, { customDuration: whole });
     return res.consumedPoints === 1;
+  }
+
+  /** Deletes, every minute, the PostgreSQL rows whose window has ended (in batches). */
+  startSweeping(onError: (e: unknown) => void): void {
+    this.pg?.startSweeping(SWEEP_EVERY_MS, onError);
+  }
+
+  async close(): Promise<void> {
+    await this.pg?.close();
   }
 
   /** Throws the 429 a marker implies. */
@@ -262,7 +334,14 @@ export async function openRateLimits(
     };
   }
   if (database.kind === 'postgres' && database.pgPool) {
-    return { limits: new RateLimits({ ...common, store: 'postgres', pgPool: database.pgPool }), close: async () => {} };
+    const limits = new RateLimits({ ...common, store: 'postgres', pgPool: database.pgPool });
+    let lastComplaint = 0;
+    limits.startSweeping((e) => {
+      if (Date.now() - lastComplaint < 3_600_000) return;
+      lastComplaint = Date.now();
+      log.warn({ err: { message: (e as Error).message } }, 'expired rate-limit rows could not be deleted; the next sweep tries again');
+    });
+    return { limits, close: () => limits.close() };
   }
   return { limits: new RateLimits({ ...common, store: 'memory' }), close: async () => {} };
 }

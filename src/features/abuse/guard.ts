@@ -85,14 +85,12 @@ export async function guardForgot(ctx: Ctx, a: Attempt): Promise<void> {
     { name: 'forgotPerAccount', key: keys.account(a.email) },
     { name: 'forgotPerTenant', key: keys.tenant(a.tenant) },
   ];
-  // Usually nothing is near a ceiling: checked and counted at once (one round trip on Redis).
+  // Usually nothing is near a ceiling: checked and counted at once (one round trip on Redis and PostgreSQL).
   if (await ctx.limits.admit(counters.map((c) => ({ ...c, ceiling: ceilingOf(ctx, c) })))) return;
   const { captcha } = standing(ctx, counters, await ctx.limits.counts(counters));
   const weight = await passCaptcha(ctx, captcha, a.captcha, a.ip);
-  // Counted together (one round trip of latency); the first refusal, if any, is the answer.
-  const counted = await Promise.allSettled(counters.map((c) => ctx.limits.consume(c.name, c.key, weight)));
-  const refused = counted.find((r) => r.status === 'rejected');
-  if (refused) throw refused.reason;
+  // Counted together; the first refusal, if any, is the answer.
+  await ctx.limits.consumeAll(counters, weight);
 }
 
 export interface LoginGuard {
@@ -127,13 +125,14 @@ export async function guardLogin(ctx: Ctx, a: Attempt): Promise<LoginGuard> {
   ];
   // The delay marker and the counters are read together (one round trip); the delay answers first.
   const [delay, ...counts] = await ctx.limits.counts([{ name: 'loginDelay', key: accountIp }, ...counters]);
+  const forgivable = delay!.consumed > 0 || counts[0]!.consumed > 0;
   const waitMs = RateLimits.markerWait(delay!);
   if (waitMs > 0) RateLimits.refuse(waitMs);
   const { captcha } = standing(ctx, counters, counts);
   const weight = await passCaptcha(ctx, captcha, a.captcha, a.ip);
   return {
     async failed() {
-      const [accountIpCount, ownCount] = await Promise.all(counters.map((c) => ctx.limits.penalty(c.name, c.key, weight)));
+      const [accountIpCount, ownCount] = await ctx.limits.penalties(counters, weight);
       const rule = ctx.limits.rule('loginFailuresPerAccountIp');
       if (rule.points !== null && accountIpCount!.consumed >= rule.points) {
         // 1 s after the last free failure, then 2, 4, 8 … up to the window (all divided by RATE_LIMIT_SCALE).
@@ -145,7 +144,9 @@ export async function guardLogin(ctx: Ctx, a: Attempt): Promise<LoginGuard> {
         && ownCount!.consumed >= budget && ownCount!.consumed - weight < budget;
     },
     async succeeded() {
-      await Promise.all([ctx.limits.clear('loginFailuresPerAccountIp', accountIp), ctx.limits.clear('loginDelay', accountIp)]);
+      // Most sign-ins follow no failure: with nothing to forgive at the check, nothing is written.
+      if (!forgivable) return;
+      await ctx.limits.clearAll([{ name: 'loginFailuresPerAccountIp', key: accountIp }, { name: 'loginDelay', key: accountIp }]);
     },
   };
 }
@@ -156,10 +157,10 @@ export async function guardLogin(ctx: Ctx, a: Attempt): Promise<LoginGuard> {
  */
 export async function clearLoginThrottles(ctx: Pick<Ctx, 'limits' | 'secrets'>, emails: string[], ip?: string): Promise<void> {
   const keys = new LimitKeys(ctx.secrets);
-  await Promise.all([...new Set(emails)].flatMap((email) => {
-    const account = ctx.limits.clear('loginFailuresPerAccount', keys.account(email));
+  await ctx.limits.clearAll([...new Set(emails)].flatMap((email) => {
+    const account = { name: 'loginFailuresPerAccount' as const, key: keys.account(email) };
     if (ip === undefined) return [account];
     const accountIp = keys.accountIp(email, ip);
-    return [account, ctx.limits.clear('loginFailuresPerAccountIp', accountIp), ctx.limits.clear('loginDelay', accountIp)];
+    return [account, { name: 'loginFailuresPerAccountIp' as const, key: accountIp }, { name: 'loginDelay' as const, key: accountIp }];
   }));
 }

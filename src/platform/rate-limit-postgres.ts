@@ -1,0 +1,184 @@
+// The limits in PostgreSQL (a server and no Redis): the `rate_limits` table in SQL of our own, one
+// round trip per call however many counters it concerns — a read is one SELECT, counting is one
+// call of keyturn_limits_add (migration 0008: all or none, under ceilings, atomic) — where
+// rate-limiter-flexible made a statement per counter. Rows keep the shape it gave them (key, points,
+// expire in epoch ms, NULL = never; a row past its expire is absent) and a counter in one row keeps
+// its key, so instances of an older build count on the same rows during a rolling upgrade.
+import { randomInt } from 'node:crypto';
+import type { Pool } from 'pg';
+import { batchedCalls } from './batch.ts';
+import type { Count } from './rate-limit.ts';
+
+/** A counter as stored: its key, and how many rows it is spread over (1: the key's own row). */
+export interface StoredCounter { key: string; spread: number; }
+
+/** What to count on a counter: `points`, in a window of `windowMs` should one start (0: no expiry). */
+export interface Addition extends StoredCounter {
+  points: number;
+  windowMs: number;
+  /** Counted only if every counter of the call is below its ceiling. */
+  ceiling?: number;
+}
+
+/** Rows deleted per sweeping statement: each is short, whatever the backlog. */
+export const SWEEP_BATCH = 1000;
+/** A row is swept this long after it expired: an instance whose clock is behind still sees it live. */
+const SWEEP_GRACE_MS = 60_000;
+const INT_MAX = 2 ** 31 - 1;
+/** Calls counted by one statement at most. */
+const MAX_CALLS = 64;
+
+const membersOf = (c: StoredCounter): string[] =>
+  c.spread > 1 ? Array.from({ length: c.spread }, (_, i) => `${c.key}#${i}`) : [c.key];
+
+interface Row { key?: string; points: number; expire: string | number | null; }
+
+/** The count of a counter from its live rows, as rate-limiter-flexible reports one row. */
+function total(rows: Row[], now: number): Count {
+  if (rows.length === 0) return { consumed: 0, msBeforeNext: 0 };
+  const consumed = rows.reduce((n, r) => n + Number(r.points), 0);
+  if (rows.some((r) => r.expire === null)) return { consumed, msBeforeNext: -1 };
+  return { consumed, msBeforeNext: Math.max(0, Math.max(...rows.map((r) => Number(r.expire))) - now) };
+}
+
+export class PostgresCounters {
+  private sweeping?: { timer?: NodeJS.Timeout; run?: Promise<void>; stopped: boolean };
+  /**
+   * Calls that arrive while one is in flight go out together as the next statement: each is
+   * decided on its own, in order, but a statement and its commit cost far more than the counting,
+   * so concurrent requests share them (as group commit does for writes).
+   */
+  private readonly counting = batchedCalls((calls: Addition[][]) => this.addMany(calls), MAX_CALLS);
+
+  constructor(private readonly pool: Pool) {}
+
+  /** Several counters as they stand: one statement. */
+  async read(counters: StoredCounter[]): Promise<Count[]> {
+    const now = Date.now();
+    const members = counters.map(membersOf);
+    const res = await this.pool.query<Row & { key: string }>({
+      name: 'keyturn-limits-read',
+      text: 'select key, points, expire from rate_limits where key = any($1) and (expire > $2 or expire is null)',
+      values: [members.flat(), now],
+    });
+    const live = new Map(res.rows.map((r) => [r.key, r]));
+    return members.map((keys) => total(keys.flatMap((k) => live.get(k) ?? []), now));
+  }
+
+  /**
+   * Counts on every counter, all or none, in one call; each counter's new count. With ceilings,
+   * null when one was reached: then nothing was counted.
+   */
+  async add(additions: Addition[]): Promise<Count[] | null> {
+    return additions.length === 0 ? [] : this.counting(additions);
+  }
+
+  /** Several calls of add() in one statement; each call's answer. */
+  private async addMany(calls: Addition[][]): Promise<(Count[] | null)[]> {
+    try {
+      return await this.addManyOnce(calls);
+    } catch (e) {
+      // Statements lock in key order and do not deadlock, but for a row deleted between the read
+      // and the lock (a sweep, a clear): the one PostgreSQL stops has changed nothing, so again.
+      if ((e as { code?: string }).code === '40P01') return this.addManyOnce(calls);
+      throw e;
+    }
+  }
+
+  private async addManyOnce(calls: Addition[][]): Promise<(Count[] | null)[]> {
+    const now = Date.now();
+    // Every row concerned once, a counter's rows side by side; counters refer to them by position.
+    const position = new Map<string, number>();
+    const rows: string[] = [];
+    // A spread counter is counted on one of its rows, picked at random for the statement: the
+    // statements of several instances rarely meet, and a statement writes each row once.
+    const picked = new Map<string, number>();
+    const counters = calls.flatMap((call, c) => call.map((a) => {
+      const members = membersOf(a);
+      if (!position.has(members[0]!)) {
+        for (const key of members) position.set(key, rows.push(key));
+        picked.set(members[0]!, a.spread > 1 ? randomInt(a.spread) : 0);
+      }
+      const first = position.get(members[0]!)!;
+      return { call: c + 1, first, last: first + members.length - 1, target: first + picked.get(members[0]!)!, a };
+    }));
+    const res = await this.pool.query<Row & { counter: number }>({
+      name: 'keyturn-limits-add',
+      text: 'select counter, points, expire from keyturn_limits_add($1, $2, $3, $4, $5, $6, $7, $8, $9)',
+      values: [
+        rows, counters.map((c) => c.call), counters.map((c) => c.target), counters.map((c) => c.first), counters.map((c) => c.last),
+        counters.map((c) => c.a.points), counters.map((c) => c.a.windowMs),
+        counters.map((c) => (c.a.ceiling === undefined ? null : Math.min(c.a.ceiling, INT_MAX))), now,
+      ],
+    });
+    const counted = new Map(res.rows.map((r) => [r.counter, total([r], now)]));
+    let next = 1;
+    return calls.map((call) => {
+      const mine = call.map(() => counted.get(next++));
+      return mine.every((c) => c !== undefined) ? mine as Count[] : null;
+    });
+  }
+
+  /** Sets a counter's one row, whatever it held (a marker). */
+  async set(key: string, points: number, windowMs: number): Promise<void> {
+    await this.pool.query({
+      name: 'keyturn-limits-set',
+      text: `insert into rate_limits (key, points, expire) values ($1, $2, $3)
+        on conflict (key) do update set points = excluded.points, expire = excluded.expire`,
+      values: [key, points, Date.now() + windowMs],
+    });
+  }
+
+  /** Forgets counters: one statement. */
+  async delete(counters: StoredCounter[]): Promise<void> {
+    // Locked in key order, as keyturn_limits_add locks: the two never wait on each other in a circle.
+    await this.pool.query({
+      name: 'keyturn-limits-delete',
+      text: 'delete from rate_limits where key in (select key from rate_limits where key = any($1) order by key for update)',
+      values: [counters.flatMap(membersOf)],
+    });
+  }
+
+  /**
+   * Deletes at most `batch` rows that expired before `before`; returns how many. Rows another
+   * statement holds are left for the next sweep, so sweeping never waits on a request.
+   */
+  async sweep(batch = SWEEP_BATCH, before = Date.now() - SWEEP_GRACE_MS): Promise<number> {
+    const res = await this.pool.query({
+      name: 'keyturn-limits-sweep',
+      text: `delete from rate_limits where key in (
+        select key from rate_limits where expire < $1 order by expire limit $2 for update skip locked)`,
+      values: [before, batch],
+    });
+    return res.rowCount ?? 0;
+  }
+
+  /** Sweeps every `everyMs`, batch after batch while they come back full. */
+  startSweeping(everyMs: number, onError: (e: unknown) => void): void {
+    const state: NonNullable<typeof this.sweeping> = { stopped: false };
+    this.sweeping = state;
+    const run = async () => {
+      try {
+        let swept = SWEEP_BATCH;
+        while (!state.stopped && swept === SWEEP_BATCH) swept = await this.sweep();
+      } catch (e) {
+        onError(e);
+      }
+    };
+    const next = () => {
+      if (state.stopped) return;
+      state.timer = setTimeout(() => { state.run = run().finally(next); }, everyMs);
+      state.timer.unref();
+    };
+    next();
+  }
+
+  /** Stops sweeping; waits for a sweep in flight. */
+  async close(): Promise<void> {
+    const state = this.sweeping;
+    if (!state) return;
+    state.stopped = true;
+    clearTimeout(state.timer);
+    await state.run;
+  }
+}
