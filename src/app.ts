@@ -23,6 +23,7 @@ import { sessionCounters } from './features/sessions/metrics.ts';
 import { resetCounts } from './features/password-reset/metrics.ts';
 import { ssoFailures } from './features/sso/metrics.ts';
 import { sessionsPlugin } from './features/sessions/plugin.ts';
+import { sessionRoutes } from './features/sessions/routes.ts';
 import { signInRoutes } from './features/sign-in/routes.ts';
 import { ssoRoutes } from './features/sso/routes.ts';
 import { systemClock, type Clock } from './platform/clock.ts';
@@ -31,13 +32,19 @@ import { randomToken, Secrets } from './platform/crypto.ts';
 import { openDatabase, type Database } from './platform/db.ts';
 import { installErrorHandling, installOriginCheck, installRequestLog, loggerOptions, RequestLog } from './platform/http.ts';
 import { Worker } from './platform/jobs.ts';
-import { sendDueMail } from './platform/mail/outbox.ts';
+import { DeliveryKinds } from './platform/outbox/http.ts';
+import { sendDue } from './platform/outbox/outbox.ts';
+import { AllowList } from './platform/outbox/ssrf.ts';
 import { createTransport, type MailTransport } from './platform/mail/transport.ts';
 import { openRateLimits } from './platform/rate-limit.ts';
 import { installSecurityHeaders } from './platform/security-headers.ts';
 import { Metrics, opsRoutes } from './platform/ops.ts';
 import { openApiDocument, RouteCatalog, serveDocument } from './platform/openapi.ts';
 import { webPages } from './web/plugin.ts';
+import { sweepExpired } from './features/oidc/adapter.ts';
+import { appSessionsEnded, BACKCHANNEL_LOGOUT, backchannelPreparer } from './features/oidc/logout.ts';
+import { isProviderEndpoint, OidcProvider } from './features/oidc/provider.ts';
+import { providerRoutes } from './features/oidc/routes.ts';
 
 export interface AppOverrides {
   database?: Database;
@@ -100,6 +107,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   const jobs: (() => Promise<number>)[] = [];
   const worker = new Worker(jobs, overrides.pollMs ?? 1000, (e) => log.error({ err: e }, 'background job failed'));
   const clock = overrides.clock ?? systemClock;
+  const allowedHosts = new AllowList(config.webhooks.allowedHosts);
   const ctx: Ctx = {
     config,
     database,
@@ -111,14 +119,26 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     captcha: createCaptcha(config.captcha, { secrets, limits: rateLimits.limits, keys: new LimitKeys(secrets) }),
     worker,
     transport,
+    deliveries: new DeliveryKinds(),
     log,
     strength: loadStrengthEstimator,
-    sessions: openSessions({ database, secrets, clock, ttlMs: config.sessionTtlMs }, { cacheSize: config.sessionCacheSize, log }),
+    // A session that ends takes the app tokens issued under it along (OpenID provider).
+    sessions: openSessions({
+      database, secrets, clock, ttlMs: config.sessionTtlMs, ended: (tx, ended) => appSessionsEnded(ctx, tx, ended),
+    }, { cacheSize: config.sessionCacheSize, log }),
     tallies: { resets: resetCounts(), ssoFailures: ssoFailures() },
   };
+  ctx.deliveries.register(BACKCHANNEL_LOGOUT, backchannelPreparer(ctx));
+  const oidc = new OidcProvider(ctx);
   jobs.push(
     () => resolveRequests(ctx),
-    () => sendDueMail(ctx.db, ctx.secrets, ctx.clock, transport, config.mailFrom, { ...config.outbox, log, stopping: () => worker.stopping }),
+    () => sweepExpired(ctx.db),
+    // One worker for every outgoing delivery: mail, and HTTP POSTs prepared by the kind the
+    // features registered on ctx.deliveries.
+    () => sendDue(ctx.db, ctx.secrets, ctx.clock, {
+      mail: { transport, from: config.mailFrom, retryForMs: config.outbox.retryForMs },
+      http: { kinds: ctx.deliveries, allowed: allowedHosts, retryForMs: config.webhooks.retryWindowMs },
+    }, { leaseMs: config.outbox.leaseMs, maxBackoffMs: config.outbox.maxBackoffMs, log, stopping: () => worker.stopping }),
   );
   void loadStrengthEstimator().catch((e) => log.error({ err: e }, 'password strength estimator failed to load'));
 
@@ -142,13 +162,16 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   installSecurityHeaders(publicApp, config.publicUrl);
   await publicApp.register(cookie);
   await publicApp.register(formbody, { bodyLimit: 64 * 1024 });
-  installOriginCheck(publicApp, config.publicUrl);
+  // The provider's endpoints are called by apps from anywhere and protect themselves (PKCE, client
+  // authentication, their own xsrf token on end_session).
+  installOriginCheck(publicApp, config.publicUrl, (url) => isProviderEndpoint(url));
   metrics.instrument(publicApp);
   await publicApp.register(sessionsPlugin, { ctx });
   publicApp.addHook('onSend', async (request, reply) => {
     if (request.url.startsWith('/api/')) reply.header('cache-control', 'no-store');
   });
-  for (const feature of [signInRoutes, mfaRoutes, passwordPolicyRoutes, passwordResetRoutes, passwordChangeRoutes, tenantAdminRoutes, ssoRoutes, webPages]) {
+  await publicApp.register(providerRoutes, { ctx, oidc });
+  for (const feature of [signInRoutes, sessionRoutes, mfaRoutes, passwordPolicyRoutes, passwordResetRoutes, passwordChangeRoutes, tenantAdminRoutes, ssoRoutes, webPages]) {
     await publicApp.register(feature, { ctx });
   }
   // The JSON API's description; hosted pages, SSO redirects and assets are HTML, not part of it.

@@ -34,6 +34,9 @@ describe('configuration', () => {
     [{ DATABASE_SSL: 'require' }, 'DATABASE_SSL'],
     [{ OUTBOX_LEASE: '0s' }, 'OUTBOX_LEASE'],
     [{ OUTBOX_MAX_BACKOFF: 'soon' }, 'OUTBOX_MAX_BACKOFF'],
+    [{ WEBHOOK_RETRY_WINDOW: 'a while' }, 'WEBHOOK_RETRY_WINDOW'],
+    [{ WEBHOOK_ALLOWED_HOSTS: '127.0.0.1, http://hooks.internal' }, 'WEBHOOK_ALLOWED_HOSTS'],
+    [{ WEBHOOK_ALLOWED_HOSTS: '10.0.0.0/33' }, 'WEBHOOK_ALLOWED_HOSTS'],
   ])('refuses %o with one line naming %s', (values, key) => {
     let error: unknown;
     try { configFrom(values); } catch (e) { error = e; }
@@ -53,6 +56,12 @@ describe('configuration', () => {
     });
     expect(set.database).toMatchObject({ poolSize: 25, statementTimeoutMs: 3_000, ssl: 'verify-full', sslCaFile: '/etc/hostname' });
     expect(set.outbox).toMatchObject({ leaseMs: 5_000, maxBackoffMs: 60_000 });
+  });
+
+  it('outgoing HTTP: a 24h retry window and no allowed private hosts by default; hosts, IPs and CIDRs when set', () => {
+    expect(configFrom({}).webhooks).toEqual({ retryWindowMs: 24 * 3_600_000, allowedHosts: [] });
+    const set = configFrom({ WEBHOOK_RETRY_WINDOW: '2h', WEBHOOK_ALLOWED_HOSTS: '127.0.0.1, hooks.internal,10.0.0.0/8, fd00::/8' });
+    expect(set.webhooks).toEqual({ retryWindowMs: 2 * 3_600_000, allowedHosts: ['127.0.0.1', 'hooks.internal', '10.0.0.0/8', 'fd00::/8'] });
   });
 
   it('allows RATE_LIMIT_SCALE below 1 only in tests', () => {

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { parseCaptchaAfter, parseRateLimits, type LimitOverrides } from './platform/limit-rules.ts';
+import { allowEntryError } from './platform/outbox/ssrf.ts';
 
 /** "45s", "30m", "1h", "7d" (or plain seconds) → milliseconds. */
 export function parseDuration(value: string): number | null {
@@ -57,6 +58,7 @@ const schema = z
       .pipe(z.array(cidr)),
     RESET_TOKEN_TTL: duration('1h'),
     ADMIN_RESET_TOKEN_TTL: duration('72h'),
+    OIDC_ACCESS_TOKEN_TTL: duration('5m'),
     SESSION_TTL: duration('12h'),
     // Sessions an instance keeps in memory between requests (PostgreSQL server only: a write that
     // ends or changes a session reaches every instance through LISTEN/NOTIFY). 0 = read every time.
@@ -85,6 +87,17 @@ const schema = z
     OUTBOX_LEASE: duration('60s'),
     OUTBOX_MAX_BACKOFF: duration('15m'),
     OUTBOX_RETRY_FOR: duration('24h'),
+    // Outgoing HTTP (back-channel logout, webhooks): retried this long after it was queued; hosts,
+    // IPs or CIDRs on loopback/private/link-local addresses it may reach all the same.
+    WEBHOOK_RETRY_WINDOW: duration('24h'),
+    WEBHOOK_ALLOWED_HOSTS: z.string().default('').transform((v, ctx) => {
+      const entries = v.split(',').map((s) => s.trim()).filter(Boolean);
+      for (const e of entries) {
+        const error = allowEntryError(e);
+        if (error) { ctx.addIssue({ code: 'custom', message: error }); return z.NEVER; }
+      }
+      return entries;
+    }),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     SECRET_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
     // Argon2id cost; NODE_ENV=test picks cheap defaults so suites stay fast.
@@ -133,6 +146,8 @@ export interface Config {
   mailFrom: string;
   trustedProxies: string[];
   resetTokenTtlMs: number;
+  /** Lifetime of the access tokens issued to the platform's apps (OpenID provider). */
+  oidcAccessTokenTtlMs: number;
   adminResetTokenTtlMs: number;
   sessionTtlMs: number;
   /** Sessions kept in memory per instance (PostgreSQL server only); 0 = off. */
@@ -155,6 +170,8 @@ export interface Config {
     difficulty: number;
   };
   outbox: { leaseMs: number; maxBackoffMs: number; retryForMs: number };
+  /** Outgoing HTTP deliveries (back-channel logout, webhooks). */
+  webhooks: { retryWindowMs: number; allowedHosts: string[] };
   logLevel: string;
   secretKey?: string;
   argon2: { memoryCost: number; timeCost: number; parallelism: number };
@@ -210,6 +227,7 @@ export function configFrom(values: Record<string, string | undefined>): Config {
     mailFrom: c.MAIL_FROM,
     trustedProxies: c.TRUSTED_PROXIES,
     resetTokenTtlMs: c.RESET_TOKEN_TTL,
+    oidcAccessTokenTtlMs: c.OIDC_ACCESS_TOKEN_TTL,
     adminResetTokenTtlMs: c.ADMIN_RESET_TOKEN_TTL,
     sessionTtlMs: c.SESSION_TTL,
     sessionCacheSize: c.SESSION_CACHE_SIZE,
@@ -224,6 +242,7 @@ export function configFrom(values: Record<string, string | undefined>): Config {
       difficulty: c.CAPTCHA_DIFFICULTY,
     },
     outbox: { leaseMs: c.OUTBOX_LEASE, maxBackoffMs: c.OUTBOX_MAX_BACKOFF, retryForMs: c.OUTBOX_RETRY_FOR },
+    webhooks: { retryWindowMs: c.WEBHOOK_RETRY_WINDOW, allowedHosts: c.WEBHOOK_ALLOWED_HOSTS },
     logLevel: c.LOG_LEVEL,
     secretKey: c.SECRET_KEY,
     argon2: {

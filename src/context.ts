@@ -11,6 +11,7 @@ import type { Secrets } from './platform/crypto.ts';
 import type { Database, Db } from './platform/db.ts';
 import type { Worker } from './platform/jobs.ts';
 import type { MailTransport } from './platform/mail/transport.ts';
+import type { DeliveryKinds } from './platform/outbox/http.ts';
 import type { RateLimits } from './platform/rate-limit.ts';
 
 /** What every feature may use; built once in app.ts. */
@@ -26,6 +27,11 @@ export interface Ctx {
   captcha: Captcha;
   worker: Worker;
   transport: MailTransport;
+  /**
+   * The kinds of outgoing HTTP delivery (platform/outbox): a feature registers the preparer of its
+   * kind while the app is built, then queues rows with enqueueHttp.
+   */
+  deliveries: DeliveryKinds;
   log: FastifyBaseLogger;
   strength: () => Promise<StrengthEstimator>;
   /** The only door to sessions: read one, create one, change an account's. */

@@ -272,6 +272,60 @@ export const COMMANDS: Command[] = [
     },
   },
   {
+    name: 'oidc-client create', args: ['name'],
+    options: [
+      { name: 'type', value: 'confidential|public', help: 'public: a desktop, mobile or browser app that cannot keep a secret (PKCE required); default: confidential' },
+      { name: 'redirect-uri', value: 'URL[,URL]', help: 'where the app receives the sign-in answer (required)' },
+      { name: 'post-logout-uri', value: 'URL[,URL]', help: 'where end_session may send the person back' },
+      { name: 'backchannel-logout-uri', value: 'URL', help: 'where the app is told that a session ended (OIDC Back-Channel Logout)' },
+      { name: 'tenants', value: 'slug[,slug]', help: 'only people of these tenants may sign in to it (default: every tenant)' },
+    ],
+    summary: 'register an app that signs people in through Keyturn (OpenID Connect)',
+    help: 'Registers one of the platform\'s apps with Keyturn\'s OpenID Provider and prints its client id\n'
+      + '(and, for a confidential app, its secret: shown this once). Discovery: PUBLIC_URL/.well-known/openid-configuration.',
+    async run(c) {
+      const list = (k: string) => (typeof c.flags[k] === 'string' ? (c.flags[k] as string).split(',').map((x) => x.trim()).filter(Boolean) : undefined);
+      const redirectUris = list('redirect-uri');
+      if (!redirectUris?.length) throw new UsageError('--redirect-uri is required: where the app receives the sign-in answer.');
+      const body: Record<string, unknown> = { name: c.args[0], type: c.flags.type === 'public' ? 'public' : 'confidential', redirectUris };
+      if (list('post-logout-uri')) body.postLogoutRedirectUris = list('post-logout-uri');
+      if (typeof c.flags['backchannel-logout-uri'] === 'string') body.backchannelLogoutUri = c.flags['backchannel-logout-uri'];
+      if (list('tenants')) body.tenants = list('tenants');
+      const created = expectOk(await (await c.operator())('POST', '/admin/v1/oidc/clients', body));
+      c.out(`Registered ${created.name}: client id ${created.clientId}${created.clientSecret ? `\nclient secret (shown once): ${created.clientSecret}` : ' (public: no secret, PKCE required)'}`, created);
+    },
+  },
+  {
+    name: 'oidc-client list', args: [], options: [],
+    summary: 'list the registered apps',
+    help: 'One line per app: client id, type, name, redirect URIs. Secrets are never shown again.',
+    async run(c) {
+      const { clients } = expectOk(await (await c.operator())('GET', '/admin/v1/oidc/clients'));
+      c.out(clients.map((a: any) => `${a.clientId}\t${a.type}\t${a.name}\t${a.redirectUris.join(',')}`).join('\n') || 'No apps yet.', clients);
+    },
+  },
+  {
+    name: 'oidc-client delete', args: ['client-id'], options: [],
+    summary: 'remove an app: its sessions end and its tokens stop working',
+    help: 'Removes the app. Everyone signed in to it is signed out of it (its refresh tokens stop working at\n'
+      + 'once, and it is sent back-channel logouts).',
+    async run(c) {
+      expectOk(await (await c.operator())('DELETE', `/admin/v1/oidc/clients/${encodeURIComponent(c.args[0]!)}`));
+      c.out(`Removed app ${c.args[0]}.`, { clientId: c.args[0] });
+    },
+  },
+  {
+    name: 'keys rotate', args: [], options: [],
+    summary: 'add a new signing key for the OpenID Provider (the old one keeps verifying)',
+    help: 'Adds a new signing key (ES256): ID and access tokens are signed with it from now on, on every\n'
+      + 'instance within seconds. The previous keys stay published at the JWKS, so tokens in flight keep\n'
+      + 'verifying; keys superseded more than a day ago are retired.',
+    async run(c) {
+      const { keys } = expectOk(await (await c.operator())('POST', '/admin/v1/oidc/keys/rotate'));
+      c.out(keys.map((k: any) => `${k.kid}\t${k.alg}\t${k.createdAt}\t${k.signing ? 'signing' : k.retiredAt ? `retired ${k.retiredAt}` : 'verifying'}`).join('\n'), keys);
+    },
+  },
+  {
     name: 'user import', args: ['tenant', 'file.csv'],
     options: [{ name: 'skip-invalid', help: 'create the rows that can be created and list the others with reasons' }],
     summary: 'create users from CSV (email,name,role): all or nothing',

@@ -168,10 +168,11 @@ export function installErrorHandling(app: FastifyInstance): void {
 }
 
 /** Refuses state-changing requests sent by a page of another origin (login CSRF and friends). */
-export function installOriginCheck(app: FastifyInstance, publicUrl: string): void {
+export function installOriginCheck(app: FastifyInstance, publicUrl: string, exempt: (url: string) => boolean = () => false): void {
   const origin = new URL(publicUrl).origin;
   app.addHook('onRequest', async (request: FastifyRequest) => {
     if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS') return;
+    if (exempt(request.url)) return;
     const sent = request.headers.origin;
     const site = request.headers['sec-fetch-site'];
     // Under Referrer-Policy: no-referrer a browser sends `Origin: null` on our own form posts; the

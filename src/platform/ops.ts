@@ -86,7 +86,7 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 async function outboxLagSeconds(ctx: Pick<OpsDeps, 'db' | 'clock'>): Promise<number> {
   const [r] = rowsOf<{ lag: number | null }>(await ctx.db.execute(sql`
     select extract(epoch from (${ctx.clock.now()}::timestamptz - min(created_at)))::float8 as lag
-    from outbox where status in ('queued', 'sending')`));
+    from outbox where status in ('queued', 'sending') and channel = 'mail'`));
   return Math.max(0, Number(r?.lag ?? 0));
 }
 

@@ -1,7 +1,7 @@
 // The whole data model in one place. Works on PGlite (PG 18) and PostgreSQL 15: nothing newer than PG 15.
 import { sql } from 'drizzle-orm';
 import {
-  pgTable, uuid, text, timestamp, jsonb, integer, bigserial, bigint, varchar, index, uniqueIndex, boolean,
+  pgTable, uuid, text, timestamp, jsonb, integer, bigserial, bigint, varchar, index, uniqueIndex, boolean, primaryKey,
 } from 'drizzle-orm/pg-core';
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
@@ -36,7 +36,8 @@ export const users = pgTable('users', {
 ]);
 
 export const sessions = pgTable('sessions', {
-  idHash: text('id_hash').primaryKey(),
+  idHash: text('id_hash').primaryKey(),               // the keyed hash of the token; never shown
+  id: uuid('id').notNull().default(sql`gen_random_uuid()`), // the public id (device list, CONTRACT §8)
   userId: uuid('user_id').notNull().references(() => users.id),
   tenantId: uuid('tenant_id').notNull().references(() => tenants.id),
   authMethod: text('auth_method').notNull(),
@@ -46,7 +47,18 @@ export const sessions = pgTable('sessions', {
   revokedAt: ts('revoked_at'),
   ip: text('ip'),
   userAgent: text('user_agent'),
-}, (t) => [index('sessions_user').on(t.userId)]);
+  lastSeenAt: ts('last_seen_at'),                     // null: not used since it began; written at most every 5 min
+  // An app session (OpenID provider, CONTRACT §9): the app, the browser session it was signed in
+  // under, its grant, and the `sid` its ID token carries.
+  clientId: text('client_id'),
+  parentIdHash: text('parent_id_hash'),
+  grantId: text('grant_id'),
+  oidcSid: text('oidc_sid'),
+}, (t) => [
+  index('sessions_user').on(t.userId), uniqueIndex('sessions_id').on(t.id),
+  index('sessions_parent').on(t.parentIdHash).where(sql`${t.parentIdHash} is not null`),
+  uniqueIndex('sessions_grant').on(t.grantId).where(sql`${t.grantId} is not null`),
+]);
 
 export const resetTokens = pgTable('reset_tokens', {
   id: id(),
@@ -97,17 +109,20 @@ export const outbox = pgTable('outbox', {
   id: id(),
   tenantId: uuid('tenant_id'),
   userId: uuid('user_id'),
+  channel: text('channel').notNull().default('mail'), // mail | http
   kind: text('kind').notNull(),
-  toAddress: text('to_address').notNull(),
+  toAddress: text('to_address').notNull(),            // mail: the address; http: the URL
   fromAddress: text('from_address'),                  // the tenant's sender; null = MAIL_FROM
-  subject: text('subject').notNull(),
-  sealedBody: text('sealed_body'),                    // encrypted {text, html}; dropped once sent
+  subject: text('subject').notNull(),                 // '' for http
+  sealedBody: text('sealed_body'),                    // encrypted {text, html} | payload; dropped once sent or given up
   status: text('status').notNull().default('queued'), // queued | sending | sent | failed
   attempts: integer('attempts').notNull().default(0),
   nextAttemptAt: ts('next_attempt_at').notNull(),
   leaseUntil: ts('lease_until'),
   lastError: text('last_error'),
   smtpResponse: text('smtp_response'),
+  responseStatus: integer('response_status'),         // http: status code of the last answer
+  responseBody: text('response_body'),                // http: first 1 KiB of the last answer's body
   createdAt: ts('created_at').notNull(),
   sentAt: ts('sent_at'),
 }, (t) => [
@@ -234,3 +249,40 @@ export const mfaTickets = pgTable('mfa_tickets', {
   expiresAt: ts('expires_at').notNull(),
   usedAt: ts('used_at'),
 }, (t) => [index('mfa_tickets_expiry').on(t.expiresAt)]);
+
+// Keyturn as the OpenID Provider of the platform's apps (src/features/oidc, migration 0011).
+export const oidcPayloads = pgTable('oidc_payloads', {
+  kind: text('kind').notNull(),
+  id: text('id').notNull(),
+  payload: jsonb('payload').notNull(),
+  grantId: text('grant_id'),
+  uid: text('uid'),
+  expiresAt: ts('expires_at'),
+  consumedAt: ts('consumed_at'),
+}, (t) => [
+  primaryKey({ columns: [t.kind, t.id] }),
+  index('oidc_payloads_grant').on(t.grantId).where(sql`${t.grantId} is not null`),
+  index('oidc_payloads_uid').on(t.uid).where(sql`${t.uid} is not null`),
+  index('oidc_payloads_expires').on(t.expiresAt),
+]);
+
+export const oidcClients = pgTable('oidc_clients', {
+  clientId: text('client_id').primaryKey(),
+  name: text('name').notNull(),
+  type: text('type').notNull(),                       // confidential | public
+  sealedSecret: text('sealed_secret'),
+  redirectUris: jsonb('redirect_uris').$type<string[]>().notNull(),
+  postLogoutRedirectUris: jsonb('post_logout_redirect_uris').$type<string[]>().notNull().default([]),
+  backchannelLogoutUri: text('backchannel_logout_uri'),
+  tenants: jsonb('tenants').$type<string[]>(),
+  createdAt: ts('created_at').notNull(),
+});
+
+export const oidcKeys = pgTable('oidc_keys', {
+  kid: text('kid').primaryKey(),
+  alg: text('alg').notNull(),
+  publicJwk: jsonb('public_jwk').notNull(),
+  sealedPrivate: text('sealed_private').notNull(),
+  createdAt: ts('created_at').notNull(),
+  retiredAt: ts('retired_at'),
+});

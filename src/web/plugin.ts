@@ -23,6 +23,7 @@ import { resetPages } from './pages/reset.ts';
 import { secondStepPages } from './pages/second-step.ts';
 import { settingsPages } from './pages/settings.ts';
 import { securityPages } from './pages/security.ts';
+import { sessionsPages } from './pages/sessions.ts';
 import { errorHeaders, messages, rateLimitMessage, sendPage } from './respond.ts';
 
 export async function webPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
@@ -54,7 +55,7 @@ export async function webPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
   app.addHook('onSend', compressText); // HTML, CSS and JS over 1 KiB, as brotli or gzip (compress.ts)
   await app.register(assetRoutes);
   await app.register(faviconRoutes);
-  for (const pages of [brandRoutes, loginPages, secondStepPages, forgotPages, resetPages, resetCodePages, settingsPages, securityPages, lockPages, mailboxPages, adminPages, unlockPages]) {
+  for (const pages of [brandRoutes, loginPages, secondStepPages, forgotPages, resetPages, resetCodePages, settingsPages, securityPages, sessionsPages, lockPages, mailboxPages, adminPages, unlockPages]) {
     await app.register(pages, { ctx });
   }
 }

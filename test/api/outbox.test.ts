@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
 import { unique, useTestApp } from '../helpers/app.ts';
 import { account } from '../helpers/fixtures.ts';
-import { enqueueMail, sendDueMail } from '../../src/platform/mail/outbox.ts';
+import { enqueueMail, sendDue } from '../../src/platform/outbox/outbox.ts';
 import type { MailTransport, OutgoingMail } from '../../src/platform/mail/transport.ts';
 import { outbox } from '../../src/platform/schema.ts';
 
@@ -71,8 +71,8 @@ describe('outbox worker details (leases, backoff cap, give-up, shutdown)', () =>
     kind: 'smtp' as const, close: async () => {},
     async send(m: OutgoingMail) { seen.push(m); if (fail) throw new Error('451 try later'); return { response: '250 OK' }; },
   });
-  const send = (t: MailTransport, opts: Parameters<typeof sendDueMail>[5] = {}) =>
-    sendDueMail(u.app.ctx.db, u.app.ctx.secrets, u.clock, t, 'Keyturn <no-reply@keyturn.test>', opts);
+  const send = (t: MailTransport, opts: Parameters<typeof sendDue>[4] = {}) =>
+    sendDue(u.app.ctx.db, u.app.ctx.secrets, u.clock, { mail: { transport: t, from: 'Keyturn <no-reply@keyturn.test>' } }, opts);
 
   it('every attempt of one message carries the same Message-ID', async () => {
     const [id] = await queue(1);

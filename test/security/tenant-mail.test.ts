@@ -1,7 +1,7 @@
 // Security review, issue 11, item 7: one tenant setting must not be able to stop that tenant's
 // mail unnoticed, and mail that can never go out must be visible (deliveries, /metrics, error log).
 import { describe, expect, it } from 'vitest';
-import { enqueueMail } from '../../src/platform/mail/outbox.ts';
+import { enqueueMail } from '../../src/platform/outbox/outbox.ts';
 import { unique, useTestApp } from '../helpers/app.ts';
 import { account } from '../helpers/fixtures.ts';
 

@@ -5,7 +5,7 @@
 import { and, eq, gt, isNull } from 'drizzle-orm';
 import type { Ctx } from '../../context.ts';
 import { randomToken } from '../../platform/crypto.ts';
-import { enqueueMail } from '../../platform/mail/outbox.ts';
+import { enqueueMail } from '../../platform/outbox/outbox.ts';
 import { unlockTokens } from '../../platform/schema.ts';
 import { audit } from '../audit/audit.ts';
 import { signInPausedEmail } from '../password-reset/emails/messages.ts';

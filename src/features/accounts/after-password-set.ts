@@ -4,7 +4,7 @@
 import type { Ctx } from '../../context.ts';
 import { randomToken } from '../../platform/crypto.ts';
 import type { Db } from '../../platform/db.ts';
-import { enqueueMail } from '../../platform/mail/outbox.ts';
+import { enqueueMail } from '../../platform/outbox/outbox.ts';
 import { lockTokens } from '../../platform/schema.ts';
 import { clearLoginThrottles } from '../abuse/guard.ts';
 import { audit, type Actor } from '../audit/audit.ts';

@@ -3,7 +3,7 @@
 // locks) are in web/pages/lock.ts.
 import { and, eq, gt, isNull } from 'drizzle-orm';
 import type { Ctx } from '../../context.ts';
-import { enqueueMail } from '../../platform/mail/outbox.ts';
+import { enqueueMail } from '../../platform/outbox/outbox.ts';
 import { lockTokens } from '../../platform/schema.ts';
 import { audit } from '../audit/audit.ts';
 import { accountLockedEmail } from '../password-reset/emails/messages.ts';

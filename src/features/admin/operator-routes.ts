@@ -12,8 +12,9 @@ import { listTenants, SLUG, tenantBySlug, tenantView } from '../tenants/store.ts
 import { ConnectionInput, ConnectionPatch } from '../sso/connection.ts';
 import { SettingsPatch } from '../tenants/settings.ts';
 import { createTenant, updateTenant } from '../tenants/tenants.ts';
-import { listDeliveries } from '../../platform/mail/outbox.ts';
+import { listDeliveries } from '../../platform/outbox/outbox.ts';
 import { AuditList, Delivery, registerUserRoutes } from './user-routes.ts';
+import { registerClientRoutes } from '../oidc/routes.ts';
 
 const CreateTenant = z.object({
   slug: z.string().regex(SLUG, 'use lower-case letters, digits and dashes (at most 63)'),
@@ -105,14 +106,16 @@ export async function operatorRoutes(app: FastifyInstance, { ctx, apiKey }: { ct
   });
 
   app.get('/admin/v1/deliveries', doc({
-    summary: 'Emails of every tenant (or one), newest first; `status=failed` finds what did not go out', tags: ['deliveries'], query: DeliveriesQuery,
-    responses: { 200: { description: 'Messages with attempts, SMTP replies and failure reasons (never their content).', schema: z.object({ deliveries: z.array(Delivery) }) }, ...common.invalid, ...noTenant },
+    summary: 'Deliveries (emails and HTTP POSTs such as back-channel logout) of every tenant (or one), newest first; `status=failed` finds what did not go out', tags: ['deliveries'], query: DeliveriesQuery,
+    responses: { 200: { description: 'Deliveries with attempts, SMTP replies or HTTP answers, and failure reasons (never their content).', schema: z.object({ deliveries: z.array(Delivery) }) }, ...common.invalid, ...noTenant },
   }), async (request) => {
     const q = parse(DeliveriesQuery, request.query ?? {});
     const tenant = q.tenant ? await tenantBySlug(ctx.db, q.tenant) : undefined;
     if (q.tenant && !tenant) throw notFound('No such tenant.');
     return { deliveries: await listDeliveries(ctx.db, { tenantId: tenant?.id, status: q.status, limit: q.limit }) };
   });
+
+  registerClientRoutes(app, ctx);
 
   registerUserRoutes(app, ctx, '/admin/v1/tenants/:slug', async (request) => {
     const { slug } = request.params as { slug: string };

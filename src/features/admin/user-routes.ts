@@ -8,7 +8,7 @@ import { invalidRequest } from '../../errors.ts';
 import type { Ctx } from '../../context.ts';
 import { parse } from '../../platform/http.ts';
 import { common, doc, err } from '../../platform/openapi.ts';
-import { deliveriesOf } from '../../platform/mail/outbox.ts';
+import { deliveriesOf } from '../../platform/outbox/outbox.ts';
 import { exportAudit, listAudit, type Actor } from '../audit/audit.ts';
 import { createUser, detailedViews, getUser, importUsers, listUsers, signOutEverywhere, updateUser, userView } from '../accounts/accounts.ts';
 import type { Tenant } from '../tenants/store.ts';
@@ -72,8 +72,12 @@ const AuditEvent = z.object({
 });
 export const AuditList = z.object({ events: z.array(AuditEvent) });
 export const Delivery = z.object({
-  id: z.string(), tenantId: z.string().nullable(), kind: z.string(), to: z.string(), from: z.string().nullable(), subject: z.string(), status: z.enum(['queued', 'sending', 'sent', 'failed']),
+  id: z.string(), tenantId: z.string().nullable(), channel: z.enum(['mail', 'http']), kind: z.string(),
+  to: z.string().describe('mail: the address; http: the URL without its query string'), from: z.string().nullable(),
+  subject: z.string().describe('empty for http'), status: z.enum(['queued', 'sending', 'sent', 'failed']),
   attempts: z.number().int(), lastError: z.string().nullable(), smtpResponse: z.string().nullable(),
+  responseStatus: z.number().int().nullable().describe('http: status code of the last answer'),
+  responseBody: z.string().nullable().describe("http: first 1 KiB of the last answer's body"),
   queuedAt: z.iso.datetime(), sentAt: z.iso.datetime().nullable(), nextAttemptAt: z.iso.datetime().nullable(),
 });
 const tags = ['users'];

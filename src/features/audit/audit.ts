@@ -30,10 +30,11 @@ export async function audit(tx: Db, actor: Actor, at: Date, event: AuditEvent): 
 /** Every type of event written, for filters (the admin console's type list). */
 export const AUDIT_TYPES = [
   'user_created', 'users_imported', 'user_renamed', 'email_changed', 'role_changed', 'user_disabled', 'user_enabled',
-  'user_locked', 'user_unlocked', 'sessions_revoked', 'signed_in', 'signed_out',
+  'user_locked', 'user_unlocked', 'sessions_revoked', 'session_ended', 'signed_in', 'signed_out',
   'password_reset_requested', 'password_reset_coalesced', 'password_reset_refused', 'admin_reset_issued',
   'password_reset_completed', 'password_changed', 'identity_linked', 'identity_unlinked', 'tenant_created', 'tenant_updated',
   'mfa_factor_added', 'mfa_factor_removed', 'mfa_recovery_codes_renewed', 'mfa_recovery_code_used', 'mfa_reset',
+  'oidc_client_created', 'oidc_client_deleted', 'oidc_key_rotated',
 ] as const;
 
 export interface AuditFilter { tenantId?: string; userId?: string; type?: string; before?: number; limit?: number; }

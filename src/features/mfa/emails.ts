@@ -1,7 +1,7 @@
 // What the owner hears about their second factors. A change they did not make is the sign of a
 // taken-over session, so every "added" or "removed" notice carries the "this wasn't me" lock link.
 import { esc, formatTime } from '../../platform/html.ts';
-import type { MailContent } from '../../platform/mail/outbox.ts';
+import type { MailContent } from '../../platform/outbox/outbox.ts';
 import { layout, type MailBrand } from '../password-reset/emails/messages.ts';
 
 const KINDS = { totp: 'an authenticator app', webauthn: 'a security key or passkey' } as const;

@@ -7,7 +7,7 @@ import {
 } from '../../errors.ts';
 import type { Ctx } from '../../context.ts';
 import type { Db } from '../../platform/db.ts';
-import { enqueueMail, type MailContent } from '../../platform/mail/outbox.ts';
+import { enqueueMail, type MailContent } from '../../platform/outbox/outbox.ts';
 import { LimitKeys } from '../abuse/keys.ts';
 import { newLockUrl } from '../accounts/after-password-set.ts';
 import { audit, type Actor } from '../audit/audit.ts';

@@ -5,7 +5,7 @@ import type { Ctx } from '../../context.ts';
 import { formatCode, randomCode, randomToken } from '../../platform/crypto.ts';
 import type { Db } from '../../platform/db.ts';
 import { RateLimits } from '../../platform/rate-limit.ts';
-import { enqueueMail, type MailContent } from '../../platform/mail/outbox.ts';
+import { enqueueMail, type MailContent } from '../../platform/outbox/outbox.ts';
 import { audit, type Actor } from '../audit/audit.ts';
 import { Devices } from '../abuse/devices.ts';
 import { guardForgot } from '../abuse/guard.ts';

@@ -13,8 +13,8 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { afterTransaction, LISTEN_HEARTBEAT_MS, type Db, type Listener } from '../../platform/db.ts';
 import {
-  StoredSessions, type AuthMethod, type NewSession, type RevokeReason, type SessionData, type SessionDeps,
-  type SessionInfo, type Sessions, type SessionStats,
+  StoredSessions, type AuthMethod, type DeviceSession, type NewSession, type RevokeReason, type SessionData, type SessionDeps,
+  type NewAppSession, type SessionInfo, type Sessions, type SessionStats,
 } from './sessions.ts';
 
 export type CachedSession = SessionData;
@@ -164,7 +164,7 @@ export class CachedSessions implements Sessions {
   constructor(private readonly deps: SessionDeps, size: number, log: FastifyBaseLogger) {
     const listen = deps.database.listen;
     if (!listen) throw new Error('the session cache needs a database that can LISTEN');
-    this.stored = new StoredSessions(deps);
+    this.stored = new StoredSessions(deps, log);
     const cache = (this.cache = new SessionCache(size));
     let wasLive = false;
     this.listener = listen(SESSION_CHANGES_CHANNEL, {
@@ -188,6 +188,7 @@ export class CachedSessions implements Sessions {
     // the row says the same.
     if (hit && (await cache.confirm(idHash, hit)) && hit.expiresAt.getTime() > this.deps.clock.now().getTime()) {
       cache.lookups.hit++;
+      this.stored.seen(idHash, hit);
       return { idHash, via, ...hit };
     }
     cache.lookups.miss++;
@@ -195,6 +196,7 @@ export class CachedSessions implements Sessions {
     const data = await this.stored.readRow(idHash);
     if (!data) return null;
     cache.fill(ticket, idHash, data);
+    this.stored.seen(idHash, data);
     return { idHash, via, ...data };
   }
 
@@ -209,6 +211,20 @@ export class CachedSessions implements Sessions {
     this.accountsChanged(tx, [s.user.id]);
     await this.stored.end(tx, s);
   }
+
+  /** App sessions are never checked by `read`: nothing cached to drop. */
+  startApp(tx: Db, input: NewAppSession): Promise<void> { return this.stored.startApp(tx, input); }
+  endApps(tx: Db, which: { clientId: string } | { grantId: string }, reason: RevokeReason): Promise<number> {
+    return this.stored.endApps(tx, which, reason);
+  }
+
+  async endById(tx: Db, userId: string, id: string, reason: RevokeReason): Promise<boolean> {
+    this.accountsChanged(tx, [userId]);
+    return this.stored.endById(tx, userId, id, reason);
+  }
+
+  /** Read from the rows: the cache keeps what a check needs, not the device list. */
+  list(userId: string, currentIdHash?: string): Promise<DeviceSession[]> { return this.stored.list(userId, currentIdHash); }
 
   /**
    * This instance's own writes hold the users they touch until the transaction settles, then drop
@@ -232,6 +248,7 @@ export class CachedSessions implements Sessions {
   async close(): Promise<void> {
     this.closing = true;
     await this.listener.close();
+    await this.stored.close();
   }
 }
 
@@ -240,5 +257,5 @@ export class CachedSessions implements Sessions {
  * from the row on every request otherwise (embedded: one process, and reads are cheap).
  */
 export function openSessions(deps: SessionDeps, opts: { cacheSize: number; log: FastifyBaseLogger }): Sessions {
-  return deps.database.listen && opts.cacheSize > 0 ? new CachedSessions(deps, opts.cacheSize, opts.log) : new StoredSessions(deps);
+  return deps.database.listen && opts.cacheSize > 0 ? new CachedSessions(deps, opts.cacheSize, opts.log) : new StoredSessions(deps, opts.log);
 }

@@ -16,7 +16,7 @@ export function sessionCounters(sessions: Sessions): CounterSource[] {
     },
     {
       name: 'keyturn_sessions_revoked_total',
-      help: 'Sessions revoked by reason (this instance): sign_out, password_reset, password_change, sign_out_everywhere, account_disabled, account_locked, identity_unlinked, mfa_reset.',
+      help: 'Sessions revoked by reason (this instance): sign_out, password_reset, password_change, sign_out_everywhere, account_disabled, account_locked, identity_unlinked, mfa_reset, session_ended (one session ended from the device list).',
       labelNames: ['reason'],
       read: () => Object.entries(sessions.stats().revoked).map(([reason, n]) => ({ labels: { reason: reason as RevokeReason }, n: n ?? 0 })),
     },

@@ -5,6 +5,7 @@ import { html, type Html, type Part } from '../html.ts';
 import type { Messages } from './en.ts';
 import { securityDe } from './security.ts';
 import { secondStepDe } from './second-step.ts';
+import { sessionsDe } from './sessions.ts';
 
 const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 
@@ -173,6 +174,7 @@ export const de: Messages = {
   backToAccount: 'Zurück zu Ihrem Konto',
   security: securityDe,
   secondStep: secondStepDe,
+  sessions: sessionsDe,
 
   mailboxTitle: 'Entwickler-Postfach',
   mailboxIntro: 'E-Mails, die Keyturn verschickt hätte. Diese Seite gibt es nur, solange E-Mails ins Entwickler-Postfach gehen.',
@@ -268,6 +270,11 @@ export const de: Messages = {
     unlock: 'Entsperren',
     signOutEverywhere: 'Überall abmelden',
     signOutConfirm: (email: string) => `${email} auf allen Geräten abmelden?`,
+    sessionsHeading: 'Angemeldete Geräte',
+    sessionsNone: 'Auf keinem Gerät angemeldet.',
+    colDevice: 'Gerät',
+    colSignedIn: 'Angemeldet',
+    colLastUsed: 'Zuletzt verwendet',
     confirm: 'Bestätigen',
     editHeading: 'Bearbeiten',
     ownRole: 'Ihre eigene Rolle können Sie nicht ändern.',
@@ -345,7 +352,7 @@ export const de: Messages = {
     eventTypes: {
       user_created: 'Benutzer angelegt', users_imported: 'Benutzer importiert', user_renamed: 'Name geändert', email_changed: 'E-Mail geändert',
       role_changed: 'Rolle geändert', user_disabled: 'Deaktiviert', user_enabled: 'Aktiviert', user_locked: 'Gesperrt', user_unlocked: 'Entsperrt',
-      sessions_revoked: 'Überall abgemeldet', signed_in: 'Angemeldet', signed_out: 'Abgemeldet',
+      sessions_revoked: 'Überall abgemeldet', session_ended: 'Gerät abgemeldet', signed_in: 'Angemeldet', signed_out: 'Abgemeldet',
       password_reset_requested: 'Zurücksetzen angefordert', password_reset_coalesced: 'Anforderung zusammengefasst', password_reset_refused: 'Zurücksetzen abgelehnt',
       admin_reset_issued: 'Von Administrator zurückgesetzt', password_reset_completed: 'Passwort zurückgesetzt', password_changed: 'Passwort geändert',
       identity_linked: 'Google-Konto verknüpft', identity_unlinked: 'Google-Verknüpfung gelöst', tenant_created: 'Organisation angelegt',

@@ -3,6 +3,7 @@
 import { html, type Html, type Part } from '../html.ts';
 import { securityEn } from './security.ts';
 import { secondStepEn } from './second-step.ts';
+import { sessionsEn } from './sessions.ts';
 
 const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 
@@ -177,6 +178,7 @@ export const en = {
   backToAccount: 'Back to your account',
   security: securityEn,
   secondStep: secondStepEn,
+  sessions: sessionsEn,
 
   // "this wasn't me": the lock link in the password-changed notice
   lockTitle: 'Lock your account?',
@@ -283,6 +285,11 @@ export const en = {
     unlock: 'Unlock',
     signOutEverywhere: 'Sign out everywhere',
     signOutConfirm: (email: string) => `Sign ${email} out on every device?`,
+    sessionsHeading: 'Signed-in devices',
+    sessionsNone: 'Not signed in on any device.',
+    colDevice: 'Device',
+    colSignedIn: 'Signed in',
+    colLastUsed: 'Last used',
     confirm: 'Confirm',
     editHeading: 'Edit',
     ownRole: 'You cannot change your own role.',
@@ -360,7 +367,7 @@ export const en = {
     eventTypes: {
       user_created: 'User created', users_imported: 'Users imported', user_renamed: 'Name changed', email_changed: 'Email changed',
       role_changed: 'Role changed', user_disabled: 'Disabled', user_enabled: 'Enabled', user_locked: 'Locked', user_unlocked: 'Unlocked',
-      sessions_revoked: 'Signed out everywhere', signed_in: 'Signed in', signed_out: 'Signed out',
+      sessions_revoked: 'Signed out everywhere', session_ended: 'Device signed out', signed_in: 'Signed in', signed_out: 'Signed out',
       password_reset_requested: 'Reset requested', password_reset_coalesced: 'Reset request merged', password_reset_refused: 'Reset refused',
       admin_reset_issued: 'Reset by an admin', password_reset_completed: 'Password reset', password_changed: 'Password changed',
       identity_linked: 'Google account linked', identity_unlinked: 'Google account unlinked', tenant_created: 'Organisation created',

@@ -2,9 +2,10 @@
 // JavaScript, a page of its own without), the link to copy, the audit log. Routes: admin.ts.
 import type { UserDetails } from '../../features/accounts/accounts.ts';
 import type { AuditView } from '../../features/audit/audit.ts';
+import type { DeviceSession } from '../../features/sessions/sessions.ts';
 import { AUDIT_TYPES } from '../../features/audit/audit.ts';
 import type { identityView } from '../../features/sso/store.ts';
-import type { listDeliveries } from '../../platform/mail/outbox.ts';
+import type { listDeliveries } from '../../platform/outbox/outbox.ts';
 import { html, type Html, type Part } from '../html.ts';
 import { durationText, type Messages } from '../i18n/index.ts';
 import { alert, field, form, time } from '../layout.ts';
@@ -165,6 +166,8 @@ export interface UserPageInput {
   user: UserDetails;
   identities: Identity[];
   deliveries: Delivery[];
+  /** The user's live sessions (their devices), most recently used first. */
+  sessions: DeviceSession[];
   csrf: string;
   now: Date;
   passwordOn: boolean;
@@ -189,6 +192,22 @@ function deliveryState(m: M, d: Delivery, now: Date): Html {
     : d.lastError ? html`<br><span class="muted">${a.failReason}: ${d.lastError}</span>` : '';
   const next = d.status === 'queued' && d.nextAttemptAt && d.attempts > 0 ? html`<br><span class="muted">${a.nextTry(time(m, new Date(d.nextAttemptAt), now))}</span>` : '';
   return html`<span class="badge badge-delivery-${d.status}">${label}</span>${detail}${next}`;
+}
+
+/** Where the user is signed in: device, IP address, when it signed in, when it was last used. */
+function sessionsSection(m: M, v: UserPageInput): Html {
+  const a = m.admin;
+  const list = v.sessions.length === 0
+    ? html`<p>${a.sessionsNone}</p>`
+    : html`<div class="table-wrap"><table class="stack" id="user-sessions">
+<thead><tr><th scope="col">${a.colDevice}</th><th scope="col">${a.colIp}</th><th scope="col">${a.colSignedIn}</th><th scope="col">${a.colLastUsed}</th></tr></thead>
+<tbody>${v.sessions.map((s) => html`<tr>
+<td data-label="${a.colDevice}">${s.device}${s.app ? html`<br><span class="muted">${s.app.name}</span>` : ''}</td>
+<td data-label="${a.colIp}">${s.ip ?? a.none}</td>
+<td data-label="${a.colSignedIn}">${time(m, s.createdAt, v.now)}</td>
+<td data-label="${a.colLastUsed}">${time(m, s.lastSeenAt, v.now)}</td>
+</tr>`)}</tbody></table></div>`;
+  return html`<section aria-labelledby="sessions-heading"><h2 id="sessions-heading">${a.sessionsHeading}</h2>${list}</section>`;
 }
 
 /** Two-step verification at a glance (counts only, never a secret), and the reset for a lost factor. */
@@ -261,6 +280,7 @@ ${actionForm(`/admin/users/${u.id}/identities/${i.id}/unlink`, v.csrf, a.unlink,
   return html`${v.notice}
 ${facts}
 <section aria-labelledby="actions-heading"><h2 id="actions-heading">${a.actionsHeading}</h2>${actions}</section>
+${sessionsSection(m, v)}
 ${mfaSection(m, v)}
 <section aria-labelledby="deliveries-heading"><h2 id="deliveries-heading">${a.deliveriesHeading}</h2>${deliveries}${resend}</section>
 <section aria-labelledby="edit-heading"><h2 id="edit-heading">${a.editHeading}</h2>${edit}</section>

@@ -22,7 +22,7 @@ import { adminResetTtlMs } from '../../features/tenants/settings.ts';
 import { allowsPassword, tenantById, type Tenant } from '../../features/tenants/store.ts';
 import { parseDuration } from '../../config.ts';
 import { invalidRequest } from '../../errors.ts';
-import { deliveriesOf } from '../../platform/mail/outbox.ts';
+import { deliveriesOf } from '../../platform/outbox/outbox.ts';
 import type { Ctx } from '../../context.ts';
 import { brandFor } from '../brand.ts';
 import { html, type Part } from '../html.ts';
@@ -196,7 +196,7 @@ function usersRoutes(app: FastifyInstance, ctx: Ctx) {
 
 // ── one user: the page and its actions ───────────────────────────────────────────────────────────
 
-async function userPage(ctx: Pick<Ctx, 'clock' | 'config' | 'db'>, request: FastifyRequest, reply: FastifyReply, user: User, extra: { error?: string; edit?: UserPageInput['edit']; mfaReset?: UserPageInput['mfaReset'] } = {}, status = 200) {
+async function userPage(ctx: Pick<Ctx, 'clock' | 'config' | 'db' | 'sessions'>, request: FastifyRequest, reply: FastifyReply, user: User, extra: { error?: string; edit?: UserPageInput['edit']; mfaReset?: UserPageInput['mfaReset'] } = {}, status = 200) {
   const a = checkedAdmin(request);
   const m = messages(request);
   const [details] = await detailedViews(ctx, a.tenant, [user]);
@@ -205,13 +205,14 @@ async function userPage(ctx: Pick<Ctx, 'clock' | 'config' | 'db'>, request: Fast
   return shell(request, reply, 'users', user.name || user.email, userBody(m, {
     user: details!, identities: await linkedIdentities(ctx, a.tenant, user.id),
     deliveries: await deliveriesOf(ctx.db, { userId: user.id, tenantId: a.tenant.id }),
+    sessions: await ctx.sessions.list(user.id, a.s.idHash),
     csrf: a.csrf, now: ctx.clock.now(), passwordOn: allowsPassword(a.tenant), defaultTtlMs: adminResetTtlMs(ctx.config, a.tenant),
     self: user.id === a.s.user.id, notice, edit: extra.edit, mfaReset: extra.mfaReset,
   }), status);
 }
 
 /** One action on one user: run it, then back to the user's page with a notice — or the page again with the reason. */
-function userAction(app: FastifyInstance, ctx: Pick<Ctx, 'clock' | 'config' | 'db'>, path: string, run: (a: Admin, user: User, request: FastifyRequest, reply: FastifyReply) => Promise<Done | string>) {
+function userAction(app: FastifyInstance, ctx: Pick<Ctx, 'clock' | 'config' | 'db' | 'sessions'>, path: string, run: (a: Admin, user: User, request: FastifyRequest, reply: FastifyReply) => Promise<Done | string>) {
   app.post<{ Params: { id: string; identityId?: string } }, FormAt>(`/admin/users/:id${path}`, formAt(userPagePath), async (request, reply) => {
     const a = checkedAdmin(request);
     const user = await userOr404(ctx, request, reply, request.params.id);

@@ -1,4 +1,5 @@
-// Signed-in pages: /account (who am I, sign out) and /settings/password (current, new, repeat).
+// Signed-in pages: /account (who am I, links to the settings pages, sign out) and
+// /settings/password (current, new, repeat). /settings/security and /settings/sessions have files of their own.
 // A missing or revoked session sends the reader to sign in, and back here afterwards.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { changePassword } from '../../features/password-change/change.ts';
@@ -31,6 +32,7 @@ export async function settingsPages(app: FastifyInstance, { ctx }: { ctx: Ctx })
       body: html`<p>${m.signedInAs(s.user.email, s.tenant.name)}</p>
 ${linkButton('/settings/password', m.changePasswordLink)}
 ${linkButton('/settings/security', m.security.link, 'secondary')}
+${linkButton('/settings/sessions', m.sessions.link, 'secondary')}
 ${form('/logout', html`${csrfField(s)}<button class="btn btn-secondary" type="submit">${m.signOut}</button>`)}`,
     }));
   });

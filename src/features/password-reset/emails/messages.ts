@@ -1,7 +1,7 @@
 // The reset flow's emails. No secret other than the reset link and its code ever goes in a mail;
 // the "password changed" notice carries no token for the reset, only its own lock link.
 import { esc, formatTime, listInWords } from '../../../platform/html.ts';
-import type { MailContent } from '../../../platform/mail/outbox.ts';
+import type { MailContent } from '../../../platform/outbox/outbox.ts';
 import { accessibleShade, type Brand } from '../../tenants/settings.ts';
 
 /** The tenant's look in its emails (PATCH /admin/v1/tenants/{slug} `branding`); Keyturn's when absent. */
