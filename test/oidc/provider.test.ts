@@ -181,6 +181,33 @@ describe('authorization requests', () => {
     expect(at2.searchParams.get('next')).toMatch(/^\/oidc\/interaction\/[A-Za-z0-9_-]+$/);
   });
 
+  it('prompt=login asks a signed-in person to sign in again, on a page naming the app, then gives a code', async () => {
+    const { slug, email } = await person();
+    const app = await register({ name: 'Softphone Desktop' });
+    const { jar } = await signIn(email, slug);
+    const before = jar.get('keyturn_session');
+    const verifier = client.randomPKCECodeVerifier();
+    const stopped = await follow(authUrl(app, verifier, await client.calculatePKCECodeChallenge(verifier), { prompt: 'login', tenant: slug }), jar);
+    const at = new URL(stopped.url);
+    expect(at.pathname).toBe(`/t/${slug}/login`);
+    expect(at.searchParams.get('again')).toBe('1');
+    expect(stopped.body).toContain('to continue to Softphone Desktop');
+    // A link that names no live interaction names no app.
+    const crafted = await fetch(`${live.url}/t/${slug}/login?next=${encodeURIComponent('/oidc/interaction/madeup')}`);
+    expect(await crafted.text()).not.toContain('to continue to');
+
+    const posted = await fetch(`${live.url}${at.pathname}`, {
+      method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: cookieHeader(jar) },
+      body: new URLSearchParams({ email, password: STRONG, next: at.searchParams.get('next')! }).toString(),
+    });
+    keep(jar, posted);
+    expect(jar.get('keyturn_session')).not.toBe(before);
+    const back = await follow(new URL(posted.headers.get('location')!, live.url).toString(), jar);
+    expect(back.url.startsWith(CB), `${back.url} ${back.body?.slice(0, 200)}`).toBe(true);
+    const tokens = await client.authorizationCodeGrant(app.config, new URL(back.url), { pkceCodeVerifier: verifier, expectedState: 'st' });
+    expect(tokens.claims()!.sub).toBeTruthy();
+  });
+
   it('a client limited to tenant A never gives a code to a person signed in to tenant B', async () => {
     const { slug: a } = await live.tenant();
     const { slug: b, email } = await person();

@@ -3,7 +3,9 @@
 // pages — tenant chooser, second step and Google included — and comes back; with one, the app is
 // signed in at once. Either way the app gets its own app session, a child of the browser session.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { sql } from 'drizzle-orm';
 import type { Ctx } from '../../context.ts';
+import { rowsOf, type Db } from '../../platform/db.ts';
 import { esc } from '../../platform/html.ts';
 import { tenantBySlug } from '../tenants/store.ts';
 import { findClient, type ClientView } from './clients.ts';
@@ -28,14 +30,17 @@ function continuePage(reply: FastifyReply, to: string, app: string) {
 <body><main class="card"><h1>Continuing to ${esc(app)}</h1><p><a class="btn btn-primary" href="${esc(to)}">Continue</a></p></main></body></html>`);
 }
 
-/** The app an interaction is for, for the login page's "Sign in to continue to …". */
-export async function appOfInteraction(oidc: OidcProvider, ctx: Ctx, next: string): Promise<string | undefined> {
-  const uid = new RegExp(`^${INTERACTION_PATH}/([A-Za-z0-9_-]{1,64})$`).exec(next)?.[1];
+/**
+ * The app a sign-in page is shown for ("to continue to …"): read from the provider's interaction
+ * that `next` returns to, so a crafted link cannot name an app of its choosing.
+ */
+export async function appNameFor(db: Db, next: string): Promise<string | undefined> {
+  const uid = new RegExp(`^${INTERACTION_PATH}/([A-Za-z0-9_-]{1,64})(\\?|$)`).exec(next)?.[1];
   if (!uid) return undefined;
-  const provider = await oidc.get();
-  const interaction = await provider.Interaction.find(uid);
-  const clientId = interaction?.params.client_id;
-  return typeof clientId === 'string' ? (await findClient(ctx.db, clientId))?.name : undefined;
+  const [row] = rowsOf<{ name: string }>(await db.execute(sql`
+    select c.name from oidc_payloads p join oidc_clients c on c.client_id = p.payload->'params'->>'client_id'
+    where p.kind = 'Interaction' and p.id = ${uid} and p.expires_at > now()`));
+  return row?.name;
 }
 
 export async function interactionRoutes(app: FastifyInstance, { ctx, oidc }: { ctx: Ctx; oidc: OidcProvider }) {
@@ -60,10 +65,18 @@ export async function interactionRoutes(app: FastifyInstance, { ctx, oidc }: { c
     const found = await request.session();
     const session = found?.via === 'cookie' ? found : null;
     const here = `${INTERACTION_PATH}/${details.uid}`;
-    if (!session || (wanted && session.tenant.slug !== wanted)) {
+    // prompt=login or max_age: the app wants a sign-in made now. The session that was here when
+    // it asked is remembered (by a keyed hash) and does not count.
+    const stale = (request.query as { after?: unknown }).after;
+    const wantsFresh = details.prompt.name === 'login' && details.prompt.reasons.some((r) => r === 'login_prompt' || r === 'max_age');
+    const isStale = session !== null && (typeof stale === 'string' ? stale === staleMark(ctx, session.idHash) : wantsFresh);
+    if (!session || isStale || (wanted && session.tenant.slug !== wanted)) {
       const tenant = wanted ? await tenantBySlug(ctx.db, wanted) : undefined;
       if (wanted && !tenant) return finish({ error: 'invalid_request', error_description: `There is no tenant ${wanted}.` });
-      return reply.redirect(`${tenant ? `/t/${tenant.slug}/login` : '/login'}?next=${encodeURIComponent(here)}`, 303);
+      // Back here, a session other than the one marked counts as made now ('-': there was none).
+      const mark = typeof stale === 'string' ? stale : session ? staleMark(ctx, session.idHash) : '-';
+      const back = wantsFresh ? `${here}?after=${encodeURIComponent(mark)}` : here;
+      return reply.redirect(`${tenant ? `/t/${tenant.slug}/login` : '/login'}?next=${encodeURIComponent(back)}${isStale ? '&again=1' : ''}`, 303);
     }
     if (!allowed(client, session.tenant.slug)) {
       return finish({ error: 'access_denied', error_description: `This app is not available to ${session.tenant.slug}.` });
@@ -86,3 +99,4 @@ export async function interactionRoutes(app: FastifyInstance, { ctx, oidc }: { c
 }
 
 const allowed = (client: ClientView, slug: string) => !client.tenants || client.tenants.includes(slug);
+const staleMark = (ctx: Ctx, idHash: string) => ctx.secrets.hash('oidc-reauth', idHash).slice(0, 22);

@@ -44,6 +44,7 @@ export const de: Messages = {
   captchaUnavailable: 'Die Prüfung, ob Sie ein Mensch sind, antwortet gerade nicht — versuchen Sie es in einer Minute noch einmal.',
 
   loginTitle: 'Anmelden',
+  continueToApp: (app: string) => `um mit ${app} fortzufahren`,
   loginTitleTenant: (tenant: string) => `Bei ${tenant} anmelden`,
   forgotLink: 'Passwort vergessen?',
   loginFailed: 'E-Mail-Adresse oder Passwort stimmen nicht.',

@@ -46,6 +46,7 @@ export const en = {
 
   // sign-in
   loginTitle: 'Sign in',
+  continueToApp: (app: string) => `to continue to ${app}`,
   loginTitleTenant: (tenant: string) => `Sign in to ${tenant}`,
   forgotLink: 'Forgot password?',
   loginFailed: 'The email address or password is not right.',

@@ -20,10 +20,15 @@ import { html } from '../html.ts';
 import { alert, field, form, page, submit } from '../layout.ts';
 import { pageError } from '../page-errors.ts';
 import { formField, messages, queryField, redirect, safeNext, sendPage } from '../respond.ts';
+import { appNameFor } from '../../features/oidc/interaction.ts';
 import { notFoundPage } from './not-found.ts';
 import { secondStepNotice } from './second-step.ts';
 
-interface LoginView { tenant?: Tenant; email?: string; error?: string; notice?: string; next: string; captcha?: CaptchaAsk; }
+interface LoginView {
+  tenant?: Tenant; email?: string; error?: string; notice?: string; next: string; captcha?: CaptchaAsk;
+  /** The app (OpenID client) the person signs in for, named by the provider's interaction, never by the URL. */
+  app?: string;
+}
 
 const loginPath = (tenant?: Tenant) => (tenant ? `/t/${tenant.slug}/login` : '/login');
 export const forgotPath = (slug?: string) => (slug ? `/t/${slug}/forgot-password` : '/forgot-password');
@@ -56,6 +61,7 @@ ${passwordOn ? html`<p class="divider"><span>${m.or}</span></p>` : ''}`
   return page({
     m, title, ...brandFor(v.tenant),
     body: html`
+${v.app ? html`<p class="lead">${m.continueToApp(v.app)}</p>` : ''}
 ${v.error ? alert('error', v.error, 'login-error') : ''}
 ${v.notice ? alert('info', v.notice) : ''}
 ${ssoButton}
@@ -93,14 +99,16 @@ export async function loginPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
     const m = messages(request);
     const next = safeNext(queryField(request, 'next'));
     const session = await request.session();
-    if (session && (!tenant || session.tenant.slug === tenant.slug)) return redirect(reply, next);
+    // `again`: an app asked for a fresh sign-in (prompt=login, max_age), so the form shows anyway.
+    const again = queryField(request, 'again') === '1';
+    if (session && !again && (!tenant || session.tenant.slug === tenant.slug)) return redirect(reply, next);
     // A session cookie that no longer works: it was revoked (password reset elsewhere) or expired.
     const ended = !session && request.cookies[SESSION_COOKIE] !== undefined;
     if (ended) clearSessionCookie(ctx, reply);
     const notice = ended ? m.sessionEnded : queryField(request, 'signed-out') ? m.signedOut : queryField(request, 'unlocked') ? m.unlockDone
       : secondStepNotice(m, queryField(request, 'second-step'));
     const ssoError = tenant ? ssoErrorText(m, queryField(request, 'sso_error'), tenant) : undefined;
-    return sendPage(request, reply, loginPage(request, { tenant, next, notice, error: ssoError }));
+    return sendPage(request, reply, loginPage(request, { tenant, next, notice, error: ssoError, app: await appNameFor(ctx.db, next) }));
   };
 
   const post = async (request: FastifyRequest, reply: FastifyReply, tenant?: Tenant) => {
@@ -110,8 +118,8 @@ export async function loginPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
     const ticket = formField(request, 'ticket');
     const chosen = formField(request, 'tenant');
     const next = safeNext(formField(request, 'next') || queryField(request, 'next'));
-    const failed = (error: string, status: number, captcha?: CaptchaAsk) =>
-      sendPage(request, reply, loginPage(request, { tenant, email, error, next, captcha }), status);
+    const failed = async (error: string, status: number, captcha?: CaptchaAsk) =>
+      sendPage(request, reply, loginPage(request, { tenant, email, error, next, captcha, app: await appNameFor(ctx.db, next) }), status);
     // The chooser sends the ticket and the chosen tenant, no password.
     const choice = ticket !== '' && (tenant?.slug ?? chosen) !== '' ? { ticket, tenant: tenant?.slug ?? chosen } : null;
     if (email === '' || email.length > 254 || password.length > 1024 || ticket.length > 100) return failed(m.loginFailed, 401);
