@@ -229,6 +229,21 @@ describe('authorization requests', () => {
 });
 
 describe('refresh tokens', () => {
+  it('live as long as the app session: once the browser session it came from expires, refresh answers invalid_grant', async () => {
+    const { slug, email } = await person();
+    const app = await register();
+    const { jar } = await signIn(email, slug);
+    const { tokens } = await authorize(app, jar);
+    const fresh = await client.refreshTokenGrant(app.config, tokens.refresh_token!);
+    const past = live.app.ctx.config.sessionTtlMs + 60_000;
+    live.clock.advance(past);
+    try {
+      await expect(client.refreshTokenGrant(app.config, fresh.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    } finally {
+      live.clock.advance(-past);
+    }
+  });
+
   it('rotate on use; a spent one used again kills the whole chain and ends the app session', async () => {
     const { slug, email, id } = await person();
     const app = await register({ name: 'Softphone' });

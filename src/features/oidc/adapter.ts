@@ -59,7 +59,11 @@ export class DbAdapter implements Adapter {
     if (this.kind === 'Client') return clientMetadata(this.deps, id);
     const key = this.kind === 'AccessToken' && id.includes('.') ? jtiOfJwt(id) : id;
     if (!key) return undefined;
-    return this.one(sql`kind = ${this.kind} and id = ${key}`);
+    // Whatever belongs to a grant lives only while its app session does (the session's expiry
+    // included, which rotating refresh tokens would otherwise outlive).
+    const live = sql`(grant_id is null or exists (select 1 from sessions s where s.grant_id = oidc_payloads.grant_id
+      and s.revoked_at is null and s.expires_at > ${this.deps.clock.now()}))`;
+    return this.one(sql`kind = ${this.kind} and id = ${key} and ${live}`);
   }
 
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {

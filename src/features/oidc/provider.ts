@@ -102,6 +102,9 @@ function configuration(ctx: Ctx, keys: Configuration['jwks'], { errors, interact
     // oidc-provider's own session record).
     expiresWithSession: async () => false,
     pkce: { required: (_c, client) => client.clientAuthMethod === 'none' },
+    // A browser app (public, or calling userinfo) may call from the origin of one of its redirect URIs.
+    clientBasedCORS: (c, origin, client) => origin !== 'null' && (c.oidc.route === 'userinfo' || client.clientAuthMethod === 'none')
+      && client.redirectUris!.some((uri) => URL.canParse(uri) && new URL(uri).origin === origin),
     routes: {
       authorization: `${OIDC_PREFIX}/auth`, token: `${OIDC_PREFIX}/token`, jwks: `${OIDC_PREFIX}/jwks`,
       userinfo: `${OIDC_PREFIX}/me`, introspection: `${OIDC_PREFIX}/token/introspection`,
@@ -117,7 +120,8 @@ function configuration(ctx: Ctx, keys: Configuration['jwks'], { errors, interact
       devInteractions: { enabled: false },
       // A client introspects its own tokens (refresh tokens: JWTs are verified offline).
       introspection: { enabled: true, allowedPolicy: async (_c, client, token) => token.clientId === client.clientId },
-      revocation: { enabled: true },
+      // A client revokes its own tokens.
+      revocation: { enabled: true, allowedPolicy: async (_c, client, token) => token.clientId === client.clientId },
       userinfo: { enabled: true },
       // Back-channel logout goes through Keyturn's outbox (logout.ts), not oidc-provider's sender.
       backchannelLogout: { enabled: false },
