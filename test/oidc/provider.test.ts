@@ -452,6 +452,11 @@ describe('operator API', () => {
     expect(bad.statusCode, bad.body).toBe(400);
     const noTenant = await op('POST', '/admin/v1/oidc/clients', { name: 'X', type: 'public', redirectUris: [CB], tenants: ['no-such-tenant-zz'] });
     expect(noTenant.statusCode, noTenant.body).toBe(400);
+    for (const uri of ['http://169.254.169.254/latest', 'http://10.0.0.7/logout', 'ftp://example.com/x']) {
+      const refused = await op('POST', '/admin/v1/oidc/clients', { name: 'X', type: 'public', redirectUris: [CB], backchannelLogoutUri: uri });
+      expect(refused.statusCode, uri).toBe(400);
+      expect(refused.json().message).toMatch(/backchannelLogoutUri/);
+    }
     const ok = await op('POST', '/admin/v1/oidc/clients', { name: 'X', type: 'public', redirectUris: ['https://app.example.com/cb', 'http://[::1]/cb', 'com.example.app:/cb'] });
     expect(ok.statusCode, ok.body).toBe(201);
 

@@ -8,6 +8,8 @@ import { invalidRequest } from '../../errors.ts';
 import type { Clock } from '../../platform/clock.ts';
 import { randomToken, type Secrets } from '../../platform/crypto.ts';
 import { rowsOf, type Db } from '../../platform/db.ts';
+import type { Config } from '../../config.ts';
+import { AllowList, checkDestinationUrl } from '../../platform/outbox/ssrf.ts';
 import { SLUG } from '../tenants/store.ts';
 import { usesBasicAuth } from './request-context.ts';
 
@@ -54,14 +56,13 @@ function checkRedirectUri(uri: string, field: string): void {
   if (/^(javascript|data|file|vbscript):$/i.test(url.protocol)) throw invalidRequest(`${field}: ${uri} has a scheme that is not allowed.`);
 }
 
-export async function createClient(deps: { db: Db; secrets: Secrets; clock: Clock }, input: ClientInput): Promise<ClientView & { clientSecret?: string }> {
+export async function createClient(deps: { db: Db; secrets: Secrets; clock: Clock; config: Pick<Config, 'webhooks'> }, input: ClientInput): Promise<ClientView & { clientSecret?: string }> {
   input.redirectUris.forEach((u) => checkRedirectUri(u, 'redirectUris'));
   input.postLogoutRedirectUris?.forEach((u) => checkRedirectUri(u, 'postLogoutRedirectUris'));
   if (input.backchannelLogoutUri) {
-    const u = safeUrl(input.backchannelLogoutUri);
-    if (!u || !['http:', 'https:'].includes(u.protocol) || u.hash || u.username || u.password) {
-      throw invalidRequest('backchannelLogoutUri: use an http(s) URL without fragment or credentials.');
-    }
+    // The same rules as every delivery (checked again on the resolved address when it leaves).
+    const checked = checkDestinationUrl(input.backchannelLogoutUri, new AllowList(deps.config.webhooks.allowedHosts));
+    if (!checked.ok) throw invalidRequest(`backchannelLogoutUri: ${checked.reason}`);
   }
   if (input.tenants) {
     const known = rowsOf<{ slug: string }>(await deps.db.execute(sql`select slug from tenants where slug in (${sql.join(input.tenants.map((t) => sql`${t}`), sql`, `)})`));
@@ -78,8 +79,6 @@ export async function createClient(deps: { db: Db; secrets: Secrets; clock: Cloc
     returning *`));
   return { ...view(row!), ...(clientSecret ? { clientSecret } : {}) };
 }
-
-const safeUrl = (u: string) => { try { return new URL(u); } catch { return null; } };
 
 export async function listClients(db: Db): Promise<ClientView[]> {
   return rowsOf<ClientRow>(await db.execute(sql`select * from oidc_clients order by created_at, client_id`)).map(view);
