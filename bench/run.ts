@@ -11,7 +11,8 @@
 // BENCH_SECONDS (5) per scenario; BENCH_TIMING_RUNS (5) runs of the forgot timing comparison;
 // BENCH_RESETS (400) reset tokens; BENCH_ROUNDS (3) alternations of each scenario with its ceiling;
 // BENCH_WRITE=0 leaves bench/RESULTS.md alone; BENCH_ONLY=single|multi runs one half (the
-// PostgreSQL-only against Redis comparison belongs to multi), BENCH_ONLY=stores that comparison alone;
+// PostgreSQL-only against Redis comparison belongs to multi), BENCH_ONLY=stores that comparison alone,
+// BENCH_ONLY=oidc the OpenID Provider's scenarios alone (bench/oidc.ts);
 // SESSION_CACHE_SIZE is passed to the `keyturn serve` processes; BENCH_STORE_WINDOWS=real runs the
 // store comparison with the real limit windows (budgets raised out of the way) instead of RATE_LIMIT_SCALE;
 // BENCH_CLIENTS (1000) client addresses behind the trusted proxy.
@@ -35,6 +36,7 @@ import { LIMITS, type LimitName } from '../src/platform/limit-rules.ts';
 import { emptyPostgresDatabase } from '../test/helpers/app.ts';
 import { freePort } from '../test/helpers/ports.ts';
 import { mfaRow, mfaSignIn } from './mfa.ts';
+import { oidcRows } from './oidc.ts';
 import { startSmtpSink } from './smtp-sink.ts';
 
 
@@ -508,6 +510,12 @@ async function main() {
     if (!ONLY || ONLY === 'single') await singleInstance(label, db);
     // Issue 13: a sign-in with the second step against password-only (bench/mfa.ts).
     if (!ONLY || ONLY === 'single') row(mfaRow(await mfaSignIn({ db, smtpUrl: SMTP_URL })));
+    // Issue 14: the OpenID Provider's endpoints against hello-world (bench/oidc.ts); BENCH_ONLY=oidc runs it alone.
+    if (!ONLY || ONLY === 'single' || ONLY === 'oidc') {
+      const oidc = await oidcRows({ db, smtpUrl: SMTP_URL, redisUrl: REDIS && PG_BASE ? REDIS : undefined });
+      oidc.rows.forEach(row);
+      notes.push(...oidc.notes);
+    }
   } finally {
     await drop();
   }

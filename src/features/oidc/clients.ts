@@ -93,21 +93,48 @@ export async function findClient(db: Db, clientId: string): Promise<ClientView |
  * Deletes an app: its grants and tokens go with it, and its app sessions end (the caller passes
  * the transaction in which Keyturn ends them; see routes.ts).
  */
-export async function deleteClient(tx: Db, clientId: string): Promise<boolean> {
+export async function deleteClient(db: Db, tx: Db, clientId: string): Promise<boolean> {
   const rows = rowsOf<{ client_id: string }>(await tx.execute(sql`delete from oidc_clients where client_id = ${clientId} returning client_id`));
+  cacheOf(db).delete(clientId);
   return rows.length > 0;
+}
+
+/**
+ * Apps as read, for a few seconds: every token request, introspection and userinfo names its app,
+ * and reading and unsealing it each time cost more than the rest of the lookup. A removed app's
+ * grants and tokens are deleted with it, so a stale entry can never admit a token.
+ */
+const CLIENT_CACHE_MS = 5_000;
+type CachedClient = { row: ClientRow | null; secret?: string; at: number };
+const clientCaches = new WeakMap<Db, Map<string, CachedClient>>();
+const cacheOf = (db: Db) => {
+  let cache = clientCaches.get(db);
+  if (!cache) clientCaches.set(db, cache = new Map());
+  return cache;
+};
+
+async function cachedClient(deps: { db: Db; secrets: Secrets }, clientId: string) {
+  const now = Date.now();
+  const clientCache = cacheOf(deps.db);
+  const hit = clientCache.get(clientId);
+  if (hit && now - hit.at < CLIENT_CACHE_MS) return hit;
+  const [row] = rowsOf<ClientRow>(await deps.db.execute(sql`select * from oidc_clients where client_id = ${clientId}`));
+  const entry = { row: row ?? null, secret: row?.sealed_secret ? deps.secrets.open(row.sealed_secret, 'oidc', row.client_id) : undefined, at: now };
+  if (clientCache.size > 1000) clientCache.clear();
+  clientCache.set(clientId, entry);
+  return entry;
 }
 
 /** The app as oidc-provider wants its metadata; undefined when there is none. */
 export async function clientMetadata(deps: { db: Db; secrets: Secrets }, clientId: string): Promise<AdapterPayload | undefined> {
   if (clientId.length > 100) return undefined;
-  const [row] = rowsOf<ClientRow>(await deps.db.execute(sql`select * from oidc_clients where client_id = ${clientId}`));
+  const { row, secret } = await cachedClient(deps, clientId);
   if (!row) return undefined;
   const isPublic = row.type === 'public';
   return {
     client_id: row.client_id,
     client_name: row.name,
-    ...(isPublic ? {} : { client_secret: deps.secrets.open(row.sealed_secret!, 'oidc', row.client_id) }),
+    ...(isPublic ? {} : { client_secret: secret }),
     // Either way of presenting the secret (RFC 6749 §2.3.1): oidc-provider takes one per client,
     // so the one this request uses is named; the secret is the same.
     token_endpoint_auth_method: isPublic ? 'none' : usesBasicAuth() ? 'client_secret_basic' : 'client_secret_post',

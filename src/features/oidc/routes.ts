@@ -22,11 +22,15 @@ export async function providerRoutes(app: FastifyInstance, { ctx, oidc }: { ctx:
     // oidc-provider parses its own bodies: leave the stream to it.
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
+    // One request handler per provider (it is rebuilt when the keys change).
+    const handlers = new WeakMap<object, (req: unknown, res: unknown) => Promise<void>>();
     const handOver = async (request: FastifyRequest, reply: FastifyReply) => {
       const provider = await oidc.get();
+      let handle = handlers.get(provider);
+      if (!handle) handlers.set(provider, handle = provider.callback() as unknown as (req: unknown, res: unknown) => Promise<void>);
       reply.hijack();
       for (const [name, value] of Object.entries(headers)) reply.raw.setHeader(name, value);
-      await withRequestFacts(request.headers, () => provider.callback()(request.raw, reply.raw));
+      await withRequestFacts(request.headers, () => handle(request.raw, reply.raw));
     };
     scope.all('/.well-known/openid-configuration', handOver);
     scope.all(`${OIDC_PREFIX}/*`, handOver);
@@ -73,7 +77,7 @@ export function registerClientRoutes(app: FastifyInstance, ctx: Ctx) {
     const { clientId } = request.params;
     const removed = await ctx.db.transaction(async (tx) => {
       await ctx.sessions.endApps(tx, { clientId }, 'app_removed');
-      if (!await deleteClient(tx, clientId)) return false;
+      if (!await deleteClient(ctx.db, tx, clientId)) return false;
       await audit(tx, { ...OPERATOR, ip: request.ip }, ctx.clock.now(), { type: 'oidc_client_deleted', data: { clientId } });
       return true;
     });
