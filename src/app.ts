@@ -45,6 +45,8 @@ import { sweepExpired } from './features/oidc/adapter.ts';
 import { appSessionsEnded, BACKCHANNEL_LOGOUT, backchannelPreparer } from './features/oidc/logout.ts';
 import { isProviderEndpoint, OidcProvider } from './features/oidc/provider.ts';
 import { providerRoutes } from './features/oidc/routes.ts';
+import { WEBHOOK_KIND } from './features/webhooks/events.ts';
+import { webhookHooks, webhookPreparer } from './features/webhooks/delivery.ts';
 
 export interface AppOverrides {
   database?: Database;
@@ -129,6 +131,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     tallies: { resets: resetCounts(), ssoFailures: ssoFailures() },
   };
   ctx.deliveries.register(BACKCHANNEL_LOGOUT, backchannelPreparer(ctx));
+  ctx.deliveries.register(WEBHOOK_KIND, webhookPreparer(ctx), webhookHooks(ctx));
   const oidc = new OidcProvider(ctx);
   jobs.push(
     () => resolveRequests(ctx),

@@ -36,6 +36,10 @@ export const emailTaken = () => new AppError(409, 'email_taken', 'A user with th
 export const slugTaken = (slug: string) => new AppError(409, 'slug_taken', `A tenant with the slug "${slug}" already exists.`);
 export const passwordPolicy = (failed: string[]) =>
   new AppError(422, 'password_policy', 'The new password does not meet the password rules.', { failed });
+/** A webhook URL on loopback, private, link-local or metadata addresses (not in WEBHOOK_ALLOWED_HOSTS), or one that does not resolve. */
+export const destinationRefused = (message: string) => new AppError(422, 'destination_refused', message);
+export const endpointDisabled = () =>
+  new AppError(409, 'endpoint_disabled', 'This webhook endpoint is disabled: enable it first (PATCH {"disabled": false}).');
 export const importRejected = (problems: unknown[]) =>
   new AppError(422, 'import_rejected', `Nothing was imported: ${problems.length} row${problems.length === 1 ? '' : 's'} cannot be (listed in problems).`, { problems });
 /** A reset token that worked once and no longer does: 410 with when it died (`at`). */

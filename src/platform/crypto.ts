@@ -26,7 +26,7 @@ export function normalizeCode(input: string): string | null {
 
 export const formatCode = (code: string) => `${code.slice(0, 4)}-${code.slice(4)}`;
 
-export type SealPurpose = 'outbox' | 'mfa' | 'oidc';
+export type SealPurpose = 'outbox' | 'mfa' | 'oidc' | 'webhook';
 
 export class Secrets {
   private readonly macKey: Buffer;
@@ -36,7 +36,9 @@ export class Secrets {
     const derive = (info: string) => Buffer.from(hkdfSync('sha256', ikm, Buffer.alloc(0), info, 32));
     this.macKey = derive('keyturn mac');
     // One key per kind of sealed data: a sealed outbox body can never open as a TOTP secret.
-    this.encKeys = { outbox: derive('keyturn outbox'), mfa: derive('keyturn mfa'), oidc: derive('keyturn oidc') };
+    this.encKeys = {
+      outbox: derive('keyturn outbox'), mfa: derive('keyturn mfa'), oidc: derive('keyturn oidc'), webhook: derive('keyturn webhook'),
+    };
   }
 
   /** Keyed hash of a secret; the purpose separates token kinds so one can never pass for another. */

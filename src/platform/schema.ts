@@ -286,3 +286,52 @@ export const oidcKeys = pgTable('oidc_keys', {
   createdAt: ts('created_at').notNull(),
   retiredAt: ts('retired_at'),
 });
+
+// ── webhooks (CONTRACT §10, migrations/0012_webhooks.sql) ──
+
+/** An endpoint: a tenant's (tenant_id) or the operator's (tenant_id null; `tenants` = ids, null = every tenant). */
+export const webhookEndpoints = pgTable('webhook_endpoints', {
+  id: id(),
+  tenantId: uuid('tenant_id').references(() => tenants.id, { onDelete: 'cascade' }),
+  tenants: jsonb('tenants').$type<string[]>(),
+  url: text('url').notNull(),
+  events: jsonb('events').$type<string[]>().notNull(),
+  description: text('description').notNull().default(''),
+  sealedSecret: text('sealed_secret').notNull(),
+  sealedPreviousSecret: text('sealed_previous_secret'),  // still signs until previous_secret_until (rotation)
+  previousSecretUntil: ts('previous_secret_until'),
+  disabledAt: ts('disabled_at'),
+  disabledReason: text('disabled_reason'),                // 'admin' | 'failing'
+  createdAt: ts('created_at').notNull(),
+  updatedAt: ts('updated_at').notNull(),
+}, (t) => [index('webhook_endpoints_enabled').on(t.tenantId).where(sql`${t.disabledAt} is null`)]);
+
+/** An event as sent ({id, type, timestamp, tenant, data}), written in the transaction of the change. */
+export const webhookEvents = pgTable('webhook_events', {
+  id: uuid('id').primaryKey(),
+  tenantId: uuid('tenant_id'),
+  userId: uuid('user_id'),
+  type: text('type').notNull(),
+  payload: jsonb('payload').notNull(),
+  createdAt: ts('created_at').notNull(),
+});
+
+/** One event to one endpoint; the id is the `webhook-id` header. Attempts live on the outbox row and in webhook_attempts. */
+export const webhookDeliveries = pgTable('webhook_deliveries', {
+  id: uuid('id').primaryKey(),
+  endpointId: uuid('endpoint_id').notNull().references(() => webhookEndpoints.id, { onDelete: 'cascade' }),
+  eventId: uuid('event_id').notNull().references(() => webhookEvents.id, { onDelete: 'cascade' }),
+  outboxId: uuid('outbox_id').notNull(),
+  createdAt: ts('created_at').notNull(),
+}, (t) => [index('webhook_deliveries_endpoint').on(t.endpointId, t.createdAt), uniqueIndex('webhook_deliveries_outbox').on(t.outboxId)]);
+
+export const webhookAttempts = pgTable('webhook_attempts', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  deliveryId: uuid('delivery_id').notNull().references(() => webhookDeliveries.id, { onDelete: 'cascade' }),
+  attempt: integer('attempt').notNull(),
+  at: ts('at').notNull(),
+  outcome: text('outcome').notNull(),                    // delivered | retry | failed
+  responseStatus: integer('response_status'),
+  responseBody: text('response_body'),                   // first 1 KiB of the answer
+  error: text('error'),
+}, (t) => [index('webhook_attempts_delivery').on(t.deliveryId, t.id)]);

@@ -15,6 +15,7 @@ import { createTenant, updateTenant } from '../tenants/tenants.ts';
 import { listDeliveries } from '../../platform/outbox/outbox.ts';
 import { AuditList, Delivery, registerUserRoutes } from './user-routes.ts';
 import { registerClientRoutes } from '../oidc/routes.ts';
+import { registerWebhookRoutes } from '../webhooks/routes.ts';
 
 const CreateTenant = z.object({
   slug: z.string().regex(SLUG, 'use lower-case letters, digits and dashes (at most 63)'),
@@ -116,6 +117,8 @@ export async function operatorRoutes(app: FastifyInstance, { ctx, apiKey }: { ct
   });
 
   registerClientRoutes(app, ctx);
+
+  registerWebhookRoutes(app, ctx, '/admin/v1', async (request) => ({ scope: { operator: true }, actor: { ...OPERATOR, ip: request.ip } }));
 
   registerUserRoutes(app, ctx, '/admin/v1/tenants/:slug', async (request) => {
     const { slug } = request.params as { slug: string };

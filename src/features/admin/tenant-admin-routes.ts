@@ -5,6 +5,7 @@ import { requireAdmin } from '../sessions/plugin.ts';
 import { tenantById } from '../tenants/store.ts';
 import { notFound } from '../../errors.ts';
 import { registerUserRoutes } from './user-routes.ts';
+import { registerWebhookRoutes } from '../webhooks/routes.ts';
 
 export async function tenantAdminRoutes(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
   registerUserRoutes(app, ctx, '/api/v1/admin', async (request) => {
@@ -12,5 +13,9 @@ export async function tenantAdminRoutes(app: FastifyInstance, { ctx }: { ctx: Ct
     const tenant = await tenantById(ctx.db, s.tenant.id);
     if (!tenant) throw notFound();
     return { tenant, actor: { type: 'admin', id: s.user.id, ip: request.ip } };
+  });
+  registerWebhookRoutes(app, ctx, '/api/v1/admin', async (request) => {
+    const s = await requireAdmin(ctx, request);
+    return { scope: { operator: false, tenantId: s.tenant.id }, actor: { type: 'admin', id: s.user.id, ip: request.ip } };
   });
 }

@@ -2,6 +2,7 @@ import { and, desc, eq, lt, sql, type SQL } from 'drizzle-orm';
 import { csvLine } from '../../cli/csv.ts';
 import type { Db } from '../../platform/db.ts';
 import { auditEvents } from '../../platform/schema.ts';
+import { withWebhookEvents } from '../webhooks/events.ts';
 
 export interface Actor { type: 'user' | 'admin' | 'operator' | 'system'; id?: string | null; ip?: string | null; }
 
@@ -22,9 +23,14 @@ export function auditInsert(actor: Actor, at: Date, event: AuditEvent): SQL {
       ${event.type}, ${JSON.stringify(event.data ?? {})}::jsonb, ${at.toISOString()}::timestamptz)`;
 }
 
-/** Written inside the transaction of the change it records: no change without its audit line. */
+/**
+ * Written inside the transaction of the change it records: no change without its audit line. A
+ * change the platform hears about (webhooks/events.ts maps audit types to webhook events) queues
+ * its events in the same statement; a caller that writes `auditInsert` inside its own statement
+ * does so only for types no event stands for (signed_in).
+ */
 export async function audit(tx: Db, actor: Actor, at: Date, event: AuditEvent): Promise<void> {
-  await tx.execute(auditInsert(actor, at, event));
+  await tx.execute(withWebhookEvents(auditInsert(actor, at, event), at, event));
 }
 
 /** Every type of event written, for filters (the admin console's type list). */
@@ -35,6 +41,7 @@ export const AUDIT_TYPES = [
   'password_reset_completed', 'password_changed', 'identity_linked', 'identity_unlinked', 'tenant_created', 'tenant_updated',
   'mfa_factor_added', 'mfa_factor_removed', 'mfa_recovery_codes_renewed', 'mfa_recovery_code_used', 'mfa_reset',
   'oidc_client_created', 'oidc_client_deleted', 'oidc_key_rotated',
+  'webhook_created', 'webhook_updated', 'webhook_deleted', 'webhook_disabled', 'webhook_redelivered',
 ] as const;
 
 export interface AuditFilter { tenantId?: string; userId?: string; type?: string; before?: number; limit?: number; }

@@ -15,20 +15,46 @@ export interface PreparedRequest {
 /** Builds the request of one attempt. Throw PermanentDeliveryError to give the delivery up. */
 export type HttpPreparer = (payload: unknown, attempt: { id: string; attempts: number }) => Promise<PreparedRequest>;
 
+/** What one attempt came to, for a kind that keeps its own log of attempts (webhooks). */
+export interface AttemptOutcome {
+  /** The attempt's number (1 for the first). */
+  attempt: number;
+  at: Date;
+  /** delivered (2xx), retry (queued again after a backoff) or failed (given up). */
+  outcome: 'delivered' | 'retry' | 'failed';
+  /** Why it was given up: the receiver or a preparer refused for good, or the retry window ended. */
+  cause?: 'refused' | 'retry_window_ended';
+  status: number | null;
+  /** The first 1 KiB of the answer's body. */
+  body: string | null;
+  error: string | null;
+}
+
+export interface DeliveryHooks {
+  /** Called after every attempt has been recorded on the row; an error here is logged, never retried. */
+  onAttempt?(rowId: string, outcome: AttemptOutcome): Promise<void>;
+}
+
 /**
  * The kinds of HTTP delivery and who prepares each: features register theirs while the app is
  * built (`ctx.deliveries.register('backchannel_logout', …)`); the worker asks at send time.
  */
 export class DeliveryKinds {
   private readonly preparers = new Map<string, HttpPreparer>();
+  private readonly hooks = new Map<string, DeliveryHooks>();
 
-  register(kind: string, preparer: HttpPreparer): void {
+  register(kind: string, preparer: HttpPreparer, hooks: DeliveryHooks = {}): void {
     if (this.preparers.has(kind)) throw new Error(`delivery kind "${kind}" is registered twice`);
     this.preparers.set(kind, preparer);
+    this.hooks.set(kind, hooks);
   }
 
   preparerOf(kind: string): HttpPreparer | undefined {
     return this.preparers.get(kind);
+  }
+
+  hooksOf(kind: string): DeliveryHooks | undefined {
+    return this.hooks.get(kind);
   }
 }
 

@@ -9,7 +9,7 @@ import type { Secrets } from '../crypto.ts';
 import { rowsOf, type Db } from '../db.ts';
 import { outbox } from '../schema.ts';
 import { InvalidMailError, MailSendError, type MailTransport } from '../mail/transport.ts';
-import { displayUrl, HttpDeliveryError, PermanentDeliveryError, postOnce, type DeliveryKinds } from './http.ts';
+import { displayUrl, HttpDeliveryError, PermanentDeliveryError, postOnce, type AttemptOutcome, type DeliveryHooks, type DeliveryKinds } from './http.ts';
 import { parseDestinationUrl, type AllowList, type Resolver } from './ssrf.ts';
 
 export type Channel = 'mail' | 'http';
@@ -217,21 +217,28 @@ export async function sendDue(db: Db, secrets: Secrets, clock: Clock, channels: 
       if (renewed.length === 0) continue;
     }
     const channel = row.channel === 'http' ? channels.http! : channels.mail!;
+    const hooks = row.channel === 'http' ? channels.http!.kinds.hooksOf(row.kind) : undefined;
     try {
-      if (!row.sealed_body) throw new Error('message body missing');
-      const opened = JSON.parse(secrets.open(row.sealed_body)) as unknown;
+      // An HTTP row without a sealed payload belongs to a kind that keeps its payload in its own
+      // table (webhooks: written by SQL in the transaction of the change); its preparer gets null.
+      if (!row.sealed_body && row.channel !== 'http') throw new Error('message body missing');
+      const opened = row.sealed_body ? JSON.parse(secrets.open(row.sealed_body)) as unknown : null;
       const sent = row.channel === 'http' ? await sendHttp(row, opened, channels.http!) : await sendMail(row, opened, channels.mail!);
       await db
         .update(outbox)
         .set({ status: 'sent', sentAt: clock.now(), ...sent, sealedBody: null, leaseUntil: null })
         .where(eq(outbox.id, row.id));
+      if (hooks?.onAttempt && 'responseStatus' in sent) {
+        await report(hooks, row.id, { attempt: row.attempts, at: clock.now(), outcome: 'delivered', status: sent.responseStatus, body: sent.responseBody, error: null }, opts.log);
+      }
     } catch (err) {
       const at = clock.now().getTime();
       const permanent = isPermanent(err);
       const retryForMs = channel.retryForMs ?? opts.retryForMs;
       const failed = permanent || at - new Date(row.created_at).getTime() >= retryForMs;
       const reason = String((err as Error).message ?? err).slice(0, 500);
-      const answer = err instanceof HttpDeliveryError ? { responseStatus: err.status, responseBody: err.responseBody } : {};
+      const answer: { responseStatus?: number | null; responseBody?: string | null } =
+        err instanceof HttpDeliveryError ? { responseStatus: err.status, responseBody: err.responseBody } : {};
       await db
         .update(outbox)
         .set({
@@ -243,6 +250,13 @@ export async function sendDue(db: Db, secrets: Secrets, clock: Clock, channels: 
           ...(failed ? { sealedBody: null } : {}),
         })
         .where(eq(outbox.id, row.id));
+      if (hooks?.onAttempt) {
+        await report(hooks, row.id, {
+          attempt: row.attempts, at: new Date(at), outcome: failed ? 'failed' : 'retry',
+          ...(failed ? { cause: permanent ? 'refused' : 'retry_window_ended' } : {}),
+          status: answer.responseStatus ?? null, body: answer.responseBody ?? null, error: reason,
+        }, opts.log);
+      }
       if (failed) {
         const cause = permanent ? 'refused' : 'retry_window_ended';
         if (row.channel === 'http') {
@@ -262,6 +276,15 @@ export async function sendDue(db: Db, secrets: Secrets, clock: Clock, channels: 
     }
   }
   return claimed.length;
+}
+
+/** Hands an attempt's outcome to its kind's hook; the row is already recorded, so a failing hook is only logged. */
+async function report(hooks: DeliveryHooks, rowId: string, outcome: AttemptOutcome, log?: Pick<FastifyBaseLogger, 'error'>): Promise<void> {
+  try {
+    await hooks.onAttempt!(rowId, outcome);
+  } catch (e) {
+    log?.error({ err: e, delivery: { id: rowId } }, 'http delivery: the attempt hook failed');
+  }
 }
 
 export interface DeliveryFilter { tenantId?: string; userId?: string; status?: 'queued' | 'sending' | 'sent' | 'failed'; limit?: number; }

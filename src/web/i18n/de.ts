@@ -6,6 +6,7 @@ import type { Messages } from './en.ts';
 import { securityDe } from './security.ts';
 import { secondStepDe } from './second-step.ts';
 import { sessionsDe } from './sessions.ts';
+import { webhooksDe } from './webhooks.ts';
 
 const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 
@@ -176,6 +177,7 @@ export const de: Messages = {
   security: securityDe,
   secondStep: secondStepDe,
   sessions: sessionsDe,
+  webhooks: webhooksDe,
 
   mailboxTitle: 'Entwickler-Postfach',
   mailboxIntro: 'E-Mails, die Keyturn verschickt hätte. Diese Seite gibt es nur, solange E-Mails ins Entwickler-Postfach gehen.',
@@ -360,6 +362,8 @@ export const de: Messages = {
       tenant_updated: 'Organisationseinstellungen geändert',
       mfa_factor_added: 'Zweiter Faktor hinzugefügt', mfa_factor_removed: 'Zweiter Faktor entfernt',
       mfa_recovery_codes_renewed: 'Neue Wiederherstellungscodes', mfa_recovery_code_used: 'Wiederherstellungscode verwendet', mfa_reset: 'Zwei-Schritt-Bestätigung zurückgesetzt',
+      webhook_created: 'Webhook hinzugefügt', webhook_updated: 'Webhook geändert', webhook_deleted: 'Webhook gelöscht',
+      webhook_disabled: 'Webhook deaktiviert (dauerhaft fehlgeschlagen)', webhook_redelivered: 'Webhook-Ereignis erneut zugestellt',
     },
   },
 };

@@ -4,6 +4,7 @@ import { html, type Html, type Part } from '../html.ts';
 import { securityEn } from './security.ts';
 import { secondStepEn } from './second-step.ts';
 import { sessionsEn } from './sessions.ts';
+import { webhooksEn } from './webhooks.ts';
 
 const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 
@@ -180,6 +181,7 @@ export const en = {
   security: securityEn,
   secondStep: secondStepEn,
   sessions: sessionsEn,
+  webhooks: webhooksEn,
 
   // "this wasn't me": the lock link in the password-changed notice
   lockTitle: 'Lock your account?',
@@ -375,6 +377,8 @@ export const en = {
       tenant_updated: 'Organisation settings changed',
       mfa_factor_added: 'Two-step factor added', mfa_factor_removed: 'Two-step factor removed',
       mfa_recovery_codes_renewed: 'New recovery codes', mfa_recovery_code_used: 'Recovery code used', mfa_reset: 'Two-step verification reset',
+      webhook_created: 'Webhook added', webhook_updated: 'Webhook changed', webhook_deleted: 'Webhook deleted',
+      webhook_disabled: 'Webhook disabled (kept failing)', webhook_redelivered: 'Webhook event redelivered',
     },
   },
 };

@@ -20,11 +20,11 @@ export type Lifetime = (typeof LIFETIMES)[number];
 const csrf = (token: string) => html`<input type="hidden" name="_csrf" value="${token}">`;
 const at = (m: M, iso: string | null, now: Date) => (iso ? time(m, new Date(iso), now) : m.admin.never);
 
-/** Users, Audit log, who is signed in, sign out. */
-export function adminNav(m: M, current: 'users' | 'audit', email: string, csrfToken: string): Html {
+/** Users, Audit log, Webhooks, who is signed in, sign out. */
+export function adminNav(m: M, current: 'users' | 'audit' | 'webhooks', email: string, csrfToken: string): Html {
   const item = (href: string, label: string, on: boolean) => html`<li><a href="${href}"${on ? html` aria-current="page"` : ''}>${label}</a></li>`;
   return html`<nav class="admin-nav" aria-label="${m.admin.navLabel}">
-<ul>${item('/admin', m.admin.navUsers, current === 'users')}${item('/admin/audit', m.admin.navAudit, current === 'audit')}</ul>
+<ul>${item('/admin', m.admin.navUsers, current === 'users')}${item('/admin/audit', m.admin.navAudit, current === 'audit')}${item('/admin/webhooks', m.webhooks.nav, current === 'webhooks')}</ul>
 <div class="admin-who"><span>${m.admin.signedInAs(email)}</span>
 ${form('/logout', html`${csrf(csrfToken)}<button class="link-button" type="submit">${m.signOut}</button>`)}</div>
 </nav>`;

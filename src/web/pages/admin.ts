@@ -29,12 +29,16 @@ import { html, type Part } from '../html.ts';
 import type { Messages } from '../i18n/index.ts';
 import { alert, page } from '../layout.ts';
 import { pageError, type Answer, type PageErrorCases } from '../page-errors.ts';
-import { formField, isAppError, messages, queryField, redirect, sendPage } from '../respond.ts';
+import { formField, formList, isAppError, messages, queryField, redirect, sendPage } from '../respond.ts';
 import {
   adminNav, auditBody, createBody, LIFETIMES, linkBody, resetBlocked, resetDialog, resetForm, userBody, usersBody,
   type AuditFilters, type Lifetime, type UserPageInput,
 } from './admin-views.ts';
 import { notFoundPage } from './not-found.ts';
+import { webhookBody, webhooksBody, type AddForm } from './admin-webhooks.ts';
+import { createEndpoint, deleteEndpoint, getEndpoint, listEndpoints, updateEndpoint, type Scope } from '../../features/webhooks/endpoints.ts';
+import { listWebhookDeliveries, redeliver, sendTestEvent } from '../../features/webhooks/delivery.ts';
+import { WEBHOOK_EVENTS, type WebhookEventType } from '../../features/webhooks/events.ts';
 
 /** The signed-in admin of a console request, as adminOnly found it. */
 interface Admin { s: SessionInfo; tenant: Tenant; actor: Actor; csrf: string; }
@@ -58,6 +62,7 @@ export async function adminPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
     userRoutes(consoleApp, ctx);
     resetRoutes(consoleApp, ctx);
     auditRoutes(consoleApp, ctx);
+    webhookRoutes(consoleApp, ctx);
   });
 }
 
@@ -96,7 +101,7 @@ const checkedAdmin = (request: FastifyRequest) => request.getDecorator<Admin>('a
 
 // ── shared pieces ────────────────────────────────────────────────────────────────────────────────
 
-function shell(request: FastifyRequest, reply: FastifyReply, current: 'users' | 'audit', title: string, body: Part, status = 200) {
+function shell(request: FastifyRequest, reply: FastifyReply, current: 'users' | 'audit' | 'webhooks', title: string, body: Part, status = 200) {
   const a = checkedAdmin(request);
   const m = messages(request);
   return sendPage(request, reply, page({ m, title, body, wide: true, ...brandFor(a.tenant), nav: adminNav(m, current, a.s.user.email, a.csrf) }), status);
@@ -340,4 +345,88 @@ function auditRoutes(app: FastifyInstance, ctx: Pick<Ctx, 'clock' | 'db'>) {
     const emails = await emailsById(ctx, a.tenant, shown.flatMap((e) => [e.userId, e.actor.id]));
     return shell(request, reply, 'audit', m.admin.auditTitle, auditBody(m, { events: shown, filters, emails, now: ctx.clock.now(), more: events.length > PAGE, error }));
   });
+}
+
+// ── webhooks ─────────────────────────────────────────────────────────────────────────────────────
+
+function webhookRoutes(app: FastifyInstance, ctx: Ctx) {
+  const scopeOf = (a: Admin): Scope => ({ operator: false, tenantId: a.tenant.id });
+  const noticeOf = (request: FastifyRequest) => {
+    const text = messages(request).webhooks.done[queryField(request, 'done')];
+    return text ? alert('success', text) : undefined;
+  };
+
+  const listPage = async (request: FastifyRequest, reply: FastifyReply, extra: { secret?: string; add?: AddForm } = {}, status = 200) => {
+    const a = checkedAdmin(request);
+    const m = messages(request);
+    return shell(request, reply, 'webhooks', m.webhooks.title, webhooksBody(m, {
+      endpoints: await listEndpoints(ctx, scopeOf(a)), csrf: a.csrf, notice: noticeOf(request), ...extra,
+    }), status);
+  };
+
+  /** One endpoint of this tenant with its deliveries, or a 404 page (another tenant's ids, malformed ids). */
+  const endpointPage = async (request: FastifyRequest, reply: FastifyReply, id: string, secret?: string) => {
+    const a = checkedAdmin(request);
+    const m = messages(request);
+    try {
+      const endpoint = await getEndpoint(ctx, scopeOf(a), id);
+      const deliveries = await listWebhookDeliveries(ctx, scopeOf(a), id, 50);
+      return shell(request, reply, 'webhooks', m.webhooks.title, webhookBody(m, { endpoint, deliveries, csrf: a.csrf, now: ctx.clock.now(), notice: noticeOf(request), secret }));
+    } catch (err) {
+      if (isAppError(err, 'not_found')) return notFoundPage(request, reply);
+      throw err;
+    }
+  };
+
+  app.get('/admin/webhooks', async (request, reply) => listPage(request, reply));
+
+  // The answer to this form shows the secret, this once (it is not kept anywhere it could be shown again).
+  app.post('/admin/webhooks', formAt(() => '/admin/webhooks'), async (request, reply) => {
+    const a = checkedAdmin(request);
+    const m = messages(request);
+    const all = formField(request, 'all') !== '';
+    const events = formList(request, 'events').filter((e): e is WebhookEventType => (WEBHOOK_EVENTS as readonly string[]).includes(e));
+    const add: AddForm = { url: formField(request, 'url').trim().slice(0, 2048), description: formField(request, 'description').trim().slice(0, 500), events, all };
+    if (!all && events.length === 0) return listPage(request, reply, { add: { ...add, eventsError: m.webhooks.noEvents } }, 400);
+    try {
+      const created = await createEndpoint(ctx, scopeOf(a), { url: add.url, events: all ? ['*'] : events, description: add.description }, a.actor);
+      return listPage(request, reply, { secret: created.secret }, 201);
+    } catch (err) {
+      return pageError(m, reply, err, {
+        again: (text, status) => listPage(request, reply, { add: { ...add, urlError: text } }, status),
+        codes: {
+          destination_refused: (e) => listPage(request, reply, { add: { ...add, urlError: `${m.webhooks.invalidUrl}: ${e.message}` } }, 422),
+          invalid_request: (e) => listPage(request, reply, { add: { ...add, urlError: e.message } }, 400),
+        },
+      });
+    }
+  });
+
+  app.get<{ Params: { id: string } }>('/admin/webhooks/:id', async (request, reply) => endpointPage(request, reply, request.params.id));
+
+  /** One action on one endpoint, then back to its page (or the list) with a notice. */
+  const action = (path: string, run: (a: Admin, id: string, params: Record<string, string>, reply: FastifyReply, request: FastifyRequest) => Promise<string | FastifyReply>) =>
+    app.post<{ Params: { id: string } }, FormAt>(`/admin/webhooks/:id${path}`, formAt((r) => `/admin/webhooks/${(r.params as { id: string }).id}`), async (request, reply) => {
+      const a = checkedAdmin(request);
+      const { id } = request.params;
+      try {
+        const done = await run(a, id, request.params as Record<string, string>, reply, request);
+        if (typeof done !== 'string') return done;
+        return redirect(reply, done.startsWith('/') ? done : `/admin/webhooks/${id}?done=${done}`);
+      } catch (err) {
+        if (isAppError(err, 'not_found')) return notFoundPage(request, reply);
+        if (isAppError(err, 'endpoint_disabled')) return redirect(reply, `/admin/webhooks/${id}`);
+        throw err;
+      }
+    });
+
+  action('/test', async (a, id) => { await sendTestEvent(ctx, scopeOf(a), id); return 'test-sent'; });
+  action('/disable', async (a, id) => { await updateEndpoint(ctx, scopeOf(a), id, { disabled: true }, a.actor); return 'disabled'; });
+  action('/enable', async (a, id) => { await updateEndpoint(ctx, scopeOf(a), id, { disabled: false }, a.actor); return 'enabled'; });
+  action('/delete', async (a, id) => { await deleteEndpoint(ctx, scopeOf(a), id, a.actor); return '/admin/webhooks?done=deleted'; });
+  action('/rotate', async (a, id, _p, reply, request) => {
+    const rotated = await updateEndpoint(ctx, scopeOf(a), id, { rotateSecret: true }, a.actor);
+    return endpointPage(request, reply, id, rotated.secret);
+  });
+  action('/deliveries/:deliveryId/retry', async (a, id, params) => { await redeliver(ctx, scopeOf(a), id, params.deliveryId!, a.actor); return 'redelivered'; });
 }
