@@ -123,6 +123,8 @@ async function expectDead(app: App, tokens: { refresh_token?: string; access_tok
   expect(await userinfoStatus(app, tokens.access_token)).toBe(401);
 }
 
+const signInCsrf = async (jar: Jar) => (await (await fetch(`${live.url}/api/v1/csrf`, { headers: { cookie: cookieHeader(jar) } })).json()).csrfToken as string;
+
 const devices = async (jar: Jar) => {
   const res = await fetch(`${live.url}/api/v1/sessions`, { headers: { cookie: cookieHeader(jar) } });
   expect(res.status).toBe(200);
@@ -179,6 +181,22 @@ describe('authorization requests', () => {
     const at2 = new URL(withTenant.url);
     expect(at2.pathname).toBe(`/t/${slug}/login`);
     expect(at2.searchParams.get('next')).toMatch(/^\/oidc\/interaction\/[A-Za-z0-9_-]+$/);
+  });
+
+  it('prompt=none: a code while the Keyturn session lives (no new app session), login_required once it ended', async () => {
+    const { slug, email } = await person();
+    const app = await register();
+    const { jar } = await signIn(email, slug);
+    await authorize(app, jar);
+    const again = await authorize(app, jar, { prompt: 'none' });
+    expect(again.chain.some((u) => new URL(u).pathname.startsWith('/oidc/interaction/'))).toBe(false);
+    expect((await devices(jar)).filter((d) => d.app)).toHaveLength(1);
+
+    const r = await fetch(`${live.url}/api/v1/sessions/revoke-others`, { method: 'POST', headers: { cookie: cookieHeader(jar), 'x-csrf-token': (await signInCsrf(jar)) } });
+    expect(r.status).toBe(200);
+    const verifier = client.randomPKCECodeVerifier();
+    const silent = await follow(authUrl(app, verifier, await client.calculatePKCECodeChallenge(verifier), { prompt: 'none' }), jar);
+    expect(new URL(silent.url).searchParams.get('error')).toBe('login_required');
   });
 
   it('prompt=login asks a signed-in person to sign in again, on a page naming the app, then gives a code', async () => {

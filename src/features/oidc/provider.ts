@@ -46,7 +46,7 @@ async function findAccount(ctx: Ctx, id: string) {
  */
 async function keyturnSessionHolds(ctx: Ctx, oidc: KoaContextWithOIDC): Promise<boolean> {
   if (oidc.oidc.result?.login) return true; // just signed in through our interaction
-  const token = oidc.cookies.get(SESSION_COOKIE);
+  const token = oidc.cookies.get(SESSION_COOKIE, { signed: false });
   const clientId = oidc.oidc.client?.clientId;
   const grantId = clientId ? oidc.oidc.session?.grantIdFor(clientId) : undefined;
   if (!token || !grantId || token.length > 100) return false;
@@ -72,7 +72,7 @@ function configuration(ctx: Ctx, keys: Configuration['jwks'], { errors, interact
   const accessTokenTtl = Math.ceil(ctx.config.oidcAccessTokenTtlMs / 1000);
   const policy = interactionPolicy.base();
   policy.get('login')!.checks.add(new interactionPolicy.Check(
-    'keyturn_session', 'The Keyturn session is not live', async (c) => !(await keyturnSessionHolds(ctx, c)),
+    'keyturn_session', 'The Keyturn session is not live', 'login_required', async (c) => !(await keyturnSessionHolds(ctx, c)),
   ));
   const alg = ((keys?.keys[0] as { alg?: string } | undefined)?.alg ?? 'ES256') as 'ES256' | 'RS256';
   return {
@@ -233,7 +233,7 @@ export class OidcProvider {
       // end_session confirmed: the Keyturn session in this browser ends too, and with it every
       // app signed in under it (one session, not two that drift).
       if (c.oidc?.route === 'end_session_confirm' && c.status < 400) {
-        await this.endBrowserSession(c.cookies.get(SESSION_COOKIE));
+        await this.endBrowserSession(c.cookies.get(SESSION_COOKIE, { signed: false }));
         c.cookies.set(SESSION_COOKIE, null, { path: '/', httpOnly: true, sameSite: 'lax', signed: false });
       }
     });
