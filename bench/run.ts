@@ -13,6 +13,7 @@
 // BENCH_WRITE=0 leaves bench/RESULTS.md alone; BENCH_ONLY=single|multi runs one half (the
 // PostgreSQL-only against Redis comparison belongs to multi), BENCH_ONLY=stores that comparison alone,
 // BENCH_ONLY=oidc the OpenID Provider's scenarios alone (bench/oidc.ts);
+// BENCH_ONLY=webhooks the webhook scenarios alone (bench/webhooks.ts);
 // SESSION_CACHE_SIZE is passed to the `keyturn serve` processes; BENCH_STORE_WINDOWS=real runs the
 // store comparison with the real limit windows (budgets raised out of the way) instead of RATE_LIMIT_SCALE;
 // BENCH_CLIENTS (1000) client addresses behind the trusted proxy.
@@ -37,6 +38,7 @@ import { emptyPostgresDatabase } from '../test/helpers/app.ts';
 import { freePort } from '../test/helpers/ports.ts';
 import { mfaRow, mfaSignIn } from './mfa.ts';
 import { oidcRows } from './oidc.ts';
+import { webhookFigures, webhookRows } from './webhooks.ts';
 import { startSmtpSink } from './smtp-sink.ts';
 
 
@@ -515,6 +517,11 @@ async function main() {
       const oidc = await oidcRows({ db, smtpUrl: SMTP_URL, redisUrl: REDIS && PG_BASE ? REDIS : undefined });
       oidc.rows.forEach(row);
       notes.push(...oidc.notes);
+    }
+    // Issue 15: a password change with 3 webhook endpoints against none, and the worker's delivery
+    // rate to a local receiver (bench/webhooks.ts); BENCH_ONLY=webhooks runs it alone.
+    if (!ONLY || ONLY === 'single' || ONLY === 'webhooks') {
+      webhookRows(await webhookFigures({ db, smtpUrl: SMTP_URL, redisUrl: REDIS && PG_BASE ? REDIS : undefined, log: (l) => console.log(`webhooks: ${l}`) })).forEach(row);
     }
   } finally {
     await drop();
