@@ -1,6 +1,6 @@
 // The limits in PostgreSQL (a server and no Redis): the `rate_limits` table in SQL of our own, one
 // round trip per call however many counters it concerns — a read is one SELECT, counting is one
-// call of keyturn_limits_add (migration 0008: all or none, under ceilings, atomic) — where
+// call of keyturn_limits_add (migrations 0008 and 0013: all or none, under ceilings, atomic) — where
 // rate-limiter-flexible made a statement per counter. Rows keep the shape it gave them (key, points,
 // expire in epoch ms, NULL = never; a row past its expire is absent) and a counter in one row keeps
 // its key, so instances of an older build count on the same rows during a rolling upgrade.
@@ -45,8 +45,9 @@ export class PostgresCounters {
   private sweeping?: { timer?: NodeJS.Timeout; run?: Promise<void>; stopped: boolean };
   /**
    * Calls that arrive while one is in flight go out together as the next statement: each is
-   * decided on its own, in order, but a statement and its commit cost far more than the counting,
-   * so concurrent requests share them (as group commit does for writes).
+   * decided on its own, in order, seeing what the calls before it counted (as separate statements
+   * would), but a statement and its commit cost far more than the counting, so concurrent requests
+   * share them (as group commit does for writes).
    */
   private readonly counting = batchedCalls((calls: Addition[][]) => this.addMany(calls), MAX_CALLS);
 

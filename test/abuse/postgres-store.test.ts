@@ -176,6 +176,22 @@ describe.skipIf(!PG)(skipNote('the PostgreSQL limit store', 'TEST_DATABASE_URL')
       expect((await limits.count('forgotPerTenant', 'shared')).consumed).toBe(15);
     });
 
+    it('a call refused in a shared statement counts for nothing in the calls after it', async () => {
+      const limits = open(other);
+      const [ip, full] = [unique('ip'), unique('full')];
+      for (let i = 0; i < 19; i++) await limits.consume('forgotPerIp', ip); // a budget of 20
+      await limits.consume('forgotPerAccount', full);
+      // The first call goes alone; the two after it wait for it and share the next statement, in order.
+      const [, refused, counted] = await Promise.all([
+        limits.admit([{ name: 'forgotPerAccount', key: unique('z'), ceiling: 5 }]),
+        limits.admit([{ name: 'forgotPerIp', key: ip, ceiling: 100 }, { name: 'forgotPerAccount', key: full, ceiling: 1 }]),
+        limits.consume('forgotPerIp', ip),
+      ]);
+      expect(refused).toBeNull();
+      expect(counted.consumed).toBe(20); // the twentieth: within the budget, not refused
+      expect((await limits.counts([{ name: 'forgotPerIp', key: ip }, { name: 'forgotPerAccount', key: full }])).map((c) => c.consumed)).toEqual([20, 1]);
+    });
+
     it('a refused admit leaves nothing behind, not even a row for a counter it would have started', async () => {
       const [full, fresh] = [unique('full'), unique('fresh')];
       for (let i = 0; i < 3; i++) await a.consume('forgotPerIp', full);
