@@ -28,6 +28,28 @@ function send(base: string, what: string, method: string, path: string, body?: u
   });
 }
 
+/**
+ * A request whose body arrives in two halves, the second when `finish` is called: it is in flight
+ * across the signal whatever the machine's load (the load's own requests may all be quick).
+ */
+function sendSlowly(base: string, what: string, path: string, body: unknown): { outcome: Promise<Outcome>; finish(): void } {
+  const start = Date.now();
+  const payload = JSON.stringify(body);
+  let req!: ReturnType<typeof httpRequest>;
+  const outcome = new Promise<Outcome>((resolve) => {
+    req = httpRequest(`${base}${path}`, {
+      method: 'POST', agent: false, timeout: 20_000,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+    }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ what, start, end: Date.now(), status: res.statusCode }));
+    });
+    req.on('error', (e) => resolve({ what, start, end: Date.now(), error: (e as NodeJS.ErrnoException).code ?? e.message }));
+    req.write(payload.slice(0, 5));
+  });
+  return { outcome, finish: () => req.end(payload.slice(5)) };
+}
+
 describe.skipIf(servicesMissing)(suiteName('graceful shutdown under load'), () => {
   let db: Deployment['db'];
   let mail: MailCatcher;
@@ -72,9 +94,14 @@ describe.skipIf(servicesMissing)(suiteName('graceful shutdown under load'), () =
     // Wait until a message is in the middle of being sent, and some load has gone through.
     await expect.poll(() => mail.receiving, { timeout: 30_000, interval: 50 }).toBeGreaterThan(0);
     await sleep(300);
+    const slow = sendSlowly(k.url, 'forgot (slow body)', '/api/v1/password/forgot', { email: emails[0] });
+    await sleep(200);
     const before = mail.messages.length;
     const signalledAt = Date.now();
     k.process.kill('SIGTERM');
+    await sleep(200);
+    slow.finish();
+    outcomes.push(await slow.outcome);
     const code = await k.exited;
     const exitedAt = Date.now();
     stopLoad = true;
