@@ -9,14 +9,12 @@ import { rowsOf, type Db } from '../../platform/db.ts';
 import { esc } from '../../platform/html.ts';
 import { tenantBySlug } from '../tenants/store.ts';
 import { findClient, type ClientView } from './clients.ts';
-import { audienceOf, INTERACTION_PATH, type OidcProvider } from './provider.ts';
+import { audienceOf, INTERACTION_PATH, page, SCOPES, type OidcProvider } from './provider.ts';
 
-const SCOPES = new Set(['openid', 'email', 'profile', 'offline_access']);
+const ASKABLE = new Set(SCOPES);
 
 function messagePage(reply: FastifyReply, status: number, title: string, text: string) {
-  return reply.code(status).type('text/html; charset=utf-8').send(`<!doctype html><html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>${esc(title)} · Keyturn</title>
-<link rel="stylesheet" href="/assets/app.css"></head><body><main class="card"><h1>${esc(title)}</h1><p>${esc(text)}</p></main></body></html>`);
+  return reply.code(status).type('text/html; charset=utf-8').send(page(title, `<h1>${esc(title)}</h1><p>${esc(text)}</p>`));
 }
 
 /**
@@ -82,7 +80,7 @@ export async function interactionRoutes(app: FastifyInstance, { ctx, oidc }: { c
       return finish({ error: 'access_denied', error_description: `This app is not available to ${session.tenant.slug}.` });
     }
 
-    const scopes = String(details.params.scope ?? 'openid').split(' ').filter((s) => SCOPES.has(s));
+    const scopes = String(details.params.scope ?? 'openid').split(' ').filter((s) => ASKABLE.has(s));
     const grant = new provider.Grant({ accountId: session.user.id, clientId: client.clientId });
     grant.addOIDCScope(scopes.join(' '));
     grant.addResourceScope(audienceOf(ctx), scopes.filter((s) => s !== 'offline_access').join(' '));

@@ -17,7 +17,7 @@ export const INTERACTION_PATH = `${OIDC_PREFIX}/interaction`;
 /** oidc-provider's own endpoints (not the interaction, which is Keyturn's page). */
 export const isProviderEndpoint = (url: string) => url.startsWith(`${OIDC_PREFIX}/`) && !url.startsWith(`${INTERACTION_PATH}/`);
 /** Scopes an app may ask for. */
-const SCOPES = ['openid', 'email', 'profile', 'offline_access'];
+export const SCOPES = ['openid', 'email', 'profile', 'offline_access'];
 const KEY_CHECK_MS = 2_000;
 
 /** The audience of access tokens: the platform's APIs, which verify them against the JWKS. */
@@ -181,7 +181,7 @@ function configuration(ctx: Ctx, keys: Configuration['jwks'], { errors, interact
 }
 
 /** A minimal page in Keyturn's look for oidc-provider's own screens. */
-function page(title: string, body: string): string {
+export function page(title: string, body: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)} · Keyturn</title><link rel="stylesheet" href="/assets/app.css"></head>
 <body><main class="card">${body}</main></body></html>`;
