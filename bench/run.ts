@@ -14,6 +14,7 @@
 // PostgreSQL-only against Redis comparison belongs to multi), BENCH_ONLY=stores that comparison alone,
 // BENCH_ONLY=oidc the OpenID Provider's scenarios alone (bench/oidc.ts);
 // BENCH_ONLY=webhooks the webhook scenarios alone (bench/webhooks.ts);
+// BENCH_ONLY=floor the administration-at-scale scenarios alone (bench/admin-list.ts: 100,000 users);
 // SESSION_CACHE_SIZE is passed to the `keyturn serve` processes; BENCH_STORE_WINDOWS=real runs the
 // store comparison with the real limit windows (budgets raised out of the way) instead of RATE_LIMIT_SCALE;
 // BENCH_CLIENTS (1000) client addresses behind the trusted proxy.
@@ -39,6 +40,7 @@ import { freePort } from '../test/helpers/ports.ts';
 import { mfaRow, mfaSignIn } from './mfa.ts';
 import { oidcRows } from './oidc.ts';
 import { webhookFigures, webhookRows } from './webhooks.ts';
+import { floorFigures, floorRows } from './admin-list.ts';
 import { startSmtpSink } from './smtp-sink.ts';
 
 
@@ -222,6 +224,22 @@ async function singleInstance(label: string, db: Database) {
 
   await hello.close();
   await app.close();
+}
+
+// ── a floor of 100,000 people, in a database of its own ───────────────────────────────────────
+
+async function floor() {
+  const fresh = PG_BASE ? await freshDatabase('floor') : undefined;
+  const db = await openDatabase({ url: fresh?.url ?? 'memory://', dataDir: '', ...(fresh ? { poolSize: 20 } : {}) });
+  try {
+    await db.migrate();
+    const label = fresh ? 'PostgreSQL server' : 'PGlite (embedded, in memory)';
+    const f = await floorFigures({ db, label, smtpUrl: SMTP_URL, redisUrl: REDIS && PG_BASE ? REDIS : undefined, log: (l) => console.log(`floor: ${l}`) });
+    floorRows(f).forEach(row);
+  } finally {
+    await db.close();
+    await fresh?.drop();
+  }
 }
 
 // ── several processes: one PostgreSQL, one Redis ──────────────────────────────────────────────
@@ -526,6 +544,9 @@ async function main() {
   } finally {
     await drop();
   }
+  // Issue 16: the users list, SCIM and a bulk sign-out on a floor of 100,000 (bench/admin-list.ts),
+  // in a database of its own; BENCH_ONLY=floor runs it alone.
+  if (!ONLY || ONLY === 'single' || ONLY === 'floor') await floor();
   if (!ONLY || ONLY === 'multi') await severalProcesses();
   if (!ONLY || ONLY === 'multi' || ONLY === 'stores') await limitStores();
 

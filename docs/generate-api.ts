@@ -272,6 +272,10 @@ export function renderApiReference(publicDoc: OpenApiDocument, adminDoc: OpenApi
     'fields only: the full schemas are in the documents. The hosted pages (HTML) are not part of',
     'the API: see [the hosted pages](../src/web/README.md).',
     '',
+    'SCIM 2.0 for identity providers (`/scim/v2/{slug}` on the public listener) speaks SCIM\'s own',
+    'JSON (`application/scim+json`, RFC 7644) and is described in the README:',
+    '[Provisioning with Okta / Entra ID](../README.md#provisioning-with-okta--entra-id).',
+    '',
   ];
   anchors.slug('API reference');
   lines.push(...renderPart({ title: 'Public API', doc: publicDoc, served: 'GET /api/v1/openapi.json', listener: 'public listener' }, anchors));

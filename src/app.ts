@@ -47,6 +47,7 @@ import { isProviderEndpoint, OidcProvider } from './features/oidc/provider.ts';
 import { providerRoutes } from './features/oidc/routes.ts';
 import { WEBHOOK_KIND } from './features/webhooks/events.ts';
 import { webhookHooks, webhookPreparer } from './features/webhooks/delivery.ts';
+import { scimRoutes } from './features/scim/routes.ts';
 
 export interface AppOverrides {
   database?: Database;
@@ -174,7 +175,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     if (request.url.startsWith('/api/')) reply.header('cache-control', 'no-store');
   });
   await publicApp.register(providerRoutes, { ctx, oidc });
-  for (const feature of [signInRoutes, sessionRoutes, mfaRoutes, passwordPolicyRoutes, passwordResetRoutes, passwordChangeRoutes, tenantAdminRoutes, ssoRoutes, webPages]) {
+  for (const feature of [signInRoutes, sessionRoutes, mfaRoutes, passwordPolicyRoutes, passwordResetRoutes, passwordChangeRoutes, tenantAdminRoutes, ssoRoutes, scimRoutes, webPages]) {
     await publicApp.register(feature, { ctx });
   }
   // The JSON API's description; hosted pages, SSO redirects and assets are HTML, not part of it.

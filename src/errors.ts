@@ -33,6 +33,7 @@ export const notFound = (what = 'Not found.') => new AppError(404, 'not_found', 
 export const tokenInvalid = (message = 'This reset link is not valid — request a new one.') =>
   new AppError(404, 'token_invalid', message);
 export const emailTaken = () => new AppError(409, 'email_taken', 'A user with this email already exists in this tenant.');
+export const externalIdTaken = () => new AppError(409, 'external_id_taken', 'A user with this externalId already exists in this tenant.');
 export const slugTaken = (slug: string) => new AppError(409, 'slug_taken', `A tenant with the slug "${slug}" already exists.`);
 export const passwordPolicy = (failed: string[]) =>
   new AppError(422, 'password_policy', 'The new password does not meet the password rules.', { failed });

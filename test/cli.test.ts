@@ -87,7 +87,7 @@ describe('keyturn command', () => {
       [3, 'not one valid email address'],
       [4, 'already a user of this tenant'],
       [5, 'appears earlier in the file'],
-      [6, 'role must be admin or member, not "owner"'],
+      [6, 'role must be admin, supervisor or member, not "owner"'],
     ]);
     const users = JSON.parse(cli(['user', 'list', 'acme', '--json'], env).out);
     expect(users.map((u: { email: string }) => u.email).sort()).toEqual(['ann@example.com', 'bob@example.com', 'cy@example.com']);
@@ -205,25 +205,39 @@ describe('issue 11 item 14: the CLI', () => {
     expect(rest).toEqual({ users: emails.slice(120).map((email) => expect.objectContaining({ email })), next: null });
   }, 300_000);
 
-  it('item 14: user import is all or nothing: it creates nothing when a row is bad, and lists every problem row', () => {
+  it('item 14: user import is all or nothing: it creates nothing when a row is bad, and lists every problem row with its line', () => {
     const { dir, env, csv } = acmeWithProblemCsv();
 
     const human = cli(['user', 'import', 'acme', csv], env);
     expect(human.code).toBe(1);
     expect(human.out).toBe('');
     expect(human.err).toContain('Nothing imported into acme: 4 rows have problems');
-    expect(human.err).toContain('row 3 (not-an-email): not one valid email address');
-    expect(human.err).toMatch(/row 4 \(ann@example\.com\): already a user of this tenant/i);
-    expect(human.err).toContain('row 5 (bob@example.com): appears earlier in the file');
-    expect(human.err).toContain('row 6 (dee@example.com): role must be admin or member, not "owner"');
+    expect(human.err).toContain('line 4 (not-an-email): not one valid email address');
+    expect(human.err).toMatch(/line 5 \(ann@example\.com\): already a user of this tenant/i);
+    expect(human.err).toContain('line 6 (bob@example.com): appears earlier in the file');
+    expect(human.err).toContain('line 7 (dee@example.com): role must be admin, supervisor or member, not "owner"');
     const json = cli(['user', 'import', 'acme', csv, '--json'], env);
     expect(json.code).toBe(1);
     expect(JSON.parse(json.out)).toEqual({ created: 0, problems: [
-      { row: 3, email: 'not-an-email', reason: 'not one valid email address' },
-      { row: 4, email: expect.stringMatching(/^ann@example\.com$/i), reason: 'already a user of this tenant' },
-      { row: 5, email: 'bob@example.com', reason: 'appears earlier in the file' },
-      { row: 6, email: 'dee@example.com', reason: 'role must be admin or member, not "owner"' },
+      { row: 3, line: 4, email: 'not-an-email', code: 'email', reason: 'not one valid email address' },
+      { row: 4, line: 5, email: expect.stringMatching(/^ann@example\.com$/i), code: 'taken', reason: 'already a user of this tenant' },
+      { row: 5, line: 6, email: 'bob@example.com', code: 'duplicate', reason: 'appears earlier in the file' },
+      { row: 6, line: 7, email: 'dee@example.com', code: 'role', reason: 'role must be admin, supervisor or member, not "owner"' },
     ] });
+    expect(JSON.parse(cli(['user', 'list', 'acme', '--json'], env).out).map((u: { email: string }) => u.email)).toEqual(['ann@example.com']);
+
+    // A quote that never closes would hide every row after it: the file is refused whole.
+    const open = join(dir, 'open-quote.csv');
+    writeFileSync(open, 'email,name\nbob@example.com,"Bob\ncy@example.com,Cy\n');
+    const refused = cli(['user', 'import', 'acme', open, '--skip-invalid'], env);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toContain('line 2');
+    // Not UTF-8 (a spreadsheet's Latin-1 export): refused rather than garbled.
+    const latin1 = join(dir, 'latin1.csv');
+    writeFileSync(latin1, Buffer.from('email,name\nbob@example.com,Bj\xf6rn\n', 'latin1'));
+    const garbled = cli(['user', 'import', 'acme', latin1], env);
+    expect(garbled.code).toBe(1);
+    expect(garbled.err).toContain('not UTF-8');
     expect(JSON.parse(cli(['user', 'list', 'acme', '--json'], env).out).map((u: { email: string }) => u.email)).toEqual(['ann@example.com']);
 
     const good = join(dir, 'good.csv');

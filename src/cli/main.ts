@@ -113,9 +113,9 @@ function count(c: Invocation, option: string): number | undefined {
 }
 
 interface UserRow { id: string; email: string; role: string; status: string; }
-interface RowProblem { row: number; email: string; reason: string; }
+interface RowProblem { row: number; line?: number; email: string; reason: string; }
 
-const problemLines = (rows: RowProblem[]) => rows.map((s) => `  row ${s.row} (${s.email || 'no email'}): ${s.reason}`);
+const problemLines = (rows: RowProblem[]) => rows.map((s) => `  line ${s.line ?? s.row} (${s.email || 'no email'}): ${s.reason}`);
 
 /**
  * Users of a tenant in email order, following the operator API's keyset pages (200 at most each)
@@ -210,7 +210,7 @@ export const COMMANDS: Command[] = [
     options: [
       { name: 'password', value: 'P', help: 'a first password, checked against the tenant\'s rules (without one, the user sets it by reset link)' },
       { name: 'name', value: 'N', help: 'the display name' },
-      { name: 'role', value: 'admin|member', help: 'default: member' },
+      { name: 'role', value: 'admin|supervisor|member', help: 'default: member' },
     ],
     summary: 'create a user',
     help: 'Creates a user of the tenant.',
@@ -329,19 +329,26 @@ export const COMMANDS: Command[] = [
     name: 'user import', args: ['tenant', 'file.csv'],
     options: [{ name: 'skip-invalid', help: 'create the rows that can be created and list the others with reasons' }],
     summary: 'create users from CSV (email,name,role): all or nothing',
-    help: 'Columns: email, name, role (admin or member; default member). No passwords: users set theirs by\n'
-      + 'reset link. All or nothing: if any row cannot be created (a bad email or role, already a user,\n'
-      + 'twice in the file), nothing is created, every problem row is listed with its reason, exit code 1.\n'
+    help: 'A UTF-8 CSV file with a header row naming its columns: email (required), name, role (admin,\n'
+      + 'supervisor or member; default member). No passwords: users set theirs by reset link.\n'
+      + 'All or nothing: if any row cannot be created (a bad email, role or name, more fields than the\n'
+      + 'header, twice in the file, already a user — also one created while the import runs), nothing is\n'
+      + 'created, every problem row is listed with its line and reason, and the exit code is 1. A file\n'
+      + 'that cannot be read as a whole (a quote that never closes, an unknown column) is refused the same way.\n'
       + 'With --skip-invalid the other rows go in together, in one transaction, and the problem rows are\n'
       + 'listed as skipped. --json: {created, skipped}; refused, {created: 0, problems}.',
     async run(c) {
       const [tenant, file] = c.args as [string, string];
-      const { parseCsv } = await import('./csv.ts');
-      const rows = parseCsv(readFileSync(file, 'utf8'));
-      progress(`read ${rows.length} rows from ${file}; checking and importing…`);
+      const bytes = readFileSync(file);
+      let csv: string;
+      try {
+        csv = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+      } catch {
+        throw new Error(`${file} is not UTF-8 text: save it as "CSV UTF-8" and try again.`);
+      }
+      progress(`checking and importing ${file}…`);
       const res = await (await c.operator())('POST', `${tenantPath(tenant)}/users/import`, {
-        users: rows.map((row) => ({ email: row.email ?? '', name: row.name, role: row.role })),
-        allOrNothing: c.flags['skip-invalid'] !== true,
+        csv, allOrNothing: c.flags['skip-invalid'] !== true,
       });
       if (res.status === 422 && res.body?.error === 'import_rejected') {
         const problems = res.body.problems as RowProblem[];

@@ -92,8 +92,11 @@ async function openPglite(dir: string | undefined): Promise<Database> {
   const { PGlite } = await import('@electric-sql/pglite');
   const { drizzle } = await import('drizzle-orm/pglite');
   const { migrate } = await import('drizzle-orm/pglite/migrator');
+  // pg_trgm: the users search's index (migration 0014), as on a server.
+  const { pg_trgm } = await import('@electric-sql/pglite/contrib/pg_trgm');
   if (dir) mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const client = dir ? new PGlite(dir) : new PGlite();
+  // Options as the one argument: with a directory of undefined (in memory), the second one is ignored.
+  const client = new PGlite({ dataDir: dir, extensions: { pg_trgm } });
   await client.waitReady;
   const db = drizzle(client);
   return {

@@ -30,9 +30,15 @@ export const users = pgTable('users', {
   lockedAt: ts('locked_at'),                          // set by "this wasn't me"
   lastLoginAt: ts('last_login_at'),
   createdAt: ts('created_at').notNull().defaultNow(),
+  externalId: text('external_id'),                    // the identity provider's id for the user (SCIM)
+  updatedAt: ts('updated_at'),                        // set by a trigger when email, name, role, status or externalId change
 }, (t) => [
   uniqueIndex('users_tenant_email').on(t.tenantId, t.emailCanonical),
   index('users_email').on(t.emailCanonical),
+  uniqueIndex('users_tenant_external_id').on(t.tenantId, t.externalId).where(sql`${t.externalId} is not null`),
+  index('users_tenant_created').on(t.tenantId, t.createdAt, t.id),
+  index('users_search_trgm').using('gin', sql`(${t.email} || ' ' || ${t.name}) gin_trgm_ops`),
+  index('users_tenant_last_login').on(t.tenantId, t.lastLoginAt),
 ]);
 
 export const sessions = pgTable('sessions', {
@@ -152,7 +158,7 @@ export const auditEvents = pgTable('audit_events', {
   ip: text('ip'),
   data: jsonb('data').$type<Record<string, unknown>>().notNull().default({}),
   createdAt: ts('created_at').notNull(),
-}, (t) => [index('audit_tenant').on(t.tenantId, t.id), index('audit_user').on(t.userId, t.id)]);
+}, (t) => [index('audit_tenant').on(t.tenantId, t.id), index('audit_user').on(t.userId, t.id), index('audit_tenant_time').on(t.tenantId, t.createdAt)]);
 
 export const schemaMeta = pgTable('keyturn_meta', {
   key: text('key').primaryKey(),
@@ -335,3 +341,15 @@ export const webhookAttempts = pgTable('webhook_attempts', {
   responseBody: text('response_body'),                   // first 1 KiB of the answer
   error: text('error'),
 }, (t) => [index('webhook_attempts_delivery').on(t.deliveryId, t.id)]);
+
+// ── SCIM provisioning (CONTRACT §11, migrations/0015_scim.sql) ──
+
+/** A bearer token an identity provider calls /scim/v2/{slug} with: one tenant, only its keyed hash kept. */
+export const scimTokens = pgTable('scim_tokens', {
+  id: id(),
+  tenantId: uuid('tenant_id').notNull().references(() => tenants.id, { onDelete: 'cascade' }),
+  label: text('label').notNull().default(''),
+  tokenHash: text('token_hash').notNull(),
+  createdAt: ts('created_at').notNull(),
+  lastUsedAt: ts('last_used_at'),                        // written at most every few minutes
+}, (t) => [uniqueIndex('scim_tokens_hash').on(t.tokenHash), index('scim_tokens_tenant').on(t.tenantId, t.createdAt)]);

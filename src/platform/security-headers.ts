@@ -27,6 +27,11 @@ export function securityHeaders(publicUrl: string): Record<string, string> {
   };
 }
 
+/** The policy with images also allowed from `origin` (a tenant's logo, checked when it was saved). */
+export function allowImagesFrom(csp: string, origin: string): string {
+  return csp.replace(/(^|;)img-src ([^;]*)/, (_all, start: string, sources: string) => `${start}img-src ${sources} ${origin}`);
+}
+
 /** Sets them first thing, so a route can still override one (the dev mailbox's framed CSP). */
 export function installSecurityHeaders(app: FastifyInstance, publicUrl: string): void {
   const headers = securityHeaders(publicUrl);

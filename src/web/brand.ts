@@ -1,18 +1,23 @@
-// A tenant's branding on its pages: its name under the header, its logo instead of Keyturn's, and
-// its colour through a small stylesheet of its own (/t/{slug}/brand.css) — the pages' CSP allows
-// no inline style. The colour is darkened where needed so white text on it, and it as link text,
-// keep WCAG AA contrast.
+// A tenant's brand on its pages: its logo or name instead of Keyturn's wordmark, and its colour
+// through a small stylesheet of its own (/t/{slug}/brand.css) — the pages' CSP allows no inline
+// style. The colour is darkened where needed so white text on it, and it as link text, keep WCAG
+// AA contrast; it becomes the focus colour only when it cannot be taken for the error red.
 import type { FastifyInstance } from 'fastify';
-import { accessibleShade, brandOf, hoverShade } from '../features/tenants/settings.ts';
+import { accessibleShade, brandOf, focusShade, hoverShade, logoOrigin } from '../features/tenants/settings.ts';
 import { tenantBySlug, type Tenant } from '../features/tenants/store.ts';
 import type { Ctx } from '../context.ts';
 import type { PageBrand } from './layout.ts';
 
-/** The page() fields that show this tenant's branding. */
-export function brandFor(tenant: Tenant | undefined): { context?: string; brand?: PageBrand } {
+/** The page() field that shows this tenant's brand (none: Keyturn's). */
+export function brandFor(tenant: Tenant | undefined): { brand?: PageBrand } {
   if (!tenant) return {};
   const b = brandOf(tenant);
-  return { context: b.name, brand: { slug: tenant.slug, colour: b.colour !== null, logoUrl: b.logoUrl } };
+  return { brand: { slug: tenant.slug, name: b.name, colour: b.colour !== null, logoUrl: b.logoUrl, logoOrigin: logoOrigin(b) } };
+}
+
+/** The brand of the tenant with this slug, for pages that know only the slug (an unknown one: Keyturn's). */
+export async function brandOfSlug(ctx: Pick<Ctx, 'db'>, slug: string | undefined): Promise<{ brand?: PageBrand }> {
+  return slug ? brandFor(await tenantBySlug(ctx.db, slug)) : {};
 }
 
 export async function brandRoutes(app: FastifyInstance, { ctx }: { ctx: Pick<Ctx, 'db'> }) {
@@ -22,6 +27,8 @@ export async function brandRoutes(app: FastifyInstance, { ctx }: { ctx: Pick<Ctx
     reply.type('text/css; charset=utf-8').header('cache-control', 'no-cache').header('x-content-type-options', 'nosniff');
     if (!colour) return reply.status(404).send('/* no brand colour */\n');
     const shade = accessibleShade(colour);
-    return reply.send(`:root { --primary: ${shade}; --primary-hover: ${hoverShade(shade)}; --focus: ${shade}; --brand-mark: ${colour}; }\n`);
+    // Near the error red, focus rings go neutral (the text colour) rather than red.
+    const focus = focusShade(shade) ?? 'var(--text)';
+    return reply.send(`:root { --primary: ${shade}; --primary-hover: ${hoverShade(shade)}; --focus: ${focus}; --brand-mark: ${colour}; --brand-text: ${shade}; }\n`);
   });
 }

@@ -1,23 +1,32 @@
 // The page shell and the small building blocks every page uses (fields, alerts, buttons, times).
 // Pages are plain forms that work without JavaScript; /assets/app.js only enhances them.
-import { html, type Html, type Part } from './html.ts';
+import { Html, html, type Part } from './html.ts';
 import type { Messages } from './i18n/index.ts';
 import { formatTime } from './i18n/index.ts';
 
-/** A tenant's look on its pages (operator settings `branding`); see brand.ts. */
+/** A tenant's look on its pages (its `brand`): it takes the place of Keyturn's wordmark; see brand.ts. */
 export interface PageBrand {
   slug: string;
+  /** The wordmark's text, or the logo's accessible name. */
+  name: string;
   /** Served as /t/{slug}/brand.css when the tenant chose a colour. */
   colour: boolean;
   logoUrl: string | null;
+  /** The logo's origin: sendPage allows images from it on this page only (PUBLIC_URL's is 'self' anyway). */
+  logoOrigin: string | null;
+}
+
+/** A whole page, and the one other origin its images may come from (a tenant's logo). */
+export class PageHtml extends Html {
+  constructor(value: string, readonly imageOrigin: string | null) {
+    super(value);
+  }
 }
 
 export interface PageInput {
   m: Messages;
   title: string;
   body: Part;
-  /** Shown under the brand, e.g. the tenant's name. */
-  context?: string;
   /** Extra <head> elements (e.g. a meta refresh). */
   head?: Part;
   /** Wider card for tables (dev mailbox, admin console). */
@@ -29,14 +38,14 @@ export interface PageInput {
 
 // Every page is served with Referrer-Policy: no-referrer (platform/security-headers.ts); the origin check in
 // platform/http.ts accepts the `Origin: null` that browsers then send on our own form posts.
-export function page({ m, title, body, context, head, wide, brand, nav }: PageInput): Html {
-  return html`<!doctype html>
+export function page({ m, title, body, head, wide, brand, nav }: PageInput): PageHtml {
+  return new PageHtml(html`<!doctype html>
 <html lang="${m.lang}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light">
-<title>${title} · ${m.titleSuffix}</title>
+<title>${title} · ${brand?.name ?? m.titleSuffix}</title>
 <link rel="icon" href="/favicon.ico" sizes="16x16 32x32">
 <link rel="stylesheet" href="/assets/app.css">
 ${brand?.colour ? html`<link rel="stylesheet" href="/t/${brand.slug}/brand.css">` : ''}
@@ -46,10 +55,7 @@ ${head}
 <body data-i18n-show="${m.showPassword}" data-i18n-hide="${m.hidePassword}" data-i18n-met="${m.ruleMet}" data-i18n-not-met="${m.ruleNotMet}" data-i18n-confirm="${m.admin.confirm}" data-i18n-cancel="${m.admin.cancel}">
 <a class="skip-link" href="#main">${m.skipToContent}</a>
 <header class="site-header">
-${brand?.logoUrl
-    ? html`<img class="brand-logo" src="${brand.logoUrl}" alt="">`
-    : html`<span class="brand"><span class="brand-mark" aria-hidden="true"></span>${m.appName}</span>`}
-${context ? html`<span class="brand-context">${context}</span>` : ''}
+${brand ? tenantMark(brand) : html`<span class="brand"><span class="brand-mark" aria-hidden="true"></span>${m.appName}</span>`}
 </header>
 <main id="main" class="${wide ? 'card card-wide' : 'card'}" tabindex="-1">
 ${nav}
@@ -57,8 +63,13 @@ ${nav}
 ${body}
 </main>
 </body>
-</html>`;
+</html>`.value, brand?.logoOrigin ?? null);
 }
+
+/** The tenant's logo, or its name set like a wordmark, where Keyturn's would be. */
+const tenantMark = (brand: PageBrand) => (brand.logoUrl
+  ? html`<img class="brand-logo" src="${brand.logoUrl}" alt="${brand.name}">`
+  : html`<span class="brand brand-tenant">${brand.name}</span>`);
 
 export type AlertKind = 'error' | 'success' | 'info';
 

@@ -2,13 +2,19 @@
 // a successful POST (POST-redirect-GET); form fields read defensively.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.ts';
+import { allowImagesFrom } from '../platform/security-headers.ts';
 import type { Html } from './html.ts';
+import { PageHtml } from './layout.ts';
 import { messagesFor, minutesText, type Messages } from './i18n/index.ts';
 
 export const messages = (request: FastifyRequest): Messages => messagesFor(request.headers['accept-language']);
 
 export function sendPage(request: FastifyRequest, reply: FastifyReply, body: Html, status = 200): FastifyReply {
   const m = messages(request);
+  // A tenant's logo on another origin: images from there are allowed on this page, and no other.
+  if (body instanceof PageHtml && body.imageOrigin) {
+    reply.header('content-security-policy', allowImagesFrom(String(reply.getHeader('content-security-policy') ?? ''), body.imageOrigin));
+  }
   return reply
     .status(status)
     .type('text/html; charset=utf-8')

@@ -80,7 +80,7 @@ describe('OpenAPI 3.1 documents', () => {
     expect(session.security).toEqual([{ sessionCookie: [] }, { sessionBearer: [] }]);
     expect(session.responses['200'].content['application/json'].schema.required).toEqual(expect.arrayContaining(['user', 'tenant', 'expiresAt']));
     const list = body.paths['/api/v1/admin/users'].get;
-    expect(list.parameters.map((p: { name: string; in: string }) => `${p.in}:${p.name}`)).toEqual(['query:q', 'query:after', 'query:limit', 'query:status', 'query:role']);
+    expect(list.parameters.map((p: { name: string; in: string }) => `${p.in}:${p.name}`)).toEqual(['query:q', 'query:after', 'query:limit', 'query:status', 'query:role', 'query:mfa', 'query:method', 'query:inactiveDays']);
     const patch = body.paths['/api/v1/admin/users/{id}'].patch;
     expect(patch.parameters).toEqual([{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }]);
   });

@@ -38,8 +38,8 @@ describe('issue 11 item 6: NUL bytes on hosted pages', () => {
       ['GET', '/t/:slug/forgot-password/sent', [], [], false],
       ['GET', '/reset-password', [], ['token'], false],
       ['POST', '/reset-password', ['password', 'repeat', 'choose', 'tenants'], [], false],
-      ['GET', '/reset-password/code', [], [], false],
-      ['POST', '/reset-password/code', ['email', 'code'], [], false],
+      ['GET', '/reset-password/code', [], ['tenant'], false],
+      ['POST', '/reset-password/code', ['email', 'code'], ['tenant'], false],
       ['GET', '/reset-password/done', [], ['tenant'], false],
       ['GET', '/t/:slug/brand.css', [], [], false],
       ['GET', '/account', [], [], true],
@@ -57,6 +57,8 @@ describe('issue 11 item 6: NUL bytes on hosted pages', () => {
       ['GET', '/admin/users/:id/reset/link', [], [], true],
       ['POST', '/admin/users/:id/identities/:identityId/unlink', [], [], true],
       ['GET', '/admin/audit', [], ['user', 'userId', 'type', 'before'], true],
+      ['GET', '/admin/branding', [], ['done'], true],
+      ['POST', '/admin/branding', ['name', 'logoUrl', 'useColour', 'color'], [], true],
       ['POST', '/logout', ['_csrf'], [], true], // last: on the code before the fix, it signs out
     ];
     const valid: Record<string, string> = {

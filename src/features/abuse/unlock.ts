@@ -23,9 +23,11 @@ export async function sendUnlockEmail(ctx: Pick<Ctx, 'clock' | 'config' | 'db' |
     const token = randomToken();
     const expiresAt = new Date(now.getTime() + lifetimeMs);
     await tx.insert(unlockTokens).values({ tokenHash: ctx.secrets.hash('unlock', token), emailCanonical: email, createdAt: now, expiresAt });
+    // The link names the tenant when there is one, so its page wears the tenant's brand.
+    const tenant = accounts.length === 1 ? `&tenant=${first.tenant.slug}` : '';
     const mail = signInPausedEmail({
-      url: `${ctx.config.publicUrl}/login/unlock?token=${token}`, expiresAt,
-      tenantNames: accounts.map((a) => a.tenant.name), brand: mailBrandOf(first.tenant),
+      url: `${ctx.config.publicUrl}/login/unlock?token=${token}${tenant}`, expiresAt,
+      tenantNames: accounts.map((a) => a.tenant.name), brand: mailBrandOf(accounts.map((a) => a.tenant)),
     });
     // Always to the stored address, never to what was typed.
     await enqueueMail(tx, ctx.secrets, ctx.clock, {

@@ -1,5 +1,5 @@
 // Creating and changing accounts — shared by the operator API, the tenant admin API and the CLI.
-import { emailTaken, importRejected, invalidRequest, notFound } from '../../errors.ts';
+import { emailTaken, externalIdTaken, invalidRequest, notFound } from '../../errors.ts';
 import type { Ctx } from '../../context.ts';
 import type { Db } from '../../platform/db.ts';
 import { audit, type Actor } from '../audit/audit.ts';
@@ -11,12 +11,14 @@ import { usersWithIdentity } from '../sso/store.ts';
 import type { Tenant } from '../tenants/store.ts';
 import { canonicalEmail, parseEmail } from './email.ts';
 import {
-  canonicalEmailsOf, emailsOfUsers, insertUser, insertUsers, updateUserRow, userByEmail, userById, usersPage,
+  countUsers, emailsOfUsers, insertUser, peopleOfUsers, updateUserRow, userByEmail, userById, usersPage,
   type Role, type User, type UserFilter, type UserStatus,
 } from './store.ts';
 
 // Declared once, in store.ts beside the table; re-exported for the callers of this module.
 export type { Role, User, UserStatus };
+/** Who a user is, for people reading about them (the audit log's sentences). */
+export interface Person { name: string; email: string; role: Role; }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -79,15 +81,27 @@ export async function findUserByEmail(ctx: Pick<Ctx, 'db'>, tenant: Tenant, emai
 export interface ListOptions extends UserFilter { limit?: number; }
 
 /**
- * Keyset pagination by canonical email on the (tenant_id, email_canonical) unique index: the first
- * page and the thousandth cost the same. A search (ILIKE '%q%') cannot use the index, so it scans
- * the tenant's rows in index order and stops at the page size.
+ * A page of users (keyset pagination by canonical email; a search uses the trigram index), with how
+ * many match the filter in all — the number a bulk action on "all matching" would reach.
  */
 export async function listUsers(ctx: Pick<Ctx, 'clock' | 'db'>, tenant: Tenant, opts: ListOptions) {
   const limit = Math.min(Math.max(opts.limit ?? 50, 1), 200);
-  const rows = await usersPage(ctx.db, tenant.id, opts, limit + 1);
+  const filter = { ...opts, now: ctx.clock.now() };
+  const [rows, total] = await Promise.all([usersPage(ctx.db, tenant.id, filter, limit + 1), countUsers(ctx.db, tenant.id, filter)]);
   const page = rows.slice(0, limit);
-  return { users: await detailedViews(ctx, tenant, page), next: rows.length > limit ? page[page.length - 1]!.emailCanonical : null };
+  return { users: await detailedViews(ctx, tenant, page), next: rows.length > limit ? page[page.length - 1]!.emailCanonical : null, total };
+}
+
+/** The ids of every user matching the filter, in list order (at most `max`): "all matching" for a bulk action. */
+export async function matchingIds(ctx: Pick<Ctx, 'clock' | 'db'>, tenant: Tenant, filter: UserFilter, max: number): Promise<string[]> {
+  const ids: string[] = [];
+  let after: string | undefined;
+  for (;;) {
+    const rows = await usersPage(ctx.db, tenant.id, { ...filter, after, now: ctx.clock.now() }, Math.min(1000, max - ids.length));
+    ids.push(...rows.map((r) => r.id));
+    if (rows.length === 0 || ids.length >= max) return ids;
+    after = rows[rows.length - 1]!.emailCanonical;
+  }
 }
 
 /** The addresses of these users of this tenant (ids of other tenants, or not ids at all, are left out). */
@@ -95,6 +109,13 @@ export async function emailsById(ctx: Pick<Ctx, 'db'>, tenant: Tenant, ids: (str
   const wanted = [...new Set(ids.filter((x): x is string => !!x && UUID.test(x)))];
   if (wanted.length === 0) return new Map();
   return emailsOfUsers(ctx.db, tenant.id, wanted);
+}
+
+/** Name, address and role of these users (of this tenant, or of any for the operator: null), by id; other ids are left out. */
+export async function peopleById(ctx: Pick<Ctx, 'db'>, tenant: Tenant | null, ids: (string | null | undefined)[]): Promise<Map<string, Person>> {
+  const wanted = [...new Set(ids.filter((x): x is string => !!x && UUID.test(x)))];
+  if (wanted.length === 0) return new Map();
+  return peopleOfUsers(ctx.db, tenant?.id ?? null, wanted);
 }
 
 export type UserDetails = ReturnType<typeof userView> & {
@@ -138,10 +159,10 @@ export async function detailedViews(ctx: Pick<Ctx, 'clock' | 'db'>, tenant: Tena
   });
 }
 
-export interface UserPatch { disabled?: boolean; locked?: boolean; role?: Role; name?: string; email?: string; }
+export interface UserPatch { disabled?: boolean; locked?: boolean; role?: Role; name?: string; email?: string; externalId?: string | null; }
 
 /** One transaction: the change, what it implies (revoked sessions and links), and its audit lines. */
-export async function updateUser(ctx: Pick<Ctx, 'clock' | 'db' | 'sessions'>, tenant: Tenant, id: string, patch: UserPatch, actor: Actor): Promise<User> {
+export async function updateUser(ctx: Pick<Ctx, 'clock' | 'db' | 'sessions'>, tenant: Tenant, id: string, patch: UserPatch, actor: Actor, reason?: string): Promise<User> {
   const before = await getUser(ctx, tenant, id);
   // An admin cannot shut themselves out (and perhaps the whole tenant with them).
   if (actor.type === 'admin' && actor.id === id) {
@@ -149,10 +170,12 @@ export async function updateUser(ctx: Pick<Ctx, 'clock' | 'db' | 'sessions'>, te
     if (patch.role === 'member' && before.role === 'admin') throw invalidRequest('role: you cannot remove your own admin role — ask another admin.', { field: 'role' });
   }
   const email = patch.email !== undefined ? emailOrThrow(patch.email) : undefined;
+  const why = reason ? { reason } : {};
   return ctx.db.transaction(async (tx) => {
     const now = ctx.clock.now();
     const set: Partial<User> = {};
     if (patch.name !== undefined) set.name = patch.name;
+    if (patch.externalId !== undefined && patch.externalId !== before.externalId) set.externalId = patch.externalId;
     if (patch.role !== undefined) set.role = patch.role;
     if (email !== undefined && email !== before.email) {
       set.email = email;
@@ -170,7 +193,8 @@ export async function updateUser(ctx: Pick<Ctx, 'clock' | 'db' | 'sessions'>, te
       after = await updateUserRow(tx, tenant.id, id, set);
     } catch (e) {
       // The driver's error may come wrapped (drizzle's query error carries it as `cause`).
-      const err = e as { code?: string; cause?: { code?: string } };
+      const err = e as { code?: string; constraint?: string; cause?: { code?: string; constraint?: string } };
+      if ((err.constraint ?? err.cause?.constraint) === 'users_tenant_external_id') throw externalIdTaken();
       if (err.code === '23505' || err.cause?.code === '23505' || /users_tenant_email/.test(String(e))) {
         throw emailTaken();
       }
@@ -185,65 +209,24 @@ export async function updateUser(ctx: Pick<Ctx, 'clock' | 'db' | 'sessions'>, te
       // Disabling takes effect at once: every session and every pending link dies with it.
       await ctx.sessions.revoke(tx, [id], set.disabledAt ? 'account_disabled' : 'account_locked');
       await revokeTokensFor(tx, after.emailCanonical, tenant.id, now, set.disabledAt ? 'account_disabled' : 'account_locked');
-      await audit(tx, actor, now, { type: set.disabledAt ? 'user_disabled' : 'user_locked', tenantId: tenant.id, userId: id, data: { sessionsRevoked: 'all' } });
+      await audit(tx, actor, now, { type: set.disabledAt ? 'user_disabled' : 'user_locked', tenantId: tenant.id, userId: id, data: { sessionsRevoked: 'all', ...why } });
     }
-    if (set.disabledAt === null) await audit(tx, actor, now, { type: 'user_enabled', tenantId: tenant.id, userId: id });
+    if (set.disabledAt === null) await audit(tx, actor, now, { type: 'user_enabled', tenantId: tenant.id, userId: id, data: why });
     if (set.lockedAt === null) await audit(tx, actor, now, { type: 'user_unlocked', tenantId: tenant.id, userId: id });
     if (set.role !== undefined && set.role !== before.role) await audit(tx, actor, now, { type: 'role_changed', tenantId: tenant.id, userId: id, data: { from: before.role, to: set.role } });
     if (set.name !== undefined && set.name !== before.name) await audit(tx, actor, now, { type: 'user_renamed', tenantId: tenant.id, userId: id });
+    if (set.externalId !== undefined) await audit(tx, actor, now, { type: 'external_id_changed', tenantId: tenant.id, userId: id, data: { from: before.externalId, to: set.externalId } });
     return after;
   });
 }
 
 /** Sign a user out everywhere (admin action). */
-export async function signOutEverywhere(ctx: Pick<Ctx, 'clock' | 'db' | 'sessions'>, tenant: Tenant, id: string, actor: Actor): Promise<number> {
+export async function signOutEverywhere(ctx: Pick<Ctx, 'clock' | 'db' | 'sessions'>, tenant: Tenant, id: string, actor: Actor, reason?: string): Promise<number> {
   await getUser(ctx, tenant, id);
   return ctx.db.transaction(async (tx) => {
     const now = ctx.clock.now();
     const n = await ctx.sessions.revoke(tx, [id], 'sign_out_everywhere');
-    await audit(tx, actor, now, { type: 'sessions_revoked', tenantId: tenant.id, userId: id, data: { count: n } });
+    await audit(tx, actor, now, { type: 'sessions_revoked', tenantId: tenant.id, userId: id, data: { count: n, ...(reason ? { reason } : {}) } });
     return n;
   });
-}
-
-export interface ImportRow { email: string; name?: string; role?: string; }
-export interface ImportProblem { row: number; email: string; reason: string; }
-export interface ImportResult { created: number; skipped: ImportProblem[]; }
-
-/**
- * Bulk import without passwords (users set theirs through a reset link): every row is checked
- * first, then the valid rows are created in one transaction, and the others skipped with a
- * reason. With `allOrNothing`, one problem row means nothing is created (422 listing them all).
- */
-export async function importUsers(ctx: Pick<Ctx, 'clock' | 'db'>, tenant: Tenant, rows: ImportRow[], actor: Actor, opts: { allOrNothing?: boolean } = {}): Promise<ImportResult> {
-  const skipped: ImportResult['skipped'] = [];
-  const seen = new Set<string>();
-  const valid: { row: number; email: string; canonical: string; name: string; role: Role }[] = [];
-  const existing = await canonicalEmailsOf(ctx.db, tenant.id);
-  rows.forEach((r, i) => {
-    const row = i + 1;
-    const email = parseEmail(r.email);
-    if (!email) return skipped.push({ row, email: String(r.email ?? ''), reason: 'not one valid email address' });
-    const canonical = canonicalEmail(email);
-    const role = r.role === undefined || r.role === '' ? 'member' : r.role;
-    if (role !== 'admin' && role !== 'member') return skipped.push({ row, email, reason: `role must be admin or member, not "${role}"` });
-    if (seen.has(canonical)) return skipped.push({ row, email, reason: 'appears earlier in the file' });
-    if (existing.has(canonical)) return skipped.push({ row, email, reason: 'already a user of this tenant' });
-    seen.add(canonical);
-    valid.push({ row, email, canonical, name: (r.name ?? '').slice(0, 200), role });
-  });
-  if (opts.allOrNothing && skipped.length > 0) throw importRejected(skipped);
-  if (valid.length > 0) {
-    await ctx.db.transaction(async (tx) => {
-      const now = ctx.clock.now();
-      for (let i = 0; i < valid.length; i += 500) {
-        const chunk = valid.slice(i, i + 500);
-        await insertUsers(tx, chunk.map((v) => ({
-          tenantId: tenant.id, email: v.email, emailCanonical: v.canonical, name: v.name, role: v.role, createdAt: now,
-        })));
-      }
-      await audit(tx, actor, now, { type: 'users_imported', tenantId: tenant.id, data: { created: valid.length, skipped: skipped.length } });
-    });
-  }
-  return { created: valid.length, skipped };
 }

@@ -8,6 +8,8 @@ import { parse } from '../../platform/http.ts';
 import { common, doc, err } from '../../platform/openapi.ts';
 import type { Actor } from '../audit/audit.ts';
 import { listAudit } from '../audit/audit.ts';
+import { auditSentencesEn } from '../audit/sentence-texts.ts';
+import { withSentences } from '../audit/sentences.ts';
 import { listTenants, SLUG, tenantBySlug, tenantView } from '../tenants/store.ts';
 import { ConnectionInput, ConnectionPatch } from '../sso/connection.ts';
 import { SettingsPatch } from '../tenants/settings.ts';
@@ -16,6 +18,7 @@ import { listDeliveries } from '../../platform/outbox/outbox.ts';
 import { AuditList, Delivery, registerUserRoutes } from './user-routes.ts';
 import { registerClientRoutes } from '../oidc/routes.ts';
 import { registerWebhookRoutes } from '../webhooks/routes.ts';
+import { registerScimTokenRoutes } from '../scim/token-routes.ts';
 
 const CreateTenant = z.object({
   slug: z.string().regex(SLUG, 'use lower-case letters, digits and dashes (at most 63)'),
@@ -25,6 +28,8 @@ const CreateTenant = z.object({
   google: ConnectionInput.optional(),
   mfa: SettingsPatch.mfa,
   trustIdpMfa: SettingsPatch.trustIdpMfa,
+  brand: SettingsPatch.brand,
+  branding: SettingsPatch.branding,
 });
 
 const PatchTenant = z.object({
@@ -48,8 +53,11 @@ const TenantView = z.object({
   passwordPolicy: z.record(z.string(), z.unknown()), google: z.looseObject({}).nullable(),
   resetTokenTtl: z.string().nullable(), adminResetTokenTtl: z.string().nullable(),
   sender: z.object({ name: z.string().nullable(), address: z.string().nullable() }).nullable(),
-  branding: z.object({ name: z.string().nullable(), colour: z.string().nullable(), logoUrl: z.string().nullable() }).nullable(),
+  brand: z.object({ name: z.string(), logoUrl: z.string().nullable(), color: z.string().nullable() }).nullable(),
+  branding: z.object({ name: z.string().nullable(), colour: z.string().nullable(), logoUrl: z.string().nullable() }).nullable()
+    .describe('Deprecated: `brand` under its old name.'),
   mfa: z.enum(['optional', 'admins', 'everyone']), trustIdpMfa: z.boolean(),
+  scim: z.object({ sendWelcome: z.boolean() }).describe('SCIM provisioning: whether users created over SCIM get the welcome email'),
   createdAt: z.iso.datetime(),
 });
 const tags = ['tenants'];
@@ -88,7 +96,7 @@ export async function operatorRoutes(app: FastifyInstance, { ctx, apiKey }: { ct
   });
 
   app.patch<{ Params: { slug: string } }>('/admin/v1/tenants/:slug', doc({
-    summary: 'Change a tenant (name, login methods, password policy, Google connection, reset lifetimes, sender, branding, two-step verification)', tags, body: PatchTenant,
+    summary: 'Change a tenant (name, login methods, password policy, Google connection, reset lifetimes, sender, brand, two-step verification)', tags, body: PatchTenant,
     responses: { 200: { description: 'The tenant as it is now.', schema: TenantView }, ...common.invalid, ...noTenant },
   }), async (request) => {
     const tenant = await tenantBySlug(ctx.db, request.params.slug);
@@ -97,13 +105,14 @@ export async function operatorRoutes(app: FastifyInstance, { ctx, apiKey }: { ct
   });
 
   app.get('/admin/v1/audit', doc({
-    summary: 'Audit events of every tenant (or one), newest first', tags: ['audit'], query: AuditQuery,
+    summary: 'Audit events of every tenant (or one), newest first, each with a sentence for people (`text`)', tags: ['audit'], query: AuditQuery,
     responses: { 200: { description: 'Events.', schema: AuditList }, ...common.invalid, ...noTenant },
   }), async (request) => {
     const q = parse(AuditQuery, request.query ?? {});
     const tenant = q.tenant ? await tenantBySlug(ctx.db, q.tenant) : undefined;
     if (q.tenant && !tenant) throw notFound('No such tenant.');
-    return { events: await listAudit(ctx.db, { ...q, tenantId: tenant?.id }) };
+    // Across tenants, the people named are looked up wherever they are.
+    return { events: await withSentences(ctx, tenant ?? null, await listAudit(ctx.db, { ...q, tenantId: tenant?.id }), auditSentencesEn) };
   });
 
   app.get('/admin/v1/deliveries', doc({
@@ -119,6 +128,12 @@ export async function operatorRoutes(app: FastifyInstance, { ctx, apiKey }: { ct
   registerClientRoutes(app, ctx);
 
   registerWebhookRoutes(app, ctx, '/admin/v1', async (request) => ({ scope: { operator: true }, actor: { ...OPERATOR, ip: request.ip } }));
+
+  registerScimTokenRoutes(app, ctx, '/admin/v1/tenants/:slug', async (request) => {
+    const tenant = await tenantBySlug(ctx.db, (request.params as { slug: string }).slug);
+    if (!tenant) throw notFound('No such tenant.');
+    return { tenant, actor: { ...OPERATOR, ip: request.ip } };
+  });
 
   registerUserRoutes(app, ctx, '/admin/v1/tenants/:slug', async (request) => {
     const { slug } = request.params as { slug: string };

@@ -1,21 +1,42 @@
-// The tenant admin API on the public listener: a session with role admin, inside its own tenant.
-import type { FastifyInstance } from 'fastify';
+// The tenant admin API on the public listener: a session of an admin or supervisor, inside its own
+// tenant. One hook admits every route of this context (permissions.ts): no handler checks a role.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Ctx } from '../../context.ts';
-import { requireAdmin } from '../sessions/plugin.ts';
-import { tenantById } from '../tenants/store.ts';
 import { notFound } from '../../errors.ts';
-import { registerUserRoutes } from './user-routes.ts';
+import { requireSession } from '../sessions/plugin.ts';
+import { registerStaffSessionRoutes } from '../sessions/routes.ts';
+import { tenantById } from '../tenants/store.ts';
 import { registerWebhookRoutes } from '../webhooks/routes.ts';
+import { registerScimTokenRoutes } from '../scim/token-routes.ts';
+import type { Actor } from '../audit/audit.ts';
+import { admitStaff } from './permissions.ts';
+import { registerUserRoutes } from './user-routes.ts';
+
+const staffActor = (request: FastifyRequest, id: string): Actor => ({ type: 'admin', id, ip: request.ip });
 
 export async function tenantAdminRoutes(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
+  app.addHook('preHandler', async (request) => {
+    const s = await requireSession(ctx, request);
+    await admitStaff(ctx, request, s.user.role, s.tenant.id);
+  });
+  /** The caller as the hook admitted them (a session is cached per request). */
+  const caller = async (request: FastifyRequest) => (await request.session())!;
+
   registerUserRoutes(app, ctx, '/api/v1/admin', async (request) => {
-    const s = await requireAdmin(ctx, request);
+    const s = await caller(request);
     const tenant = await tenantById(ctx.db, s.tenant.id);
     if (!tenant) throw notFound();
-    return { tenant, actor: { type: 'admin', id: s.user.id, ip: request.ip } };
+    return { tenant, actor: staffActor(request, s.user.id), role: s.user.role };
   });
   registerWebhookRoutes(app, ctx, '/api/v1/admin', async (request) => {
-    const s = await requireAdmin(ctx, request);
-    return { scope: { operator: false, tenantId: s.tenant.id }, actor: { type: 'admin', id: s.user.id, ip: request.ip } };
+    const s = await caller(request);
+    return { scope: { operator: false, tenantId: s.tenant.id }, actor: staffActor(request, s.user.id) };
   });
+  registerScimTokenRoutes(app, ctx, '/api/v1/admin', async (request) => {
+    const s = await caller(request);
+    const tenant = await tenantById(ctx.db, s.tenant.id);
+    if (!tenant) throw notFound();
+    return { tenant, actor: staffActor(request, s.user.id) };
+  });
+  registerStaffSessionRoutes(app, ctx);
 }

@@ -1,4 +1,4 @@
-import { and, desc, eq, lt, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, gte, lt, sql, type SQL } from 'drizzle-orm';
 import { csvLine } from '../../cli/csv.ts';
 import type { Db } from '../../platform/db.ts';
 import { auditEvents } from '../../platform/schema.ts';
@@ -36,21 +36,51 @@ export async function audit(tx: Db, actor: Actor, at: Date, event: AuditEvent): 
 /** Every type of event written, for filters (the admin console's type list). */
 export const AUDIT_TYPES = [
   'user_created', 'users_imported', 'user_renamed', 'email_changed', 'role_changed', 'user_disabled', 'user_enabled',
-  'user_locked', 'user_unlocked', 'sessions_revoked', 'session_ended', 'signed_in', 'signed_out',
+  'user_locked', 'user_unlocked', 'user_erased', 'sessions_revoked', 'session_ended', 'signed_in', 'signed_out', 'sign_in_paused',
   'password_reset_requested', 'password_reset_coalesced', 'password_reset_refused', 'admin_reset_issued',
   'password_reset_completed', 'password_changed', 'identity_linked', 'identity_unlinked', 'tenant_created', 'tenant_updated',
   'mfa_factor_added', 'mfa_factor_removed', 'mfa_recovery_codes_renewed', 'mfa_recovery_code_used', 'mfa_reset',
   'oidc_client_created', 'oidc_client_deleted', 'oidc_key_rotated',
   'webhook_created', 'webhook_updated', 'webhook_deleted', 'webhook_disabled', 'webhook_redelivered',
+  'external_id_changed', 'scim_token_created', 'scim_token_revoked',
 ] as const;
 
-export interface AuditFilter { tenantId?: string; userId?: string; type?: string; before?: number; limit?: number; }
+/** Who can stand behind an event: the person themselves, a tenant's staff, the operator, Keyturn (and SCIM). */
+export const ACTOR_TYPES = ['user', 'admin', 'operator', 'system'] as const;
 
+export interface AuditFilter {
+  tenantId?: string; userId?: string; type?: string; actorType?: Actor['type'];
+  /** Written at or after `from`, before `to`. */
+  from?: Date; to?: Date;
+  before?: number; limit?: number;
+}
+
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+const MOMENT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+/**
+ * A `from` or `to` of a filter as people type it: a day (2025-05-01, UTC) or an ISO moment; null when
+ * it is neither. A day as `to` takes in that whole day, so from=to=one day is that day.
+ */
+export function auditTime(value: string, edge: 'from' | 'to'): Date | null {
+  if (!DAY.test(value) && !MOMENT.test(value)) return null;
+  const at = new Date(DAY.test(value) ? `${value}T00:00:00Z` : value);
+  if (Number.isNaN(at.getTime()) || (DAY.test(value) && at.toISOString().slice(0, 10) !== value)) return null;
+  return edge === 'to' && DAY.test(value) ? new Date(at.getTime() + 86_400_000) : at;
+}
+
+/**
+ * A page of events, newest first, `before` an id (keyset). Each query reads one index in id order:
+ * (tenant_id, id) or (user_id, id); a time range on a tenant can use (tenant_id, created_at) instead.
+ */
 export async function listAudit(db: Db, filter: AuditFilter) {
   const where: SQL[] = [];
   if (filter.tenantId) where.push(eq(auditEvents.tenantId, filter.tenantId));
   if (filter.userId) where.push(eq(auditEvents.userId, filter.userId));
   if (filter.type) where.push(eq(auditEvents.type, filter.type));
+  if (filter.actorType) where.push(eq(auditEvents.actorType, filter.actorType));
+  if (filter.from) where.push(gte(auditEvents.createdAt, filter.from));
+  if (filter.to) where.push(lt(auditEvents.createdAt, filter.to));
   if (filter.before) where.push(lt(auditEvents.id, filter.before));
   const rows = await db
     .select()

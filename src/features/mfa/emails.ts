@@ -2,7 +2,7 @@
 // taken-over session, so every "added" or "removed" notice carries the "this wasn't me" lock link.
 import { esc, formatTime } from '../../platform/html.ts';
 import type { MailContent } from '../../platform/outbox/outbox.ts';
-import { layout, type MailBrand } from '../password-reset/emails/messages.ts';
+import { layout, signed, type MailBrand } from '../password-reset/emails/messages.ts';
 
 const KINDS = { totp: 'an authenticator app', webauthn: 'a security key or passkey' } as const;
 const WASNT_ME = 'If this wasn\'t you, lock the account now: this signs everybody out and stops all reset links; your administrator can then help you back in.';
@@ -11,7 +11,7 @@ function notice(subject: string, line: string, lockUrl: string | null, brand: Ma
   const text = [line, '', ...(lockUrl ? [WASNT_ME, lockUrl, ''] : []), after].join('\n');
   const html = layout(subject, [esc(line), ...(lockUrl ? [esc(WASNT_ME)] : [])],
     lockUrl ? { label: 'This wasn\'t me — lock my account', url: lockUrl } : undefined, esc(after), brand);
-  return { subject, text, html };
+  return { subject, text: signed(text, brand), html };
 }
 
 export function factorAddedEmail(p: { tenantName: string; type: keyof typeof KINDS; label: string; at: Date; lockUrl: string } & MailBrand): MailContent {

@@ -41,7 +41,8 @@ export const factorView = (f: Factor) => ({
 /** Whether this tenant requires a second factor of this account. */
 export function factorRequired(tenant: Pick<Tenant, 'settings'>, role: string): boolean {
   const rule = mfaRequirementOf(tenant);
-  return rule === 'everyone' || (rule === 'admins' && role === 'admin');
+  // Supervisors count as admins here: they hand out reset links and end other people's sessions.
+  return rule === 'everyone' || (rule === 'admins' && (role === 'admin' || role === 'supervisor'));
 }
 
 export async function mfaStatus(ctx: Pick<Ctx, 'db'>, { user, tenant }: Account) {

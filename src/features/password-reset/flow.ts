@@ -98,14 +98,14 @@ export async function resolveRequests(ctx: Ctx): Promise<number> {
         await issueReset(ctx, tx, { accounts: covered, origin: 'self', actor, ttlMs, deliver: 'email', mail });
       } else if (enforced.length > 0) {
         const first = enforced[0]!;
-        const mail = ssoEnforcedEmail({ tenantNames: enforced.map((a) => a.tenant.name), signInUrl: tenantLoginUrl(ctx.config.publicUrl, first.tenant), brand: mailBrandOf(first.tenant) });
+        const mail = ssoEnforcedEmail({ tenantNames: enforced.map((a) => a.tenant.name), signInUrl: tenantLoginUrl(ctx.config.publicUrl, first.tenant), brand: mailBrandOf(enforced.map((a) => a.tenant)) });
         await enqueueMail(tx, ctx.secrets, ctx.clock, { ...mail, kind: 'sso_enforced', to: first.user.email, tenantId: first.tenant.id, userId: first.user.id, from: senderOf(ctx.config.mailFrom, first.tenant) });
         for (const a of enforced) {
           await audit(tx, actor, ctx.clock.now(), { type: 'password_reset_refused', tenantId: a.tenant.id, userId: a.user.id, data: { reason: 'sso_enforced' } });
         }
       } else if (disabled.length > 0) {
         const first = disabled[0]!;
-        const mail = accountDisabledEmail({ tenantNames: disabled.map((a) => a.tenant.name), brand: mailBrandOf(first.tenant) });
+        const mail = accountDisabledEmail({ tenantNames: disabled.map((a) => a.tenant.name), brand: mailBrandOf(disabled.map((a) => a.tenant)) });
         await enqueueMail(tx, ctx.secrets, ctx.clock, { ...mail, kind: 'account_disabled', to: first.user.email, tenantId: first.tenant.id, userId: first.user.id, from: senderOf(ctx.config.mailFrom, first.tenant) });
         for (const a of disabled) {
           await audit(tx, actor, ctx.clock.now(), { type: 'password_reset_refused', tenantId: a.tenant.id, userId: a.user.id, data: { reason: 'account_disabled' } });
@@ -169,9 +169,11 @@ export async function issueReset(ctx: Ctx, tx: Db, input: IssueInput): Promise<{
     });
   }
   if (input.deliver === 'email') {
+    // The code page wears the tenant's brand when the code is for one tenant's account.
+    const codeUrl = `${ctx.config.publicUrl}/reset-password/code${input.accounts.length === 1 ? `?tenant=${first.tenant.slug}` : ''}`;
     const mail = (input.mail ?? resetEmail)({
-      url, codeUrl: `${ctx.config.publicUrl}/reset-password/code`, code: formatCode(code), expiresAt,
-      tenantNames: input.accounts.map((a) => a.tenant.name), byAdmin: input.origin === 'admin', brand: mailBrandOf(first.tenant),
+      url, codeUrl, code: formatCode(code), expiresAt,
+      tenantNames: input.accounts.map((a) => a.tenant.name), byAdmin: input.origin === 'admin', brand: mailBrandOf(input.accounts.map((a) => a.tenant)),
     });
     // Always to the stored address, never to what was typed.
     await enqueueMail(tx, ctx.secrets, ctx.clock, {

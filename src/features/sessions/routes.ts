@@ -9,7 +9,8 @@ import { common, doc, err } from '../../platform/openapi.ts';
 import { getUser } from '../accounts/accounts.ts';
 import { tenantById } from '../tenants/store.ts';
 import { deviceView, endDevice, myDevices, signOutOtherDevices } from './device-list.ts';
-import { clearSessionCookie, requireAdmin, requireSession } from './plugin.ts';
+import { clearSessionCookie, requireSession } from './plugin.ts';
+import { needs } from '../admin/permissions.ts';
 
 const DeviceView = z.object({
   id: z.string().describe('The session\'s public id (never its token or the token\'s hash).'),
@@ -57,17 +58,20 @@ export async function sessionRoutes(app: FastifyInstance, { ctx }: { ctx: Ctx })
     const s = await requireSession(ctx, request);
     return { revoked: await signOutOtherDevices(ctx, s, request.ip) };
   });
+}
 
-  app.get<{ Params: { id: string } }>('/api/v1/admin/users/:id/sessions', doc({
+/** A user's sessions for the tenant's staff (registered inside the tenant admin door, which admits). */
+export function registerStaffSessionRoutes(app: FastifyInstance, ctx: Ctx): void {
+  app.get<{ Params: { id: string } }>('/api/v1/admin/users/:id/sessions', needs('users.read', doc({
     summary: 'A user\'s live sessions (tenant admins)', tags: ['users'],
     description: 'The same list the user sees (`current` is true only for the admin\'s own session). POST /api/v1/admin/users/{id}/sign-out-everywhere ends them all.',
     responses: {
       200: { description: 'Most recently used first.', schema: DeviceList }, ...common.signIn,
-      403: err('`forbidden`: not an administrator.'),
+      403: err('`forbidden`: not an administrator or supervisor of this tenant.'),
       404: err('`not_found`: no such user in this tenant (another tenant\'s ids answer the same).'),
     },
-  }), async (request) => {
-    const s = await requireAdmin(ctx, request);
+  })), async (request) => {
+    const s = (await request.session())!;
     const tenant = await tenantById(ctx.db, s.tenant.id);
     if (!tenant) throw notFound();
     const user = await getUser(ctx, tenant, request.params.id);

@@ -21,6 +21,8 @@ export type RevokeReason =
   | 'account_disabled' | 'account_locked' | 'identity_unlinked' | 'mfa_reset'
   /** One session ended from the device list (CONTRACT §8). */
   | 'session_ended'
+  /** The account was erased (CONTRACT §11). */
+  | 'account_erased'
   /** App sessions (CONTRACT §9): the operator removed the app; oidc-provider revoked the grant. */
   | 'app_removed' | 'app_grant_revoked';
 

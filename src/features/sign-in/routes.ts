@@ -22,7 +22,7 @@ const LoginBody = z.object({
   captcha: z.string().max(8192, 'is too long').optional(),
 });
 
-const UserView = z.object({ id: z.string(), email: z.string(), name: z.string(), role: z.enum(['admin', 'member']) });
+const UserView = z.object({ id: z.string(), email: z.string(), name: z.string(), role: z.enum(['admin', 'supervisor', 'member']) });
 const TenantRef = z.object({ slug: z.string(), name: z.string() });
 const LoginResponse = z.object({ user: UserView, tenant: TenantRef, expiresAt: z.iso.datetime(), token: z.string().optional() });
 const ChooseTenant = z.object({ error: z.literal('choose_tenant'), message: z.string(), tenants: z.array(TenantRef), ticket: z.string() });

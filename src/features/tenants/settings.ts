@@ -14,6 +14,7 @@ const MAX_TTL_MS = 30 * 86_400_000;
 const COLOUR = /^#[0-9a-fA-F]{6}$/;
 // Printable text only: a display name ends up in a mail header.
 const PRINTABLE = /^[^\p{Cc}\p{Cf}]*$/u;
+const BRAND_NAME = z.string().trim().min(1).max(100).regex(PRINTABLE, 'must be printable text');
 
 /** The PATCH /admin/v1/tenants/{slug} fields; `null` goes back to the default. */
 export const SettingsPatch = {
@@ -25,11 +26,19 @@ export const SettingsPatch = {
       .refine(isSingleLine, 'must be a single line (no line or paragraph separator)').optional(),
     address: z.string().max(254).optional(),
   }).nullable().optional(),
+  // How the tenant's pages and emails look (CONTRACT §11); `null` goes back to Keyturn's look.
+  brand: z.object({
+    name: BRAND_NAME,
+    logoUrl: z.string().max(2000).nullable().optional()
+      .describe('an https:// address (its origin is then allowed for images on this tenant\'s pages only) or a path on PUBLIC_URL'),
+    color: z.string().regex(COLOUR, 'must be a colour like #1f4ed8').nullable().optional(),
+  }).nullable().optional().describe('Replaces Keyturn\'s wordmark on the tenant\'s pages and emails; null removes it.'),
+  /** @deprecated the old name of `brand` (with `colour`); still accepted. */
   branding: z.object({
-    name: z.string().min(1).max(100).regex(PRINTABLE, 'must be printable text').optional(),
+    name: BRAND_NAME.optional(),
     colour: z.string().regex(COLOUR, 'must be a colour like #1f4ed8').optional(),
     logoUrl: z.string().max(2000).optional(),
-  }).nullable().optional(),
+  }).nullable().optional().describe('Deprecated: the old name of `brand` (with `colour` for `color`); still accepted.'),
   // The tenant's offices (CIDRs): requests naming the tenant from there get the larger per-network
   // budgets instead of per-IP ones, so one egress address for a whole floor does not stop it.
   trustedNetworks: z.array(z.string().max(50)).max(50).nullable().optional(),
@@ -37,6 +46,8 @@ export const SettingsPatch = {
   mfa: z.enum(['optional', 'admins', 'everyone']).nullable().optional(),
   // Google sign-in counts as both factors only when the tenant trusts its IdP to have asked for one.
   trustIdpMfa: z.boolean().nullable().optional(),
+  // SCIM provisioning (CONTRACT §11): whether a user the identity provider creates gets the welcome email.
+  scim: z.object({ sendWelcome: z.boolean() }).nullable().optional().describe('SCIM provisioning: `sendWelcome` (default true) emails each user created over SCIM a link to set a password; null goes back to the default.'),
 };
 const PatchObject = z.object(SettingsPatch);
 export type SettingsPatchInput = z.infer<typeof PatchObject>;
@@ -49,6 +60,7 @@ const Stored = z.object({
   trustedNetworks: z.array(z.string()).optional(),
   mfa: z.enum(['optional', 'admins', 'everyone']).optional(),
   trustIdpMfa: z.boolean().optional(),
+  scim: z.object({ sendWelcome: z.boolean().optional() }).optional(),
 });
 type Stored = z.infer<typeof Stored>;
 
@@ -79,7 +91,7 @@ export function senderOf(mailFrom: string, tenant: Pick<Tenant, 'settings'>): st
 }
 
 export interface Brand {
-  /** Shown on the tenant's pages and in its emails: the branding name, else the tenant's name. */
+  /** Shown on the tenant's pages and in its emails: the brand's name, else the tenant's name. */
   name: string;
   colour: string | null;
   logoUrl: string | null;
@@ -91,16 +103,19 @@ export function brandOf(tenant: Pick<Tenant, 'name' | 'settings'>): Brand {
 }
 
 /** What the operator API shows. */
-export function settingsView(tenant: Pick<Tenant, 'settings'>) {
+export function settingsView(tenant: Pick<Tenant, 'name' | 'settings'>) {
   const s = stored(tenant);
   return {
     resetTokenTtl: s.resetTokenTtl ?? null,
     adminResetTokenTtl: s.adminResetTokenTtl ?? null,
     sender: s.sender ? { name: s.sender.name ?? null, address: s.sender.address ?? null } : null,
+    brand: s.branding ? { name: brandOf(tenant).name, logoUrl: s.branding.logoUrl ?? null, color: s.branding.colour ?? null } : null,
+    /** @deprecated `brand` under its old name. */
     branding: s.branding ? { name: s.branding.name ?? null, colour: s.branding.colour ?? null, logoUrl: s.branding.logoUrl ?? null } : null,
     trustedNetworks: s.trustedNetworks ?? [],
     mfa: s.mfa ?? 'optional',
     trustIdpMfa: s.trustIdpMfa ?? false,
+    scim: { sendWelcome: s.scim?.sendWelcome ?? true },
   };
 }
 
@@ -111,6 +126,9 @@ export const mfaRequirementOf = (tenant: Pick<Tenant, 'settings'>): MfaRequireme
 
 /** Whether a Google sign-in of this tenant stands for both factors (its IdP asked for a second one). */
 export const trustsIdpMfa = (tenant: Pick<Tenant, 'settings'>): boolean => stored(tenant).trustIdpMfa ?? false;
+
+/** Whether a user created over SCIM gets the welcome email (default: yes). */
+export const scimSendsWelcome = (tenant: Pick<Tenant, 'settings'>): boolean => stored(tenant).scim?.sendWelcome ?? true;
 
 /** The tenant's trusted networks (CIDRs, checked when they were saved). */
 export const trustedNetworksOf = (tenant: Pick<Tenant, 'settings'>): string[] => stored(tenant).trustedNetworks ?? [];
@@ -139,9 +157,7 @@ function checkTtl(field: string, value: string): string {
 }
 
 /**
- * The stored settings with a patch applied and checked; throws a 400 naming the field. The logo
- * must be served from PUBLIC_URL: the pages' Content-Security-Policy loads images from there only,
- * and no tenant page may make its readers' browsers call a third party.
+ * The stored settings with a patch applied and checked; throws a 400 naming the field.
  */
 export function applySettingsPatch(settings: Record<string, unknown>, patch: SettingsPatchInput, publicUrl: string): Record<string, unknown> {
   const next: Record<string, unknown> = { ...settings };
@@ -165,23 +181,53 @@ export function applySettingsPatch(settings: Record<string, unknown>, patch: Set
       return network;
     });
   }
+  if (patch.scim === null) delete next.scim;
+  else if (patch.scim) next.scim = { sendWelcome: patch.scim.sendWelcome };
   for (const key of ['mfa', 'trustIdpMfa'] as const) {
     if (patch[key] === null) delete next[key];
     else if (patch[key] !== undefined) next[key] = patch[key];
   }
-  if (patch.branding === null) delete next.branding;
-  else if (patch.branding) {
+  if (patch.brand !== undefined && patch.branding !== undefined) throw bad('brand', 'give brand or its old name branding, not both');
+  if (patch.brand === null || patch.branding === null) delete next.branding;
+  else if (patch.brand) {
+    const { name, color, logoUrl } = patch.brand;
+    next.branding = storedBrand(name, color ?? undefined, logoUrl ?? undefined, 'brand', publicUrl);
+  } else if (patch.branding) {
     const { name, colour, logoUrl } = patch.branding;
     if (!name && !colour && !logoUrl) throw bad('branding', 'give a name, a colour or a logo URL (null removes the branding)');
-    if (logoUrl !== undefined) {
-      const origin = new URL(publicUrl).origin;
-      let url: URL | null = null;
-      try { url = new URL(logoUrl); } catch { /* reported below */ }
-      if (!url || url.origin !== origin) throw bad('branding.logoUrl', `must be an address on PUBLIC_URL (${origin}/…)`);
-    }
-    next.branding = { ...(name ? { name } : {}), ...(colour ? { colour: colour.toLowerCase() } : {}), ...(logoUrl ? { logoUrl } : {}) };
+    next.branding = storedBrand(name, colour, logoUrl, 'branding', publicUrl);
   }
   return next;
+}
+
+/** The brand as stored (under its old key `branding`, so stored settings need no migration). */
+function storedBrand(name: string | undefined, colour: string | undefined, logoUrl: string | undefined, field: string, publicUrl: string) {
+  const logo = logoUrl ? checkLogoUrl(logoUrl, `${field}.logoUrl`, publicUrl) : undefined;
+  return { ...(name ? { name } : {}), ...(colour ? { colour: colour.toLowerCase() } : {}), ...(logo ? { logoUrl: logo } : {}) };
+}
+
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/;
+// Only plain host names: the logo's origin goes into the tenant pages' CSP, where ";" or "'" would
+// start a directive of their own.
+const HOST = /^([a-z0-9-]+\.)*[a-z0-9-]+$|^\[[0-9a-f:.]+\]$/;
+
+/**
+ * A logo address: a path on PUBLIC_URL ("/logos/acme.svg"), or an https URL anywhere (its origin is
+ * then allowed for images on this tenant's pages only). http:// only on loopback (tests).
+ */
+function checkLogoUrl(value: string, field: string, publicUrl: string): string {
+  let url: URL | null = null;
+  try { url = publicUrl && value.startsWith('/') && !value.startsWith('//') ? new URL(value, publicUrl) : new URL(value); } catch { /* reported below */ }
+  const why = `must be an https:// address or a path on PUBLIC_URL (${publicUrl ? new URL(publicUrl).origin : ''}/…)`;
+  if (!url || !HOST.test(url.hostname) || url.username || url.password) throw bad(field, why);
+  const sameOrigin = publicUrl !== '' && url.origin === new URL(publicUrl).origin;
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && (sameOrigin || LOOPBACK.test(url.hostname)))) throw bad(field, why);
+  return url.href;
+}
+
+/** The origin the tenant's pages must allow images from for its logo (null: none, or their own). */
+export function logoOrigin(brand: Pick<Brand, 'logoUrl'>): string | null {
+  return brand.logoUrl ? new URL(brand.logoUrl).origin : null;
 }
 
 // ── colour ─────────────────────────────────────────────────────────────────────────────────────
@@ -210,9 +256,42 @@ export function accessibleShade(hex: string): string {
   return toHex(rgb);
 }
 
+/** CIE L*a*b* of a colour (D65), where distances roughly match what people see. */
+function lab(hex: string): [number, number, number] {
+  const [r, g, b] = channels(hex).map((c) => {
+    const s = c / 255;
+    return s <= 0.04045 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+  }) as [number, number, number];
+  const f = (t: number) => (t > 216 / 24389 ? Math.cbrt(t) : (24389 / 27 * t + 16) / 116);
+  const x = f((0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047);
+  const y = f(0.2126 * r + 0.7152 * g + 0.0722 * b);
+  const z = f((0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883);
+  return [116 * y - 16, 500 * (x - y), 200 * (y - z)];
+}
+
+/** The pages' error colour (app.css `--error`). */
+const ERROR_RED = '#b3261e';
+/** Below this distance (ΔE*76) a colour reads as "the error red": reds, oranges, crimsons, pinks. */
+const FOCUS_MIN_DISTANCE = 50;
+
+/**
+ * The focus ring's colour for a brand shade, or null for the pages' neutral default: a brand near
+ * the error red would make a focused empty field look like an invalid one.
+ */
+export function focusShade(shade: string): string | null {
+  const [a, b] = [lab(shade), lab(ERROR_RED)];
+  return Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]) >= FOCUS_MIN_DISTANCE ? shade : null;
+}
+
 /** A darker variant for hover states. */
 export const hoverShade = (hex: string) => toHex(channels(hex).map((c) => c * 0.82));
 
-/** The brand for this tenant's emails: only when it set one, so unbranded mail stays as it was. */
-export const mailBrandOf = (tenant: Pick<Tenant, 'name' | 'settings'>): Brand | undefined =>
-  stored(tenant).branding ? brandOf(tenant) : undefined;
+/**
+ * The brand of an email to these accounts' owner: the tenant's when they are all in one tenant,
+ * Keyturn's (undefined) when the mail speaks for several.
+ */
+export function mailBrandOf(tenants: Pick<Tenant, 'id' | 'name' | 'settings'> | Pick<Tenant, 'id' | 'name' | 'settings'>[]): Brand | undefined {
+  const list = Array.isArray(tenants) ? tenants : [tenants];
+  const first = list[0];
+  return first && list.every((t) => t.id === first.id) ? brandOf(first) : undefined;
+}

@@ -16,13 +16,18 @@ export interface TenantInput {
   google?: { issuer: string; clientId: string; clientSecret: string; hostedDomain?: string };
   mfa?: MfaRequirement | null;
   trustIdpMfa?: boolean | null;
+  brand?: SettingsPatchInput['brand'];
+  /** @deprecated the old name of `brand`. */
+  branding?: SettingsPatchInput['branding'];
 }
 
-export async function createTenant(ctx: Pick<Ctx, 'clock' | 'db'>, input: TenantInput, actor: Actor): Promise<Tenant> {
+export async function createTenant(ctx: Pick<Ctx, 'clock' | 'config' | 'db'>, input: TenantInput, actor: Actor): Promise<Tenant> {
   if (!SLUG.test(input.slug)) throw invalidRequest('slug: use lower-case letters, digits and dashes (at most 63).', { field: 'slug' });
   // A connection given without login methods turns Google sign-in on beside passwords.
   const loginMethods = input.loginMethods ?? (input.google ? ['password', 'google'] : ['password']);
   checkLoginMethods(loginMethods, input.google);
+  const { mfa, trustIdpMfa, brand, branding } = input;
+  const settings = applySettingsPatch({}, { mfa, trustIdpMfa, brand, branding }, ctx.config.publicUrl);
   const now = ctx.clock.now();
   return ctx.db.transaction(async (tx) => {
     const [row] = await tx
@@ -33,7 +38,7 @@ export async function createTenant(ctx: Pick<Ctx, 'clock' | 'db'>, input: Tenant
         loginMethods,
         passwordPolicy: input.passwordPolicy ?? {},
         settings: {
-          ...applySettingsPatch({}, { mfa: input.mfa, trustIdpMfa: input.trustIdpMfa }, ''),
+          ...settings,
           ...(input.google ? { google: input.google } : {}),
         },
         createdAt: now,
@@ -56,7 +61,7 @@ export interface TenantPatch extends SettingsPatchInput {
 
 /**
  * Settings of a tenant (operator API): name, login methods, password policy, Google connection,
- * reset lifetimes, sender, branding. Audited with the names of what changed, never the client secret.
+ * reset lifetimes, sender, brand. Audited with the names of what changed, never the client secret.
  */
 export async function updateTenant(ctx: Pick<Ctx, 'clock' | 'config' | 'db' | 'sessions'>, tenant: Tenant, patch: TenantPatch, actor: Actor): Promise<Tenant> {
   const google = patch.google === undefined ? storedConnection(tenant) : mergeConnection(storedConnection(tenant), patch.google);

@@ -11,6 +11,9 @@ import { rowsOf, type Db } from '../../platform/db.ts';
 import { PermanentDeliveryError, type AttemptOutcome, type DeliveryHooks, type HttpPreparer } from '../../platform/outbox/http.ts';
 import { enqueueMail } from '../../platform/outbox/outbox.ts';
 import { audit, type Actor } from '../audit/audit.ts';
+import { layout, signed } from '../password-reset/emails/messages.ts';
+import { mailBrandOf, senderOf } from '../tenants/settings.ts';
+import { tenantById } from '../tenants/store.ts';
 import { endpointRow, openSecret, type Scope } from './endpoints.ts';
 import { TEST_EVENT, WEBHOOK_KIND } from './events.ts';
 
@@ -93,14 +96,17 @@ async function emailAdmins(ctx: Pick<Ctx, 'secrets' | 'clock' | 'config'>, tx: D
     select id, email from users where tenant_id = ${tenantId}::uuid and role = 'admin' and disabled_at is null`));
   const shown = url.split(/[?#]/)[0]!;
   const window = Math.round(ctx.config.webhooks.retryWindowMs / 3_600_000);
-  const text = `The webhook endpoint ${shown} did not accept any delivery for ${window} hours, so it was disabled.\n\n`
-    + `Fix the receiver, then enable the endpoint again in the admin console (Webhooks) and redeliver the failed events from its delivery list.\n\n`
-    + `Endpoint id: ${endpointId}`;
-  const html = `<p>The webhook endpoint <code>${esc(shown)}</code> did not accept any delivery for ${window} hours, so it was disabled.</p>`
-    + `<p>Fix the receiver, then enable the endpoint again in the admin console (Webhooks) and redeliver the failed events from its delivery list.</p>`
-    + `<p>Endpoint id: <code>${esc(endpointId)}</code></p>`;
+  const tenant = await tenantById(tx, tenantId);
+  const brand = tenant ? mailBrandOf(tenant) : undefined;
+  const lines = [
+    `The webhook endpoint ${shown} did not accept any delivery for ${window} hours, so it was disabled.`,
+    'Fix the receiver, then enable the endpoint again in the admin console (Webhooks) and redeliver the failed events from its delivery list.',
+  ];
+  const text = signed(`${lines.join('\n\n')}\n\nEndpoint id: ${endpointId}`, brand);
+  const html = layout('A webhook endpoint was disabled', [...lines.map(esc), `Endpoint id: <code>${esc(endpointId)}</code>`], undefined, undefined, brand);
+  const from = tenant ? senderOf(ctx.config.mailFrom, tenant) : null;
   for (const a of admins) {
-    await enqueueMail(tx, ctx.secrets, ctx.clock, { kind: 'webhook_disabled', to: a.email, tenantId, userId: a.id, subject: 'A webhook endpoint was disabled', text, html });
+    await enqueueMail(tx, ctx.secrets, ctx.clock, { kind: 'webhook_disabled', to: a.email, tenantId, userId: a.id, subject: 'A webhook endpoint was disabled', text, html, from });
   }
 }
 

@@ -7,6 +7,7 @@ import { sql, type SQL } from 'drizzle-orm';
 export const WEBHOOK_EVENTS = [
   'user.created', 'user.updated', 'user.disabled', 'user.enabled', 'user.locked', 'user.password_reset',
   'user.password_changed', 'user.sessions_revoked', 'user.mfa_enrolled', 'user.mfa_removed', 'user.mfa_reset',
+  'user.deleted',
 ] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number];
 /** Sent by "send test event" only; an endpoint cannot subscribe to it. */
@@ -40,6 +41,8 @@ const FROM_AUDIT: Record<string, Mapping> = {
   mfa_factor_added: { event: 'user.mfa_enrolled', data: (d) => ({ factorType: str(d.type) }) },
   mfa_factor_removed: { event: 'user.mfa_removed', data: (d) => ({ factorType: str(d.type) }) },
   mfa_reset: { event: 'user.mfa_reset', data: (d) => ({ factorsRemoved: num(d.factorsRemoved) }) },
+  // Queued while the row still exists; erase.ts then strips the address and name from the payload.
+  user_erased: { event: 'user.deleted' },
 };
 
 export const eventOfAudit = (auditType: string): WebhookEventType | undefined => FROM_AUDIT[auditType]?.event;

@@ -87,7 +87,20 @@ function copyButtons(): void {
   }
 }
 
+/** A box in the users table's header ticks every user of the page (those the viewer may act on). */
+function selectPage(): void {
+  const th = document.querySelector<HTMLElement>('#users th.select');
+  if (!th) return;
+  const boxes = Array.from(document.querySelectorAll<HTMLInputElement>('#users input[name="ids"]:not(:disabled)'));
+  const all = document.createElement('input');
+  all.type = 'checkbox';
+  all.setAttribute('aria-label', th.textContent?.trim() ?? '');
+  all.addEventListener('change', () => { for (const b of boxes) b.checked = all.checked; });
+  th.append(all);
+}
+
 export function enhanceAdmin(): void {
+  selectPage();
   resetDialogs();
   confirmForms();
   copyButtons();

@@ -2,6 +2,7 @@
 import { enhanceAdmin } from './admin.ts';
 import { solveCaptchas } from './captcha.ts';
 import { localTimes, passwordToggles } from './enhance.ts';
+import { csvFilePicker } from './import.ts';
 import { enhancePasswordForm } from './password.ts';
 import { securityKeys } from './second-step.ts';
 import { enhanceSecurityKeys } from './security.ts';
@@ -13,6 +14,7 @@ function start(): void {
   passwordToggles();
   solveCaptchas();
   enhanceAdmin();
+  csvFilePicker();
   securityKeys();
   enhanceSecurityKeys();
   for (const form of Array.from(document.querySelectorAll<HTMLFormElement>('form[data-password-form]'))) enhancePasswordForm(form);

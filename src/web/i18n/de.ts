@@ -6,7 +6,12 @@ import type { Messages } from './en.ts';
 import { securityDe } from './security.ts';
 import { secondStepDe } from './second-step.ts';
 import { sessionsDe } from './sessions.ts';
+import { floorDe } from './floor.ts';
 import { webhooksDe } from './webhooks.ts';
+import { csvDe } from './csv.ts';
+import { auditLogDe } from './audit.ts';
+import { brandingDe } from './branding.ts';
+import { scimDe } from './scim.ts';
 
 const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 
@@ -177,7 +182,12 @@ export const de: Messages = {
   security: securityDe,
   secondStep: secondStepDe,
   sessions: sessionsDe,
+  floor: floorDe,
   webhooks: webhooksDe,
+  csv: csvDe,
+  auditLog: auditLogDe,
+  branding: brandingDe,
+  scim: scimDe,
 
   mailboxTitle: 'Entwickler-Postfach',
   mailboxIntro: 'E-Mails, die Keyturn verschickt hätte. Diese Seite gibt es nur, solange E-Mails ins Entwickler-Postfach gehen.',
@@ -197,6 +207,8 @@ export const de: Messages = {
     navAudit: 'Protokoll',
     signedInAs: (email: string) => `Angemeldet als ${email}`,
     notAdminTitle: 'Nur für Administratoren',
+    supervisorCannot: 'Das können Supervisoren nicht — fragen Sie einen Administrator Ihrer Organisation.',
+    membersOnly: 'Supervisoren handeln nur für Mitglieder — fragen Sie einen Administrator Ihrer Organisation.',
     notAdminText: 'Diese Seite ist für die Administratoren Ihrer Organisation. Wenden Sie sich an sie, wenn etwas geändert werden muss.',
     usersTitle: 'Benutzer',
     searchLabel: 'Nach E-Mail oder Name suchen',
@@ -219,7 +231,7 @@ export const de: Messages = {
     colActions: 'Aktionen',
     status: { active: 'Aktiv', disabled: 'Deaktiviert', locked: 'Gesperrt' },
     statusLockedHint: '(vom Benutzer über „Das war ich nicht“ gesperrt)',
-    role: { admin: 'Administrator', member: 'Mitglied' },
+    role: { admin: 'Administrator', supervisor: 'Supervisor', member: 'Mitglied' },
     methodPassword: 'Passwort',
     methodGoogle: 'Google',
     methodNone: 'Noch keine',
@@ -318,6 +330,7 @@ export const de: Messages = {
       created: 'Benutzer angelegt. Anmelden kann er sich erst mit einem Link zum Zurücksetzen.',
       'welcome-sent': 'Benutzer angelegt; eine Willkommens-E-Mail mit einem Link zum Festlegen des Passworts ist unterwegs.',
       saved: 'Änderungen gespeichert.',
+      erased: 'Die Person wurde gelöscht: Ihre Sitzungen sind beendet, ihre persönlichen Daten entfernt.',
       disabled: 'Deaktiviert: Alle Sitzungen sind beendet, offene Links zum Zurücksetzen ungültig.',
       enabled: 'Aktiviert: Die Anmeldung ist wieder möglich.',
       unlocked: 'Entsperrt. Senden Sie einen Link, damit ein neues Passwort gewählt werden kann.',

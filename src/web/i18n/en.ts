@@ -4,7 +4,12 @@ import { html, type Html, type Part } from '../html.ts';
 import { securityEn } from './security.ts';
 import { secondStepEn } from './second-step.ts';
 import { sessionsEn } from './sessions.ts';
+import { floorEn } from './floor.ts';
 import { webhooksEn } from './webhooks.ts';
+import { csvEn } from './csv.ts';
+import { auditLogEn } from './audit.ts';
+import { brandingEn } from './branding.ts';
+import { scimEn } from './scim.ts';
 
 const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 
@@ -181,7 +186,12 @@ export const en = {
   security: securityEn,
   secondStep: secondStepEn,
   sessions: sessionsEn,
+  floor: floorEn,
   webhooks: webhooksEn,
+  csv: csvEn,
+  auditLog: auditLogEn,
+  branding: brandingEn,
+  scim: scimEn,
 
   // "this wasn't me": the lock link in the password-changed notice
   lockTitle: 'Lock your account?',
@@ -212,6 +222,8 @@ export const en = {
     navAudit: 'Audit log',
     signedInAs: (email: string) => `Signed in as ${email}`,
     notAdminTitle: 'Administrators only',
+    supervisorCannot: 'Supervisors cannot do this — ask an admin of your organisation.',
+    membersOnly: 'Supervisors act on members only — ask an admin of your organisation.',
     notAdminText: 'This page is for the administrators of your organisation. Ask one of them if something needs changing.',
     usersTitle: 'Users',
     searchLabel: 'Search by email or name',
@@ -234,7 +246,7 @@ export const en = {
     colActions: 'Actions',
     status: { active: 'Active', disabled: 'Disabled', locked: 'Locked' },
     statusLockedHint: '(locked by the user from a "this wasn\'t me" link)',
-    role: { admin: 'Admin', member: 'Member' },
+    role: { admin: 'Admin', supervisor: 'Supervisor', member: 'Member' },
     methodPassword: 'Password',
     methodGoogle: 'Google',
     methodNone: 'None yet',
@@ -333,6 +345,7 @@ export const en = {
       created: 'User created. They cannot sign in until they get a reset link.',
       'welcome-sent': 'User created, and a welcome email with a link to set a password is on its way.',
       saved: 'Changes saved.',
+      erased: 'The person was erased: their sessions ended and their personal data is gone.',
       disabled: 'Disabled: every session ended and pending reset links stopped working.',
       enabled: 'Enabled: they can sign in again.',
       unlocked: 'Unlocked. Send a reset link so they can choose a new password.',

@@ -1,11 +1,10 @@
 // The admin console's markup: the users table, one user, the reset form (a <dialog> with
-// JavaScript, a page of its own without), the link to copy, the audit log. Routes: admin.ts.
+// JavaScript, a page of its own without), the link to copy. Routes: admin.ts; the audit log: admin-audit.ts.
 import type { UserDetails } from '../../features/accounts/accounts.ts';
-import type { AuditView } from '../../features/audit/audit.ts';
 import type { DeviceSession } from '../../features/sessions/sessions.ts';
-import { AUDIT_TYPES } from '../../features/audit/audit.ts';
 import type { identityView } from '../../features/sso/store.ts';
 import type { listDeliveries } from '../../platform/outbox/outbox.ts';
+import { can, mayActOn, type Permission } from '../../features/admin/permissions.ts';
 import { html, type Html, type Part } from '../html.ts';
 import { durationText, type Messages } from '../i18n/index.ts';
 import { alert, field, form, time } from '../layout.ts';
@@ -20,12 +19,23 @@ export type Lifetime = (typeof LIFETIMES)[number];
 const csrf = (token: string) => html`<input type="hidden" name="_csrf" value="${token}">`;
 const at = (m: M, iso: string | null, now: Date) => (iso ? time(m, new Date(iso), now) : m.admin.never);
 
-/** Users, Audit log, Webhooks, who is signed in, sign out. */
-export function adminNav(m: M, current: 'users' | 'audit' | 'webhooks', email: string, csrfToken: string): Html {
+type NavKey = 'users' | 'audit' | 'webhooks' | 'branding' | 'scim';
+
+/** The console's sections, each shown to the roles its permission allows (permissions.ts). */
+const SECTIONS: [NavKey, string, Permission, (m: M) => string][] = [
+  ['users', '/admin', 'users.read', (m) => m.admin.navUsers],
+  ['audit', '/admin/audit', 'audit.read', (m) => m.admin.navAudit],
+  ['webhooks', '/admin/webhooks', 'webhooks.manage', (m) => m.webhooks.nav],
+  ['branding', '/admin/branding', 'settings.manage', (m) => m.branding.nav],
+  ['scim', '/admin/scim', 'scim.manage', (m) => m.scim.nav],
+];
+
+/** The sections this role may open, who is signed in (and as what), sign out. */
+export function adminNav(m: M, current: NavKey, email: string, csrfToken: string, role: string): Html {
   const item = (href: string, label: string, on: boolean) => html`<li><a href="${href}"${on ? html` aria-current="page"` : ''}>${label}</a></li>`;
   return html`<nav class="admin-nav" aria-label="${m.admin.navLabel}">
-<ul>${item('/admin', m.admin.navUsers, current === 'users')}${item('/admin/audit', m.admin.navAudit, current === 'audit')}${item('/admin/webhooks', m.webhooks.nav, current === 'webhooks')}</ul>
-<div class="admin-who"><span>${m.admin.signedInAs(email)}</span>
+<ul>${SECTIONS.filter(([, , p]) => can(role, p)).map(([key, href, , label]) => item(href, label(m), current === key))}</ul>
+<div class="admin-who"><span>${m.admin.signedInAs(email)} (${(m.admin.role as Record<string, string>)[role] ?? role})</span>
 ${form('/logout', html`${csrf(csrfToken)}<button class="link-button" type="submit">${m.signOut}</button>`)}</div>
 </nav>`;
 }
@@ -45,7 +55,7 @@ function issuedBy(m: M, p: NonNullable<UserDetails['pendingReset']>): string {
   return p.issuedBy.email ? m.admin.byAdmin(p.issuedBy.email) : m.admin.byAdminUnknown;
 }
 
-function pendingShort(m: M, u: UserDetails, now: Date): Part {
+export function pendingShort(m: M, u: UserDetails, now: Date): Part {
   const p = u.pendingReset;
   if (!p) return html`<span class="muted">${m.admin.none}</span>`;
   return m.admin.pendingUntil(time(m, new Date(p.expiresAt), now), issuedBy(m, p));
@@ -59,58 +69,9 @@ export function resetBlocked(m: M, u: Pick<UserDetails, 'status'>, passwordOn: b
   return null;
 }
 
-export interface ListFilters { q: string; status: string; role: string; after: string; }
-
-export const listHref = (f: Partial<ListFilters>) => {
-  const p = new URLSearchParams(Object.entries(f).filter(([, v]) => v) as [string, string][]);
-  return `/admin${p.size ? `?${p}` : ''}`;
-};
-
-function select(id: string, name: string, label: string, options: [string, string][], value: string): Html {
+export function select(id: string, name: string, label: string, options: [string, string][], value: string): Html {
   return html`<div class="field"><label for="${id}">${label}</label>
 <select id="${id}" name="${name}">${options.map(([v, l]) => html`<option value="${v}"${v === value ? html` selected` : ''}>${l}</option>`)}</select></div>`;
-}
-
-export function usersBody(m: M, v: { users: UserDetails[]; next: string | null; filters: ListFilters; now: Date; passwordOn: boolean; notice?: Part; resetDialog: Html }): Html {
-  const f = v.filters;
-  const a = m.admin;
-  const search = html`<form class="filters" method="get" action="/admin" role="search">
-${field({ id: 'q', name: 'q', label: a.searchLabel, type: 'text', value: f.q, autocomplete: 'off', required: false })}
-${select('status', 'status', a.statusLabel, [['', a.any], ['active', a.status.active], ['disabled', a.status.disabled], ['locked', a.status.locked]], f.status)}
-${select('role', 'role', a.roleLabel, [['', a.any], ['admin', a.role.admin], ['member', a.role.member]], f.role)}
-<div class="filters-actions"><button class="btn btn-secondary btn-inline" type="submit">${a.search}</button>
-${f.q || f.status || f.role ? html`<a href="/admin">${a.clear}</a>` : ''}</div>
-</form>`;
-  const rows = v.users.map((u) => {
-    const blocked = resetBlocked(m, u, v.passwordOn);
-    return html`<tr>
-<td data-label="${a.colUser}"><a href="/admin/users/${u.id}">${u.email}</a>${u.name ? html`<br><span class="muted">${u.name}</span>` : ''}</td>
-<td data-label="${a.colRole}">${a.role[u.role]}</td>
-<td data-label="${a.colStatus}">${statusBadge(m, u.status)}</td>
-<td data-label="${a.colMethods}">${methodsText(m, u.signInMethods)}</td>
-<td data-label="${a.colLastSignIn}">${at(m, u.lastLoginAt, v.now)}</td>
-<td data-label="${a.colPendingReset}">${pendingShort(m, u, v.now)}</td>
-<td class="nowrap" data-label="${a.colActions}">${blocked
-    ? html`<span class="muted" title="${blocked}">${u.status === 'disabled' ? a.enableFirst : u.status === 'locked' ? a.unlockFirst : a.none}</span>`
-    : html`<a href="/admin/users/${u.id}/reset" data-reset-dialog data-email="${u.email}" aria-label="${a.resetActionFor(u.email)}">${a.resetAction}</a>`}</td>
-</tr>`;
-  });
-  const table = v.users.length === 0
-    ? html`<p>${a.noUsers}</p>`
-    : html`<div class="table-wrap"><table class="stack">
-<caption class="visually-hidden">${a.usersTitle}</caption>
-<thead><tr><th scope="col">${a.colUser}</th><th scope="col">${a.colRole}</th><th scope="col">${a.colStatus}</th><th scope="col">${a.colMethods}</th><th scope="col">${a.colLastSignIn}</th><th scope="col">${a.colPendingReset}</th><th scope="col">${a.colActions}</th></tr></thead>
-<tbody>${rows}</tbody></table></div>`;
-  const pager = html`<nav class="pager" aria-label="${a.pages}">
-${f.after ? html`<a href="${listHref({ ...f, after: '' })}">${a.firstPage}</a>` : ''}
-${v.next ? html`<a href="${listHref({ ...f, after: v.next })}" rel="next">${a.nextPage}</a>` : ''}
-</nav>`;
-  return html`${v.notice}
-<p class="toolbar"><a class="btn btn-primary btn-inline" href="/admin/users/new">${a.createUser}</a></p>
-${search}
-${table}
-${pager}
-${v.resetDialog}`;
 }
 
 // ── reset ──────────────────────────────────────────────────────────────────────────────────────
@@ -173,6 +134,8 @@ export interface UserPageInput {
   passwordOn: boolean;
   defaultTtlMs: number;
   self: boolean;
+  /** The signed-in admin's or supervisor's role: what of this page they may use (permissions.ts). */
+  viewerRole: string;
   notice?: Part;
   edit?: { name: string; email: string; role: string; emailError?: string };
   /** What the reset of two-step verification was sent with, when it is refused. */
@@ -221,7 +184,7 @@ function mfaSection(m: M, v: UserPageInput): Html {
 <dt>${a.mfaCodesLeft}</dt><dd>${u.mfa.recoveryCodesLeft}</dd>
 </dl>`
     : html`<p>${a.mfaOff}</p>`;
-  const reset = !u.mfa.enabled ? '' : v.self
+  const reset = !u.mfa.enabled || !may(v, 'users.mfa-reset') ? '' : v.self
     ? html`<p class="hint">${a.mfaOwn(html`<a href="/settings/security">${a.mfaOwnLink}</a>`)}</p>`
     : form(`/admin/users/${u.id}/mfa-reset`, html`${csrf(v.csrf)}
 <p>${a.mfaResetIntro}</p>
@@ -230,10 +193,13 @@ ${field({ id: 'mfa-reset-reason', name: 'reason', label: a.mfaReasonLabel, type:
   return html`<section aria-labelledby="mfa-heading"><h2 id="mfa-heading">${a.mfaHeading}</h2>${facts}${reset}</section>`;
 }
 
+/** Whether the viewer may use this permission on this page's user (supervisors: members only). */
+const may = (v: UserPageInput, p: Permission) => can(v.viewerRole, p) && mayActOn(v.viewerRole, v.user.role);
+
 export function userBody(m: M, v: UserPageInput): Html {
   const a = m.admin;
   const u = v.user;
-  const blocked = resetBlocked(m, u, v.passwordOn);
+  const blocked = may(v, 'users.reset') ? resetBlocked(m, u, v.passwordOn) : m.floor.noReach;
   const p = u.pendingReset;
   const facts = html`<dl class="facts">
 <dt>${a.emailLabel}</dt><dd>${u.email}</dd>
@@ -247,22 +213,22 @@ export function userBody(m: M, v: UserPageInput): Html {
 </dl>`;
   const actions = html`<div class="action-row">
 ${blocked ? '' : html`<a class="btn btn-primary btn-inline" href="/admin/users/${u.id}/reset" data-reset-dialog data-email="${u.email}">${a.resetAction}</a>`}
-${u.status === 'locked' ? actionForm(`/admin/users/${u.id}/unlock`, v.csrf, a.unlock, 'secondary') : ''}
-${u.status === 'disabled'
+${u.status === 'locked' && may(v, 'users.unlock') ? actionForm(`/admin/users/${u.id}/unlock`, v.csrf, a.unlock, 'secondary') : ''}
+${!may(v, 'users.edit') ? '' : u.status === 'disabled'
     ? actionForm(`/admin/users/${u.id}/enable`, v.csrf, a.enable, 'secondary')
     : v.self ? '' : actionForm(`/admin/users/${u.id}/disable`, v.csrf, a.disable, 'danger', a.disableConfirm(u.email))}
-${u.status === 'disabled' ? '' : actionForm(`/admin/users/${u.id}/sign-out`, v.csrf, a.signOutEverywhere, 'secondary', a.signOutConfirm(u.email))}
+${u.status === 'disabled' || !may(v, 'users.sign-out') ? '' : actionForm(`/admin/users/${u.id}/sign-out`, v.csrf, a.signOutEverywhere, 'secondary', a.signOutConfirm(u.email))}
 </div>${blocked ? html`<p class="hint">${blocked}</p>` : ''}`;
   const e = v.edit ?? { name: u.name, email: u.email, role: u.role };
   const edit = form(`/admin/users/${u.id}`, html`${csrf(v.csrf)}
 ${field({ id: 'edit-email', name: 'email', label: a.emailLabel, type: 'email', value: e.email, autocomplete: 'off', error: e.emailError })}
 ${field({ id: 'edit-name', name: 'name', label: a.nameLabel, type: 'text', value: e.name, autocomplete: 'off', required: false })}
-${v.self ? html`<p class="hint">${a.ownRole}</p><input type="hidden" name="role" value="${e.role}">` : select('edit-role', 'role', a.roleLabel, [['member', a.role.member], ['admin', a.role.admin]], e.role)}
+${v.self ? html`<p class="hint">${a.ownRole}</p><input type="hidden" name="role" value="${e.role}">` : select('edit-role', 'role', a.roleLabel, [['member', a.role.member], ['supervisor', a.role.supervisor], ['admin', a.role.admin]], e.role)}
 <button class="btn btn-secondary btn-inline" type="submit">${a.save}</button>`, html` class="narrow"`);
   const identities = v.identities.length === 0 ? '' : html`<section aria-labelledby="identities-heading">
 <h2 id="identities-heading">${a.identitiesHeading}</h2>
 <ul class="plain-list">${v.identities.map((i) => html`<li>${a.identityLine(i.emailAtLink, time(m, new Date(i.linkedAt), v.now))}
-${actionForm(`/admin/users/${u.id}/identities/${i.id}/unlink`, v.csrf, a.unlink, 'secondary', a.unlinkConfirm)}</li>`)}</ul>
+${may(v, 'users.unlink') ? actionForm(`/admin/users/${u.id}/identities/${i.id}/unlink`, v.csrf, a.unlink, 'secondary', a.unlinkConfirm) : ''}</li>`)}</ul>
 </section>`;
   const deliveries = v.deliveries.length === 0
     ? html`<p>${a.deliveriesNone}</p>`
@@ -283,8 +249,10 @@ ${facts}
 ${sessionsSection(m, v)}
 ${mfaSection(m, v)}
 <section aria-labelledby="deliveries-heading"><h2 id="deliveries-heading">${a.deliveriesHeading}</h2>${deliveries}${resend}</section>
-<section aria-labelledby="edit-heading"><h2 id="edit-heading">${a.editHeading}</h2>${edit}</section>
+${may(v, 'users.edit') ? html`<section aria-labelledby="edit-heading"><h2 id="edit-heading">${a.editHeading}</h2>${edit}</section>` : ''}
 ${identities}
+${may(v, 'users.erase') && !v.self ? html`<section aria-labelledby="erase-heading"><h2 id="erase-heading">${m.floor.eraseHeading}</h2>
+<p>${m.floor.eraseText}</p>${actionForm(`/admin/users/${u.id}/erase`, v.csrf, m.floor.eraseAction, 'danger', m.floor.eraseConfirm(u.email))}</section>` : ''}
 <ul class="links links-start"><li><a href="/admin/audit?userId=${u.id}">${a.auditForUser}</a></li><li><a href="/admin">${a.backToUsers}</a></li></ul>
 ${blocked ? '' : resetDialog(m, { csrf: v.csrf, action: `/admin/users/${u.id}/reset`, email: u.email, defaultTtlMs: v.defaultTtlMs })}`;
 }
@@ -297,60 +265,9 @@ export function createBody(m: M, v: { csrf: string; email?: string; name?: strin
 ${form('/admin/users', html`${csrf(v.csrf)}
 ${field({ id: 'email', name: 'email', label: a.emailLabel, type: 'email', value: v.email ?? '', autocomplete: 'off', error: v.emailError, autofocus: true })}
 ${field({ id: 'name', name: 'name', label: a.nameOptional, type: 'text', value: v.name ?? '', autocomplete: 'off', required: false })}
-${select('role', 'role', a.roleLabel, [['member', a.role.member], ['admin', a.role.admin]], v.role ?? 'member')}
+${select('role', 'role', a.roleLabel, [['member', a.role.member], ['supervisor', a.role.supervisor], ['admin', a.role.admin]], v.role ?? 'member')}
 ${v.passwordOn ? html`<div class="field"><label class="check"><input type="checkbox" name="sendWelcome" value="1"${v.welcome ? html` checked` : ''} aria-describedby="welcome-hint"> ${a.welcomeLabel}</label>
 <p class="hint" id="welcome-hint">${a.welcomeHint(durationText(m, v.defaultTtlMs))}</p></div>` : ''}
 <div class="button-row"><button class="btn btn-primary" type="submit">${a.createUser}</button>
 <a class="btn btn-secondary" href="/admin">${a.cancel}</a></div>`, html` class="narrow"`)}`;
-}
-
-// ── audit ──────────────────────────────────────────────────────────────────────────────────────
-
-export interface AuditFilters { user: string; userId: string; type: string; before: string; }
-
-export const auditHref = (base: string, f: Record<string, string>) => {
-  const p = new URLSearchParams(Object.entries(f).filter(([, v]) => v) as [string, string][]);
-  return `${base}${p.size ? `?${p}` : ''}`;
-};
-
-export function auditBody(m: M, v: { events: AuditView[]; filters: AuditFilters; emails: Map<string, string>; now: Date; more: boolean; error?: string }): Html {
-  const a = m.admin;
-  const f = v.filters;
-  const typeLabel = (t: string) => (a.eventTypes as Record<string, string>)[t] ?? t;
-  const who = (e: AuditView) => {
-    if (e.actor.type === 'operator') return a.actorOperator;
-    if (e.actor.type === 'system') return a.actorSystem;
-    if (e.actor.type === 'user' && (!e.actor.id || e.actor.id === e.userId)) return a.actorUser;
-    return (e.actor.id && v.emails.get(e.actor.id)) ?? e.actor.id ?? a.none;
-  };
-  const details = (e: AuditView) => {
-    const d = e.data as Record<string, unknown>;
-    const entries = Object.entries(d ?? {}).filter(([k]) => k !== 'tokenId');
-    return entries.length === 0 ? '' : html`<span class="muted data">${entries.map(([k, x]) => `${k}: ${typeof x === 'object' ? JSON.stringify(x) : String(x)}`).join(' · ')}</span>`;
-  };
-  const exportQuery = { userId: f.userId, type: f.type };
-  const filters = html`<form class="filters" method="get" action="/admin/audit" role="search">
-${field({ id: 'audit-user', name: 'user', label: a.filterUser, type: 'email', value: f.user, autocomplete: 'off', required: false, error: v.error })}
-${select('audit-type', 'type', a.filterType, [['', a.anyEvent], ...AUDIT_TYPES.map((t): [string, string] => [t, typeLabel(t)])], f.type)}
-<div class="filters-actions"><button class="btn btn-secondary btn-inline" type="submit">${a.filter}</button>
-${f.user || f.userId || f.type ? html`<a href="/admin/audit">${a.clear}</a>` : ''}</div>
-</form>`;
-  const table = v.events.length === 0 ? html`<p>${a.noEvents}</p>` : html`<div class="table-wrap"><table class="stack">
-<thead><tr><th scope="col">${a.colWhen}</th><th scope="col">${a.colWhat}</th><th scope="col">${a.colWho}</th><th scope="col">${a.colWhom}</th><th scope="col">${a.colIp}</th></tr></thead>
-<tbody>${v.events.map((e) => html`<tr>
-<td data-label="${a.colWhen}">${time(m, new Date(e.at), v.now)}</td>
-<td data-label="${a.colWhat}">${typeLabel(e.type)}${details(e) ? html`<br>${details(e)}` : ''}</td>
-<td data-label="${a.colWho}">${who(e)}</td>
-<td data-label="${a.colWhom}">${e.userId ? html`<a href="/admin/users/${e.userId}">${v.emails.get(e.userId) ?? e.userId}</a>` : a.none}</td>
-<td data-label="${a.colIp}">${e.ip ?? a.none}</td>
-</tr>`)}</tbody></table></div>`;
-  const last = v.events[v.events.length - 1];
-  return html`${filters}
-<p class="toolbar"><a class="btn btn-secondary btn-inline" href="${auditHref('/api/v1/admin/audit/export', { format: 'csv', ...exportQuery })}" download>${a.exportCsv}</a>
-<a class="btn btn-secondary btn-inline" href="${auditHref('/api/v1/admin/audit/export', { format: 'jsonl', ...exportQuery })}" download>${a.exportJsonl}</a></p>
-${table}
-<nav class="pager" aria-label="${a.pages}">
-${f.before ? html`<a href="${auditHref('/admin/audit', { ...exportQuery, user: f.user })}">${a.newestEvents}</a>` : ''}
-${v.more && last ? html`<a href="${auditHref('/admin/audit', { ...exportQuery, user: f.user, before: String(last.id) })}" rel="next">${a.olderEvents}</a>` : ''}
-</nav>`;
 }

@@ -1,5 +1,6 @@
-// /admin: the tenant admin console. A session with role admin, inside its own tenant only (another
-// tenant's ids are 404 pages); a member sees a 403 page. Every action is a plain form post with the
+// /admin: the tenant admin console. A session of an admin or a supervisor, inside its own tenant only
+// (another tenant's ids are 404 pages); each route names its permission (permissions.ts), and a
+// member, or a supervisor on an admin's route, sees a 403 page. Every action is a plain form post with the
 // session's CSRF token, answered with a redirect (POST-redirect-GET) and a `done=` notice; a refused
 // action shows the page again with the reason. The routes call the same feature functions as the
 // JSON API under /api/v1/admin, so both doors share every rule, limit and audit line.
@@ -9,13 +10,17 @@
 // (checkedAdmin) and never check again.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
-  createUser, detailedViews, emailsById, findUserByEmail, getUser, listUsers, signOutEverywhere, updateUser, type User, type UserDetails,
+  createUser, detailedViews, emailsById, findUserByEmail, getUser, listUsers, matchingIds, signOutEverywhere, updateUser, type User,
 } from '../../features/accounts/accounts.ts';
 import { parseEmail } from '../../features/accounts/email.ts';
 import { adminReset, sendWelcome } from '../../features/admin/admin-reset.ts';
+import { BULK_ACTIONS, BULK_MAX, runBulk, type BulkAction } from '../../features/admin/bulk.ts';
+import { eraseUser } from '../../features/accounts/erase.ts';
 import { resetFactors } from '../../features/mfa/factors.ts';
-import { listAudit, type Actor } from '../../features/audit/audit.ts';
-import { csrfTokenFor, requireAdmin } from '../../features/sessions/plugin.ts';
+import { ACTOR_TYPES, auditTime, listAudit, type Actor } from '../../features/audit/audit.ts';
+import { withSentences } from '../../features/audit/sentences.ts';
+import { csrfTokenFor, requireSession } from '../../features/sessions/plugin.ts';
+import { admitStaff, can, isStaff, needs, ROLES, SUPERVISORS_ACT_ON_MEMBERS, type Permission } from '../../features/admin/permissions.ts';
 import type { SessionInfo } from '../../features/sessions/sessions.ts';
 import { linkedIdentities, unlinkIdentity } from '../../features/sso/identities.ts';
 import { adminResetTtlMs } from '../../features/tenants/settings.ts';
@@ -31,11 +36,16 @@ import { alert, page } from '../layout.ts';
 import { pageError, type Answer, type PageErrorCases } from '../page-errors.ts';
 import { formField, formList, isAppError, messages, queryField, redirect, sendPage } from '../respond.ts';
 import {
-  adminNav, auditBody, createBody, LIFETIMES, linkBody, resetBlocked, resetDialog, resetForm, userBody, usersBody,
-  type AuditFilters, type Lifetime, type UserPageInput,
+  adminNav, createBody, LIFETIMES, linkBody, resetBlocked, resetDialog, resetForm, userBody,
+  type Lifetime, type UserPageInput,
 } from './admin-views.ts';
+import { auditBody, type AuditFilters, type AuditPage } from './admin-audit.ts';
 import { notFoundPage } from './not-found.ts';
+import { bulkResultBody, filterOptions, listHref, readFilters, usersBody } from './admin-users.ts';
 import { webhookBody, webhooksBody, type AddForm } from './admin-webhooks.ts';
+import { csvLinks, importRoutes } from './admin-import.ts';
+import { brandingRoutes } from './admin-branding.ts';
+import { scimTokenPages } from './admin-scim.ts';
 import { createEndpoint, deleteEndpoint, getEndpoint, listEndpoints, updateEndpoint, type Scope } from '../../features/webhooks/endpoints.ts';
 import { listWebhookDeliveries, redeliver, sendTestEvent } from '../../features/webhooks/delivery.ts';
 import { WEBHOOK_EVENTS, type WebhookEventType } from '../../features/webhooks/events.ts';
@@ -47,7 +57,7 @@ interface Admin { s: SessionInfo; tenant: Tenant; actor: Actor; csrf: string; }
 const LINK_COOKIE = 'keyturn_admin_link';
 const LINK_COOKIE_PATH = '/admin/users/';
 
-const DONE = ['created', 'welcome-sent', 'saved', 'disabled', 'enabled', 'unlocked', 'signed-out', 'reset-sent', 'unlinked', 'mfa-reset'] as const;
+const DONE = ['created', 'welcome-sent', 'saved', 'erased', 'disabled', 'enabled', 'unlocked', 'signed-out', 'reset-sent', 'unlinked', 'mfa-reset'] as const;
 type Done = (typeof DONE)[number];
 
 function doneText(m: Messages, done: string): string | null {
@@ -63,6 +73,9 @@ export async function adminPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
     resetRoutes(consoleApp, ctx);
     auditRoutes(consoleApp, ctx);
     webhookRoutes(consoleApp, ctx);
+    importRoutes(consoleApp, ctx, { staff: checkedAdmin, shell });
+    brandingRoutes(consoleApp, ctx, { admin: checkedAdmin, shell });
+    scimTokenPages(consoleApp, ctx, { admin: checkedAdmin, shell });
   });
 }
 
@@ -71,12 +84,16 @@ export async function adminPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
 /** Route config of a POST: the page its form is on, where the browser comes back after signing in. */
 interface FormAt { formAt: (request: FastifyRequest) => string; }
 const formAt = (at: FormAt['formAt']) => ({ config: { formAt: at } });
+const READ = { config: { permission: 'users.read' as const } };
+const WEBHOOKS = { config: { permission: 'webhooks.manage' as const } };
 const userPagePath = (request: FastifyRequest) => `/admin/users/${(request.params as { id: string }).id}`;
 
 /**
- * Before every console route: no session → sign in (and come back); a member → 403 page; a post
- * must carry the session's CSRF token (requireAdmin; a stale one is a 403 page); the session's
- * tenant gone → 404 page. Otherwise the request carries the admin (checkedAdmin).
+ * Before every console route: no session → sign in (and come back); a member, or a route whose
+ * permission the role lacks, or a supervisor's change to a non-member → 403 page (admitStaff, the
+ * same check as the JSON API's); a post must carry the session's CSRF token (a stale one is a 403
+ * page); the session's tenant gone → 404 page. Otherwise the request carries the staff member
+ * (checkedAdmin).
  */
 function adminOnly(ctx: Pick<Ctx, 'db' | 'secrets'>) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
@@ -85,11 +102,16 @@ function adminOnly(ctx: Pick<Ctx, 'db' | 'secrets'>) {
       const back = request.method === 'GET' ? request.url : (request.routeOptions.config as Partial<FormAt>).formAt?.(request) ?? '/admin';
       return redirect(reply, `/login?next=${encodeURIComponent(back)}`);
     }
-    if (s.user.role !== 'admin') {
+    try {
+      await admitStaff(ctx, request, s.user.role, s.tenant.id);
+    } catch (err) {
+      if (!isAppError(err, 'forbidden')) throw err;
       const m = messages(request);
-      return sendPage(request, reply, page({ m, title: m.admin.notAdminTitle, body: html`<p>${m.admin.notAdminText}</p><ul class="links"><li><a href="/account">${m.backToAccount}</a></li></ul>` }), 403);
+      const text = !isStaff(s.user.role) ? m.admin.notAdminText : err.message === SUPERVISORS_ACT_ON_MEMBERS ? m.admin.membersOnly : m.admin.supervisorCannot;
+      const back = isStaff(s.user.role) ? html`<a href="/admin">${m.admin.usersTitle}</a>` : html`<a href="/account">${m.backToAccount}</a>`;
+      return sendPage(request, reply, page({ m, title: m.admin.notAdminTitle, body: html`<p>${text}</p><ul class="links"><li>${back}</li></ul>` }), 403);
     }
-    if (request.method === 'POST') await requireAdmin(ctx, request);
+    if (request.method === 'POST') await requireSession(ctx, request); // the CSRF token (a stale one: 403 page)
     const tenant = await tenantById(ctx.db, s.tenant.id);
     if (!tenant) return notFoundPage(request, reply);
     request.setDecorator<Admin>('admin', { s, tenant, actor: { type: 'admin', id: s.user.id, ip: request.ip }, csrf: csrfTokenFor(ctx, s) });
@@ -101,10 +123,10 @@ const checkedAdmin = (request: FastifyRequest) => request.getDecorator<Admin>('a
 
 // ── shared pieces ────────────────────────────────────────────────────────────────────────────────
 
-function shell(request: FastifyRequest, reply: FastifyReply, current: 'users' | 'audit' | 'webhooks', title: string, body: Part, status = 200) {
+function shell(request: FastifyRequest, reply: FastifyReply, current: 'users' | 'audit' | 'webhooks' | 'branding' | 'scim', title: string, body: Part, status = 200) {
   const a = checkedAdmin(request);
   const m = messages(request);
-  return sendPage(request, reply, page({ m, title, body, wide: true, ...brandFor(a.tenant), nav: adminNav(m, current, a.s.user.email, a.csrf) }), status);
+  return sendPage(request, reply, page({ m, title, body, wide: true, ...brandFor(a.tenant), nav: adminNav(m, current, a.s.user.email, a.csrf, a.s.user.role) }), status);
 }
 
 /** A user of this tenant, or a 404 page (another tenant's ids, malformed ids). */
@@ -145,27 +167,46 @@ function refusals(m: Messages, show: (text: string, status: number, field?: 'ema
 // ── users: the list, a new user ──────────────────────────────────────────────────────────────────
 
 function usersRoutes(app: FastifyInstance, ctx: Ctx) {
-  app.get('/admin', async (request, reply) => {
+  app.get('/admin', READ, async (request, reply) => {
     const a = checkedAdmin(request);
     const m = messages(request);
-    const status = queryField(request, 'status');
-    const role = queryField(request, 'role');
-    const filters = {
-      q: queryField(request, 'q').trim().slice(0, 200),
-      status: ['active', 'disabled', 'locked'].includes(status) ? status : '',
-      role: ['admin', 'member'].includes(role) ? role : '',
-      after: queryField(request, 'after').slice(0, 300),
-    };
-    const list = await listUsers(ctx, a.tenant, {
-      q: filters.q || undefined, after: filters.after || undefined, limit: 50,
-      status: (filters.status || undefined) as UserDetails['status'] | undefined, role: (filters.role || undefined) as 'admin' | 'member' | undefined,
-    });
+    const filters = readFilters((k) => queryField(request, k));
+    const list = await listUsers(ctx, a.tenant, { ...filterOptions(filters), after: filters.after || undefined, limit: 50 });
     const done = doneText(m, queryField(request, 'done'));
+    const role = a.s.user.role;
     return shell(request, reply, 'users', m.admin.usersTitle, usersBody(m, {
-      users: list.users, next: list.next, filters, now: ctx.clock.now(), passwordOn: allowsPassword(a.tenant),
-      notice: done ? alert('success', done) : undefined,
+      users: list.users, next: list.next, total: list.total, filters, now: ctx.clock.now(), passwordOn: allowsPassword(a.tenant),
+      role, csrf: a.csrf, notice: done ? alert('success', done) : undefined,
       resetDialog: resetDialog(m, { csrf: a.csrf, action: '/admin', email: '', defaultTtlMs: adminResetTtlMs(ctx.config, a.tenant) }),
+      csvLinks: csvLinks(m, { canImport: can(role, 'users.import'), canExport: can(role, 'users.export'), filters }),
     }));
+  });
+
+  // Ticked users, or every user matching the list's filter (carried as hidden fields); each gets
+  // the single action (bulk.ts), and the page lists who it was not done for, and why.
+  app.post('/admin/users/bulk', needs('users.bulk', formAt(() => '/admin')), async (request, reply) => {
+    const a = checkedAdmin(request);
+    const m = messages(request);
+    const filters = readFilters((k) => formField(request, k));
+    const back = listHref({ ...filters, after: '' });
+    const action = formField(request, 'action');
+    const again = (text: string, status = 400) => shell(request, reply, 'users', m.floor.bulkTitle, html`${alert('error', text, 'bulk-error')}<ul class="links links-start"><li><a href="${back}">${m.floor.bulkBack}</a></li></ul>`, status);
+    if (!(BULK_ACTIONS as readonly string[]).includes(action)) return again(m.floor.bulkNoAction);
+    const ids = formField(request, 'scope') === 'all'
+      ? await matchingIds(ctx, a.tenant, filterOptions(filters), BULK_MAX + 1)
+      : formList(request, 'ids');
+    if (ids.length === 0) return again(m.floor.bulkNoneChosen);
+    if (ids.length > BULK_MAX) return again(m.floor.bulkTooMany(BULK_MAX));
+    try {
+      const result = await runBulk(ctx, a.tenant, { ids, action: action as BulkAction, reason: formField(request, 'reason').slice(0, 500) }, a.actor, a.s.user.role);
+      const emails = await emailsById(ctx, a.tenant, result.failed.map((f) => f.id));
+      return shell(request, reply, 'users', m.floor.bulkTitle, bulkResultBody(m, {
+        action: action as BulkAction, done: result.done.length,
+        failed: result.failed.map((f) => ({ email: emails.get(f.id) ?? f.id, message: f.message })),
+      }, back));
+    } catch (err) {
+      return pageError(m, reply, err, refusals(m, (text, status) => again(text, status)));
+    }
   });
 
   const createPage = (request: FastifyRequest, reply: FastifyReply, v: Partial<Parameters<typeof createBody>[1]>, status = 200) => {
@@ -177,14 +218,14 @@ function usersRoutes(app: FastifyInstance, ctx: Ctx) {
     }), status);
   };
 
-  app.get('/admin/users/new', async (request, reply) => createPage(request, reply, {}));
+  app.get('/admin/users/new', { config: { permission: 'users.create' } }, async (request, reply) => createPage(request, reply, {}));
 
-  app.post('/admin/users', formAt(() => '/admin/users/new'), async (request, reply) => {
+  app.post('/admin/users', needs('users.create', formAt(() => '/admin/users/new')), async (request, reply) => {
     const a = checkedAdmin(request);
     const m = messages(request);
     const typed = formField(request, 'email').trim();
     const name = formField(request, 'name').trim().slice(0, 200);
-    const role = formField(request, 'role') === 'admin' ? 'admin' : 'member';
+    const role = ROLES.find((r) => r === formField(request, 'role')) ?? 'member';
     const welcome = allowsPassword(a.tenant) && formField(request, 'sendWelcome') !== '';
     const again = (v: { error?: string; emailError?: string }, status: number) =>
       createPage(request, reply, { email: typed.slice(0, 254), name, role, welcome, ...v }, status);
@@ -212,13 +253,13 @@ async function userPage(ctx: Pick<Ctx, 'clock' | 'config' | 'db' | 'sessions'>, 
     deliveries: await deliveriesOf(ctx.db, { userId: user.id, tenantId: a.tenant.id }),
     sessions: await ctx.sessions.list(user.id, a.s.idHash),
     csrf: a.csrf, now: ctx.clock.now(), passwordOn: allowsPassword(a.tenant), defaultTtlMs: adminResetTtlMs(ctx.config, a.tenant),
-    self: user.id === a.s.user.id, notice, edit: extra.edit, mfaReset: extra.mfaReset,
+    self: user.id === a.s.user.id, viewerRole: a.s.user.role, notice, edit: extra.edit, mfaReset: extra.mfaReset,
   }), status);
 }
 
 /** One action on one user: run it, then back to the user's page with a notice — or the page again with the reason. */
-function userAction(app: FastifyInstance, ctx: Pick<Ctx, 'clock' | 'config' | 'db' | 'sessions'>, path: string, run: (a: Admin, user: User, request: FastifyRequest, reply: FastifyReply) => Promise<Done | string>) {
-  app.post<{ Params: { id: string; identityId?: string } }, FormAt>(`/admin/users/:id${path}`, formAt(userPagePath), async (request, reply) => {
+function userAction(app: FastifyInstance, ctx: Pick<Ctx, 'clock' | 'config' | 'db' | 'sessions'>, path: string, permission: Permission, run: (a: Admin, user: User, request: FastifyRequest, reply: FastifyReply) => Promise<Done | string>) {
+  app.post<{ Params: { id: string; identityId?: string } }, FormAt>(`/admin/users/:id${path}`, needs(permission, formAt(userPagePath)), async (request, reply) => {
     const a = checkedAdmin(request);
     const user = await userOr404(ctx, request, reply, request.params.id);
     if (!user) return reply;
@@ -237,32 +278,36 @@ function userAction(app: FastifyInstance, ctx: Pick<Ctx, 'clock' | 'config' | 'd
 }
 
 function userRoutes(app: FastifyInstance, ctx: Ctx) {
-  app.get<{ Params: { id: string } }>('/admin/users/:id', async (request, reply) => {
+  app.get<{ Params: { id: string } }>('/admin/users/:id', READ, async (request, reply) => {
     const user = await userOr404(ctx, request, reply, request.params.id);
     return user ? userPage(ctx, request, reply, user) : reply;
   });
 
-  userAction(app, ctx, '', async (a, user, request) => {
+  userAction(app, ctx, '', 'users.edit', async (a, user, request) => {
     const role = formField(request, 'role');
     await updateUser(ctx, a.tenant, user.id, {
       name: formField(request, 'name').trim().slice(0, 200),
       email: formField(request, 'email').trim(),
-      ...(role === 'admin' || role === 'member' ? { role } : {}),
+      ...(role === 'admin' || role === 'supervisor' || role === 'member' ? { role } : {}),
     }, a.actor);
     return 'saved';
   });
-  userAction(app, ctx, '/disable', async (a, user) => { await updateUser(ctx, a.tenant, user.id, { disabled: true }, a.actor); return 'disabled'; });
-  userAction(app, ctx, '/enable', async (a, user) => { await updateUser(ctx, a.tenant, user.id, { disabled: false }, a.actor); return 'enabled'; });
-  userAction(app, ctx, '/unlock', async (a, user) => { await updateUser(ctx, a.tenant, user.id, { locked: false }, a.actor); return 'unlocked'; });
-  userAction(app, ctx, '/sign-out', async (a, user) => { await signOutEverywhere(ctx, a.tenant, user.id, a.actor); return 'signed-out'; });
+  userAction(app, ctx, '/disable', 'users.edit', async (a, user) => { await updateUser(ctx, a.tenant, user.id, { disabled: true }, a.actor); return 'disabled'; });
+  userAction(app, ctx, '/enable', 'users.edit', async (a, user) => { await updateUser(ctx, a.tenant, user.id, { disabled: false }, a.actor); return 'enabled'; });
+  userAction(app, ctx, '/unlock', 'users.unlock', async (a, user) => { await updateUser(ctx, a.tenant, user.id, { locked: false }, a.actor); return 'unlocked'; });
+  userAction(app, ctx, '/sign-out', 'users.sign-out', async (a, user) => { await signOutEverywhere(ctx, a.tenant, user.id, a.actor); return 'signed-out'; });
   // A lost phone: the same reset as the API's, so a reason is required here too.
-  userAction(app, ctx, '/mfa-reset', async (a, user, request) => {
+  userAction(app, ctx, '/mfa-reset', 'users.mfa-reset', async (a, user, request) => {
     const reason = formField(request, 'reason').trim().slice(0, 500);
     if (!reason) throw invalidRequest('reason: say why (it goes into the audit log).', { field: 'reason' });
     await resetFactors(ctx, { user, tenant: a.tenant }, reason, a.actor);
     return 'mfa-reset';
   });
-  userAction(app, ctx, '/identities/:identityId/unlink', async (a, user, request) => {
+  userAction(app, ctx, '/erase', 'users.erase', async (a, user) => {
+    await eraseUser(ctx, a.tenant, user.id, a.actor);
+    return '/admin?done=erased';
+  });
+  userAction(app, ctx, '/identities/:identityId/unlink', 'users.unlink', async (a, user, request) => {
     await unlinkIdentity(ctx, a.tenant, user.id, (request.params as { identityId: string }).identityId, a.actor);
     return 'unlinked';
   });
@@ -274,7 +319,7 @@ function resetRoutes(app: FastifyInstance, ctx: Ctx) {
   const secure = ctx.config.publicUrl.startsWith('https:');
 
   /** Without JavaScript the confirmation is this page; with it, the same form in a <dialog>. */
-  app.get<{ Params: { id: string } }>('/admin/users/:id/reset', async (request, reply) => {
+  app.get<{ Params: { id: string } }>('/admin/users/:id/reset', { config: { permission: 'users.reset' } }, async (request, reply) => {
     const a = checkedAdmin(request);
     const user = await userOr404(ctx, request, reply, request.params.id);
     if (!user) return reply;
@@ -287,7 +332,7 @@ function resetRoutes(app: FastifyInstance, ctx: Ctx) {
       : resetForm(m, { csrf: a.csrf, action: `/admin/users/${user.id}/reset`, email: user.email, defaultTtlMs: adminResetTtlMs(ctx.config, a.tenant), cancel: back }));
   });
 
-  userAction(app, ctx, '/reset', async (a, user, request, reply) => {
+  userAction(app, ctx, '/reset', 'users.reset', async (a, user, request, reply) => {
     const delivery = formField(request, 'delivery') === 'link' ? 'link' : 'email';
     const expiresIn = formField(request, 'expiresIn');
     const ttlMs = (LIFETIMES as readonly string[]).includes(expiresIn) ? parseDuration(expiresIn as Lifetime)! : undefined;
@@ -300,7 +345,7 @@ function resetRoutes(app: FastifyInstance, ctx: Ctx) {
     return `/admin/users/${user.id}/reset/link`;
   });
 
-  app.get<{ Params: { id: string } }>('/admin/users/:id/reset/link', async (request, reply) => {
+  app.get<{ Params: { id: string } }>('/admin/users/:id/reset/link', { config: { permission: 'users.reset' } }, async (request, reply) => {
     const user = await userOr404(ctx, request, reply, request.params.id);
     if (!user) return reply;
     const m = messages(request);
@@ -318,32 +363,40 @@ function resetRoutes(app: FastifyInstance, ctx: Ctx) {
 
 // ── audit ────────────────────────────────────────────────────────────────────────────────────────
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 function auditRoutes(app: FastifyInstance, ctx: Pick<Ctx, 'clock' | 'db'>) {
-  app.get('/admin/audit', async (request, reply) => {
+  app.get('/admin/audit', { config: { permission: 'audit.read' } }, async (request, reply) => {
     const a = checkedAdmin(request);
     const m = messages(request);
+    const actor = queryField(request, 'actor');
+    const day = (name: string) => queryField(request, name).trim().slice(0, 40);
     const filters: AuditFilters = {
-      user: queryField(request, 'user').trim().slice(0, 254), userId: queryField(request, 'userId'),
-      type: queryField(request, 'type').slice(0, 64), before: /^\d{1,18}$/.test(queryField(request, 'before')) ? queryField(request, 'before') : '',
+      user: queryField(request, 'user').trim().slice(0, 254), userId: UUID.test(queryField(request, 'userId')) ? queryField(request, 'userId') : '',
+      type: queryField(request, 'type').slice(0, 64), actor: (ACTOR_TYPES as readonly string[]).includes(actor) ? actor : '',
+      from: day('from'), to: day('to'), before: /^\d{1,18}$/.test(queryField(request, 'before')) ? queryField(request, 'before') : '',
     };
-    let error: string | undefined;
+    const errors: AuditPage['errors'] = {};
     if (filters.user) {
       const found = parseEmail(filters.user) ? await findUserByEmail(ctx, a.tenant, filters.user) : undefined;
       if (found) filters.userId = found.id;
-      else error = m.admin.unknownUser;
+      else errors.user = m.admin.unknownUser;
     } else if (filters.userId) {
-      const found = await getUser(ctx, a.tenant, filters.userId).catch(() => undefined);
-      if (found) filters.user = found.email;
-      else filters.userId = '';
+      // An erased person's id still finds their events (the audit keeps it); no address to show then.
+      filters.user = (await getUser(ctx, a.tenant, filters.userId).catch(() => undefined))?.email ?? '';
     }
+    const from = filters.from ? auditTime(filters.from, 'from') : undefined;
+    const to = filters.to ? auditTime(filters.to, 'to') : undefined;
+    if (from === null) errors.from = m.auditLog.badDate;
+    if (to === null) errors.to = m.auditLog.badDate;
     const PAGE = 50;
-    const events = error ? [] : await listAudit(ctx.db, {
+    const events = Object.keys(errors).length > 0 ? [] : await listAudit(ctx.db, {
       tenantId: a.tenant.id, userId: filters.userId || undefined, type: filters.type || undefined,
+      actorType: (filters.actor || undefined) as Actor['type'] | undefined, from: from ?? undefined, to: to ?? undefined,
       before: filters.before ? Number(filters.before) : undefined, limit: PAGE + 1,
     });
-    const shown = events.slice(0, PAGE);
-    const emails = await emailsById(ctx, a.tenant, shown.flatMap((e) => [e.userId, e.actor.id]));
-    return shell(request, reply, 'audit', m.admin.auditTitle, auditBody(m, { events: shown, filters, emails, now: ctx.clock.now(), more: events.length > PAGE, error }));
+    const shown = await withSentences(ctx, a.tenant, events.slice(0, PAGE), m.auditLog.sentences);
+    return shell(request, reply, 'audit', m.admin.auditTitle, auditBody(m, { events: shown, filters, errors, now: ctx.clock.now(), more: events.length > PAGE }));
   });
 }
 
@@ -378,10 +431,10 @@ function webhookRoutes(app: FastifyInstance, ctx: Ctx) {
     }
   };
 
-  app.get('/admin/webhooks', async (request, reply) => listPage(request, reply));
+  app.get('/admin/webhooks', WEBHOOKS, async (request, reply) => listPage(request, reply));
 
   // The answer to this form shows the secret, this once (it is not kept anywhere it could be shown again).
-  app.post('/admin/webhooks', formAt(() => '/admin/webhooks'), async (request, reply) => {
+  app.post('/admin/webhooks', needs('webhooks.manage', formAt(() => '/admin/webhooks')), async (request, reply) => {
     const a = checkedAdmin(request);
     const m = messages(request);
     const all = formField(request, 'all') !== '';
@@ -402,11 +455,11 @@ function webhookRoutes(app: FastifyInstance, ctx: Ctx) {
     }
   });
 
-  app.get<{ Params: { id: string } }>('/admin/webhooks/:id', async (request, reply) => endpointPage(request, reply, request.params.id));
+  app.get<{ Params: { id: string } }>('/admin/webhooks/:id', WEBHOOKS, async (request, reply) => endpointPage(request, reply, request.params.id));
 
   /** One action on one endpoint, then back to its page (or the list) with a notice. */
   const action = (path: string, run: (a: Admin, id: string, params: Record<string, string>, reply: FastifyReply, request: FastifyRequest) => Promise<string | FastifyReply>) =>
-    app.post<{ Params: { id: string } }, FormAt>(`/admin/webhooks/:id${path}`, formAt((r) => `/admin/webhooks/${(r.params as { id: string }).id}`), async (request, reply) => {
+    app.post<{ Params: { id: string } }, FormAt>(`/admin/webhooks/:id${path}`, needs('webhooks.manage', formAt((r) => `/admin/webhooks/${(r.params as { id: string }).id}`)), async (request, reply) => {
       const a = checkedAdmin(request);
       const { id } = request.params;
       try {

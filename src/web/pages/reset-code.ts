@@ -1,26 +1,37 @@
 // /reset-password/code: the address plus the 8-character code from the email, for when a link is
-// mangled. A right code is kept in the reset cookie and leads to the same form as the link.
+// mangled. A right code is kept in the reset cookie and leads to the same form as the link. The
+// email's address names the tenant (`?tenant=`) when the code is for one tenant's account: only
+// the page's brand and links follow it, the code itself is checked as always.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseEmail } from '../../features/accounts/email.ts';
 import { inspectReset } from '../../features/password-reset/flow.ts';
 import type { Ctx } from '../../context.ts';
+import { SLUG } from '../../features/tenants/store.ts';
+import { brandOfSlug } from '../brand.ts';
 import { html } from '../html.ts';
 import { alert, field, form, links, page, submit } from '../layout.ts';
 import { pageError } from '../page-errors.ts';
-import { formField, messages, redirect, sendPage } from '../respond.ts';
+import { formField, messages, queryField, redirect, sendPage } from '../respond.ts';
 import { outcomePage } from './reset-outcomes.ts';
 import { storeProof } from './reset-proof.ts';
 
 interface CodeView { email?: string; code?: string; emailError?: string; codeError?: string; error?: string; }
 
 export async function resetCodePages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
-  const codePage = (request: FastifyRequest, reply: FastifyReply, v: CodeView, status = 200) => {
+  const brandOf = (request: FastifyRequest) => {
+    const slug = queryField(request, 'tenant');
+    return brandOfSlug(ctx, SLUG.test(slug) ? slug : undefined);
+  };
+
+  const codePage = async (request: FastifyRequest, reply: FastifyReply, v: CodeView, status = 200) => {
     const m = messages(request);
+    const { brand } = await brandOf(request);
+    const home = brand ? `/t/${brand.slug}` : '';
     return sendPage(request, reply, page({
-      m, title: m.codeTitle,
+      m, title: m.codeTitle, brand,
       body: html`${v.error ? alert('error', v.error, 'code-error') : ''}
 <p class="lead">${m.codeIntro}</p>
-${form('/reset-password/code', html`
+${form(`/reset-password/code${brand ? `?tenant=${brand.slug}` : ''}`, html`
 ${field({ id: 'email', name: 'email', label: m.email, type: 'email', autocomplete: 'username', value: v.email ?? '', error: v.emailError })}
 ${field({
   // "off", not "one-time-code": a browser restores a field's value on Back unless autocomplete is off,
@@ -29,7 +40,7 @@ ${field({
   attrs: html` class="code" maxlength="20" autocapitalize="characters"`,
 })}
 ${submit(m.continue)}`)}
-${links([{ href: '/forgot-password', label: m.requestNew }, { href: '/login', label: m.backToSignIn }])}`,
+${links([{ href: `${home}/forgot-password`, label: m.requestNew }, { href: `${home}/login`, label: m.backToSignIn }])}`,
     }), status);
   };
 
@@ -48,7 +59,7 @@ ${links([{ href: '/forgot-password', label: m.requestNew }, { href: '/login', la
       return pageError(m, reply, err, {
         again: (error, status) => codePage(request, reply, { email, code, error }, status),
         codes: { token_invalid: () => codePage(request, reply, { email, code: '', codeError: m.codeWrong }, 404) },
-        status: { 410: (e) => outcomePage(ctx, request, reply, e, { email, byCode: true }) },
+        status: { 410: async (e) => outcomePage(ctx, request, reply, e, { email, byCode: true, ...(await brandOf(request)) }) },
       });
     }
     storeProof(ctx, reply, { email, code });

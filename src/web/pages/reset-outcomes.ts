@@ -6,7 +6,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppError } from '../../errors.ts';
 import type { Ctx } from '../../context.ts';
 import { html, type Html } from '../html.ts';
-import { linkButton, links, page, time } from '../layout.ts';
+import { linkButton, links, page, time, type PageBrand } from '../layout.ts';
 import { messages, sendPage } from '../respond.ts';
 import { forgotForm } from './forgot.ts';
 import { clearProof } from './reset-proof.ts';
@@ -18,6 +18,8 @@ export interface OutcomeInput {
   email?: string;
   /** The proof was a code, not a link. */
   byCode?: boolean;
+  /** The tenant's brand, when the page was reached from one tenant's code page. */
+  brand?: PageBrand;
 }
 
 export function outcomePage(ctx: Pick<Ctx, 'clock' | 'config'>, request: FastifyRequest, reply: FastifyReply, err: AppError, o: OutcomeInput = {}): FastifyReply {
@@ -62,5 +64,5 @@ export function outcomePage(ctx: Pick<Ctx, 'clock' | 'config'>, request: Fastify
   }
   clearProof(ctx, reply); // a dead proof is of no further use
   const content = o.failed ? html`<p class="alert alert-error" role="alert"><strong>${title}.</strong> ${m.failedIntro}</p>${body}` : body;
-  return sendPage(request, reply, page({ m, title: o.failed ? m.failedTitle : title, body: content }), err.status);
+  return sendPage(request, reply, page({ m, title: o.failed ? m.failedTitle : title, body: content, brand: o.brand }), err.status);
 }

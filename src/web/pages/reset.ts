@@ -16,6 +16,7 @@ import { historyDepth } from '../../features/password-policy/history.ts';
 import { completeReset, inspectReset, type ResetFactor, type ResetProof } from '../../features/password-reset/flow.ts';
 import { SLUG, tenantBySlug } from '../../features/tenants/store.ts';
 import type { Ctx } from '../../context.ts';
+import { brandFor, brandOfSlug } from '../brand.ts';
 import { html, type Html } from '../html.ts';
 import type { Messages } from '../i18n/index.ts';
 import { alert, form, linkButton, links, page, submit } from '../layout.ts';
@@ -100,7 +101,8 @@ ${info.accounts.map((a) => html`<li><label class="choice"><input type="checkbox"
       : html`<p class="label">${m.resetFor}</p>
 <ul class="accounts"><li><span class="account-email">${info.email}</span> · ${info.accounts[0]?.tenantName ?? ''}</li></ul>`;
     return sendPage(request, reply, page({
-      m, title: m.resetTitle,
+      // A proof for one tenant's account wears that tenant's brand; one for several, Keyturn's.
+      m, title: m.resetTitle, ...(tenants.length === 1 ? brandFor(tenants[0]) : {}),
       body: html`${error ? alert('error', error, 'reset-error') : ''}
 ${form('/reset-password', html`
 <input type="text" name="username" autocomplete="username" value="${info.email}" hidden readonly>
@@ -122,11 +124,11 @@ ${links([{ href: '/forgot-password', label: m.requestNew }, { href: '/login', la
     }), status);
   };
 
-  const donePage = (request: FastifyRequest, reply: FastifyReply, slug: string) => {
+  const donePage = async (request: FastifyRequest, reply: FastifyReply, slug: string) => {
     const m = messages(request);
     const signIn = SLUG.test(slug) ? `/t/${slug}/login` : '/login';
     return sendPage(request, reply, page({
-      m, title: m.doneTitle,
+      m, title: m.doneTitle, ...(await brandOfSlug(ctx, SLUG.test(slug) ? slug : undefined)),
       body: html`${alert('success', m.doneText)}${linkButton(signIn, m.signIn)}`,
     }));
   };

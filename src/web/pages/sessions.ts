@@ -90,7 +90,7 @@ ${others
     : html`<p>${t.noOthers}</p>`}
 </section>
 ${links([{ href: '/account', label: m.backToAccount }])}`;
-  return sendPage(request, reply, page({ m, title: t.title, context: s.tenant.name, body, ...(tenant ? brandFor(tenant) : {}) }), status);
+  return sendPage(request, reply, page({ m, title: t.title, body, ...brandFor(tenant) }), status);
 }
 
 function routes(app: FastifyInstance, ctx: Ctx) {

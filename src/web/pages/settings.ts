@@ -1,6 +1,7 @@
 // Signed-in pages: /account (who am I, links to the settings pages, sign out) and
 // /settings/password (current, new, repeat). /settings/security and /settings/sessions have files of their own.
 // A missing or revoked session sends the reader to sign in, and back here afterwards.
+import { isStaff } from '../../features/admin/permissions.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { changePassword } from '../../features/password-change/change.ts';
 import { policyOf } from '../../features/password-policy/enforce.ts';
@@ -10,6 +11,7 @@ import type { SessionInfo } from '../../features/sessions/sessions.ts';
 import { signOut } from '../../features/sign-in/sign-in.ts';
 import { tenantBySlug } from '../../features/tenants/store.ts';
 import type { Ctx } from '../../context.ts';
+import { brandFor, brandOfSlug } from '../brand.ts';
 import { html } from '../html.ts';
 import { alert, field, form, linkButton, links, page, submit } from '../layout.ts';
 import { newPasswordFields, passwordFormAttrs, policyMessage } from '../password-form.ts';
@@ -28,9 +30,10 @@ export async function settingsPages(app: FastifyInstance, { ctx }: { ctx: Ctx })
     const s = await request.session();
     if (!s) return toLogin(reply, '/account');
     return sendPage(request, reply, page({
-      m, title: m.accountTitle, context: s.tenant.name,
+      m, title: m.accountTitle, ...(await brandOfSlug(ctx, s.tenant.slug)),
       body: html`<p>${m.signedInAs(s.user.email, s.tenant.name)}</p>
-${linkButton('/settings/password', m.changePasswordLink)}
+${isStaff(s.user.role) ? html`<p>${m.floor.consoleLinkText}</p>${linkButton('/admin', m.floor.consoleLink)}` : ''}
+${linkButton('/settings/password', m.changePasswordLink, isStaff(s.user.role) ? 'secondary' : undefined)}
 ${linkButton('/settings/security', m.security.link, 'secondary')}
 ${linkButton('/settings/sessions', m.sessions.link, 'secondary')}
 ${form('/logout', html`${csrfField(s)}<button class="btn btn-secondary" type="submit">${m.signOut}</button>`)}`,
@@ -57,7 +60,7 @@ ${form('/logout', html`${csrfField(s)}<button class="btn btn-secondary" type="su
     const policyError = state.failed ? policyMessage(m, state.failed, history) : undefined;
     const error = state.error ?? policyError;
     return sendPage(request, reply, page({
-      m, title: m.settingsTitle, context: s.tenant.name,
+      m, title: m.settingsTitle, ...brandFor(tenant),
       body: html`${error ? alert('error', error, 'change-error') : ''}
 <p class="lead">${m.signedInAs(s.user.email, s.tenant.name)}</p>
 ${form('/settings/password', html`
@@ -79,10 +82,10 @@ ${links([{ href: '/account', label: m.backToAccount }])}`,
 
   // After a change: the confirmation, with no form. The filled-in form staying under the notice
   // read as "nothing happened" and invited a second change.
-  const changedPage = (request: FastifyRequest, reply: FastifyReply, s: SessionInfo) => {
+  const changedPage = async (request: FastifyRequest, reply: FastifyReply, s: SessionInfo) => {
     const m = messages(request);
     return sendPage(request, reply, page({
-      m, title: m.changedTitle, context: s.tenant.name,
+      m, title: m.changedTitle, ...(await brandOfSlug(ctx, s.tenant.slug)),
       body: html`${alert('success', m.updated)}
 <p class="lead">${m.signedInAs(s.user.email, s.tenant.name)}</p>
 ${linkButton('/account', m.backToAccount)}`,

@@ -4,16 +4,20 @@ import { esc, formatTime, listInWords } from '../../../platform/html.ts';
 import type { MailContent } from '../../../platform/outbox/outbox.ts';
 import { accessibleShade, type Brand } from '../../tenants/settings.ts';
 
-/** The tenant's look in its emails (PATCH /admin/v1/tenants/{slug} `branding`); Keyturn's when absent. */
+/** The tenant's look in its emails (the tenant's `brand`); Keyturn's when absent (mail for several tenants). */
 export interface MailBrand { brand?: Brand; }
 
 function masthead(brand: Brand | undefined): string {
-  if (!brand) return '';
-  const inner = brand.logoUrl
-    ? `<img src="${esc(brand.logoUrl)}" alt="${esc(brand.name)}" style="max-height:40px;max-width:200px;border:0">`
-    : `<strong style="font-size:16px">${esc(brand.name)}</strong>`;
+  const inner = !brand
+    ? '<strong style="font-size:16px">Keyturn</strong>'
+    : brand.logoUrl
+      ? `<img src="${esc(brand.logoUrl)}" alt="${esc(brand.name)}" style="max-height:40px;max-width:200px;border:0">`
+      : `<strong style="font-size:16px">${esc(brand.name)}</strong>`;
   return `<p style="margin:0 0 24px">${inner}</p>`;
 }
+
+/** The plain-text part, signed with the brand's name (whose name the HTML part shows at the top). */
+export const signed = (text: string, brand: Brand | undefined) => (brand ? `${text}\n\n— ${brand.name}` : text);
 
 export function layout(title: string, paragraphs: string[], button?: { label: string; url: string }, footer?: string, brand?: Brand): string {
   const body = paragraphs.map((p) => `<p style="margin:0 0 16px">${p}</p>`).join('\n');
@@ -62,7 +66,7 @@ export function resetEmail(p: { url: string; codeUrl: string; code: string; expi
     ].join('<br><br>'),
     p.brand,
   );
-  return { subject: 'Reset your password', text, html };
+  return { subject: 'Reset your password', text: signed(text, p.brand), html };
 }
 
 export type ResetMailInput = Parameters<typeof resetEmail>[0];
@@ -95,7 +99,7 @@ export function googleAccountResetEmail(p: ResetMailInput & { signInUrl: string 
     ].join('<br><br>'),
     p.brand,
   );
-  return { subject: 'You sign in with Google', text, html };
+  return { subject: 'You sign in with Google', text: signed(text, p.brand), html };
 }
 
 /** Forgot-password in a tenant that allows only Google sign-in: no link, just where to sign in. */
@@ -105,7 +109,7 @@ export function ssoEnforcedEmail(p: { tenantNames: string[]; signInUrl: string }
   const use = `Use the "Sign in with Google" button on ${p.signInUrl} with this same email address. If that does not work, contact your administrator.`;
   return {
     subject: 'Password sign-in is off for your account',
-    text: `${line}\n\n${use}\n\nIf you did not ask for this, you can ignore this email.`,
+    text: signed(`${line}\n\n${use}\n\nIf you did not ask for this, you can ignore this email.`, p.brand),
     html: layout('Password sign-in is off', [esc(line), esc(use)], { label: 'Go to the sign-in page', url: p.signInUrl }, 'If you did not ask for this, you can ignore this email.', p.brand),
   };
 }
@@ -116,7 +120,7 @@ export function accountDisabledEmail(p: { tenantNames: string[] } & MailBrand): 
   const ask = 'Please contact your administrator to have it enabled again.';
   return {
     subject: 'Your account is disabled',
-    text: `${line}\n\n${ask}\n\nIf you did not ask for this, you can ignore this email.`,
+    text: signed(`${line}\n\n${ask}\n\nIf you did not ask for this, you can ignore this email.`, p.brand),
     html: layout('Your account is disabled', [esc(line), esc(ask)], undefined, 'If you did not ask for this, you can ignore this email.', p.brand),
   };
 }
@@ -129,7 +133,7 @@ export function passwordChangedEmail(p: { tenantName: string; at: Date; how: 're
   const wasntMe = 'If this wasn\'t you, lock the account now: this signs everybody out, stops all reset links, and your administrator can then help you back in.';
   return {
     subject: 'Your password was changed',
-    text: `${line}\n\n${wasntMe}\n${p.lockUrl}\n\nIf it was you, there is nothing to do.`,
+    text: signed(`${line}\n\n${wasntMe}\n${p.lockUrl}\n\nIf it was you, there is nothing to do.`, p.brand),
     html: layout('Your password was changed', [esc(line), esc(wasntMe)], { label: 'This wasn\'t me — lock my account', url: p.lockUrl }, 'If it was you, there is nothing to do.', p.brand),
   };
 }
@@ -139,7 +143,7 @@ export function accountLockedEmail(p: { tenantName: string; at: Date } & MailBra
   const next = 'Contact your administrator to unlock it and choose a new password.';
   return {
     subject: 'Your account is locked',
-    text: `${line}\n\n${next}`,
+    text: signed(`${line}\n\n${next}`, p.brand),
     html: layout('Your account is locked', [esc(line), esc(next)], undefined, undefined, p.brand),
   };
 }
@@ -177,7 +181,7 @@ export function welcomeEmail(p: ResetMailInput & { signInUrl: string }): MailCon
     ].join('<br><br>'),
     p.brand,
   );
-  return { subject: 'Welcome — set your password', text, html };
+  return { subject: 'Welcome — set your password', text: signed(text, p.brand), html };
 }
 
 /**
@@ -190,7 +194,7 @@ export function signInPausedEmail(p: { url: string; expiresAt: Date; tenantNames
   const footer = 'If it was not you, you need do nothing: your password was not accepted. Consider changing it if it is easy to guess.';
   return {
     subject: 'Sign-in to your account was paused',
-    text: [intro, '', action, p.url, '', footer].join('\n'),
+    text: signed([intro, '', action, p.url, '', footer].join('\n'), p.brand),
     html: layout('Sign-in to your account was paused', [esc(intro), esc(action)], { label: 'Sign in from this browser', url: p.url }, esc(footer), p.brand),
   };
 }

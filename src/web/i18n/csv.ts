@@ -1,0 +1,88 @@
+// The console's CSV pages in English and German: importing users (choose a file, the preview row by
+// row, create them all or none) and the users download. German in the Sie-Form like de.ts;
+// csvDe has every key of csvEn (the type checks it).
+import type { ProblemCode } from '../../features/accounts/import.ts';
+
+const n = (count: number, lang: 'en' | 'de') => count.toLocaleString(lang === 'de' ? 'de-DE' : 'en-GB');
+
+export const csvEn = {
+  importUsers: 'Import users',
+  download: 'Download CSV',
+  downloadHint: 'Everyone in the list as it is filtered now, with email, name, role, status, two-step verification, sign-in methods, last sign-in and creation date.',
+  title: 'Import users',
+  intro: 'A CSV file with a header row naming its columns: email (required), name and role (admin, supervisor or member; member when empty). Nobody gets a password: each person sets their own from an emailed link.',
+  allOrNothing: 'You see what will happen to each row first. Users are created only when every row can be — all of them or none.',
+  file: 'CSV file',
+  fileHint: 'Choose the file: its rows appear below, where you can still correct them.',
+  notUtf8: 'This file is not UTF-8 text. Save it from your spreadsheet as "CSV UTF-8", then choose it again.',
+  rows: 'Rows (CSV)',
+  rowsHint: 'The file\'s content, header row first — paste it here.',
+  rowsMissing: 'Choose a file or paste its rows first.',
+  tooBig: (mb: number) => `This is more than ${mb} MB — split the file.`,
+  preview: 'Preview',
+  previewTitle: 'Import users: preview',
+  summary: (rows: number, ok: number, bad: number) =>
+    `${n(rows, 'en')} ${rows === 1 ? 'row' : 'rows'}: ${n(ok, 'en')} will be created${bad ? `, ${n(bad, 'en')} cannot be` : ''}.`,
+  fixFile: 'Nothing has been created. Correct the rows marked below — in the file or in the box at the end of this page — and preview again.',
+  ready: 'Every row can be created. Nothing has been created yet.',
+  colLine: 'Line', colEmail: 'Email', colName: 'Name', colRole: 'Role', colOutcome: 'What will happen',
+  create: 'create',
+  problem: {
+    email: 'not an email address',
+    role: (typed: string) => `role must be admin, supervisor or member, not "${typed}"`,
+    name: 'name too long (at most 200 characters) or with a line break',
+    fields: 'more fields than the header row — put a name with a comma in quotes',
+    duplicate: 'twice in this file',
+    taken: 'already a user',
+  } satisfies Record<ProblemCode, unknown>,
+  notShown: (count: number) => `${n(count, 'en')} more rows to create are not listed.`,
+  welcome: 'Send each new user the welcome email (a link to set their password)',
+  createAll: (count: number) => `Create ${n(count, 'en')} ${count === 1 ? 'user' : 'users'}`,
+  another: 'Choose another file',
+  changed: 'The rows changed since the preview. Check this preview, then create the users.',
+  raced: 'Nothing was created: some of these users were created by someone else since the preview. Remove those rows and preview again.',
+  created: (count: number) => `Created ${n(count, 'en')} ${count === 1 ? 'user' : 'users'}.`,
+  createdWelcome: (count: number) => `Created ${n(count, 'en')} ${count === 1 ? 'user' : 'users'}; the welcome emails are on their way.`,
+  seeUsers: 'See the users',
+};
+
+export const csvDe: typeof csvEn = {
+  importUsers: 'Benutzer importieren',
+  download: 'CSV herunterladen',
+  downloadHint: 'Alle Benutzer der Liste, so wie sie gerade gefiltert ist, mit E-Mail, Name, Rolle, Status, Zwei-Faktor-Anmeldung, Anmeldemethoden, letzter Anmeldung und Anlagedatum.',
+  title: 'Benutzer importieren',
+  intro: 'Eine CSV-Datei mit einer Kopfzeile, die die Spalten benennt: email (erforderlich), name und role (admin, supervisor oder member; leer bedeutet member). Niemand bekommt ein Passwort: Jede Person legt ihr eigenes über einen Link per E-Mail fest.',
+  allOrNothing: 'Sie sehen zuerst, was mit jeder Zeile geschieht. Benutzer werden nur angelegt, wenn jede Zeile angelegt werden kann — alle oder keiner.',
+  file: 'CSV-Datei',
+  fileHint: 'Wählen Sie die Datei: Ihre Zeilen erscheinen unten, wo Sie sie noch korrigieren können.',
+  notUtf8: 'Diese Datei ist kein UTF-8-Text. Speichern Sie sie in Ihrer Tabellenkalkulation als „CSV UTF-8“ und wählen Sie sie erneut.',
+  rows: 'Zeilen (CSV)',
+  rowsHint: 'Der Inhalt der Datei, mit der Kopfzeile zuerst — fügen Sie ihn hier ein.',
+  rowsMissing: 'Wählen Sie zuerst eine Datei oder fügen Sie ihre Zeilen ein.',
+  tooBig: (mb: number) => `Das sind mehr als ${mb} MB — teilen Sie die Datei auf.`,
+  preview: 'Vorschau',
+  previewTitle: 'Benutzer importieren: Vorschau',
+  summary: (rows: number, ok: number, bad: number) =>
+    `${n(rows, 'de')} ${rows === 1 ? 'Zeile' : 'Zeilen'}: ${n(ok, 'de')} ${ok === 1 ? 'wird' : 'werden'} angelegt${bad ? `, ${n(bad, 'de')} ${bad === 1 ? 'kann' : 'können'} nicht angelegt werden` : ''}.`,
+  fixFile: 'Es wurde nichts angelegt. Korrigieren Sie die unten markierten Zeilen — in der Datei oder im Feld am Ende dieser Seite — und sehen Sie sich die Vorschau erneut an.',
+  ready: 'Jede Zeile kann angelegt werden. Noch wurde nichts angelegt.',
+  colLine: 'Zeile', colEmail: 'E-Mail', colName: 'Name', colRole: 'Rolle', colOutcome: 'Was geschieht',
+  create: 'anlegen',
+  problem: {
+    email: 'keine E-Mail-Adresse',
+    role: (typed: string) => `Rolle muss admin, supervisor oder member sein, nicht „${typed}“`,
+    name: 'Name zu lang (höchstens 200 Zeichen) oder mit Zeilenumbruch',
+    fields: 'mehr Felder als die Kopfzeile — setzen Sie einen Namen mit Komma in Anführungszeichen',
+    duplicate: 'zweimal in dieser Datei',
+    taken: 'schon ein Benutzer',
+  },
+  notShown: (count: number) => `${n(count, 'de')} weitere Zeilen zum Anlegen sind nicht aufgeführt.`,
+  welcome: 'Jedem neuen Benutzer die Willkommens-E-Mail senden (ein Link, um das Passwort festzulegen)',
+  createAll: (count: number) => `${n(count, 'de')} Benutzer anlegen`,
+  another: 'Andere Datei wählen',
+  changed: 'Die Zeilen haben sich seit der Vorschau geändert. Prüfen Sie diese Vorschau und legen Sie die Benutzer dann an.',
+  raced: 'Es wurde nichts angelegt: Einige dieser Benutzer wurden seit der Vorschau von jemand anderem angelegt. Entfernen Sie diese Zeilen und sehen Sie sich die Vorschau erneut an.',
+  created: (count: number) => `${n(count, 'de')} Benutzer angelegt.`,
+  createdWelcome: (count: number) => `${n(count, 'de')} Benutzer angelegt; die Willkommens-E-Mails sind unterwegs.`,
+  seeUsers: 'Zu den Benutzern',
+};
