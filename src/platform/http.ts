@@ -44,6 +44,11 @@ export function installRequestLog(app: FastifyInstance): void {
 }
 
 /** Validates a body/query against a zod schema; the first problem becomes a 400 naming the field. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Whether `value` is a UUID as the database's uuid columns take one (anything else would make them throw). */
+export const isUuid = (value: string): boolean => UUID.test(value);
+
 export function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
   if (value === null || value === undefined || typeof value !== 'object' || Array.isArray(value)) {
     throw invalidRequest('The request body must be a JSON object.');

@@ -45,12 +45,14 @@ export async function webPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
     return sendPage(request, reply, page({ m, title: m.errorHeading, body: alert('error', m.genericError) }), 500);
   });
 
-  // Every page input in one place, before a handler passes it to a query: a NUL is a 400 page.
-  // Only our own cookies: one that another app on this host set is never read.
-  app.addHook('preValidation', async (request) => {
+  // Every page input in one place, before a handler (or the console's door) passes it to a query: a
+  // NUL is a 400 page. The request line and cookies on arrival, the form once it is read. Only our
+  // own cookies: one that another app on this host set is never read.
+  app.addHook('onRequest', async (request) => {
     const cookies = Object.entries(request.cookies).filter(([name]) => name.startsWith('keyturn_'));
-    refuseNul({ params: request.params, query: request.query, cookies: Object.fromEntries(cookies), form: request.body });
+    refuseNul({ params: request.params, query: request.query, cookies: Object.fromEntries(cookies) });
   });
+  app.addHook('preValidation', async (request) => { refuseNul({ form: request.body }); });
 
   app.addHook('onSend', compressText); // HTML, CSS and JS over 1 KiB, as brotli or gzip (compress.ts)
   await app.register(assetRoutes);

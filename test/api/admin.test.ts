@@ -2,7 +2,7 @@
 // console's form posts: every action, every authorization edge, per-tenant settings (reset
 // lifetimes, sender; the brand has test/api/branding.test.ts), the audit export, and the admin console without a browser.
 import { describe, expect, it } from 'vitest';
-import { parseCsv } from '../../src/cli/csv.ts';
+import { parseCsv } from '../../src/platform/csv.ts';
 import { extractReset, STRONG, STRONG2, unique, useTestApp, type Res, type Session } from '../helpers/app.ts';
 import { tenantWithAdmin } from '../helpers/fixtures.ts';
 import { asSession, expectError, ORIGIN, postForm } from '../helpers/http.ts';

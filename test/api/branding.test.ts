@@ -64,10 +64,12 @@ describe('brand on the operator API', () => {
     expect((await t.op('GET', `/admin/v1/tenants/${a.slug}`)).body.brand).toBeNull();
   });
 
-  it('a path on PUBLIC_URL becomes an address there; http:// only on loopback', async () => {
+  it('a path on PUBLIC_URL becomes an address there; no loopback, private or other IP address behind a public PUBLIC_URL', async () => {
     const a = await tenantWithAdmin(t);
     expect((await patch(a.slug, { brand: { name: 'A', logoUrl: '/logos/acme.svg' } })).body.brand.logoUrl).toBe(`${PUBLIC_URL}/logos/acme.svg`);
-    expect((await patch(a.slug, { brand: { name: 'A', logoUrl: 'http://127.0.0.1:9/l.png' } })).body.brand.logoUrl).toBe('http://127.0.0.1:9/l.png');
+    for (const logoUrl of ['http://127.0.0.1:9/l.png', 'https://127.0.0.1/l.png', 'https://10.0.0.8/l.png', 'https://[::1]/l.png', 'https://localhost/l.png']) {
+      expectError(await patch(a.slug, { brand: { name: 'A', logoUrl } }), 400, 'invalid_request');
+    }
   });
 });
 

@@ -31,6 +31,7 @@ describe('roles', () => {
     expect((await call(s, 'POST', `/api/v1/admin/users/${m}/password-reset`, { delivery: 'link', reason: 'locked out on the floor' })).status).toBe(201);
     await t.app.ctx.db.execute(sql`update users set locked_at = now() where id = ${m}`);
     expect((await call(s, 'PATCH', `/api/v1/admin/users/${m}`, { locked: false })).status).toBe(403);
+    expect((await call(s, 'POST', `/api/v1/admin/users/${m}/unlock`)).body.status).toBe('active');
     expect((await call(s, 'POST', `/api/v1/admin/users/${m}/sign-out-everywhere`, {})).status).toBe(200);
     expect((await call(s, 'POST', `/api/v1/admin/users/${m}/mfa-reset`, { reason: 'new phone' })).status).toBe(200);
     expect((await call(s, 'GET', `/api/v1/admin/users/${m}/deliveries`)).status).toBe(200);
@@ -60,8 +61,10 @@ describe('roles', () => {
       expect(res.body.message).toMatch(/members only/);
       expectError(await call(s, 'POST', `/api/v1/admin/users/${target}/sign-out-everywhere`, {}), 403, 'forbidden');
     }
-    // The unlock went nowhere, but the admin can.
-    expect((await call(a.adminSession, 'PATCH', `/api/v1/admin/users/${m}`, { locked: false })).body.status).toBe('active');
+    // An admin's page, devices and emails are not a supervisor's to read either.
+    for (const url of [`/api/v1/admin/users/${a.admin.id}`, `/api/v1/admin/users/${a.admin.id}/sessions`, `/api/v1/admin/users/${a.admin.id}/deliveries`]) {
+      expectError(await call(s, 'GET', url), 403, 'forbidden');
+    }
     // And a member stays out of all of it (signed in again: the supervisor signed them out).
     expectError(await call(await t.login(a.memberEmail), 'GET', '/api/v1/admin/users'), 403, 'forbidden');
   });
@@ -135,10 +138,13 @@ describe('bulk actions', () => {
 });
 
 describe('erasure', () => {
-  /** Every row of these tables, as text, that mentions `needle`. */
+  /** Every row of every table of the database, as text, that mentions `needle`. */
   async function mentions(needle: string): Promise<string[]> {
     const found: string[] = [];
-    for (const table of ['users', 'sessions', 'outbox', 'audit_events', 'webhook_events', 'reset_tokens', 'reset_requests', 'sso_identities', 'login_tickets']) {
+    const tables = rowsOf<{ t: string }>(await t.app.ctx.db.execute(sql`select table_name as t from information_schema.tables
+      where table_schema = current_schema() and table_type = 'BASE TABLE'`)).map((r) => r.t);
+    expect(tables).toEqual(expect.arrayContaining(['users', 'sessions', 'outbox', 'audit_events', 'webhook_events', 'reset_tokens', 'oidc_payloads', 'unlock_tokens']));
+    for (const table of tables) {
       const rows = rowsOf<{ r: string }>(await t.app.ctx.db.execute(sql`select x::text as r from ${sql.identifier(table)} x where x::text ilike ${`%${needle}%`}`));
       found.push(...rows.map((row) => `${table}: ${row.r}`));
     }
@@ -152,6 +158,7 @@ describe('erasure', () => {
     const oldEmail = `${unique('erase-old')}@example.com`;
     const email = `${unique('erase')}@example.com`;
     const user = await t.user(a.slug, oldEmail, { name: 'Erin Erasable' });
+    await t.resetMail(oldEmail, a.slug); // a link, a request and an email under the first address
     await call(a.adminSession, 'PATCH', `/api/v1/admin/users/${user.id}`, { email });
     const session = await t.login(email);
     expect(session.status).toBe(200);
@@ -184,10 +191,25 @@ describe('erasure', () => {
     expect(again.body.id).not.toBe(user.id);
   });
 
-  it('the operator erases too; an admin cannot erase themselves; another tenant\'s ids are 404', async () => {
+  it('the operator erases too; an admin cannot erase themselves; the last admin stays; another tenant\'s ids are 404', async () => {
     const a = await tenantWithAdmin(t);
     const b = await tenantWithAdmin(t);
     expectError(await call(a.adminSession, 'DELETE', `/api/v1/admin/users/${a.admin.id}`), 400, 'invalid_request');
+    // Nobody but the operator removes the last enabled admin: here, provisioning tries.
+    const scim = await t.op('POST', `/admin/v1/tenants/${a.slug}/scim-tokens`, { label: 'Okta' });
+    const off = await t.app.publicApp.inject({
+      method: 'PATCH', url: `/scim/v2/${a.slug}/Users/${a.admin.id}`,
+      headers: { authorization: `Bearer ${scim.body.token}`, 'content-type': 'application/scim+json' },
+      payload: JSON.stringify({ schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', value: { active: false } }] }),
+    });
+    expect(off.statusCode, off.body).toBe(400);
+    expect(off.body).toContain('last admin');
+    // With a second admin, the first may go.
+    const second = await t.user(a.slug, `${unique('admin2')}@example.com`, { role: 'admin' });
+    const secondSession = await t.login((await t.op('GET', `/admin/v1/tenants/${a.slug}/users/${second.id}`)).body.email);
+    expectError(await call(secondSession, 'PATCH', `/api/v1/admin/users/${second.id}`, { role: 'supervisor' }), 400, 'invalid_request'); // not themselves
+    expect((await call(secondSession, 'DELETE', `/api/v1/admin/users/${a.admin.id}`)).status).toBe(204);
+    expect((await t.op('GET', `/admin/v1/tenants/${a.slug}/users/${a.admin.id}`)).status).toBe(404);
     expectError(await call(b.adminSession, 'DELETE', `/api/v1/admin/users/${a.member.id}`), 404, 'not_found');
     expect((await t.op('DELETE', `/admin/v1/tenants/${a.slug}/users/${a.member.id}`)).status).toBe(204);
     expect((await t.op('GET', `/admin/v1/tenants/${a.slug}/users/${a.member.id}`)).status).toBe(404);

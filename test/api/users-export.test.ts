@@ -1,7 +1,7 @@
 // The users CSV download: addresses, not ids; the list's filters; every page of a big tenant; and
 // cells a spreadsheet would run as formulas made harmless.
 import { describe, expect, it } from 'vitest';
-import { parseCsv } from '../../src/cli/csv.ts';
+import { parseCsv } from '../../src/platform/csv.ts';
 import { STRONG, unique, useTestApp } from '../helpers/app.ts';
 
 const t = useTestApp();

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { describe, expect, it, vi } from 'vitest';
-import { parseCsv } from '../../src/cli/csv.ts';
+import { parseCsv } from '../../src/platform/csv.ts';
 import { browserSuite, h1, pathOf, screenshot, seriousViolations, STRONG, text } from '../helpers/browser.ts';
 
 vi.setConfig({ testTimeout: 90_000 });

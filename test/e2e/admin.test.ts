@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { describe, expect, it, vi } from 'vitest';
-import { parseCsv } from '../../src/cli/csv.ts';
+import { parseCsv } from '../../src/platform/csv.ts';
 import {
   browserSuite, extractReset, fillNewPassword, h1, openResetLink, pathOf, screenshot, seriousViolations, STRONG, STRONG2, text, unique, visible,
 } from '../helpers/browser.ts';

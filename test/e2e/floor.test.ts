@@ -52,15 +52,15 @@ describe('a floor of agents', () => {
     await visible(page.getByRole('button', { name: 'Disable' })).toBe(false);
     await screenshot(page, 'floor-supervisor-member');
 
-    // The admin's page offers nothing to act with, and a forged post is refused.
-    await page.goto(`${live.url}/admin/users/${ids.get('ada.admin@acme.example')}`);
-    await visible(page.getByRole('button', { name: 'Sign out everywhere' })).toBe(false);
+    // An admin's page is not the supervisor's to open, and a forged post is refused.
+    const csrf = await page.locator('input[name="_csrf"]').first().inputValue();
+    const adminPage = await page.goto(`${live.url}/admin/users/${ids.get('ada.admin@acme.example')}`);
+    expect(adminPage?.status()).toBe(403);
     await text(page.locator('main')).toContain('Supervisors act on members only');
-    const forged = await page.evaluate(async (id) => {
-      const csrf = document.querySelector<HTMLInputElement>('input[name="_csrf"]')!.value;
+    const forged = await page.evaluate(async ([id, csrf]) => {
       const res = await fetch(`/admin/users/${id}/sign-out`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `_csrf=${encodeURIComponent(csrf)}` });
       return { status: res.status, body: await res.text() };
-    }, ids.get('ada.admin@acme.example'));
+    }, [ids.get('ada.admin@acme.example')!, csrf] as const);
     expect(forged.status).toBe(403);
     expect(forged.body).toContain('Supervisors act on members only');
 

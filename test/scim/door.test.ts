@@ -124,6 +124,7 @@ describe('the SCIM door', () => {
     const scim = scimClient(t, slug, token);
     const email = `${unique('boss')}@example.com`;
     const boss = await t.user(slug, email, { role: 'admin' });
+    await t.user(slug, `${unique('boss2')}@example.com`, { role: 'admin' }); // not the last admin: that one stays
     for (const body of [
       { schemas: [PATCH_OP], Operations: [{ op: 'replace', value: { userName: 'attacker@evil.example' } }] },
       { schemas: [PATCH_OP], Operations: [{ op: 'Replace', path: 'userName', value: 'attacker@evil.example' }] },

@@ -1,5 +1,6 @@
 // Creating and changing accounts — shared by the operator API, the tenant admin API and the CLI.
 import { emailTaken, externalIdTaken, invalidRequest, notFound } from '../../errors.ts';
+import { isUuid } from '../../platform/http.ts';
 import type { Ctx } from '../../context.ts';
 import type { Db } from '../../platform/db.ts';
 import { audit, type Actor } from '../audit/audit.ts';
@@ -11,7 +12,7 @@ import { usersWithIdentity } from '../sso/store.ts';
 import type { Tenant } from '../tenants/store.ts';
 import { canonicalEmail, parseEmail } from './email.ts';
 import {
-  countUsers, emailsOfUsers, insertUser, peopleOfUsers, updateUserRow, userByEmail, userById, usersPage,
+  countUsers, emailsOfUsers, insertUser, otherEnabledAdmins, peopleOfUsers, updateUserRow, userByEmail, userById, usersPage,
   type Role, type User, type UserFilter, type UserStatus,
 } from './store.ts';
 
@@ -20,7 +21,6 @@ export type { Role, User, UserStatus };
 /** Who a user is, for people reading about them (the audit log's sentences). */
 export interface Person { name: string; email: string; role: Role; }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function userView(u: User) {
   return {
@@ -68,7 +68,7 @@ export async function createUser(
 
 export async function getUser(ctx: Pick<Ctx, 'db'>, tenant: Tenant, id: string): Promise<User> {
   // Every query carries the tenant id: another tenant's user ids answer 404.
-  if (!UUID.test(id)) throw notFound('No such user.');
+  if (!isUuid(id)) throw notFound('No such user.');
   const row = await userById(ctx.db, tenant.id, id);
   if (!row) throw notFound('No such user.');
   return row;
@@ -106,14 +106,14 @@ export async function matchingIds(ctx: Pick<Ctx, 'clock' | 'db'>, tenant: Tenant
 
 /** The addresses of these users of this tenant (ids of other tenants, or not ids at all, are left out). */
 export async function emailsById(ctx: Pick<Ctx, 'db'>, tenant: Tenant, ids: (string | null | undefined)[]): Promise<Map<string, string>> {
-  const wanted = [...new Set(ids.filter((x): x is string => !!x && UUID.test(x)))];
+  const wanted = [...new Set(ids.filter((x): x is string => !!x && isUuid(x)))];
   if (wanted.length === 0) return new Map();
   return emailsOfUsers(ctx.db, tenant.id, wanted);
 }
 
 /** Name, address and role of these users (of this tenant, or of any for the operator: null), by id; other ids are left out. */
 export async function peopleById(ctx: Pick<Ctx, 'db'>, tenant: Tenant | null, ids: (string | null | undefined)[]): Promise<Map<string, Person>> {
-  const wanted = [...new Set(ids.filter((x): x is string => !!x && UUID.test(x)))];
+  const wanted = [...new Set(ids.filter((x): x is string => !!x && isUuid(x)))];
   if (wanted.length === 0) return new Map();
   return peopleOfUsers(ctx.db, tenant?.id ?? null, wanted);
 }
@@ -167,8 +167,9 @@ export async function updateUser(ctx: Pick<Ctx, 'clock' | 'db' | 'sessions'>, te
   // An admin cannot shut themselves out (and perhaps the whole tenant with them).
   if (actor.type === 'admin' && actor.id === id) {
     if (patch.disabled === true) throw invalidRequest('disabled: you cannot disable your own account — ask another admin.', { field: 'disabled' });
-    if (patch.role === 'member' && before.role === 'admin') throw invalidRequest('role: you cannot remove your own admin role — ask another admin.', { field: 'role' });
+    if (patch.role !== undefined && patch.role !== 'admin' && before.role === 'admin') throw invalidRequest('role: you cannot remove your own admin role — ask another admin.', { field: 'role' });
   }
+  if (patch.disabled === true || (patch.role !== undefined && patch.role !== 'admin')) await keepAnAdmin(ctx, tenant, before, actor);
   const email = patch.email !== undefined ? emailOrThrow(patch.email) : undefined;
   const why = reason ? { reason } : {};
   return ctx.db.transaction(async (tx) => {
@@ -218,6 +219,17 @@ export async function updateUser(ctx: Pick<Ctx, 'clock' | 'db' | 'sessions'>, te
     if (set.externalId !== undefined) await audit(tx, actor, now, { type: 'external_id_changed', tenantId: tenant.id, userId: id, data: { from: before.externalId, to: set.externalId } });
     return after;
   });
+}
+
+/**
+ * A tenant keeps one enabled admin: its staff, provisioning or a bulk run cannot disable, demote or
+ * erase the last one (the operator can, having the operator API to recover with).
+ */
+export async function keepAnAdmin(ctx: Pick<Ctx, 'db'>, tenant: Tenant, user: User, actor: Actor): Promise<void> {
+  if (actor.type === 'operator' || user.role !== 'admin' || user.disabledAt) return;
+  if (await otherEnabledAdmins(ctx.db, tenant.id, user.id) === 0) {
+    throw invalidRequest('This is the last admin of this tenant — make someone else admin first.', { reason: 'last_admin' });
+  }
 }
 
 /** Sign a user out everywhere (admin action). */

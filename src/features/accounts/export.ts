@@ -1,6 +1,6 @@
 // The users of a tenant as CSV, for people and spreadsheets: addresses, not ids. The API's
 // download and the console's "Download CSV" stream it; the list's filters narrow it.
-import { csvLine } from '../../cli/csv.ts';
+import { csvLine } from '../../platform/csv.ts';
 import type { Ctx } from '../../context.ts';
 import { mfaSummaries } from '../mfa/store.ts';
 import { usersWithIdentity } from '../sso/store.ts';

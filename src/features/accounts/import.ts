@@ -15,12 +15,11 @@
 import { importRejected, invalidRequest } from '../../errors.ts';
 import type { Ctx } from '../../context.ts';
 import type { Db } from '../../platform/db.ts';
-import { csvRecords, CsvSyntaxError } from '../../cli/csv.ts';
+import { csvRecords, CsvSyntaxError } from '../../platform/csv.ts';
 import { audit, type Actor } from '../audit/audit.ts';
-import { ROLES } from '../admin/permissions.ts';
 import type { Tenant } from '../tenants/store.ts';
 import { canonicalEmail, parseEmail } from './email.ts';
-import { insertUsers, takenAddresses, type Role, type User } from './store.ts';
+import { insertUsers, ROLES, takenAddresses, type Role, type User } from './store.ts';
 
 export const IMPORT_COLUMNS = ['email', 'name', 'role'] as const;
 export const MAX_IMPORT_ROWS = 100_000;

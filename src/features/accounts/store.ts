@@ -2,6 +2,7 @@
 // one per lookup, and never query users themselves. A write that belongs to another feature's
 // transaction (setting a password, locking) takes that transaction's handle.
 import { and, asc, eq, gt, inArray, isNotNull, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
+import { isUuid } from '../../platform/http.ts';
 import { oncePerDatabase, type Db } from '../../platform/db.ts';
 import { tenants, users } from '../../platform/schema.ts';
 import type { Tenant } from '../tenants/store.ts';
@@ -9,7 +10,8 @@ import type { Tenant } from '../tenants/store.ts';
 export type User = typeof users.$inferSelect;
 /** A user with the tenant it belongs to: one address may have an account in several tenants. */
 export interface Account { user: User; tenant: Tenant; }
-export type Role = 'admin' | 'supervisor' | 'member';
+export const ROLES = ['admin', 'supervisor', 'member'] as const;
+export type Role = (typeof ROLES)[number];
 export type UserStatus = 'active' | 'disabled' | 'locked';
 
 // ── lookups ────────────────────────────────────────────────────────────────────────────────────
@@ -93,15 +95,21 @@ export async function addressesWithAccounts(db: Db, emails: string[]): Promise<S
   return new Set(rows.map((r) => r.email));
 }
 
+/** How many enabled admins this tenant has besides this user. */
+export async function otherEnabledAdmins(db: Db, tenantId: string, userId: string): Promise<number> {
+  const [row] = await db.select({ n: sql<number>`count(*)`.mapWith(Number) }).from(users)
+    .where(and(eq(users.tenantId, tenantId), eq(users.role, 'admin'), isNull(users.disabledAt), sql`${users.id} <> ${userId}::uuid`));
+  return row?.n ?? 0;
+}
+
 /** These users of this tenant, by id (ids must be UUIDs; other tenants' ids find nothing). */
 export async function usersByIds(db: Db, tenantId: string, ids: string[]): Promise<Map<string, User>> {
-  const valid = ids.filter((x) => UUID.test(x));
+  const valid = ids.filter((x) => isUuid(x));
   if (valid.length === 0) return new Map();
   const rows = await db.select().from(users).where(and(eq(users.tenantId, tenantId), inArray(users.id, valid)));
   return new Map(rows.map((r) => [r.id, r]));
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The stored addresses of these users of this tenant, by id (ids must be UUIDs). */
 export async function emailsOfUsers(db: Db, tenantId: string, ids: string[]): Promise<Map<string, string>> {

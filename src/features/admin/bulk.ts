@@ -3,7 +3,7 @@
 // action — its own transaction, audit line and webhook event — so one failure stops nothing else
 // and every result is reported by id. Users are read a batch at a time, and a few actions run at
 // once: enough to finish a floor of 2,000 in seconds without taking every database connection.
-import { AppError, forbidden, invalidRequest } from '../../errors.ts';
+import { AppError, invalidRequest } from '../../errors.ts';
 import type { Ctx } from '../../context.ts';
 import type { Actor } from '../audit/audit.ts';
 import { signOutEverywhere, updateUser, type User } from '../accounts/accounts.ts';
@@ -11,7 +11,7 @@ import { usersByIds } from '../accounts/store.ts';
 import { resetFactors } from '../mfa/factors.ts';
 import type { Tenant } from '../tenants/store.ts';
 import { adminReset } from './admin-reset.ts';
-import { can, mayActOn, SUPERVISORS_ACT_ON_MEMBERS, type Permission } from './permissions.ts';
+import { can, mayActOn, notForRole, SUPERVISORS_ACT_ON_MEMBERS, type Permission } from './permissions.ts';
 
 export const BULK_ACTIONS = ['password-reset', 'disable', 'enable', 'sign-out-everywhere', 'mfa-reset'] as const;
 export type BulkAction = (typeof BULK_ACTIONS)[number];
@@ -38,7 +38,7 @@ export async function runBulk(
 ): Promise<BulkResult> {
   const { action } = input;
   const reason = input.reason?.trim() || undefined;
-  if (!can(role, BULK_PERMISSION[action])) throw forbidden(role === 'supervisor' ? 'Supervisors cannot do this — ask an admin of this tenant.' : 'Only administrators of this tenant can do this.');
+  if (!can(role, BULK_PERMISSION[action])) throw notForRole(role);
   if (action === 'mfa-reset' && !reason) throw invalidRequest('reason: say why (it goes into the audit log of each user).', { field: 'reason' });
 
   const ids = [...new Set(input.ids)];

@@ -42,7 +42,7 @@ const PatchTenant = z.object({
 
 const AuditQuery = z.object({
   tenant: z.string().max(63).optional(), type: z.string().max(64).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).optional(), before: z.coerce.number().int().optional(),
+  limit: z.coerce.number().int().min(1).max(1000).optional(), before: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
 });
 const DeliveriesQuery = z.object({
   tenant: z.string().max(63).optional(), status: z.enum(['queued', 'sending', 'sent', 'failed']).optional(),

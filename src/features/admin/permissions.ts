@@ -8,9 +8,8 @@
 import type { FastifyRequest } from 'fastify';
 import { forbidden } from '../../errors.ts';
 import type { Ctx } from '../../context.ts';
+import { isUuid } from '../../platform/http.ts';
 import { userById, type Role } from '../accounts/store.ts';
-
-export const ROLES = ['admin', 'supervisor', 'member'] as const satisfies readonly Role[];
 
 const STAFF = ['admin', 'supervisor'] as const;
 const ADMIN = ['admin'] as const;
@@ -58,31 +57,30 @@ export function mayActOn(role: string, targetRole: string): boolean {
 
 export const SUPERVISORS_ACT_ON_MEMBERS = 'Supervisors act on members only — ask an admin.';
 
+/** The refusal of a permission this role lacks. */
+export const notForRole = (role: string) =>
+  forbidden(role === 'supervisor' ? 'Supervisors cannot do this — ask an admin of this tenant.' : 'Only administrators of this tenant can do this.');
+
 /** Route options of a staff route: its OpenAPI description (doc()) and the permission it needs. */
 export function needs<T extends { config: object }>(permission: Permission, options: T): T {
   return { ...options, config: { ...options.config, permission } };
 }
 
-const READS = new Set(['GET', 'HEAD']);
-
 /**
- * What both staff doors (tenant admin API, console) run before each route, for a signed-in person
- * of `tenantId`: staff only; the route's permission for their role; and a supervisor's change to
- * one user (a route with `:id`) only when that user is a member. An id that is no user of the
+ * What both staff doors (tenant admin API, console) run before each route — on the request line,
+ * before any body is read — for a signed-in person of `tenantId`: staff only; the route's
+ * permission for their role; and for a route about one user (`:id`), a supervisor only when that
+ * user is a member (reading an admin's devices or emails included). An id that is no user of the
  * tenant passes here and is the handler's 404, so ids of other tenants answer as before.
  */
 export async function admitStaff(ctx: Pick<Ctx, 'db'>, request: FastifyRequest, role: string, tenantId: string): Promise<void> {
   if (!isStaff(role)) throw forbidden('Only administrators and supervisors of this tenant can do this.');
   const permission = request.routeOptions.config.permission;
   if (!permission) throw forbidden('This route is not open to tenant staff.');
-  if (!can(role, permission)) {
-    throw forbidden(role === 'supervisor' ? 'Supervisors cannot do this — ask an admin of this tenant.' : 'Only administrators of this tenant can do this.');
-  }
+  if (!can(role, permission)) throw notForRole(role);
   const id = (request.params as { id?: unknown } | undefined)?.id;
-  if (role !== 'admin' && !READS.has(request.method) && typeof id === 'string' && permission.startsWith('users.')) {
-    const target = UUID.test(id) ? await userById(ctx.db, tenantId, id) : undefined;
+  if (role !== 'admin' && typeof id === 'string' && permission.startsWith('users.')) {
+    const target = isUuid(id) ? await userById(ctx.db, tenantId, id) : undefined;
     if (target && !mayActOn(role, target.role)) throw forbidden(SUPERVISORS_ACT_ON_MEMBERS);
   }
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

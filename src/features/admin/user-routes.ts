@@ -19,7 +19,8 @@ import type { Tenant } from '../tenants/store.ts';
 import { linkedIdentities, unlinkIdentity } from '../sso/identities.ts';
 import { resetFactors } from '../mfa/factors.ts';
 import { adminReset, sendWelcome } from './admin-reset.ts';
-import { needs, ROLES } from './permissions.ts';
+import { needs } from './permissions.ts';
+import { ROLES } from '../accounts/store.ts';
 import { BULK_ACTIONS, BULK_MAX, runBulk } from './bulk.ts';
 import { eraseUser } from '../accounts/erase.ts';
 
@@ -82,7 +83,7 @@ const AuditQuery = z.object({
   userId: z.string().uuid().optional(), type: z.string().max(64).optional(), actorType: z.enum(ACTOR_TYPES).optional(),
   from: z.string().max(40).optional().describe('written at or after: a day (2025-05-01, UTC) or an ISO date-time'),
   to: z.string().max(40).optional().describe('written before this ISO date-time, or up to the end of this day (2025-05-31)'),
-  before: z.coerce.number().int().optional(), limit: z.coerce.number().int().min(1).max(1000).optional(),
+  before: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(), limit: z.coerce.number().int().min(1).max(1000).optional(),
 });
 const UsersExportQuery = ListQuery.omit({ after: true, limit: true });
 const ExportQuery = AuditQuery.omit({ before: true, limit: true }).extend({ format: z.enum(['csv', 'jsonl']).default('jsonl') });
@@ -212,7 +213,7 @@ export function registerUserRoutes(app: FastifyInstance, ctx: Ctx, base: string,
 
   app.delete<{ Params: { id: string } }>(`${base}/users/:id`, needs('users.erase', doc({
     summary: 'Erase a user: personal data removed, every session and app token revoked, the address free again', tags,
-    description: 'One transaction: sessions and app sessions end (apps get a back-channel logout), the account row, its factors, linked identities, reset links, unsent and sent mail go; audit lines stay under the id, which no longer leads to a person, without IP addresses or typed reasons. Webhook event `user.deleted` (with the id only). An admin cannot erase themselves.',
+    description: 'One transaction: sessions and app sessions end (apps get a back-channel logout); the account row, its factors, linked identities, its reset links (a link that also covers the address\'s accounts in other tenants stays for those) and the mail sent to it go; audit lines stay under the id, which no longer leads to a person, without IP addresses, typed reasons or addresses. Webhook event `user.deleted` (with the id only). An admin cannot erase themselves, nor anyone the tenant\'s last enabled admin.',
     responses: { 204: 'Erased.', ...common.invalid, ...noUser },
   })), async (request, reply) => {
     const { tenant, actor } = await resolve(request);
@@ -255,6 +256,15 @@ export function registerUserRoutes(app: FastifyInstance, ctx: Ctx, base: string,
     const { reason } = parse(MfaResetBody, request.body);
     const user = await getUser(ctx, tenant, request.params.id);
     return resetFactors(ctx, { user, tenant }, reason, actor);
+  });
+
+  app.post<{ Params: { id: string } }>(`${base}/users/:id/unlock`, needs('users.unlock', doc({
+    summary: 'Unlock an account locked from a "this wasn\'t me" link (supervisors too, for members)', tags,
+    description: 'The same as `PATCH {"locked": false}`, which only admins may send. The user then needs a new password: send a reset.',
+    responses: { 200: { description: 'The user as it is now.', schema: UserView }, ...noUser },
+  })), async (request) => {
+    const { tenant, actor } = await resolve(request);
+    return userView(await updateUser(ctx, tenant, request.params.id, { locked: false }, actor));
   });
 
   app.post<{ Params: { id: string } }>(`${base}/users/:id/sign-out-everywhere`, needs('users.sign-out', doc({

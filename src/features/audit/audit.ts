@@ -1,5 +1,5 @@
 import { and, desc, eq, gte, lt, sql, type SQL } from 'drizzle-orm';
-import { csvLine } from '../../cli/csv.ts';
+import { csvLine } from '../../platform/csv.ts';
 import type { Db } from '../../platform/db.ts';
 import { auditEvents } from '../../platform/schema.ts';
 import { withWebhookEvents } from '../webhooks/events.ts';

@@ -20,7 +20,6 @@ export const invalidSyntax = (detail: string) => new ScimError(400, 'invalidSynt
 export const invalidValue = (detail: string) => new ScimError(400, 'invalidValue', detail);
 export const invalidPath = (detail: string) => new ScimError(400, 'invalidPath', detail);
 export const uniqueness = (detail: string) => new ScimError(409, 'uniqueness', detail);
-export const noSuchUser = () => new ScimError(404, null, 'No such user in this tenant.');
 /** Missing, wrong or revoked token, or a token of another tenant: the same answer for each. */
 export const badToken = () => new ScimError(401, null, 'A valid SCIM bearer token for this tenant is required.');
 

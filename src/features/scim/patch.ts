@@ -9,7 +9,6 @@ import type { User } from '../accounts/accounts.ts';
 import { booleanOf, emailOf, EXTERNAL_ID_MAX, joinName, NAME_MAX, nameParts } from './user-resource.ts';
 import { invalidSyntax, invalidValue } from './errors.ts';
 
-export const PATCH_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 const MAX_OPERATIONS = 100;
 const CORE_PREFIX = 'urn:ietf:params:scim:schemas:core:2.0:user:';
 // The address Keyturn keeps is the primary work address: these selectors name it.

@@ -2,7 +2,7 @@
 // state changes also need the CSRF token (header X-CSRF-Token or form field _csrf).
 import fp from 'fastify-plugin';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { csrfFailed, forbidden, unauthenticated } from '../../errors.ts';
+import { csrfFailed, unauthenticated } from '../../errors.ts';
 import type { Ctx } from '../../context.ts';
 import { Secrets } from '../../platform/crypto.ts';
 import { SESSION_COOKIE, type SessionInfo } from './sessions.ts';
@@ -50,12 +50,6 @@ export async function requireSession(ctx: Pick<Ctx, 'secrets'>, request: Fastify
     const sent = request.headers['x-csrf-token'] ?? (typeof body?._csrf === 'string' ? body._csrf : undefined);
     if (typeof sent !== 'string' || !Secrets.equal(sent, csrfTokenFor(ctx, s))) throw csrfFailed();
   }
-  return s;
-}
-
-export async function requireAdmin(ctx: Pick<Ctx, 'secrets'>, request: FastifyRequest): Promise<SessionInfo> {
-  const s = await requireSession(ctx, request);
-  if (s.user.role !== 'admin') throw forbidden('Only administrators of this tenant can do this.');
   return s;
 }
 

@@ -4,6 +4,7 @@
 // row read on every request (here), or a cache that every change empties at once on every
 // instance (cache.ts). Callers cannot tell them apart.
 import { and, eq, gt, inArray, isNull, ne, sql, type SQL } from 'drizzle-orm';
+import { isUuid } from '../../platform/http.ts';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Clock } from '../../platform/clock.ts';
 import { randomToken, type Secrets } from '../../platform/crypto.ts';
@@ -146,7 +147,6 @@ const sessionQuery = oncePerDatabase((db: Db) => db
   ))
   .prepare('keyturn_load_session'));
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Sessions as rows: every request reads its row, so every change counts from the next request. */
 export class StoredSessions implements Sessions {
@@ -222,7 +222,7 @@ export class StoredSessions implements Sessions {
 
   async endById(tx: Db, userId: string, id: string, reason: RevokeReason): Promise<boolean> {
     requireTransaction(tx);
-    if (!UUID.test(id)) return false; // not an id at all: the uuid column would refuse it
+    if (!isUuid(id)) return false; // not an id at all: the uuid column would refuse it
     const rows = await this.revokeWhere(tx, reason, and(
       eq(sessions.id, id), eq(sessions.userId, userId), gt(sessions.expiresAt, this.deps.clock.now()),
     ));
@@ -272,7 +272,7 @@ export class StoredSessions implements Sessions {
 
   async list(userId: string, currentIdHash?: string): Promise<DeviceSession[]> {
     const now = this.deps.clock.now();
-    if (!UUID.test(userId)) return [];
+    if (!isUuid(userId)) return [];
     const rows = await this.deps.database.db
       .select({
         id: sessions.id, idHash: sessions.idHash, createdAt: sessions.createdAt, lastSeenAt: sessions.lastSeenAt,

@@ -211,9 +211,13 @@ const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/;
 // start a directive of their own.
 const HOST = /^([a-z0-9-]+\.)*[a-z0-9-]+$|^\[[0-9a-f:.]+\]$/;
 
+const IP_LITERAL = /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-f:.]+\])$/;
+
 /**
- * A logo address: a path on PUBLIC_URL ("/logos/acme.svg"), or an https URL anywhere (its origin is
- * then allowed for images on this tenant's pages only). http:// only on loopback (tests).
+ * A logo address: a path on PUBLIC_URL ("/logos/acme.svg"), or an https URL on a named host (its
+ * origin is then allowed for images on this tenant's pages only — never an IP address, which would
+ * let every visitor's browser reach private addresses). http:// and loopback addresses only while
+ * Keyturn itself runs on loopback (a laptop, a test).
  */
 function checkLogoUrl(value: string, field: string, publicUrl: string): string {
   let url: URL | null = null;
@@ -221,7 +225,9 @@ function checkLogoUrl(value: string, field: string, publicUrl: string): string {
   const why = `must be an https:// address or a path on PUBLIC_URL (${publicUrl ? new URL(publicUrl).origin : ''}/…)`;
   if (!url || !HOST.test(url.hostname) || url.username || url.password) throw bad(field, why);
   const sameOrigin = publicUrl !== '' && url.origin === new URL(publicUrl).origin;
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && (sameOrigin || LOOPBACK.test(url.hostname)))) throw bad(field, why);
+  const local = publicUrl !== '' && LOOPBACK.test(new URL(publicUrl).hostname) && LOOPBACK.test(url.hostname);
+  if (!sameOrigin && !local && (LOOPBACK.test(url.hostname) || IP_LITERAL.test(url.hostname))) throw bad(field, why);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && (sameOrigin || local))) throw bad(field, why);
   return url.href;
 }
 

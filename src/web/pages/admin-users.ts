@@ -94,7 +94,7 @@ export function usersBody(m: M, v: UsersView): Html {
     const reach = mayActOn(v.role, u.role);
     return html`<tr>
 ${bulk ? html`<td class="select"><input type="checkbox" name="ids" value="${u.id}" aria-label="${x.selectLabel(u.email)}"${reach ? '' : html` disabled`}></td>` : ''}
-<td data-label="${a.colUser}"><a href="/admin/users/${u.id}">${u.email}</a>${u.name ? html`<br><span class="muted">${u.name}</span>` : ''}</td>
+<td data-label="${a.colUser}">${reach ? html`<a href="/admin/users/${u.id}">${u.email}</a>` : u.email}${u.name ? html`<br><span class="muted">${u.name}</span>` : ''}</td>
 <td data-label="${a.colRole}">${a.role[u.role]}</td>
 <td data-label="${a.colStatus}">${statusBadge(m, u.status)}</td>
 <td data-label="${a.colMethods}">${methodsText(m, u.signInMethods)}${u.mfa.enabled ? html`<br><span class="muted">${x.mfaLabel}</span>` : ''}</td>

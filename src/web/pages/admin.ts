@@ -5,10 +5,11 @@
 // action shows the page again with the reason. The routes call the same feature functions as the
 // JSON API under /api/v1/admin, so both doors share every rule, limit and audit line.
 //
-// The console is a Fastify context of its own: one preHandler (adminOnly) checks the admin before
-// any of its routes runs and leaves them the admin as a request decorator; the handlers read it
+// The console is a Fastify context of its own: one hook (adminOnly) admits the admin or supervisor
+// before any of its routes runs and leaves them as a request decorator; the handlers read it
 // (checkedAdmin) and never check again.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isUuid } from '../../platform/http.ts';
 import {
   createUser, detailedViews, emailsById, findUserByEmail, getUser, listUsers, matchingIds, signOutEverywhere, updateUser, type User,
 } from '../../features/accounts/accounts.ts';
@@ -20,7 +21,8 @@ import { resetFactors } from '../../features/mfa/factors.ts';
 import { ACTOR_TYPES, auditTime, listAudit, type Actor } from '../../features/audit/audit.ts';
 import { withSentences } from '../../features/audit/sentences.ts';
 import { csrfTokenFor, requireSession } from '../../features/sessions/plugin.ts';
-import { admitStaff, can, isStaff, needs, ROLES, SUPERVISORS_ACT_ON_MEMBERS, type Permission } from '../../features/admin/permissions.ts';
+import { admitStaff, can, isStaff, needs, SUPERVISORS_ACT_ON_MEMBERS, type Permission } from '../../features/admin/permissions.ts';
+import { ROLES } from '../../features/accounts/store.ts';
 import type { SessionInfo } from '../../features/sessions/sessions.ts';
 import { linkedIdentities, unlinkIdentity } from '../../features/sso/identities.ts';
 import { adminResetTtlMs } from '../../features/tenants/settings.ts';
@@ -67,7 +69,9 @@ function doneText(m: Messages, done: string): string | null {
 export async function adminPages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
   await app.register(async (consoleApp) => {
     consoleApp.decorateRequest('admin', null);
-    consoleApp.addHook('preHandler', adminOnly(ctx));
+    // Admitted on the request line, before any body is read; the CSRF token (in the body) after.
+    consoleApp.addHook('onRequest', adminOnly(ctx));
+    consoleApp.addHook('preHandler', async (request) => { if (request.method === 'POST') await requireSession(ctx, request); });
     usersRoutes(consoleApp, ctx);
     userRoutes(consoleApp, ctx);
     resetRoutes(consoleApp, ctx);
@@ -111,7 +115,6 @@ function adminOnly(ctx: Pick<Ctx, 'db' | 'secrets'>) {
       const back = isStaff(s.user.role) ? html`<a href="/admin">${m.admin.usersTitle}</a>` : html`<a href="/account">${m.backToAccount}</a>`;
       return sendPage(request, reply, page({ m, title: m.admin.notAdminTitle, body: html`<p>${text}</p><ul class="links"><li>${back}</li></ul>` }), 403);
     }
-    if (request.method === 'POST') await requireSession(ctx, request); // the CSRF token (a stale one: 403 page)
     const tenant = await tenantById(ctx.db, s.tenant.id);
     if (!tenant) return notFoundPage(request, reply);
     request.setDecorator<Admin>('admin', { s, tenant, actor: { type: 'admin', id: s.user.id, ip: request.ip }, csrf: csrfTokenFor(ctx, s) });
@@ -363,7 +366,6 @@ function resetRoutes(app: FastifyInstance, ctx: Ctx) {
 
 // ── audit ────────────────────────────────────────────────────────────────────────────────────────
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function auditRoutes(app: FastifyInstance, ctx: Pick<Ctx, 'clock' | 'db'>) {
   app.get('/admin/audit', { config: { permission: 'audit.read' } }, async (request, reply) => {
@@ -372,7 +374,7 @@ function auditRoutes(app: FastifyInstance, ctx: Pick<Ctx, 'clock' | 'db'>) {
     const actor = queryField(request, 'actor');
     const day = (name: string) => queryField(request, name).trim().slice(0, 40);
     const filters: AuditFilters = {
-      user: queryField(request, 'user').trim().slice(0, 254), userId: UUID.test(queryField(request, 'userId')) ? queryField(request, 'userId') : '',
+      user: queryField(request, 'user').trim().slice(0, 254), userId: isUuid(queryField(request, 'userId')) ? queryField(request, 'userId') : '',
       type: queryField(request, 'type').slice(0, 64), actor: (ACTOR_TYPES as readonly string[]).includes(actor) ? actor : '',
       from: day('from'), to: day('to'), before: /^\d{1,18}$/.test(queryField(request, 'before')) ? queryField(request, 'before') : '',
     };
