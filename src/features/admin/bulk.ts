@@ -5,6 +5,7 @@
 // once: enough to finish a floor of 2,000 in seconds without taking every database connection.
 import { AppError, invalidRequest } from '../../errors.ts';
 import type { Ctx } from '../../context.ts';
+import { safeError } from '../../platform/http.ts';
 import type { Actor } from '../audit/audit.ts';
 import { signOutEverywhere, updateUser, type User } from '../accounts/accounts.ts';
 import { usersByIds } from '../accounts/store.ts';
@@ -77,7 +78,7 @@ async function one(
     return true;
   } catch (err) {
     if (!(err instanceof AppError) || err.status >= 500) {
-      ctx.log.error({ err, userId: id, action }, 'bulk action failed for one user');
+      ctx.log.error({ err: safeError(err), userId: id, action }, 'bulk action failed for one user'); // a query error holds its parameters
       return { id, error: 'internal', message: 'Something went wrong on our side; try this user again.' };
     }
     const why = typeof err.extra.reason === 'string' ? err.extra.reason : err.code;
