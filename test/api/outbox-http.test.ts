@@ -1,59 +1,15 @@
 // HTTP deliveries (back-channel logout, webhooks) leave through the same outbox as mail: a real
 // receiver on 127.0.0.1, the app's own worker and clock.
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
 import { databaseKinds, unique, useTestApp, type TestApp } from '../helpers/app.ts';
+import { freePort } from '../helpers/ports.ts';
+import { receiver } from '../helpers/receiver.ts';
 import { enqueueHttp, sendDue } from '../../src/platform/outbox/outbox.ts';
 import { PermanentDeliveryError, type HttpPreparer } from '../../src/platform/outbox/http.ts';
 import { AllowList } from '../../src/platform/outbox/ssrf.ts';
 import { outbox } from '../../src/platform/schema.ts';
 
-interface Seen { path: string; headers: IncomingHttpHeaders; body: string; }
-type Answer = { status: number; body?: string } | 'hang';
-
-/** A receiver: answers each path as told (200 by default) and keeps what it received. */
-function receiver() {
-  const seen: Seen[] = [];
-  const answers = new Map<string, Answer>();
-  let server: Server | undefined;
-  let port = 0;
-  beforeAll(async () => {
-    server = createServer((req, res) => {
-      let body = '';
-      req.setEncoding('utf8');
-      req.on('data', (c: string) => { body += c; });
-      req.on('end', () => {
-        const path = (req.url ?? '/').split('?')[0]!;
-        seen.push({ path, headers: req.headers, body });
-        const a = answers.get(path) ?? { status: 200 };
-        if (a === 'hang') return; // never answers
-        res.writeHead(a.status, { 'content-type': 'text/plain' }).end(a.body ?? 'ok');
-      });
-    });
-    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
-    port = (server!.address() as AddressInfo).port;
-  });
-  afterAll(async () => {
-    server?.closeAllConnections();
-    await new Promise((r) => server?.close(r));
-  });
-  return {
-    seen, answers,
-    url: (path: string, host = '127.0.0.1') => `http://${host}:${port}${path}`,
-    to: (path: string) => seen.filter((s) => s.path === path),
-  };
-}
-
-/** A port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 const row = async (t: TestApp, id: string) => (await t.app.ctx.db.select().from(outbox).where(eq(outbox.id, id)))[0]!;
 
@@ -137,7 +93,7 @@ describe.each(databaseKinds())('HTTP deliveries through the outbox (WEBHOOK_ALLO
   });
 
   it('a refused connection is retried with backoff', async () => {
-    const id = await queue(t, 'test_echo', `http://127.0.0.1:${await closedPort()}/hook`);
+    const id = await queue(t, 'test_echo', `http://127.0.0.1:${await freePort()}/hook`);
     await t.drain();
     const r = await row(t, id);
     expect(r).toMatchObject({ status: 'queued', attempts: 1, responseStatus: null });

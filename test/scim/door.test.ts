@@ -1,12 +1,11 @@
 // Issue 16 item 5, the SCIM door itself (CONTRACT §11): tokens of one tenant never reach another,
 // the filter accepts only `userName eq` and `externalId eq`, every refusal is in SCIM's error
 // shape, and a token works until it is revoked — made and revoked by the operator or a tenant admin.
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { unique, useTestApp } from '../helpers/app.ts';
 import { tenantWithAdmin } from '../helpers/fixtures.ts';
 import { asSession, expectError } from '../helpers/http.ts';
+import { receiver } from '../helpers/receiver.ts';
 import { expectScimError, scimClient, scimToken, userNameFilter } from './helpers.ts';
 
 const USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
@@ -171,32 +170,18 @@ describe('the SCIM door', () => {
   });
 
   describe('deactivation reaches the platform', () => {
-    let server: Server | undefined;
-    const received: { type: string; data: { userId: string } }[] = [];
-    let port = 0;
-    beforeAll(async () => {
-      server = createServer((req, res) => {
-        let body = '';
-        req.on('data', (c) => { body += c; });
-        req.on('end', () => { received.push(JSON.parse(body)); res.writeHead(200).end('ok'); });
-      });
-      await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
-      port = (server!.address() as AddressInfo).port;
-    });
-    afterAll(async () => {
-      server?.closeAllConnections();
-      await new Promise((r) => server?.close(r));
-    });
+    const rx = receiver();
 
     it('active:false emits user.disabled for the user, with the SCIM token as the actor in the audit', async () => {
       const { slug } = await t.tenant();
-      const hook = await t.op('POST', '/admin/v1/webhooks', { url: `http://127.0.0.1:${port}/hook`, events: ['user.disabled'], tenants: [slug] });
+      const hook = await t.op('POST', '/admin/v1/webhooks', { url: rx.url('/hook'), events: ['user.disabled'], tenants: [slug] });
       expect(hook.status, hook.raw).toBe(201);
       const { id } = await t.user(slug, `${unique('leaver')}@example.com`);
       const { token, id: tokenId } = await scimToken(t, slug);
       await scimClient(t, slug, token)('PATCH', `/Users/${id}`, { schemas: [PATCH_OP], Operations: [{ op: 'Replace', path: 'active', value: 'False' }] });
       await t.drain();
-      await expect.poll(() => received.filter((e) => e.data.userId === id).map((e) => e.type)).toEqual(['user.disabled']);
+      const events = () => rx.to('/hook').map((r) => JSON.parse(r.body) as { type: string; data: { userId: string } });
+      await expect.poll(() => events().filter((e) => e.data.userId === id).map((e) => e.type)).toEqual(['user.disabled']);
       const audit = await t.op('GET', `/admin/v1/audit?tenant=${slug}&type=user_disabled`);
       expect(audit.body.events[0]).toMatchObject({ userId: id, actor: { type: 'system', id: `scim:${tokenId}` } });
     });

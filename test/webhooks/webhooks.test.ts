@@ -1,47 +1,13 @@
 // Issue 15, webhooks (CONTRACT §10): a real receiver on 127.0.0.1 (WEBHOOK_ALLOWED_HOSTS lists it),
 // the app's own outbox worker, signatures checked with the `standardwebhooks` library a receiver uses.
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Secret, TOTP } from 'otpauth';
 import { Webhook } from 'standardwebhooks';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { databaseKinds, STRONG, STRONG2, unique, useTestApp, withTestApp, type Session, type TestApp } from '../helpers/app.ts';
 import { tenantWithAdmin } from '../helpers/fixtures.ts';
 import { asSession, expectError, postForm } from '../helpers/http.ts';
+import { receiver, type Received } from '../helpers/receiver.ts';
 
-interface Received { path: string; headers: IncomingHttpHeaders; body: string; }
-
-/** A receiver: answers each path as told (200 by default) and keeps what it received. */
-function receiver() {
-  const seen: Received[] = [];
-  const answers = new Map<string, { status: number; body?: string }>();
-  let server: Server | undefined;
-  let port = 0;
-  beforeAll(async () => {
-    server = createServer((req, res) => {
-      let body = '';
-      req.setEncoding('utf8');
-      req.on('data', (c: string) => { body += c; });
-      req.on('end', () => {
-        const path = (req.url ?? '/').split('?')[0]!;
-        seen.push({ path, headers: req.headers, body });
-        const a = answers.get(path) ?? { status: 200 };
-        res.writeHead(a.status, { 'content-type': 'text/plain' }).end(a.body ?? 'ok');
-      });
-    });
-    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
-    port = (server!.address() as AddressInfo).port;
-  });
-  afterAll(async () => {
-    server?.closeAllConnections();
-    await new Promise((r) => server?.close(r));
-  });
-  return {
-    seen, answers,
-    url: (path: string) => `http://127.0.0.1:${port}${path}`,
-    to: (path: string) => seen.filter((s) => s.path === path),
-  };
-}
 
 const headersOf = (r: Received) => ({
   'webhook-id': String(r.headers['webhook-id']), 'webhook-timestamp': String(r.headers['webhook-timestamp']), 'webhook-signature': String(r.headers['webhook-signature']),
