@@ -12,7 +12,7 @@ import { usersWithIdentity } from '../sso/store.ts';
 import type { Tenant } from '../tenants/store.ts';
 import { canonicalEmail, parseEmail } from './email.ts';
 import {
-  countUsers, emailsOfUsers, insertUser, otherEnabledAdmins, peopleOfUsers, updateUserRow, userByEmail, userById, usersPage,
+  countUsers, emailsOfUsers, insertUser, otherEnabledAdmins, violatesIndex, peopleOfUsers, updateUserRow, userByEmail, userById, usersPage,
   type Role, type User, type UserFilter, type UserStatus,
 } from './store.ts';
 
@@ -193,9 +193,9 @@ export async function updateUser(ctx: Pick<Ctx, 'clock' | 'db' | 'sessions'>, te
     try {
       after = await updateUserRow(tx, tenant.id, id, set);
     } catch (e) {
+      if (violatesIndex(e, 'users_tenant_external_id')) throw externalIdTaken();
       // The driver's error may come wrapped (drizzle's query error carries it as `cause`).
-      const err = e as { code?: string; constraint?: string; cause?: { code?: string; constraint?: string } };
-      if ((err.constraint ?? err.cause?.constraint) === 'users_tenant_external_id') throw externalIdTaken();
+      const err = e as { code?: string; cause?: { code?: string } };
       if (err.code === '23505' || err.cause?.code === '23505' || /users_tenant_email/.test(String(e))) {
         throw emailTaken();
       }

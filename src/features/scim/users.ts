@@ -5,7 +5,7 @@
 import type { Ctx } from '../../context.ts';
 import { externalIdTaken } from '../../errors.ts';
 import { createUser, findUserByEmail, updateUser, type User, type UserPatch } from '../accounts/accounts.ts';
-import { setExternalId, updateUserRow, userByExternalId, usersByCreation } from '../accounts/store.ts';
+import { setExternalId, updateUserRow, userByExternalId, usersByCreation, violatesIndex } from '../accounts/store.ts';
 import { canonicalEmail } from '../accounts/email.ts';
 import { sendWelcome } from '../admin/admin-reset.ts';
 import { audit, type Actor } from '../audit/audit.ts';
@@ -25,11 +25,6 @@ async function checkExternalId(ctx: Pick<Ctx, 'db'>, tenant: Tenant, externalId:
   const holder = await userByExternalId(ctx.db, tenant.id, externalId);
   if (holder && holder.id !== self) throw uniqueness('A user with this externalId already exists in this tenant.');
 }
-
-const isExternalIdConflict = (e: unknown) => {
-  const err = e as { constraint?: string; cause?: { constraint?: string } };
-  return (err.constraint ?? err.cause?.constraint) === 'users_tenant_external_id';
-};
 
 /**
  * A new member of the tenant, in one transaction with its externalId, its state (an identity
@@ -53,7 +48,7 @@ export async function createScimUser(ctx: Ctx, tenant: Tenant, input: UserInput,
       if (welcome) await sendWelcome(ctx, tx, tenant, user, actor);
     });
   } catch (e) {
-    if (isExternalIdConflict(e)) throw externalIdTaken();
+    if (violatesIndex(e, 'users_tenant_external_id')) throw externalIdTaken();
     throw e;
   }
   return created!;
