@@ -47,6 +47,12 @@ export function formList(request: FastifyRequest, name: string): string[] {
   return [];
 }
 
+/** A link to `path` carrying the fields that are set (a page's filters): `/admin?role=member`. */
+export function hrefWith(path: string, fields: Record<string, string>): string {
+  const query = new URLSearchParams(Object.entries(fields).filter(([, v]) => v !== ''));
+  return `${path}${query.size ? `?${query}` : ''}`;
+}
+
 export function queryField(request: FastifyRequest, name: string): string {
   const v = (request.query as Record<string, unknown> | undefined)?.[name];
   return typeof v === 'string' ? v : '';

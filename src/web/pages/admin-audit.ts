@@ -4,6 +4,7 @@
 // Route: admin.ts (auditRoutes).
 import { ACTOR_TYPES, AUDIT_TYPES, type AuditView } from '../../features/audit/audit.ts';
 import { AUDIT_TOPICS, auditTopic } from '../../features/audit/sentences.ts';
+import { hrefWith } from '../respond.ts';
 import { html, type Html } from '../html.ts';
 import type { Messages } from '../i18n/index.ts';
 import { field, time } from '../layout.ts';
@@ -13,10 +14,6 @@ type M = Messages;
 /** The filters as typed (kept in the form and in every link of the page). */
 export interface AuditFilters { user: string; userId: string; type: string; actor: string; from: string; to: string; before: string; }
 
-export const auditHref = (base: string, f: Record<string, string>) => {
-  const p = new URLSearchParams(Object.entries(f).filter(([, v]) => v) as [string, string][]);
-  return `${base}${p.size ? `?${p}` : ''}`;
-};
 
 export const typeLabel = (m: M, type: string) =>
   (m.admin.eventTypes as Record<string, string>)[type] ?? m.auditLog.moreTypes[type] ?? type;
@@ -74,12 +71,12 @@ ${filtered ? html`<a href="/admin/audit">${a.clear}</a>` : ''}</div>
   const last = v.events[v.events.length - 1];
   return html`<p class="muted">${m.auditLog.intro}</p>
 ${filters}
-<p class="toolbar"><a class="btn btn-secondary btn-inline" href="${auditHref('/api/v1/admin/audit/export', { format: 'csv', ...exportQuery })}" download>${a.exportCsv}</a>
-<a class="btn btn-secondary btn-inline" href="${auditHref('/api/v1/admin/audit/export', { format: 'jsonl', ...exportQuery })}" download>${a.exportJsonl}</a></p>
+<p class="toolbar"><a class="btn btn-secondary btn-inline" href="${hrefWith('/api/v1/admin/audit/export', { format: 'csv', ...exportQuery })}" download>${a.exportCsv}</a>
+<a class="btn btn-secondary btn-inline" href="${hrefWith('/api/v1/admin/audit/export', { format: 'jsonl', ...exportQuery })}" download>${a.exportJsonl}</a></p>
 ${table}
 <nav class="pager" aria-label="${a.pages}">
-${f.before ? html`<a href="${auditHref('/admin/audit', { ...kept, user: f.user })}">${a.newestEvents}</a>` : ''}
-${v.more && last ? html`<a href="${auditHref('/admin/audit', { ...kept, user: f.user, before: String(last.id) })}" rel="next">${a.olderEvents}</a>` : ''}
+${f.before ? html`<a href="${hrefWith('/admin/audit', { ...kept, user: f.user })}">${a.newestEvents}</a>` : ''}
+${v.more && last ? html`<a href="${hrefWith('/admin/audit', { ...kept, user: f.user, before: String(last.id) })}" rel="next">${a.olderEvents}</a>` : ''}
 </nav>`;
 }
 

@@ -21,7 +21,7 @@ import { html, type Html, type Part } from '../html.ts';
 import type { Messages } from '../i18n/index.ts';
 import { alert, form } from '../layout.ts';
 import { pageError } from '../page-errors.ts';
-import { formField, messages, queryField, redirect } from '../respond.ts';
+import { formField, hrefWith, messages, queryField, redirect } from '../respond.ts';
 import { filterOptions, readFilters, type ListFilters } from './admin-users.ts';
 
 /** What the console's door (admin.ts) hands these pages. */
@@ -191,7 +191,6 @@ ${v.passwordOn ? html`<div class="field"><label class="check"><input type="check
 /** The users list's links to these pages, for who may use them. */
 export function csvLinks(m: Messages, v: { canImport: boolean; canExport: boolean; filters: ListFilters }): Html {
   const { after: _page, ...filters } = v.filters; // the download has every page
-  const query = new URLSearchParams(Object.entries(filters).filter(([, x]) => x !== '')).toString();
   return html`${v.canImport ? html`<a class="btn btn-secondary btn-inline" href="${FORM_PATH}">${m.csv.importUsers}</a>` : ''}
-${v.canExport ? html`<a class="btn btn-secondary btn-inline" href="/admin/users/export${query ? `?${query}` : ''}" download title="${m.csv.downloadHint}">${m.csv.download}</a>` : ''}`;
+${v.canExport ? html`<a class="btn btn-secondary btn-inline" href="${hrefWith('/admin/users/export', filters)}" download title="${m.csv.downloadHint}">${m.csv.download}</a>` : ''}`;
 }

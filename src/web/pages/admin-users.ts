@@ -7,6 +7,7 @@ import { can, mayActOn } from '../../features/admin/permissions.ts';
 import { html, type Html, type Part } from '../html.ts';
 import type { Messages } from '../i18n/index.ts';
 import { alert, field, form, time } from '../layout.ts';
+import { hrefWith } from '../respond.ts';
 import { methodsText, pendingShort, resetBlocked, select, statusBadge } from './admin-views.ts';
 
 type M = Messages;
@@ -16,10 +17,7 @@ export const INACTIVE_DAYS = ['7', '30', '90'] as const;
 
 const FILTER_KEYS = ['q', 'status', 'role', 'mfa', 'method', 'inactive'] as const;
 
-export const listHref = (f: Partial<ListFilters>) => {
-  const p = new URLSearchParams(Object.entries(f).filter(([, v]) => v) as [string, string][]);
-  return `/admin${p.size ? `?${p}` : ''}`;
-};
+export const listHref = (f: ListFilters) => hrefWith('/admin', { ...f });
 
 /** The filters of a query string (or a bulk form's hidden copy), each to one of its allowed values or ''. */
 export function readFilters(get: (name: string) => string): ListFilters {
