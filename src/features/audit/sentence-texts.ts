@@ -12,13 +12,6 @@ const enRoleA: Record<string, string> = { admin: 'an admin', supervisor: 'a supe
 const enFactor: Record<string, string> = { totp: 'an authenticator app', webauthn: 'a security key', recovery_code: 'a recovery code' };
 const enN = (n: number | undefined, one: string, many: string) => (n === undefined ? many : `${n} ${n === 1 ? one : many}`);
 const enLabel = (d: Record<string, unknown>) => (str(d.label) ? ` (“${str(d.label)}”)` : '');
-const enBulk: Record<string, (users: string) => string> = {
-  'password-reset': (u) => `sent reset links to ${u} at once`,
-  disable: (u) => `disabled ${u} at once`,
-  enable: (u) => `enabled ${u} at once`,
-  'sign-out-everywhere': (u) => `signed ${u} out everywhere at once`,
-  'mfa-reset': (u) => `reset two-step verification of ${u} at once`,
-};
 
 export const auditSentencesEn: SentenceTexts = {
   operator: 'the operator',
@@ -50,10 +43,6 @@ export const auditSentencesEn: SentenceTexts = {
       : `${who} locked ${whom} and signed them out everywhere`),
     user_unlocked: ({ who, whom }) => `${who} unlocked ${whom}`,
     user_erased: ({ who, whom }) => `${who} erased ${whom}: personal data removed, sessions and app tokens revoked`,
-    users_bulk: ({ who, d }) => {
-      const users = enN(num(d.done) ?? num(d.count), 'user', 'users');
-      return `${who} ${enBulk[str(d.action)]?.(users) ?? `ran “${str(d.action)}” on ${users} at once`}${num(d.failed) ? ` (${num(d.failed)} failed)` : ''}`;
-    },
     external_id_changed: ({ who, whom, d }) => `${who} changed the identity provider’s id of ${whom}${str(d.to) ? ` to ${str(d.to)}` : ''}`,
     sessions_revoked: ({ who, whom, self, d }) => (self
       ? `${who} signed out ${d.exceptCurrent ? `everywhere else (${enN(num(d.count), 'session', 'sessions')} ended)` : `everywhere (${enN(num(d.count), 'session', 'sessions')} ended)`}`
@@ -99,13 +88,6 @@ const deFactor: Record<string, string> = { totp: 'eine Authenticator-App', webau
 const deFactorName: Record<string, string> = { totp: 'Authenticator-App', webauthn: 'Sicherheitsschlüssel', recovery_code: 'Wiederherstellungscode' };
 const deN = (n: number | undefined, one: string, many: string) => (n === undefined ? many : `${n} ${n === 1 ? one : many}`);
 const deLabel = (d: Record<string, unknown>) => (str(d.label) ? ` („${str(d.label)}“)` : '');
-const deBulk: Record<string, (n: string) => string> = {
-  'password-reset': (n) => `${n} Benutzern auf einmal Reset-Links gesendet`,
-  disable: (n) => `${n} Benutzer auf einmal deaktiviert`,
-  enable: (n) => `${n} Benutzer auf einmal aktiviert`,
-  'sign-out-everywhere': (n) => `${n} Benutzer auf einmal überall abgemeldet`,
-  'mfa-reset': (n) => `die Zwei-Schritt-Verifizierung von ${n} Benutzern auf einmal zurückgesetzt`,
-};
 const sessionsDe = (d: unknown) => deN(num(d), 'Sitzung', 'Sitzungen');
 
 export const auditSentencesDe: SentenceTexts = {
@@ -137,10 +119,6 @@ export const auditSentencesDe: SentenceTexts = {
       : `${who} hat ${whom} gesperrt und überall abgemeldet`),
     user_unlocked: ({ who, whom }) => `${who} hat ${whom} entsperrt`,
     user_erased: ({ who, whom }) => `${who} hat ${whom} gelöscht: persönliche Daten entfernt, Sitzungen und App-Tokens widerrufen`,
-    users_bulk: ({ who, d }) => {
-      const n = str(num(d.done) ?? num(d.count) ?? 'mehrere');
-      return `${who} hat ${deBulk[str(d.action)]?.(n) ?? `„${str(d.action)}“ für ${n} Benutzer auf einmal ausgeführt`}${num(d.failed) ? ` (${num(d.failed)} fehlgeschlagen)` : ''}`;
-    },
     external_id_changed: ({ who, whom, d }) => `${who} hat die ID des Identitätsanbieters für ${whom} geändert${str(d.to) ? ` (jetzt ${str(d.to)})` : ''}`,
     sessions_revoked: ({ who, whom, self, d }) => (self
       ? `${who} hat sich ${d.exceptCurrent ? 'überall sonst' : 'überall'} abgemeldet (${sessionsDe(d.count)} beendet)`

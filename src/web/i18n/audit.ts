@@ -20,7 +20,7 @@ export const auditLogEn = {
   moreTypes: {
     sign_in_paused: 'Sign-in paused', external_id_changed: 'Identity provider id changed',
     oidc_client_created: 'App registered', oidc_client_deleted: 'App deleted', oidc_key_rotated: 'Signing key added',
-    scim_token_created: 'SCIM token made', scim_token_revoked: 'SCIM token revoked', user_erased: 'User erased', users_bulk: 'Bulk action',
+    scim_token_created: 'SCIM token made', scim_token_revoked: 'SCIM token revoked', user_erased: 'User erased',
   } as Record<string, string>,
 };
 
@@ -40,6 +40,6 @@ export const auditLogDe: typeof auditLogEn = {
   moreTypes: {
     sign_in_paused: 'Anmeldung angehalten', external_id_changed: 'ID beim Identitätsanbieter geändert',
     oidc_client_created: 'App registriert', oidc_client_deleted: 'App gelöscht', oidc_key_rotated: 'Signaturschlüssel hinzugefügt',
-    scim_token_created: 'SCIM-Token erstellt', scim_token_revoked: 'SCIM-Token widerrufen', user_erased: 'Benutzer gelöscht', users_bulk: 'Sammelaktion',
+    scim_token_created: 'SCIM-Token erstellt', scim_token_revoked: 'SCIM-Token widerrufen', user_erased: 'Benutzer gelöscht',
   },
 };
