@@ -20,6 +20,20 @@ export interface Addition extends StoredCounter {
   ceiling?: number;
 }
 
+/**
+ * An INSERT that rides with the counting: the statement that counts a call also writes the call's
+ * row, only if the call is counted, so a request's own write costs no round trip and no commit of
+ * its own after its limits. Table, column names and types come from code, never from input.
+ */
+export interface RidingInsert<Row> {
+  table: string;
+  /** Each column: its name, its PostgreSQL type, and its value in a row. */
+  columns: readonly { name: string; type: string; of(row: Row): unknown }[];
+}
+
+/** A call of add(): its counters, and the row that rides with it, if any. */
+interface Call { additions: Addition[]; row?: unknown; }
+
 /** Rows deleted per sweeping statement: each is short, whatever the backlog. */
 export const SWEEP_BATCH = 1000;
 /** A row is swept this long after it expired: an instance whose clock is behind still sees it live. */
@@ -41,6 +55,34 @@ function total(rows: Row[], now: number): Count {
   return { consumed, msBeforeNext: Math.max(0, Math.max(...rows.map((r) => Number(r.expire))) - now) };
 }
 
+interface Statement { name: string; text: string; }
+
+const COUNTING = 'select counter, points, expire from keyturn_limits_add($1, $2, $3, $4, $5, $6, $7, $8, $9)';
+const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
+const TYPE = /^[a-z_][a-z0-9_ ]*$/;
+
+/**
+ * The counting statement; with a riding insert, one that also inserts the rows of the calls it
+ * counted (a call is counted on all its counters or on none: it is counted if any of its counters
+ * comes back). $10 holds each row's call, by position in the batch; $11… the columns.
+ */
+function countingStatement(insert?: RidingInsert<never>): Statement {
+  if (!insert) return { name: 'keyturn-limits-add', text: COUNTING };
+  const names = insert.columns.map((c) => c.name);
+  if (!IDENTIFIER.test(insert.table) || !names.every((n) => IDENTIFIER.test(n) && n !== 'keyturn_call')
+    || !insert.columns.every((c) => TYPE.test(c.type))) throw new Error(`not a riding insert: ${insert.table}`);
+  const list = names.join(', ');
+  const columns = insert.columns.map((c, i) => `$${11 + i}::${c.type}[]`).join(', ');
+  return {
+    name: `keyturn-limits-add+${insert.table}`,
+    text: `with counted as materialized (${COUNTING}),
+      ridden as (insert into ${insert.table} (${list})
+        select ${list} from unnest($10::integer[], ${columns}) as r(keyturn_call, ${list})
+        where r.keyturn_call in (select ($2::integer[])[counter] from counted))
+      select counter, points, expire from counted`,
+  };
+}
+
 export class PostgresCounters {
   private sweeping?: { timer?: NodeJS.Timeout; run?: Promise<void>; stopped: boolean };
   /**
@@ -49,7 +91,7 @@ export class PostgresCounters {
    * would), but a statement and its commit cost far more than the counting, so concurrent requests
    * share them (as group commit does for writes).
    */
-  private readonly counting = batchedCalls((calls: Addition[][]) => this.addMany(calls), MAX_CALLS);
+  private readonly counting = new Map<RidingInsert<never> | undefined, (call: Call) => Promise<Count[] | null>>();
 
   constructor(private readonly pool: Pool) {}
 
@@ -68,25 +110,42 @@ export class PostgresCounters {
 
   /**
    * Counts on every counter, all or none, in one call; each counter's new count. With ceilings,
-   * null when one was reached: then nothing was counted.
+   * null when one was reached: then nothing was counted. With `ride`, its row is inserted by the
+   * same statement if, and only if, the call is counted.
    */
-  async add(additions: Addition[]): Promise<Count[] | null> {
-    return additions.length === 0 ? [] : this.counting(additions);
+  async add<Row>(additions: Addition[], ride?: { insert: RidingInsert<Row>; row: Row }): Promise<Count[] | null> {
+    if (additions.length === 0) {
+      if (ride) throw new Error('a riding insert needs a counter to ride with');
+      return [];
+    }
+    return this.queueOf(ride?.insert as RidingInsert<never> | undefined)({ additions, row: ride?.row });
+  }
+
+  /** Calls with the same riding insert (or none) share statements; the statement's text is made once. */
+  private queueOf(insert: RidingInsert<never> | undefined): (call: Call) => Promise<Count[] | null> {
+    let queue = this.counting.get(insert);
+    if (!queue) {
+      const statement = countingStatement(insert);
+      queue = batchedCalls((calls: Call[]) => this.addMany(calls, statement, insert), MAX_CALLS);
+      this.counting.set(insert, queue);
+    }
+    return queue;
   }
 
   /** Several calls of add() in one statement; each call's answer. */
-  private async addMany(calls: Addition[][]): Promise<(Count[] | null)[]> {
+  private async addMany(calls: Call[], statement: Statement, insert?: RidingInsert<never>): Promise<(Count[] | null)[]> {
     try {
-      return await this.addManyOnce(calls);
+      return await this.addManyOnce(calls, statement, insert);
     } catch (e) {
       // Statements lock in key order and do not deadlock, but for a row deleted between the read
       // and the lock (a sweep, a clear): the one PostgreSQL stops has changed nothing, so again.
-      if ((e as { code?: string }).code === '40P01') return this.addManyOnce(calls);
+      if ((e as { code?: string }).code === '40P01') return this.addManyOnce(calls, statement, insert);
       throw e;
     }
   }
 
-  private async addManyOnce(calls: Addition[][]): Promise<(Count[] | null)[]> {
+  private async addManyOnce(batch: Call[], statement: Statement, insert?: RidingInsert<never>): Promise<(Count[] | null)[]> {
+    const calls = batch.map((c) => c.additions);
     const now = Date.now();
     // Every row concerned once, a counter's rows side by side; counters refer to them by position.
     const position = new Map<string, number>();
@@ -103,13 +162,15 @@ export class PostgresCounters {
       const first = position.get(members[0]!)!;
       return { call: c + 1, first, last: first + members.length - 1, target: first + picked.get(members[0]!)!, a };
     }));
+    const riding = insert
+      ? [batch.map((_, c) => c + 1), ...insert.columns.map((col) => batch.map((call) => col.of(call.row as never)))]
+      : [];
     const res = await this.pool.query<Row & { counter: number }>({
-      name: 'keyturn-limits-add',
-      text: 'select counter, points, expire from keyturn_limits_add($1, $2, $3, $4, $5, $6, $7, $8, $9)',
+      ...statement,
       values: [
         rows, counters.map((c) => c.call), counters.map((c) => c.target), counters.map((c) => c.first), counters.map((c) => c.last),
         counters.map((c) => c.a.points), counters.map((c) => c.a.windowMs),
-        counters.map((c) => (c.a.ceiling === undefined ? null : Math.min(c.a.ceiling, INT_MAX))), now,
+        counters.map((c) => (c.a.ceiling === undefined ? null : Math.min(c.a.ceiling, INT_MAX))), now, ...riding,
       ],
     });
     const counted = new Map(res.rows.map((r) => [r.counter, total([r], now)]));

@@ -11,7 +11,7 @@ import type { Config } from '../config.ts';
 import { rateLimited } from '../errors.ts';
 import type { Database } from './db.ts';
 import { LIMITS, scaledRules, type LimitName, type LimitOverrides, type ScaledRule } from './limit-rules.ts';
-import { PostgresCounters, type StoredCounter } from './rate-limit-postgres.ts';
+import { PostgresCounters, type RidingInsert, type StoredCounter } from './rate-limit-postgres.ts';
 
 export { LIMITS, type LimitName } from './limit-rules.ts';
 
@@ -79,6 +79,13 @@ const pairsOf = (flat: number[]): Count[] =>
 
 /** One counter of a request: a limit and its key. */
 export interface CounterRef { name: LimitName; key: string; }
+
+/** The request's own write, to be made once its limits admit it (see admit()). */
+export interface Admitted<Row> {
+  /** On PostgreSQL the row rides in the counting statement; elsewhere `write` makes it after. */
+  insert: RidingInsert<Row> & { write(row: Row): Promise<void> };
+  row: Row;
+}
 
 export class RateLimits {
   readonly store: LimitStore;
@@ -201,24 +208,31 @@ export class RateLimits {
    * captcha threshold), all or none, atomically: one round trip on Redis and PostgreSQL. Null when
    * nothing was counted: a ceiling was reached, or the store is memory; the caller then takes the
    * long way (check, captcha, consume), which decides what to answer.
+   *
+   * With `then`, its row is written when (and only when) the call is counted: on PostgreSQL by the
+   * counting statement, in its transaction — the request's limits and its own write in one round
+   * trip. Null: the row was not written either.
    */
-  async admit(counters: (CounterRef & { ceiling: number })[]): Promise<Count[] | null> {
+  async admit<Row>(counters: (CounterRef & { ceiling: number })[], then?: Admitted<Row>): Promise<Count[] | null> {
     if (this.pg) {
-      return this.pg.add(counters.map((c) => ({ ...this.stored(c.name, c.key), points: 1, windowMs: this.windowMs(c.name), ceiling: c.ceiling })));
+      return this.pg.add(counters.map((c) => ({ ...this.stored(c.name, c.key), points: 1, windowMs: this.windowMs(c.name), ceiling: c.ceiling })), then);
     }
     if (!this.redisReady()) return null;
     const limiters = counters.map((c) => this.limiter(c.name));
     const keys = counters.map((c, i) => limiters[i]!.getKey(c.key));
     const ceilings = counters.map((c) => Math.min(c.ceiling, UNLIMITED));
     const windows = limiters.map((l) => l.duration); // seconds, as each limiter counts
+    let flat: number[];
     try {
-      const flat = await this.redis!.keyturnAdmit(keys.length, ...keys, ...ceilings, ...windows);
-      return flat.length === 0 ? null : pairsOf(flat);
+      flat = await this.redis!.keyturnAdmit(keys.length, ...keys, ...ceilings, ...windows);
     } catch {
       // The long way, with the memory insurance behind each counter. Had the script run and only
       // its answer been lost, this request counts twice: the safe side of the error.
       return null;
     }
+    if (flat.length === 0) return null;
+    if (then) await then.insert.write(then.row);
+    return pairsOf(flat);
   }
 
   private redisReady(): boolean {

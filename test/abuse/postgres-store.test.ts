@@ -42,6 +42,28 @@ describe.skipIf(!PG)(skipNote('the PostgreSQL limit store', 'TEST_DATABASE_URL')
       }
     });
 
+    it("the request's own row is written by that statement, in its transaction: no round trip after the limits", async () => {
+      const pool = t.app.ctx.database.pgPool!;
+      const all: string[] = [];
+      const query = pool.query;
+      pool.query = ((...args: Parameters<Pool['query']>) => {
+        const q = args[0] as string | QueryConfig;
+        all.push(typeof q === 'string' ? q : q.text);
+        return (query as (...a: unknown[]) => unknown).apply(pool, args);
+      }) as Pool['query'];
+      try {
+        const addr = email('rides');
+        expect((await forgot(t, addr, nextIp())).status).toBe(202);
+        const writes = all.filter((text) => /reset_requests/.test(text) && !/lease_until|processed_at/.test(text));
+        expect(writes).toHaveLength(1);
+        expect(writes[0]).toContain('keyturn_limits_add');
+        const rows = await pool.query('select ip from reset_requests where email_canonical = $1', [addr]);
+        expect(rows.rowCount).toBe(1);
+      } finally {
+        pool.query = query;
+      }
+    });
+
     it('a sign-in reads its limits in one statement and, when it fails, counts them in one more', async () => {
       const { slug } = await t.tenant();
       const addr = email('signin');
@@ -190,6 +212,52 @@ describe.skipIf(!PG)(skipNote('the PostgreSQL limit store', 'TEST_DATABASE_URL')
       expect(refused).toBeNull();
       expect(counted.consumed).toBe(20); // the twentieth: within the budget, not refused
       expect((await limits.counts([{ name: 'forgotPerIp', key: ip }, { name: 'forgotPerAccount', key: full }])).map((c) => c.consumed)).toEqual([20, 1]);
+    });
+
+    describe('a riding insert', () => {
+      type Rode = { label: string | null; n: number };
+      const table = `rides_${unique().replace(/[^a-z0-9]/gi, '').toLowerCase()}`;
+      const insert = {
+        table,
+        columns: [{ name: 'label', type: 'text', of: (r: Rode) => r.label }, { name: 'n', type: 'integer', of: (r: Rode) => r.n }],
+        write: async () => { throw new Error('PostgreSQL writes the row itself'); },
+      };
+      const written = async () => (await db.pgPool!.query<{ label: string; n: number }>(`select label, n from ${table} order by n`)).rows;
+      beforeAll(async () => { await db.pgPool!.query(`create table ${table} (label text not null, n integer)`); });
+
+      it('writes the rows of the calls its statement counted, and only those', async () => {
+        const statements = recordLimitStatements(other);
+        const limits = open(other);
+        const full = unique('full');
+        await limits.consume('forgotPerIp', full);
+        const answers = await Promise.all(Array.from({ length: 20 }, (_, n) => limits.admit([
+          { name: 'forgotPerIp', key: n % 4 ? unique('ip') : full, ceiling: 1 },
+          { name: 'forgotPerTenant', key: table, ceiling: 1000 },
+        ], { insert, row: { label: `call ${n}`, n } })));
+        const counted = answers.flatMap((x, n) => (x === null ? [] : [n]));
+        expect(counted).toHaveLength(15); // the five on the spent counter are refused
+        expect(await written()).toEqual(counted.map((n) => ({ label: `call ${n}`, n })));
+        expect(statements.filter((text) => text.includes(table)).length).toBeLessThan(20);
+      });
+
+      it('counts nothing when its row cannot be written: the error is that call\'s alone', async () => {
+        const limits = open(other);
+        const [mine, neighbour] = [unique('mine'), unique('neighbour')];
+        const results = await Promise.allSettled([
+          limits.admit([{ name: 'forgotPerAccount', key: unique('first'), ceiling: 5 }], { insert, row: { label: 'first', n: 100 } }),
+          limits.admit([{ name: 'forgotPerAccount', key: mine, ceiling: 5 }], { insert, row: { label: null, n: 101 } }),
+          limits.admit([{ name: 'forgotPerAccount', key: neighbour, ceiling: 5 }], { insert, row: { label: 'neighbour', n: 102 } }),
+        ]);
+        expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+        expect((await limits.count('forgotPerAccount', mine)).consumed).toBe(0);
+        expect((await limits.count('forgotPerAccount', neighbour)).consumed).toBe(1);
+        expect((await written()).filter((r) => r.n >= 100).map((r) => r.label)).toEqual(['first', 'neighbour']);
+      });
+
+      it('is refused when its table or a column is not a plain name', async () => {
+        const bad = { ...insert, table: 'rate_limits; drop table users' };
+        await expect(a.admit([{ name: 'forgotPerAccount', key: unique('x'), ceiling: 5 }], { insert: bad, row: { label: 'x', n: 1 } })).rejects.toThrow(/not a riding insert/);
+      });
     });
 
     it('a refused admit leaves nothing behind, not even a row for a counter it would have started', async () => {

@@ -6,7 +6,7 @@
 import { captchaRequired, captchaUnavailable, signInPaused } from '../../errors.ts';
 import type { Ctx } from '../../context.ts';
 import type { LimitName } from '../../platform/limit-rules.ts';
-import { RateLimits, retryAfter, type Count } from '../../platform/rate-limit.ts';
+import { RateLimits, retryAfter, type Admitted, type Count } from '../../platform/rate-limit.ts';
 import { LimitKeys } from './keys.ts';
 import { fromTrustedNetwork } from './networks.ts';
 
@@ -77,8 +77,12 @@ async function addressCounters(ctx: Ctx, a: Attempt, keys: LimitKeys, perIp: Lim
   return [{ name: (await fromTrustedNetwork(ctx, a.tenant, a.ip)) ? perNetwork : perIp, key: keys.ip(a.ip) }];
 }
 
-/** Forgot-password: per IP (or network), per account, per tenant; the same for known and unknown addresses. */
-export async function guardForgot(ctx: Ctx, a: Attempt): Promise<void> {
+/**
+ * Forgot-password: per IP (or network), per account, per tenant; the same for known and unknown
+ * addresses. Once the request is counted, `then` writes its row — on PostgreSQL in the same
+ * statement as the counting.
+ */
+export async function guardForgot<Row>(ctx: Ctx, a: Attempt, then?: Admitted<Row>): Promise<void> {
   const keys = new LimitKeys(ctx.secrets);
   const counters: Counter[] = [
     ...(await addressCounters(ctx, a, keys, 'forgotPerIp', 'forgotPerTrustedNetwork')),
@@ -86,11 +90,12 @@ export async function guardForgot(ctx: Ctx, a: Attempt): Promise<void> {
     { name: 'forgotPerTenant', key: keys.tenant(a.tenant) },
   ];
   // Usually nothing is near a ceiling: checked and counted at once (one round trip on Redis and PostgreSQL).
-  if (await ctx.limits.admit(counters.map((c) => ({ ...c, ceiling: ceilingOf(ctx, c) })))) return;
+  if (await ctx.limits.admit(counters.map((c) => ({ ...c, ceiling: ceilingOf(ctx, c) })), then)) return;
   const { captcha } = standing(ctx, counters, await ctx.limits.counts(counters));
   const weight = await passCaptcha(ctx, captcha, a.captcha, a.ip);
   // Counted together; the first refusal, if any, is the answer.
   await ctx.limits.consumeAll(counters, weight);
+  if (then) await then.insert.write(then.row);
 }
 
 export interface LoginGuard {

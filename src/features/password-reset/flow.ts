@@ -24,7 +24,7 @@ import { findByCode, codeHash } from './by-code.ts';
 import { findByLink, tokenHash } from './by-link.ts';
 import { accountDisabledEmail, googleAccountResetEmail, resetEmail, ssoEnforcedEmail, type ResetMailInput } from './emails/messages.ts';
 import {
-  claimRequests, consumeToken, insertToken, closeRequests, recentSelfToken, recordRequest, releaseRequests,
+  claimRequests, consumeToken, insertToken, closeRequests, recentSelfToken, releaseRequests, requestRecorder,
   supersedeTokens, tokenById, type ResetToken,
 } from './store.ts';
 
@@ -43,8 +43,8 @@ export async function requestReset(ctx: Ctx, input: { email: string; tenant?: st
   const email = canonicalEmail(input.email);
   try {
     const device = new Devices(ctx.secrets).idFor(input.device, email);
-    await guardForgot(ctx, { email, tenant: input.tenant, ip: input.ip, captcha: input.captcha, device });
-    await recordRequest(ctx.db, { emailCanonical: email, tenantSlug: input.tenant ?? null, ip: input.ip, createdAt: ctx.clock.now() });
+    const row = { emailCanonical: email, tenantSlug: input.tenant ?? null, ip: input.ip, createdAt: ctx.clock.now() };
+    await guardForgot(ctx, { email, tenant: input.tenant, ip: input.ip, captcha: input.captcha, device }, { insert: requestRecorder(ctx.db), row });
   } catch (e) {
     countReset(ctx.tallies.resets, 'request_refused', reasonOf(e));
     throw e;

@@ -3,6 +3,7 @@
 import { and, desc, eq, gt, gte, inArray, isNull, sql } from 'drizzle-orm';
 import { batched } from '../../platform/batch.ts';
 import { oncePerDatabase, type Db } from '../../platform/db.ts';
+import type { Admitted } from '../../platform/rate-limit.ts';
 import { resetRequests, resetTokens } from '../../platform/schema.ts';
 
 export type ResetToken = typeof resetTokens.$inferSelect;
@@ -161,20 +162,32 @@ export async function closeRequests(tx: Db, ids: number[], now: Date): Promise<n
 }
 
 type RequestRow = typeof resetRequests.$inferInsert;
-const recorder = oncePerDatabase((db) => batched((rows: RequestRow[]) => insertRequests(db, rows)));
 
-/** Records a forgot-password request; concurrent ones share one INSERT (group commit). Resolves once it is committed. */
-export function recordRequest(db: Db, values: RequestRow): Promise<void> {
-  return recorder(db)(values);
-}
+/** A recorded request's columns, as both ways of recording it write them. */
+const REQUEST_COLUMNS: Admitted<RequestRow>['insert']['columns'] = [
+  { name: 'email_canonical', type: 'text', of: (r) => r.emailCanonical },
+  { name: 'tenant_slug', type: 'text', of: (r) => r.tenantSlug ?? null },
+  { name: 'ip', type: 'text', of: (r) => r.ip ?? null },
+  { name: 'created_at', type: 'timestamptz', of: (r) => r.createdAt.toISOString() },
+];
+const REQUEST_INSERT = sql.raw(`insert into reset_requests (${REQUEST_COLUMNS.map((c) => c.name).join(', ')}) select * from unnest(`);
+
+/**
+ * How a forgot-password request is recorded once its limits admit it (guardForgot): on PostgreSQL
+ * without Redis by the statement that counts it; elsewhere by one INSERT that concurrent requests
+ * share (group commit). Either way it resolves once the row is committed.
+ */
+export const requestRecorder = oncePerDatabase((db): Admitted<RequestRow>['insert'] => ({
+  table: 'reset_requests',
+  columns: REQUEST_COLUMNS,
+  write: batched((rows: RequestRow[]) => insertRequests(db, rows)),
+}));
 
 /**
  * One statement of the same text for any number of rows (one array a column): building a
  * multi-row INSERT through the query builder cost a tenth of a forgot-password request's CPU.
  */
 async function insertRequests(db: Db, rows: RequestRow[]): Promise<void> {
-  const column = <T>(pick: (r: RequestRow) => T) => sql.param(rows.map(pick));
-  await db.execute(sql`insert into reset_requests (email_canonical, tenant_slug, ip, created_at)
-    select * from unnest(${column((r) => r.emailCanonical)}::text[], ${column((r) => r.tenantSlug ?? null)}::text[],
-      ${column((r) => r.ip ?? null)}::text[], ${column((r) => r.createdAt.toISOString())}::timestamptz[])`);
+  const columns = REQUEST_COLUMNS.map((c) => sql`${sql.param(rows.map(c.of))}::${sql.raw(c.type)}[]`);
+  await db.execute(sql`${REQUEST_INSERT}${sql.join(columns, sql`, `)})`);
 }
