@@ -68,7 +68,7 @@ export async function resolveRequests(ctx: Ctx): Promise<number> {
   const claimed = await claimRequests(ctx.db, ctx.clock.now(), 50, ctx.config.outbox.leaseMs);
   // Addresses with no account anywhere need nothing but closing: one statement for all of them.
   const known = await addressesWithAccounts(ctx.db, [...new Set(claimed.map((r) => r.email_canonical))]);
-  await closeRequests(ctx.db, claimed.filter((r) => !known.has(r.email_canonical)).map((r) => r.id), ctx.clock.now());
+  await closeRequests(ctx.db, claimed.filter((r) => !known.has(r.email_canonical)).map((r) => r.id));
   const pending = claimed.filter((r) => known.has(r.email_canonical));
   for (const [i, req] of pending.entries()) {
     if (ctx.worker.stopping) {
@@ -76,7 +76,7 @@ export async function resolveRequests(ctx: Ctx): Promise<number> {
       return claimed.length - pending.length + i;
     }
     await ctx.db.transaction(async (tx) => {
-      if ((await closeRequests(tx, [req.id], ctx.clock.now())).length === 0) return; // another worker resolved it
+      if ((await closeRequests(tx, [req.id])).length === 0) return; // another worker resolved it
       const found = await accountsByEmail(tx, req.email_canonical, { tenantSlug: req.tenant_slug ?? undefined });
       const covered = found.filter(usable);
       const disabled = found.filter((a) => a.user.disabledAt || a.user.lockedAt);

@@ -129,8 +129,11 @@ export async function revokeTokensFor(tx: Db, email: string, tenantId: string, a
 
 export interface PendingRequest { id: number; email_canonical: string; tenant_slug: string | null; ip: string | null; }
 
-/** Claims forgot-password requests not yet resolved; a crashed worker's claim expires and is retried. */
-/** Claims unresolved requests; one whose worker died (lease passed) is claimed again by another. */
+/**
+ * Claims unresolved requests, oldest first; one whose worker died (lease passed) is claimed again
+ * by another. Only open requests are in the table (closing deletes them), read through an index
+ * of open ones.
+ */
 export async function claimRequests(db: Db, now: Date, batch: number, leaseMs: number): Promise<PendingRequest[]> {
   const res = await db.execute(sql`
     update reset_requests set lease_until = ${new Date(now.getTime() + leaseMs)}
@@ -149,13 +152,15 @@ export async function releaseRequests(db: Db, ids: number[]): Promise<void> {
 }
 
 /**
- * Closes requests that are still open; returns the ids this call closed. Inside a request's
- * transaction it is the first statement: a second worker that claimed the same request after a
- * lapsed lease waits on the row, then gets nothing back and skips it — one email, never two.
+ * Closes requests that are still open; returns the ids this call closed. A closed request is
+ * deleted: what it led to is in the audit log and the outbox, and an address someone typed (maybe
+ * nobody's) is not kept. Inside a request's transaction it is the first statement: a second worker
+ * that claimed the same request after a lapsed lease waits on the row, then gets nothing back and
+ * skips it — one email, never two.
  */
-export async function closeRequests(tx: Db, ids: number[], now: Date): Promise<number[]> {
+export async function closeRequests(tx: Db, ids: number[]): Promise<number[]> {
   if (ids.length === 0) return [];
-  const rows = await tx.update(resetRequests).set({ processedAt: now, leaseUntil: null })
+  const rows = await tx.delete(resetRequests)
     .where(and(inArray(resetRequests.id, ids), isNull(resetRequests.processedAt)))
     .returning({ id: resetRequests.id });
   return rows.map((r) => r.id);
