@@ -491,7 +491,7 @@ async function limitStores() {
     // next run, and doing it would take longer than the run that made it).
     const settle = async () => {
       for (const deadline = Date.now() + 120_000; Date.now() < deadline;) {
-        await query(fresh.url, `update reset_requests set processed_at = now() where processed_at is null and lease_until is null`);
+        await query(fresh.url, `delete from reset_requests where processed_at is null and lease_until is null`);
         await query(fresh.url, `update outbox set status = 'sent', sealed_body = null where status = 'queued'`);
         const [left] = await query(fresh.url, `select (select count(*) from reset_requests where processed_at is null)
           + (select count(*) from outbox where status in ('queued', 'sending')) as n`) as { n: string }[];
