@@ -4,7 +4,7 @@
 // rate-limiter-flexible made a statement per counter. Rows keep the shape it gave them (key, points,
 // expire in epoch ms, NULL = never; a row past its expire is absent) and a counter in one row keeps
 // its key, so instances of an older build count on the same rows during a rolling upgrade.
-import { randomInt } from 'node:crypto';
+import { createHash, randomInt } from 'node:crypto';
 import type { Pool } from 'pg';
 import { batchedCalls } from './batch.ts';
 import type { Count } from './rate-limit.ts';
@@ -32,7 +32,7 @@ export interface RidingInsert<Row> {
 }
 
 /** A call of add(): its counters, and the row that rides with it, if any. */
-interface Call { additions: Addition[]; row?: unknown; }
+interface Call { additions: Addition[]; ride?: { insert: RidingInsert<unknown>; row: unknown }; }
 
 /** Rows deleted per sweeping statement: each is short, whatever the backlog. */
 export const SWEEP_BATCH = 1000;
@@ -61,26 +61,40 @@ const COUNTING = 'select counter, points, expire from keyturn_limits_add($1, $2,
 const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
 const TYPE = /^[a-z_][a-z0-9_ ]*$/;
 
+const signatures = new WeakMap<RidingInsert<unknown>, string>();
+
+/** What a riding insert writes, as text (inserts alike share it); refuses names that are not plain. */
+function signatureOf(insert: RidingInsert<unknown>): string {
+  let signature = signatures.get(insert);
+  if (signature === undefined) {
+    const plain = IDENTIFIER.test(insert.table) && insert.columns.length > 0
+      && insert.columns.every((c) => IDENTIFIER.test(c.name) && c.name !== 'keyturn_call' && TYPE.test(c.type));
+    if (!plain) throw new Error(`not a riding insert: ${insert.table}`);
+    signature = `${insert.table}(${insert.columns.map((c) => `${c.name} ${c.type}`).join(', ')})`;
+    signatures.set(insert, signature);
+  }
+  return signature;
+}
+
 /**
- * The counting statement; with a riding insert, one that also inserts the rows of the calls it
- * counted (a call is counted on all its counters or on none: it is counted if any of its counters
- * comes back). $10 holds each row's call, by position in the batch; $11… the columns.
+ * The counting statement; with riding inserts, one that also inserts, for each, the rows of the
+ * calls it counted (a call is counted on all its counters or on none: it is counted if any of its
+ * counters comes back). After the function's nine parameters, each insert has the calls of its
+ * rows (by position in the batch), then one array per column.
  */
-function countingStatement(insert?: RidingInsert<never>): Statement {
-  if (!insert) return { name: 'keyturn-limits-add', text: COUNTING };
-  const names = insert.columns.map((c) => c.name);
-  if (!IDENTIFIER.test(insert.table) || !names.every((n) => IDENTIFIER.test(n) && n !== 'keyturn_call')
-    || !insert.columns.every((c) => TYPE.test(c.type))) throw new Error(`not a riding insert: ${insert.table}`);
-  const list = names.join(', ');
-  const columns = insert.columns.map((c, i) => `$${11 + i}::${c.type}[]`).join(', ');
-  return {
-    name: `keyturn-limits-add+${insert.table}`,
-    text: `with counted as materialized (${COUNTING}),
-      ridden as (insert into ${insert.table} (${list})
-        select ${list} from unnest($10::integer[], ${columns}) as r(keyturn_call, ${list})
-        where r.keyturn_call in (select ($2::integer[])[counter] from counted))
-      select counter, points, expire from counted`,
-  };
+function countingStatement(inserts: RidingInsert<unknown>[]): Statement {
+  if (inserts.length === 0) return { name: 'keyturn-limits-add', text: COUNTING };
+  let next = 10;
+  const ridden = inserts.map((insert, i) => {
+    const list = insert.columns.map((c) => c.name).join(', ');
+    const calls = `$${next++}::integer[]`;
+    const columns = insert.columns.map((c) => `$${next++}::${c.type}[]`).join(', ');
+    return `ridden${i} as (insert into ${insert.table} (${list})
+        select ${list} from unnest(${calls}, ${columns}) as r(keyturn_call, ${list})
+        where r.keyturn_call in (select ($2::integer[])[counter] from counted))`;
+  });
+  const text = `with counted as materialized (${COUNTING}),\n      ${ridden.join(',\n      ')}\n      select counter, points, expire from counted`;
+  return { name: `keyturn-limits-add-${createHash('sha256').update(text).digest('hex').slice(0, 16)}`, text };
 }
 
 export class PostgresCounters {
@@ -91,7 +105,9 @@ export class PostgresCounters {
    * would), but a statement and its commit cost far more than the counting, so concurrent requests
    * share them (as group commit does for writes).
    */
-  private readonly counting = new Map<RidingInsert<never> | undefined, (call: Call) => Promise<Count[] | null>>();
+  private readonly counting = batchedCalls((calls: Call[]) => this.addMany(calls), MAX_CALLS);
+  /** The counting statements made so far, by the signatures of the inserts riding in them. */
+  private readonly statements = new Map<string, Statement>();
 
   constructor(private readonly pool: Pool) {}
 
@@ -114,37 +130,45 @@ export class PostgresCounters {
    * same statement if, and only if, the call is counted.
    */
   async add<Row>(additions: Addition[], ride?: { insert: RidingInsert<Row>; row: Row }): Promise<Count[] | null> {
+    if (ride) signatureOf(ride.insert as RidingInsert<unknown>); // a bad insert fails its own call, before it joins a batch
     if (additions.length === 0) {
       if (ride) throw new Error('a riding insert needs a counter to ride with');
       return [];
     }
-    return this.queueOf(ride?.insert as RidingInsert<never> | undefined)({ additions, row: ride?.row });
-  }
-
-  /** Calls with the same riding insert (or none) share statements; the statement's text is made once. */
-  private queueOf(insert: RidingInsert<never> | undefined): (call: Call) => Promise<Count[] | null> {
-    let queue = this.counting.get(insert);
-    if (!queue) {
-      const statement = countingStatement(insert);
-      queue = batchedCalls((calls: Call[]) => this.addMany(calls, statement, insert), MAX_CALLS);
-      this.counting.set(insert, queue);
-    }
-    return queue;
+    return this.counting({ additions, ride: ride as Call['ride'] });
   }
 
   /** Several calls of add() in one statement; each call's answer. */
-  private async addMany(calls: Call[], statement: Statement, insert?: RidingInsert<never>): Promise<(Count[] | null)[]> {
+  private async addMany(calls: Call[]): Promise<(Count[] | null)[]> {
     try {
-      return await this.addManyOnce(calls, statement, insert);
+      return await this.addManyOnce(calls);
     } catch (e) {
       // Statements lock in key order and do not deadlock, but for a row deleted between the read
       // and the lock (a sweep, a clear): the one PostgreSQL stops has changed nothing, so again.
-      if ((e as { code?: string }).code === '40P01') return this.addManyOnce(calls, statement, insert);
+      if ((e as { code?: string }).code === '40P01') return this.addManyOnce(calls);
       throw e;
     }
   }
 
-  private async addManyOnce(batch: Call[], statement: Statement, insert?: RidingInsert<never>): Promise<(Count[] | null)[]> {
+  /** The statement for the batch, and the values of its riding inserts: alike inserts go together. */
+  private riding(batch: Call[]): { statement: Statement; values: unknown[][] } {
+    const groups = new Map<string, { insert: RidingInsert<unknown>; calls: number[]; columns: unknown[][] }>();
+    batch.forEach((call, c) => {
+      if (!call.ride) return;
+      const { insert, row } = call.ride;
+      const signature = signatureOf(insert);
+      let group = groups.get(signature);
+      if (!group) groups.set(signature, (group = { insert, calls: [], columns: insert.columns.map(() => []) }));
+      group.calls.push(c + 1);
+      insert.columns.forEach((column, j) => group!.columns[j]!.push(column.of(row)));
+    });
+    const key = [...groups.keys()].join('\n');
+    let statement = this.statements.get(key);
+    if (!statement) this.statements.set(key, (statement = countingStatement([...groups.values()].map((g) => g.insert))));
+    return { statement, values: [...groups.values()].flatMap((g) => [g.calls, ...g.columns]) };
+  }
+
+  private async addManyOnce(batch: Call[]): Promise<(Count[] | null)[]> {
     const calls = batch.map((c) => c.additions);
     const now = Date.now();
     // Every row concerned once, a counter's rows side by side; counters refer to them by position.
@@ -162,9 +186,7 @@ export class PostgresCounters {
       const first = position.get(members[0]!)!;
       return { call: c + 1, first, last: first + members.length - 1, target: first + picked.get(members[0]!)!, a };
     }));
-    const riding = insert
-      ? [batch.map((_, c) => c + 1), ...insert.columns.map((col) => batch.map((call) => col.of(call.row as never)))]
-      : [];
+    const { statement, values: riding } = this.riding(batch);
     const res = await this.pool.query<Row & { counter: number }>({
       ...statement,
       values: [

@@ -102,6 +102,21 @@ describe.skipIf(!PG)(skipNote('the PostgreSQL limit store', 'TEST_DATABASE_URL')
     });
     afterAll(async () => { await other?.end(); await db?.drop(); });
 
+    /** What `call` answers when it runs while another transaction holds a statement, committed 300 ms later. */
+    async function beforeCommitOf<T>(text: string, values: unknown[], call: () => Promise<T>): Promise<T> {
+      const other = await db.pgPool!.connect();
+      try {
+        await other.query('begin');
+        await other.query(text, values);
+        const pending = call();
+        await new Promise((r) => setTimeout(r, 300));
+        await other.query('commit');
+        return await pending;
+      } finally {
+        other.release();
+      }
+    }
+
     const rowsOf = async (name: LimitName, key: string) => (await db.pgPool!.query<{ points: number; expire: string }>(
       'select points, expire from rate_limits where key like $1', [`${prefix}:${name}:${key}%`])).rows;
 
@@ -169,18 +184,18 @@ describe.skipIf(!PG)(skipNote('the PostgreSQL limit store', 'TEST_DATABASE_URL')
     it('a counter another transaction is raising is checked once that transaction ends: its last point is not taken twice', async () => {
       const refs = [{ name: 'forgotPerIp' as const, key: unique('x'), ceiling: 7 }, { name: 'forgotPerAccount' as const, key: unique('y'), ceiling: 100 }];
       await a.penalties(refs);
-      const other = await db.pgPool!.connect();
-      try {
-        await other.query('begin');
-        await other.query('update rate_limits set points = 7 where key = $1', [`${prefix}:forgotPerIp:${refs[0]!.key}`]);
-        const pending = b.admit(refs);
-        await new Promise((r) => setTimeout(r, 300));
-        await other.query('commit');
-        expect(await pending).toBeNull();
-      } finally {
-        other.release();
-      }
+      const admitted = await beforeCommitOf('update rate_limits set points = 7 where key = $1', [`${prefix}:forgotPerIp:${refs[0]!.key}`], () => b.admit(refs));
+      expect(admitted).toBeNull();
       expect((await a.counts(refs)).map((c) => c.consumed)).toEqual([7, 1]);
+    });
+
+    it('a counter another transaction is creating is checked once that transaction ends: its ceiling holds', async () => {
+      const refs = [{ name: 'forgotPerIp' as const, key: unique('new'), ceiling: 7 }, { name: 'forgotPerAccount' as const, key: unique('y'), ceiling: 100 }];
+      // Another instance's call, caught between creating the row and committing: 7 of 7.
+      const admitted = await beforeCommitOf(`select * from keyturn_limits_add($1::varchar[], '{1}', '{1}', '{1}', '{1}', '{7}', '{600000}', '{null}', $2)`,
+        [[`${prefix}:forgotPerIp:${refs[0]!.key}`], Date.now()], () => b.admit(refs));
+      expect(admitted).toBeNull();
+      expect((await a.counts(refs)).map((c) => c.consumed)).toEqual([7, 0]);
     });
 
     it('concurrent calls of one instance share a statement, each decided on its own', async () => {
@@ -230,14 +245,27 @@ describe.skipIf(!PG)(skipNote('the PostgreSQL limit store', 'TEST_DATABASE_URL')
         const limits = open(other);
         const full = unique('full');
         await limits.consume('forgotPerIp', full);
-        const answers = await Promise.all(Array.from({ length: 20 }, (_, n) => limits.admit([
-          { name: 'forgotPerIp', key: n % 4 ? unique('ip') : full, ceiling: 1 },
-          { name: 'forgotPerTenant', key: table, ceiling: 1000 },
-        ], { insert, row: { label: `call ${n}`, n } })));
+        // A second kind of row, and calls with none, share the statements.
+        await db.pgPool!.query(`create table ${table}_b (label text not null)`);
+        const other_ = { table: `${table}_b`, columns: [{ name: 'label', type: 'text', of: (r: string) => r }], write: insert.write };
+        const answers = await Promise.all(Array.from({ length: 30 }, (_, n) => {
+          const counters = [
+            { name: 'forgotPerIp' as const, key: n % 4 ? unique('ip') : full, ceiling: 1 },
+            { name: 'forgotPerTenant' as const, key: table, ceiling: 1000 },
+          ];
+          if (n % 3 === 1) return limits.admit(counters, { insert: other_, row: `call ${n}` });
+          if (n % 3 === 2) return limits.admit(counters);
+          return limits.admit(counters, { insert, row: { label: `call ${n}`, n } });
+        }));
         const counted = answers.flatMap((x, n) => (x === null ? [] : [n]));
-        expect(counted).toHaveLength(15); // the five on the spent counter are refused
-        expect(await written()).toEqual(counted.map((n) => ({ label: `call ${n}`, n })));
-        expect(statements.filter((text) => text.includes(table)).length).toBeLessThan(20);
+        expect(counted).toHaveLength(22); // the eight on the spent counter are refused
+        expect(await written()).toEqual(counted.filter((n) => n % 3 === 0).map((n) => ({ label: `call ${n}`, n })));
+        const b = await db.pgPool!.query<{ label: string }>(`select label from ${table}_b`);
+        expect(b.rows.map((r) => r.label).sort()).toEqual(counted.filter((n) => n % 3 === 1).map((n) => `call ${n}`).sort());
+        expect((await limits.count('forgotPerTenant', table)).consumed).toBe(22);
+        const shared = statements.filter((text) => text.includes(`${table}_b`) && text.includes(`into ${table} `));
+        expect(shared.length).toBeGreaterThan(0);
+        expect(statements.filter((text) => text.includes('keyturn_limits_add')).length).toBeLessThan(30);
       });
 
       it('counts nothing when its row cannot be written: the error is that call\'s alone', async () => {
