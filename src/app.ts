@@ -17,6 +17,7 @@ import { passwordChangeRoutes } from './features/password-change/routes.ts';
 import { passwordPolicyRoutes } from './features/password-policy/routes.ts';
 import { loadStrengthEstimator } from './features/password-policy/strength.ts';
 import { resolveRequests } from './features/password-reset/flow.ts';
+import { sweepResolvedRequests } from './features/password-reset/store.ts';
 import { passwordResetRoutes } from './features/password-reset/routes.ts';
 import { openSessions } from './features/sessions/cache.ts';
 import { sessionCounters } from './features/sessions/metrics.ts';
@@ -136,6 +137,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   const oidc = new OidcProvider(ctx);
   jobs.push(
     () => resolveRequests(ctx),
+    () => sweepResolvedRequests(ctx.db),
     () => sweepExpired(ctx.db),
     // One worker for every outgoing delivery: mail, and HTTP POSTs prepared by the kind the
     // features registered on ctx.deliveries.

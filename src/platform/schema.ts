@@ -138,7 +138,7 @@ export const outbox = pgTable('outbox', {
 
 // A forgot-password request is recorded and answered at once; the worker resolves it later, so the
 // answer costs the same whether or not the address has an account, and deletes it then.
-// processed_at is set only by instances of earlier builds, during a rolling upgrade.
+// processed_at is set only by earlier builds; the worker deletes their rows (sweepResolvedRequests).
 export const resetRequests = pgTable('reset_requests', {
   id: bigserial('id', { mode: 'number' }).primaryKey(),
   emailCanonical: text('email_canonical').notNull(),
@@ -147,7 +147,10 @@ export const resetRequests = pgTable('reset_requests', {
   createdAt: ts('created_at').notNull(),
   processedAt: ts('processed_at'),
   leaseUntil: ts('lease_until'),
-}, (t) => [index('reset_requests_open').on(t.id).where(sql`${t.processedAt} is null`)]);
+}, (t) => [
+  index('reset_requests_open').on(t.id).where(sql`${t.processedAt} is null`),
+  index('reset_requests_resolved').on(t.id).where(sql`${t.processedAt} is not null`),
+]);
 
 export const auditEvents = pgTable('audit_events', {
   id: bigserial('id', { mode: 'number' }).primaryKey(),

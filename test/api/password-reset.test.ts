@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { resolveRequests } from '../../src/features/password-reset/flow.ts';
+import { sweepResolvedRequests } from '../../src/features/password-reset/store.ts';
+import { rowsOf } from '../../src/platform/db.ts';
 import { databaseKinds, STRONG, STRONG2, unique, useTestApp } from '../helpers/app.ts';
 import { account, oneAddressTwoTenants } from '../helpers/fixtures.ts';
 import { asSession, postForm } from '../helpers/http.ts';
@@ -48,6 +50,18 @@ describe.each(databaseKinds())('on %s', (kind) => {
       const kept = await t.app.ctx.db.execute(sql`select count(*)::int as n from reset_requests
         where email_canonical = any(${sql.param([...known, disabled, ...unknown])}::text[])`);
       expect((kept as unknown as { rows: { n: number }[] }).rows[0]!.n).toBe(0);
+    });
+
+    it('requests an earlier build resolved and kept are deleted by the worker, 1,000 at a time', async () => {
+      const kept = unique('kept');
+      await t.app.ctx.db.execute(sql`insert into reset_requests (email_canonical, created_at, processed_at)
+        select ${kept} || g || '@example.com', now(), now() from generate_series(1, 1500) g`);
+      const left = async () => rowsOf<{ n: number }>(await t.app.ctx.db.execute(sql`select count(*)::int as n
+        from reset_requests where email_canonical like ${`${kept}%`}`))[0]!.n;
+      expect(await sweepResolvedRequests(t.app.ctx.db)).toBe(1000);
+      expect(await left()).toBe(500);
+      await t.drain();
+      expect(await left()).toBe(0);
     });
 
     it('a request claimed by two workers (the first one\'s lease lapsed) is resolved once: one email, one audit line', async () => {

@@ -2,7 +2,7 @@
 // token covers are looked up through accounts (../accounts/store.ts), which owns the users table.
 import { and, desc, eq, gt, gte, inArray, isNull, sql } from 'drizzle-orm';
 import { batched } from '../../platform/batch.ts';
-import { oncePerDatabase, type Db } from '../../platform/db.ts';
+import { oncePerDatabase, rowsOf, type Db } from '../../platform/db.ts';
 import type { Admitted } from '../../platform/rate-limit.ts';
 import { resetRequests, resetTokens } from '../../platform/schema.ts';
 
@@ -164,6 +164,20 @@ export async function closeRequests(tx: Db, ids: number[]): Promise<number[]> {
     .where(and(inArray(resetRequests.id, ids), isNull(resetRequests.processedAt)))
     .returning({ id: resetRequests.id });
   return rows.map((r) => r.id);
+}
+
+/**
+ * Deletes at most `batch` requests an earlier build resolved and kept (it marked them processed);
+ * returns how many. Rows another statement holds are left for the next run.
+ */
+export async function sweepResolvedRequests(db: Db, batch = 1000): Promise<number> {
+  const rows = rowsOf<{ n: number }>(await db.execute(sql`
+    with gone as (
+      delete from reset_requests where id in (
+        select id from reset_requests where processed_at is not null limit ${batch} for update skip locked)
+      returning 1)
+    select count(*)::int as n from gone`));
+  return rows[0]?.n ?? 0;
 }
 
 type RequestRow = typeof resetRequests.$inferInsert;
