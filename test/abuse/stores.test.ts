@@ -2,11 +2,13 @@
 // The store API itself (memory too), then the limits through the HTTP API on each shared store.
 import { Writable } from 'node:stream';
 import type { Redis } from 'ioredis';
+import { sql } from 'drizzle-orm';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.ts';
+import { rowsOf } from '../../src/platform/db.ts';
 import { openRateLimits, RateLimits, type LimitStore } from '../../src/platform/rate-limit.ts';
-import { freshDatabase, STRONG, unique, useTestApp, type TestAppOptions } from '../helpers/app.ts';
+import { freshDatabase, STRONG, unique, useTestApp, type TestApp, type TestAppOptions } from '../helpers/app.ts';
 import { dropRedisKeys, email, expectRateLimited, forgot, login, nextIp, PG, REDIS, send, skipNote } from './helpers.ts';
 
 async function redisClient(): Promise<Redis> {
@@ -156,9 +158,32 @@ describe('Redis away', () => {
   });
 });
 
+/**
+ * A forgot-password request is recorded once it is counted — with the counting on PostgreSQL,
+ * after it in Redis, after the long way in memory — and never when it is refused.
+ */
+function recordedOnce(t: TestApp) {
+  it('a request answered 202 is recorded once; one answered 429 is not recorded', async () => {
+    const ip = nextIp();
+    const addrs = Array.from({ length: 21 }, () => email('once'));
+    const answers: number[] = [];
+    for (const addr of addrs) answers.push((await forgot(t, addr, ip)).status);
+    expect(answers).toEqual([...addrs.slice(1).map(() => 202), 429]);
+    // The worker is not running (the test app drains it by hand): every row is still there.
+    const rows = rowsOf<{ email: string }>(await t.app.ctx.db.execute(sql`select email_canonical as email
+      from reset_requests where email_canonical = any(${sql.param(addrs)}::text[])`));
+    expect(rows.map((r) => r.email).sort()).toEqual(addrs.slice(0, 20).sort());
+  });
+}
+
+describe('the request recorded, limits in memory', () => {
+  recordedOnce(useTestApp({ env: { RATE_LIMIT_SCALE: '1' } }));
+});
+
 /** The limits through the API, on a store the whole deployment shares. */
 function throughTheApi(opts: TestAppOptions) {
   const t = useTestApp(opts);
+  recordedOnce(t);
 
   it('forgot-password per IP and per account (spelling variants count as one), 429 in words', async () => {
     const ip = nextIp();
