@@ -2,11 +2,12 @@
 // through a small stylesheet of its own (/t/{slug}/brand.css) — the pages' CSP allows no inline
 // style. The colour is darkened where needed so white text on it, and it as link text, keep WCAG
 // AA contrast; it becomes the focus colour only when it cannot be taken for the error red.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { accessibleShade, brandOf, focusShade, hoverShade, logoOrigin } from '../features/tenants/settings.ts';
-import { tenantBySlug, type Tenant } from '../features/tenants/store.ts';
+import { SLUG, tenantBySlug, type Tenant } from '../features/tenants/store.ts';
 import type { Ctx } from '../context.ts';
 import type { PageBrand } from './layout.ts';
+import { queryField } from './respond.ts';
 
 /** The page() field that shows this tenant's brand (none: Keyturn's). */
 export function brandFor(tenant: Tenant | undefined): { brand?: PageBrand } {
@@ -17,7 +18,15 @@ export function brandFor(tenant: Tenant | undefined): { brand?: PageBrand } {
 
 /** The brand of the tenant with this slug, for pages that know only the slug (an unknown one: Keyturn's). */
 export async function brandOfSlug(ctx: Pick<Ctx, 'db'>, slug: string | undefined): Promise<{ brand?: PageBrand }> {
-  return slug ? brandFor(await tenantBySlug(ctx.db, slug)) : {};
+  return slug && SLUG.test(slug) ? brandFor(await tenantBySlug(ctx.db, slug)) : {};
+}
+
+/**
+ * The brand of the tenant an emailed link names in `?tenant=`: it dresses the page and picks its
+ * sign-in link; the link's token alone decides whose account it is.
+ */
+export function brandOfLink(ctx: Pick<Ctx, 'db'>, request: FastifyRequest): Promise<{ brand?: PageBrand }> {
+  return brandOfSlug(ctx, queryField(request, 'tenant'));
 }
 
 export async function brandRoutes(app: FastifyInstance, { ctx }: { ctx: Pick<Ctx, 'db'> }) {

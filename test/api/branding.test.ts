@@ -4,7 +4,7 @@
 // /admin/branding form. The Chromium side is test/e2e/branding.test.ts.
 import { describe, expect, it } from 'vitest';
 import { contrastWithWhite } from '../../src/features/tenants/settings.ts';
-import { useTestApp } from '../helpers/app.ts';
+import { STRONG2, useTestApp } from '../helpers/app.ts';
 import { oneAddressTwoTenants, tenantWithAdmin } from '../helpers/fixtures.ts';
 import { expectError, postForm, PUBLIC_URL } from '../helpers/http.ts';
 
@@ -79,7 +79,8 @@ describe('the tenant\'s pages', () => {
     const other = await tenantWithAdmin(t);
     await patch(a.slug, { brand: { name: 'Acme Help Centre', color: '#0f766e', logoUrl: LOGO } });
 
-    for (const path of [`/t/${a.slug}/login`, `/t/${a.slug}/forgot-password`, `/reset-password/code?tenant=${a.slug}`, `/reset-password/done?tenant=${a.slug}`]) {
+    const emailedLinks = [`/account/lock?token=x&tenant=${a.slug}`, `/login/unlock?token=x&tenant=${a.slug}`];
+    for (const path of [`/t/${a.slug}/login`, `/t/${a.slug}/forgot-password`, `/reset-password/code?tenant=${a.slug}`, `/reset-password/done?tenant=${a.slug}`, ...emailedLinks]) {
       const res = await t.api('GET', path);
       expect(res.status, path).toBe(200);
       expect(res.raw, path).toContain(`<img class="brand-logo" src="${LOGO}" alt="Acme Help Centre">`);
@@ -137,6 +138,27 @@ describe('the tenant\'s emails', () => {
     expect(contrastWithWhite(button!)).toBeGreaterThanOrEqual(4.5);
     expect(mail.text.trimEnd()).toMatch(/— Acme Help Centre$/);
     expect(mail.text).toContain(`/reset-password/code?tenant=${a.slug}`);
+  });
+
+  it('the "this wasn\'t me" link of the password-changed notice opens the tenant\'s page, and its answers keep the brand', async () => {
+    const a = await tenantWithAdmin(t);
+    await patch(a.slug, { brand: { name: 'Acme Help Centre', logoUrl: LOGO } });
+    const { token } = await t.resetMail(a.memberEmail);
+    expect((await t.api('POST', '/api/v1/password/reset', { token, password: STRONG2 })).status).toBe(200);
+    await t.drain();
+    const notice = await t.mail.waitFor((m) => m.subject === 'Your password was changed' && m.to.includes(a.memberEmail));
+    const link = new URL(/https?:\/\/\S*\/account\/lock\?\S+/.exec(notice.text)![0]);
+    expect(link.searchParams.get('tenant')).toBe(a.slug);
+    const opened = await t.api('GET', `${link.pathname}${link.search}`);
+    expect(opened.raw).toContain('alt="Acme Help Centre"');
+    expect(opened.raw).toContain(`action="/account/lock?tenant=${a.slug}"`);
+    const lockToken = link.searchParams.get('token')!;
+    for (const [answer, status] of [['locked', 200], ['used again', 410]] as const) {
+      const res = await postForm(t, `/account/lock?tenant=${a.slug}`, { token: lockToken });
+      expect(res.status, answer).toBe(status);
+      expect(res.raw, answer).toContain('alt="Acme Help Centre"');
+      expect(res.raw, answer).not.toContain(KEYTURN_WORDMARK);
+    }
   });
 
   it('a tenant without a brand signs with its name; a mail for several tenants is Keyturn\'s', async () => {

@@ -336,7 +336,7 @@ const actions: [string, (s: Subject) => Promise<void>][] = [
     expect(r.statusCode, r.body).toBe(200);
   }],
   ['lock ("this wasn\'t me")', async (s) => {
-    const url = await newLockUrl(live.app.ctx, live.app.ctx.db, s.id, live.app.ctx.clock.now());
+    const url = await newLockUrl(live.app.ctx, live.app.ctx.db, { userId: s.id, tenantSlug: s.slug }, live.app.ctx.clock.now());
     const token = new URL(url).searchParams.get('token')!;
     const r = await fetch(`${live.url}/account/lock`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: live.url }, body: new URLSearchParams({ token }).toString() });
     expect(r.status, await r.text()).toBe(200);

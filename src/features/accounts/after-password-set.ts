@@ -52,22 +52,23 @@ const writeAudit: Step = async (_deps, tx, e) => {
 };
 
 /** A new "this wasn't me" link for a security notice: it locks the account and signs everybody out. */
-export async function newLockUrl(deps: Pick<Ctx, 'config' | 'secrets'>, tx: Db, userId: string, at: Date): Promise<string> {
+export async function newLockUrl(deps: Pick<Ctx, 'config' | 'secrets'>, tx: Db, account: { userId: string; tenantSlug: string }, at: Date): Promise<string> {
   const token = randomToken();
   await tx.insert(lockTokens).values({
     tokenHash: deps.secrets.hash('lock', token),
-    userId,
+    userId: account.userId,
     createdAt: at,
     expiresAt: new Date(at.getTime() + LOCK_LINK_TTL_MS),
   });
-  return `${deps.config.publicUrl}/account/lock?token=${token}`;
+  // The tenant only brands the page; the token decides whose account it locks.
+  return `${deps.config.publicUrl}/account/lock?token=${token}&tenant=${account.tenantSlug}`;
 }
 
 /** "Your password was changed" with a "this wasn't me" link that locks the account. */
 const sendNotice: Step = async (deps, tx, e) => {
   for (const { user, tenant } of e.accounts) {
     const mail = passwordChangedEmail({
-      tenantName: tenant.name, at: e.at, how: e.how, lockUrl: await newLockUrl(deps, tx, user.id, e.at), brand: mailBrandOf(tenant),
+      tenantName: tenant.name, at: e.at, how: e.how, lockUrl: await newLockUrl(deps, tx, { userId: user.id, tenantSlug: tenant.slug }, e.at), brand: mailBrandOf(tenant),
     });
     await enqueueMail(tx, deps.secrets, deps.clock, { ...mail, kind: 'password_changed', to: user.email, tenantId: tenant.id, userId: user.id, from: senderOf(deps.config.mailFrom, tenant) });
   }

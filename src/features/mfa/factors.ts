@@ -121,7 +121,7 @@ async function check(ctx: Ctx, tx: Db, account: Account, answer: Answer, purpose
   const left = await recoveryCodesLeft(tx, userId);
   await audit(tx, { type: 'user', id: userId }, now, { type: 'mfa_recovery_code_used', tenantId: account.tenant.id, userId, data: { left } });
   await notify(ctx, tx, account, 'mfa_recovery_code_used', recoveryCodeUsedEmail({
-    tenantName: account.tenant.name, at: now, left, lockUrl: await newLockUrl(ctx, tx, userId, now), brand: mailBrandOf(account.tenant),
+    tenantName: account.tenant.name, at: now, left, lockUrl: await newLockUrl(ctx, tx, { userId, tenantSlug: account.tenant.slug }, now), brand: mailBrandOf(account.tenant),
   }));
   return true;
 }
@@ -210,7 +210,7 @@ async function added(ctx: Ctx, tx: Db, account: Account, factor: Factor, actor: 
   await audit(tx, actor, now, { type: 'mfa_factor_added', tenantId: tenant.id, userId: user.id, data: { factorId: factor.id, type: factor.type, label: factor.label } });
   await notify(ctx, tx, account, 'mfa_factor_added', factorAddedEmail({
     tenantName: tenant.name, type: factor.type as FactorType, label: factor.label, at: now,
-    lockUrl: await newLockUrl(ctx, tx, user.id, now), brand: mailBrandOf(tenant),
+    lockUrl: await newLockUrl(ctx, tx, { userId: user.id, tenantSlug: tenant.slug }, now), brand: mailBrandOf(tenant),
   }));
   return { factor: factorView(factor), ...(recoveryCodes ? { recoveryCodes } : {}) };
 }
@@ -231,7 +231,7 @@ export async function removeFactor(ctx: Ctx, account: Account, id: string, actor
     await audit(tx, actor, now, { type: 'mfa_factor_removed', tenantId: tenant.id, userId: user.id, data: { factorId: id, type: factor.type, label: factor.label } });
     await notify(ctx, tx, account, 'mfa_factor_removed', factorRemovedEmail({
       tenantName: tenant.name, type: factor.type as FactorType, label: factor.label, at: now,
-      lockUrl: await newLockUrl(ctx, tx, user.id, now), brand: mailBrandOf(tenant),
+      lockUrl: await newLockUrl(ctx, tx, { userId: user.id, tenantSlug: tenant.slug }, now), brand: mailBrandOf(tenant),
     }));
   });
 }
@@ -246,7 +246,7 @@ export async function renewRecoveryCodes(ctx: Ctx, account: Account, actor: Acto
     await replaceRecoveryCodes(tx, user.id, set.hashes, now);
     await audit(tx, actor, now, { type: 'mfa_recovery_codes_renewed', tenantId: tenant.id, userId: user.id });
     await notify(ctx, tx, account, 'mfa_recovery_codes_renewed', recoveryCodesRenewedEmail({
-      tenantName: tenant.name, at: now, lockUrl: await newLockUrl(ctx, tx, user.id, now), brand: mailBrandOf(tenant),
+      tenantName: tenant.name, at: now, lockUrl: await newLockUrl(ctx, tx, { userId: user.id, tenantSlug: tenant.slug }, now), brand: mailBrandOf(tenant),
     }));
     return set.codes;
   });

@@ -6,26 +6,21 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseEmail } from '../../features/accounts/email.ts';
 import { inspectReset } from '../../features/password-reset/flow.ts';
 import type { Ctx } from '../../context.ts';
-import { SLUG } from '../../features/tenants/store.ts';
-import { brandOfSlug } from '../brand.ts';
+import { brandOfLink } from '../brand.ts';
 import { html } from '../html.ts';
 import { alert, field, form, links, page, submit } from '../layout.ts';
 import { pageError } from '../page-errors.ts';
-import { formField, messages, queryField, redirect, sendPage } from '../respond.ts';
+import { formField, messages, redirect, sendPage } from '../respond.ts';
 import { outcomePage } from './reset-outcomes.ts';
 import { storeProof } from './reset-proof.ts';
 
 interface CodeView { email?: string; code?: string; emailError?: string; codeError?: string; error?: string; }
 
 export async function resetCodePages(app: FastifyInstance, { ctx }: { ctx: Ctx }) {
-  const brandOf = (request: FastifyRequest) => {
-    const slug = queryField(request, 'tenant');
-    return brandOfSlug(ctx, SLUG.test(slug) ? slug : undefined);
-  };
 
   const codePage = async (request: FastifyRequest, reply: FastifyReply, v: CodeView, status = 200) => {
     const m = messages(request);
-    const { brand } = await brandOf(request);
+    const { brand } = await brandOfLink(ctx, request);
     const home = brand ? `/t/${brand.slug}` : '';
     return sendPage(request, reply, page({
       m, title: m.codeTitle, brand,
@@ -59,7 +54,7 @@ ${links([{ href: `${home}/forgot-password`, label: m.requestNew }, { href: `${ho
       return pageError(m, reply, err, {
         again: (error, status) => codePage(request, reply, { email, code, error }, status),
         codes: { token_invalid: () => codePage(request, reply, { email, code: '', codeError: m.codeWrong }, 404) },
-        status: { 410: async (e) => outcomePage(ctx, request, reply, e, { email, byCode: true, ...(await brandOf(request)) }) },
+        status: { 410: async (e) => outcomePage(ctx, request, reply, e, { email, byCode: true, ...(await brandOfLink(ctx, request)) }) },
       });
     }
     storeProof(ctx, reply, { email, code });

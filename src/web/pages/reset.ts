@@ -128,7 +128,7 @@ ${links([{ href: '/forgot-password', label: m.requestNew }, { href: '/login', la
     const m = messages(request);
     const signIn = SLUG.test(slug) ? `/t/${slug}/login` : '/login';
     return sendPage(request, reply, page({
-      m, title: m.doneTitle, ...(await brandOfSlug(ctx, SLUG.test(slug) ? slug : undefined)),
+      m, title: m.doneTitle, ...(await brandOfSlug(ctx, slug)),
       body: html`${alert('success', m.doneText)}${linkButton(signIn, m.signIn)}`,
     }));
   };
