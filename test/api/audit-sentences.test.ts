@@ -75,6 +75,12 @@ describe('the audit log reads as sentences', () => {
     expect(await textsOf(annSession, `userId=${id}&from=${today}`)).toEqual([`Ann (admin) disabled ${f.ben.email} and signed them out everywhere`]);
     expect(await textsOf(annSession, `userId=${id}&to=${yesterday}`)).toEqual([`The operator added ${f.ben.email} as a member`]);
     expect(await textsOf(annSession, `userId=${id}&from=${today}&to=${today}`)).toHaveLength(1);
+    // The operator's list across tenants takes the same filters.
+    const operatorTexts = async (query: string) => ((await t.op('GET', `/admin/v1/audit?${query}`)).body.events as { text: string }[]).map((e) => e.text);
+    expect(await operatorTexts(`userId=${id}&actorType=admin`)).toEqual([`Ann (admin) disabled ${f.ben.email} and signed them out everywhere`]);
+    expect(await operatorTexts(`userId=${id}&to=${yesterday}`)).toEqual([`The operator added ${f.ben.email} as a member`]);
+    expect(await operatorTexts(`userId=${id}&from=${today}&tenant=${f.slug}`)).toEqual([`Ann (admin) disabled ${f.ben.email} and signed them out everywhere`]);
+    expect(await t.op('GET', '/admin/v1/audit?from=2025-02-30')).toMatchObject({ status: 400, body: { error: 'invalid_request', message: expect.stringContaining('from') } });
 
     for (const [name, value] of [['from', '2025-02-30'], ['to', 'yesterday']] as const) {
       const bad = await t.api('GET', `/api/v1/admin/audit?${name}=${value}`, undefined, as(annSession));

@@ -15,7 +15,7 @@ import { ConnectionInput, ConnectionPatch } from '../sso/connection.ts';
 import { SettingsPatch } from '../tenants/settings.ts';
 import { createTenant, updateTenant } from '../tenants/tenants.ts';
 import { listDeliveries } from '../../platform/outbox/outbox.ts';
-import { AuditList, Delivery, registerUserRoutes } from './user-routes.ts';
+import { AuditList, AuditQuery, auditFilterOf, Delivery, registerUserRoutes } from './user-routes.ts';
 import { registerClientRoutes } from '../oidc/routes.ts';
 import { registerWebhookRoutes } from '../webhooks/routes.ts';
 import { registerScimTokenRoutes } from '../scim/token-routes.ts';
@@ -40,10 +40,8 @@ const PatchTenant = z.object({
   ...SettingsPatch,
 });
 
-const AuditQuery = z.object({
-  tenant: z.string().max(63).optional(), type: z.string().max(64).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).optional(), before: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
-});
+// A tenant's filters (user, type, actor kind, time), across tenants unless one is named.
+const OperatorAuditQuery = AuditQuery.extend({ tenant: z.string().max(63).optional() });
 const DeliveriesQuery = z.object({
   tenant: z.string().max(63).optional(), status: z.enum(['queued', 'sending', 'sent', 'failed']).optional(),
   limit: z.coerce.number().int().min(1).max(500).optional(),
@@ -105,14 +103,14 @@ export async function operatorRoutes(app: FastifyInstance, { ctx, apiKey }: { ct
   });
 
   app.get('/admin/v1/audit', doc({
-    summary: 'Audit events of every tenant (or one), newest first, each with a sentence for people (`text`)', tags: ['audit'], query: AuditQuery,
+    summary: 'Audit events of every tenant (or one), newest first, each with a sentence for people (`text`); filter by user, type, actor kind and time', tags: ['audit'], query: OperatorAuditQuery,
     responses: { 200: { description: 'Events.', schema: AuditList }, ...common.invalid, ...noTenant },
   }), async (request) => {
-    const q = parse(AuditQuery, request.query ?? {});
-    const tenant = q.tenant ? await tenantBySlug(ctx.db, q.tenant) : undefined;
-    if (q.tenant && !tenant) throw notFound('No such tenant.');
+    const { tenant: slug, ...q } = parse(OperatorAuditQuery, request.query ?? {});
+    const tenant = slug ? await tenantBySlug(ctx.db, slug) : undefined;
+    if (slug && !tenant) throw notFound('No such tenant.');
     // Across tenants, the people named are looked up wherever they are.
-    return { events: await withSentences(ctx, tenant ?? null, await listAudit(ctx.db, { ...q, tenantId: tenant?.id }), auditSentencesEn) };
+    return { events: await withSentences(ctx, tenant ?? null, await listAudit(ctx.db, { ...auditFilterOf(q), tenantId: tenant?.id }), auditSentencesEn) };
   });
 
   app.get('/admin/v1/deliveries', doc({

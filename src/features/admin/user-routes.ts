@@ -79,7 +79,7 @@ const ListQuery = z.object({
   method: z.enum(['password', 'google', 'none']).optional().describe('can sign in with a password, with Google, or has no way yet'),
   inactiveDays: z.coerce.number().int().min(0).max(3650).optional().describe('last sign-in more than this many days ago, or never'),
 });
-const AuditQuery = z.object({
+export const AuditQuery = z.object({
   userId: z.string().uuid().optional(), type: z.string().max(64).optional(), actorType: z.enum(ACTOR_TYPES).optional(),
   from: z.string().max(40).optional().describe('written at or after: a day (2025-05-01, UTC) or an ISO date-time'),
   to: z.string().max(40).optional().describe('written before this ISO date-time, or up to the end of this day (2025-05-31)'),
@@ -125,6 +125,12 @@ function auditTimeOf(edge: 'from' | 'to', value: string | undefined): Date | und
   const at = auditTime(value, edge);
   if (!at) throw invalidRequest(`${edge}: a day (2025-05-01) or an ISO date-time (2025-05-01T08:00:00Z).`, { field: edge });
   return at;
+}
+
+/** An audit query's filter for listAudit: its `from` and `to` as moments. */
+export function auditFilterOf<Q extends { from?: string; to?: string }>(q: Q): Omit<Q, 'from' | 'to'> & { from?: Date; to?: Date } {
+  const { from, to, ...rest } = q;
+  return { ...rest, from: auditTimeOf('from', from), to: auditTimeOf('to', to) };
 }
 const noUser = { 404: err('`not_found`: no such user in this tenant (another tenant\'s ids answer the same).') };
 
@@ -289,9 +295,9 @@ export function registerUserRoutes(app: FastifyInstance, ctx: Ctx, base: string,
     responses: { 200: { description: 'Events.', schema: AuditList }, ...common.invalid, ...noUser },
   })), async (request) => {
     const { tenant } = await resolve(request);
-    const { from, to, ...q } = parse(AuditQuery, request.query ?? {});
+    const q = parse(AuditQuery, request.query ?? {});
     if (q.userId) await getUser(ctx, tenant, q.userId);
-    const events = await listAudit(ctx.db, { tenantId: tenant.id, ...q, from: auditTimeOf('from', from), to: auditTimeOf('to', to) });
+    const events = await listAudit(ctx.db, { tenantId: tenant.id, ...auditFilterOf(q) });
     return { events: await withSentences(ctx, tenant, events, auditSentencesEn) };
   });
 
@@ -303,9 +309,9 @@ export function registerUserRoutes(app: FastifyInstance, ctx: Ctx, base: string,
     },
   })), async (request, reply) => {
     const { tenant } = await resolve(request);
-    const { format, from, to, ...q } = parse(ExportQuery, request.query ?? {});
+    const { format, ...q } = parse(ExportQuery, request.query ?? {});
     if (q.userId) await getUser(ctx, tenant, q.userId);
-    const filter = { tenantId: tenant.id, ...q, from: auditTimeOf('from', from), to: auditTimeOf('to', to) };
+    const filter = { tenantId: tenant.id, ...auditFilterOf(q) };
     const day = ctx.clock.now().toISOString().slice(0, 10);
     return reply
       .type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8')
