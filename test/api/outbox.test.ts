@@ -3,6 +3,7 @@ import { eq } from 'drizzle-orm';
 import { unique, useTestApp } from '../helpers/app.ts';
 import { account } from '../helpers/fixtures.ts';
 import { enqueueMail, sendDue } from '../../src/platform/outbox/outbox.ts';
+import { SMTP_CONNECTIONS } from '../../src/platform/mail/smtp.ts';
 import type { MailTransport, OutgoingMail } from '../../src/platform/mail/transport.ts';
 import { outbox } from '../../src/platform/schema.ts';
 
@@ -51,6 +52,36 @@ describe('mail leaves through the outbox', () => {
     await Promise.all([t.drain(), t.drain(), t.drain()]);
     await t.mail.waitFor((m) => m.to.includes(email));
     expect(t.mail.messages.filter((m) => m.to.includes(email))).toHaveLength(1);
+  });
+});
+
+describe('mail throughput', () => {
+  const m = useTestApp();
+
+  it('sends several messages at once over pooled connections, each recipient\'s in the order queued', async () => {
+    const to = Array.from({ length: 6 }, () => `${unique('lane')}@example.com`);
+    for (let round = 0; round < 3; round++) {
+      for (const address of to) {
+        await enqueueMail(m.app.ctx.db, m.app.ctx.secrets, m.clock, { kind: 'test', to: address, subject: `round ${round}`, text: 't', html: '<p>t</p>' });
+      }
+      m.clock.advance(1);
+    }
+    const opened = m.mail.connections;
+    m.mail.setDelay(100);
+    let most = 0;
+    const watch = setInterval(() => { most = Math.max(most, m.mail.receiving); }, 5);
+    try {
+      await m.drain();
+    } finally {
+      clearInterval(watch);
+      m.mail.setDelay(0);
+    }
+    expect(most).toBeGreaterThan(1);
+    expect(most).toBeLessThanOrEqual(SMTP_CONNECTIONS);
+    expect(m.mail.connections - opened).toBeLessThanOrEqual(SMTP_CONNECTIONS);
+    for (const address of to) {
+      expect(m.mail.messages.filter((x) => x.to.includes(address)).map((x) => x.subject)).toEqual(['round 0', 'round 1', 'round 2']);
+    }
   });
 });
 

@@ -1,4 +1,6 @@
-// SMTP delivery through nodemailer, one connection per message (no pool).
+// SMTP delivery through nodemailer, over a few pooled connections: a new connection per message
+// cost about 100 ms even on loopback (about 7 ms on a pooled one), which capped the outbox at ten
+// messages a second.
 //
 // Errors are rebuilt from scratch: the message names the SMTP command and the server's
 // reply (code + text), and never carries the credentials or the message body (which
@@ -7,6 +9,9 @@ import nodemailer from 'nodemailer';
 import addressparser from 'nodemailer/lib/addressparser';
 import type { SMTPSentMessageInfo, SMTPTransportOptions, Transporter } from 'nodemailer';
 import type { MailTransport, OutgoingMail, SendResult } from './transport.ts';
+
+/** Connections kept open to the SMTP server; the outbox sends as many messages at once. */
+export const SMTP_CONNECTIONS = 4;
 
 /** The mail itself is unacceptable (bad recipient, header injection attempt). Never retry. */
 export class InvalidMailError extends Error {
@@ -185,6 +190,8 @@ export class SmtpTransport implements MailTransport {
     this.secrets = parsed.secrets;
     this.transporter = nodemailer.createTransport({
       ...parsed.options,
+      pool: true,
+      maxConnections: SMTP_CONNECTIONS,
       connectionTimeout: timeouts.connectionTimeoutMs ?? 10_000,
       greetingTimeout: timeouts.greetingTimeoutMs ?? 10_000,
       socketTimeout: timeouts.socketTimeoutMs ?? 30_000,

@@ -9,6 +9,7 @@ import type { Secrets } from '../crypto.ts';
 import { rowsOf, type Db } from '../db.ts';
 import { outbox } from '../schema.ts';
 import { InvalidMailError, MailSendError, type MailTransport } from '../mail/transport.ts';
+import { SMTP_CONNECTIONS } from '../mail/smtp.ts';
 import { displayUrl, HttpDeliveryError, PermanentDeliveryError, postOnce, type AttemptOutcome, type DeliveryHooks, type DeliveryKinds } from './http.ts';
 import { parseDestinationUrl, type AllowList, type Resolver } from './ssrf.ts';
 
@@ -45,9 +46,11 @@ export interface OutboxOptions {
   batch?: number;
   /**
    * HTTP deliveries of a claim sent at once: each mostly waits on its receiver and the database,
-   * so one at a time left the worker idle (about 100 a second). Mail goes one at a time.
+   * so one at a time left the worker idle (about 100 a second).
    */
   httpInFlight?: number;
+  /** Messages of a claim sent at once (one per pooled SMTP connection); one recipient's in order. */
+  mailInFlight?: number;
   /** Checked between two sends: on shutdown the send in flight finishes, the rest of the batch is released. */
   stopping?: () => boolean;
   /** Where a message that will not go out is reported, at error level. */
@@ -76,7 +79,7 @@ export interface HttpChannel {
 /** The channels this worker sends; rows of a channel it lacks are left for one that has it. */
 export interface Channels { mail?: MailChannel; http?: HttpChannel; }
 
-const DEFAULTS = { leaseMs: 60_000, maxBackoffMs: 15 * 60_000, retryForMs: 24 * 3_600_000, batch: 50, httpInFlight: 16 };
+const DEFAULTS = { leaseMs: 60_000, maxBackoffMs: 15 * 60_000, retryForMs: 24 * 3_600_000, batch: 50, httpInFlight: 16, mailInFlight: SMTP_CONNECTIONS };
 
 /** Exponential backoff: 5 s, 10 s, 20 s … capped (15 minutes by default, OUTBOX_MAX_BACKOFF). */
 export const retryDelayMs = (attempts: number, capMs = DEFAULTS.maxBackoffMs) =>
@@ -202,7 +205,8 @@ export async function sendDue(db: Db, secrets: Secrets, clock: Clock, channels: 
         for update skip locked)
       returning id, tenant_id, channel, kind, to_address, from_address, subject, sealed_body, attempts, created_at`),
   );
-  // Lanes take the claim's rows in order: mail in one lane, HTTP in several.
+  // Lanes take the claim's rows in order. HTTP rows go to any lane; a recipient's mail always to
+  // the same lane, so a newer reset email never overtakes the one it supersedes.
   const released: string[] = [];
   const lane = (rows: ClaimedRow[]) => async () => {
     for (let row = rows.shift(); row; row = rows.shift()) {
@@ -211,9 +215,12 @@ export async function sendDue(db: Db, secrets: Secrets, clock: Clock, channels: 
       await deliver(row);
     }
   };
-  const mail = claimed.filter((r) => r.channel !== 'http');
+  // RETURNING gives no order: older messages first, so a lane sends a recipient's in the order queued.
+  const mail = claimed.filter((r) => r.channel !== 'http').sort((a, b) => new Date(a.created_at).getTime() - new Date(b.created_at).getTime());
   const http = claimed.filter((r) => r.channel === 'http');
-  await Promise.all([lane(mail)(), ...Array.from({ length: Math.min(opts.httpInFlight, http.length) }, () => lane(http)())]);
+  const mailLanes = Array.from({ length: Math.min(opts.mailInFlight, mail.length) }, (): ClaimedRow[] => []);
+  for (const row of mail) mailLanes[laneOf(row.to_address, mailLanes.length)]!.push(row);
+  await Promise.all([...mailLanes.map((rows) => lane(rows)()), ...Array.from({ length: Math.min(opts.httpInFlight, http.length) }, () => lane(http)())]);
   if (released.length > 0) {
     await db.execute(sql`
       update outbox set status = 'queued', attempts = attempts - 1, lease_until = null
@@ -339,3 +346,10 @@ export async function listDeliveries(db: Db, filter: DeliveryFilter) {
 }
 
 export const deliveriesOf = (db: Db, filter: { userId: string; tenantId: string }) => listDeliveries(db, filter);
+
+/** A recipient's lane: the same address (in any case) always lands in the same one. */
+function laneOf(address: string, lanes: number): number {
+  let h = 0;
+  for (const ch of address.toLowerCase()) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
+  return h % lanes;
+}
