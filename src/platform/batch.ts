@@ -44,3 +44,10 @@ export function batchedCalls<T, R>(call: BatchCall<T, R>, maxBatch = 500, inFlig
     if (flushing < inFlight) void flush();
   });
 }
+
+/** The list in consecutive slices of at most `size` items, in order (statements kept to a bounded size). */
+export function slices<T>(list: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
+  return out;
+}

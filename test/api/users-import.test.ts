@@ -3,8 +3,10 @@
 // created while an import runs never half-applies it.
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
+import { rowsOf } from '../../src/platform/db.ts';
 import { users } from '../../src/platform/schema.ts';
 import { STRONG, unique, useTestApp, type TestApp } from '../helpers/app.ts';
+import { ORIGIN } from '../helpers/http.ts';
 
 const t = useTestApp();
 
@@ -94,18 +96,34 @@ describe('POST /admin/v1/tenants/{slug}/users/import', () => {
     expect(await emailsOf(t, slug)).toEqual([]);
   });
 
-  it('sendWelcome queues each new user\'s welcome email in the import\'s transaction', async () => {
-    const { slug } = await t.tenant();
-    const a = `${unique('wa')}@example.com`;
-    const b = `${unique('wb')}@example.com`;
-    const res = await t.op('POST', `/admin/v1/tenants/${slug}/users/import`, { csv: `email\n${a}\n${b}\n`, allOrNothing: true, sendWelcome: true });
-    expect(res.body).toEqual({ created: 2, skipped: [] });
+  it('sendWelcome queues each new user\'s welcome email in the import\'s transaction, past one batch of 500', async () => {
+    const { slug, id: tenantId } = await t.tenant();
+    const emails = Array.from({ length: 600 }, (_, i) => `w${i}.${slug}@example.com`);
+    const res = await t.op('POST', `/admin/v1/tenants/${slug}/users/import`, { csv: ['email', ...emails].join('\n'), allOrNothing: true, sendWelcome: true });
+    expect(res.body).toEqual({ created: 600, skipped: [] });
+
+    // One live token, one welcome email and one audit line naming that token, for every new user.
+    const db = t.app.ctx.db;
+    const tokens = rowsOf<{ id: string; email: string }>(await db.execute(sql`select id, email_canonical as email from reset_tokens
+      where tenant_ids = ${JSON.stringify([tenantId])}::jsonb and used_at is null and superseded_at is null and origin = 'admin'`));
+    expect(tokens.map((r) => r.email).sort()).toEqual([...emails].sort());
+    const queued = rowsOf<{ to: string }>(await db.execute(sql`select to_address as "to" from outbox where tenant_id = ${tenantId}::uuid and kind = 'welcome'`));
+    expect(queued.map((r) => r.to).sort()).toEqual([...emails].sort());
+    const lines = rowsOf<{ tokenId: string }>(await db.execute(sql`select data->>'tokenId' as "tokenId" from audit_events
+      where tenant_id = ${tenantId}::uuid and type = 'admin_reset_issued' and data->>'kind' = 'welcome'`));
+    expect(lines.map((r) => r.tokenId).sort()).toEqual(tokens.map((r) => r.id).sort());
+
+    // The first and the last email (two batches) carry working links for their own address.
     await t.drain();
-    for (const to of [a, b]) {
+    for (const to of [emails[0]!, emails[599]!]) {
       const m = await t.mail.waitFor((x) => x.to.includes(to));
       expect(m.subject).toMatch(/welcome/i);
+      const token = /reset-password\?token=([\w-]+)/.exec(m.text)![1]!;
+      const done = await t.api('POST', '/api/v1/password/reset', { token, password: STRONG }, ORIGIN);
+      expect(done.status, done.raw).toBe(200);
+      expect((await t.login(to, STRONG, { tenant: slug })).cookie).toBeTruthy();
     }
-  });
+  }, 60_000);
 
   it('the tenant admin API takes a file of 2,000 rows (past the public listener\'s usual body limit) and answers within seconds', async () => {
     const { slug } = await t.tenant();

@@ -131,8 +131,8 @@ export async function checkImport(db: Db, tenant: Tenant, rows: ImportRow[]): Pr
 export interface ImportOptions {
   /** Create nothing unless every row can be created (422 import_rejected listing every problem). */
   allOrNothing?: boolean;
-  /** Runs in the import's transaction for each new user (the welcome email). */
-  eachInTx?: (tx: Db, user: User) => Promise<void>;
+  /** Runs in the import's transaction with the new users (their welcome emails). */
+  createdInTx?: (tx: Db, users: User[]) => Promise<void>;
 }
 
 /** Creates the rows that can be created, in one transaction (see the rules at the top). */
@@ -156,7 +156,7 @@ export async function importUsers(ctx: Pick<Ctx, 'clock' | 'db'>, tenant: Tenant
     const skipped = [...plan.problems, ...late].sort((a, b) => a.row - b.row);
     if (created.length > 0) {
       await audit(tx, actor, now, { type: 'users_imported', tenantId: tenant.id, data: { created: created.length, skipped: skipped.length } });
-      if (opts.eachInTx) for (const u of created) await opts.eachInTx(tx, u);
+      await opts.createdInTx?.(tx, created);
     }
     return { created: created.length, skipped };
   });

@@ -4,12 +4,13 @@
 // welcome ("set your password") instead.
 import { invalidRequest } from '../../errors.ts';
 import type { Ctx } from '../../context.ts';
+import { slices } from '../../platform/batch.ts';
 import type { Db } from '../../platform/db.ts';
 import { LimitKeys } from '../abuse/keys.ts';
 import type { Actor } from '../audit/audit.ts';
 import { getUser, type User } from '../accounts/accounts.ts';
 import { welcomeEmail, type ResetMailInput } from '../password-reset/emails/messages.ts';
-import { issueReset } from '../password-reset/flow.ts';
+import { issueReset, issueResets } from '../password-reset/flow.ts';
 import { countReset } from '../password-reset/metrics.ts';
 import { tenantLoginUrl } from '../sso/connection.ts';
 import { usersWithIdentity } from '../sso/store.ts';
@@ -51,12 +52,21 @@ export async function adminReset(
 
 /** Inside createUser's transaction: the new user's "Welcome — set your password" email. */
 export async function sendWelcome(ctx: Ctx, tx: Db, tenant: Tenant, user: User, actor: Actor): Promise<{ expiresAt: Date }> {
-  refuseUnusable(user, tenant);
-  await countEmail(ctx, user);
-  const { expiresAt } = await issueReset(ctx, tx, {
+  return (await sendWelcomes(ctx, tx, tenant, [user], actor))[0]!;
+}
+
+/** sendWelcome for an import's new users: their links and emails in a few statements per batch. */
+export async function sendWelcomes(ctx: Ctx, tx: Db, tenant: Tenant, users: User[], actor: Actor): Promise<{ expiresAt: Date }[]> {
+  for (const user of users) refuseUnusable(user, tenant);
+  const keys = new LimitKeys(ctx.secrets);
+  for (const batch of slices(users, COUNT_BATCH)) await ctx.limits.consumeAll(batch.map((u) => ({ name: 'adminResendPerUser', key: keys.user(u.id) })));
+  const issued = await issueResets(ctx, tx, users.map((user) => ({
     accounts: [{ user, tenant }], origin: 'admin', actor, deliver: 'email',
     ttlMs: adminResetTtlMs(ctx.config, tenant), mail: welcome(ctx, tenant), kind: 'welcome',
-  });
-  countReset(ctx.tallies.resets, 'requested', 'admin');
-  return { expiresAt };
+  })));
+  countReset(ctx.tallies.resets, 'requested', 'admin', users.length);
+  return issued.map(({ expiresAt }) => ({ expiresAt }));
 }
+
+/** How many new users' email budgets are counted in one call. */
+const COUNT_BATCH = 500;

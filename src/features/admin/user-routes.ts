@@ -18,7 +18,7 @@ import { importUsers, IMPORT_BODY_LIMIT, MAX_IMPORT_ROWS, rowsFromCsv } from '..
 import type { Tenant } from '../tenants/store.ts';
 import { linkedIdentities, unlinkIdentity } from '../sso/identities.ts';
 import { resetFactors } from '../mfa/factors.ts';
-import { adminReset, sendWelcome } from './admin-reset.ts';
+import { adminReset, sendWelcome, sendWelcomes } from './admin-reset.ts';
 import { needs } from './permissions.ts';
 import { ROLES } from '../accounts/store.ts';
 import { BULK_ACTIONS, BULK_MAX, runBulk } from './bulk.ts';
@@ -170,7 +170,7 @@ export function registerUserRoutes(app: FastifyInstance, ctx: Ctx, base: string,
     const body = parse(ImportBody, request.body);
     const rows = body.csv !== undefined ? rowsFromCsv(body.csv) : body.users!;
     return importUsers(ctx, tenant, rows, actor, {
-      allOrNothing: body.allOrNothing, eachInTx: body.sendWelcome ? async (tx, u) => { await sendWelcome(ctx, tx, tenant, u, actor); } : undefined,
+      allOrNothing: body.allOrNothing, createdInTx: body.sendWelcome ? async (tx, made) => { await sendWelcomes(ctx, tx, tenant, made, actor); } : undefined,
     });
   });
 

@@ -2,7 +2,7 @@ import { and, desc, eq, gte, lt, sql, type SQL } from 'drizzle-orm';
 import { csvLine } from '../../platform/csv.ts';
 import type { Db } from '../../platform/db.ts';
 import { auditEvents } from '../../platform/schema.ts';
-import { withWebhookEvents } from '../webhooks/events.ts';
+import { eventOfAudit, withWebhookEvents } from '../webhooks/events.ts';
 
 export interface Actor { type: 'user' | 'admin' | 'operator' | 'system'; id?: string | null; ip?: string | null; }
 
@@ -18,10 +18,14 @@ export interface AuditEvent {
  * SQL of fixed text: through the query builder, composing it cost more CPU than the write.
  */
 export function auditInsert(actor: Actor, at: Date, event: AuditEvent): SQL {
-  return sql`insert into audit_events (tenant_id, user_id, actor_type, actor_id, ip, type, data, created_at)
-    values (${event.tenantId ?? null}::uuid, ${event.userId ?? null}::uuid, ${actor.type}, ${actor.id ?? null}, ${actor.ip ?? null},
-      ${event.type}, ${JSON.stringify(event.data ?? {})}::jsonb, ${at.toISOString()}::timestamptz)`;
+  return sql`insert into audit_events (${AUDIT_COLUMNS}) values ${auditValues(actor, at, event)}`;
 }
+
+const AUDIT_COLUMNS = sql.raw('tenant_id, user_id, actor_type, actor_id, ip, type, data, created_at');
+
+const auditValues = (actor: Actor, at: Date, event: AuditEvent): SQL =>
+  sql`(${event.tenantId ?? null}::uuid, ${event.userId ?? null}::uuid, ${actor.type}, ${actor.id ?? null}, ${actor.ip ?? null},
+      ${event.type}, ${JSON.stringify(event.data ?? {})}::jsonb, ${at.toISOString()}::timestamptz)`;
 
 /**
  * Written inside the transaction of the change it records: no change without its audit line. A
@@ -31,6 +35,16 @@ export function auditInsert(actor: Actor, at: Date, event: AuditEvent): SQL {
  */
 export async function audit(tx: Db, actor: Actor, at: Date, event: AuditEvent): Promise<void> {
   await tx.execute(withWebhookEvents(auditInsert(actor, at, event), at, event));
+}
+
+/**
+ * Many lines of types no webhook event stands for in one INSERT (an import's welcome emails); a
+ * line an event stands for is written as audit() writes it, with its event.
+ */
+export async function auditAll(tx: Db, at: Date, lines: { actor: Actor; event: AuditEvent }[]): Promise<void> {
+  const plain = lines.filter((l) => eventOfAudit(l.event.type) === undefined);
+  if (plain.length > 0) await tx.execute(sql`insert into audit_events (${AUDIT_COLUMNS}) values ${sql.join(plain.map((l) => auditValues(l.actor, at, l.event)), sql`, `)}`);
+  for (const l of lines) if (eventOfAudit(l.event.type) !== undefined) await audit(tx, l.actor, at, l.event);
 }
 
 /** Every type of event written, for filters (the admin console's type list). */

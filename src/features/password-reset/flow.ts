@@ -1,12 +1,14 @@
 // The reset flow: requested → sent → (opened) → completed | expired | superseded | revoked.
 // See README.md beside this file for the rules in prose.
+import { randomUUID } from 'node:crypto';
 import { AppError, invalidRequest, mfaRequiredForReset, tokenAccountUnavailable, tokenExpired, tokenRevoked, tokenSuperseded, tokenUsed } from '../../errors.ts';
 import type { Ctx } from '../../context.ts';
 import { formatCode, randomCode, randomToken } from '../../platform/crypto.ts';
 import type { Db } from '../../platform/db.ts';
 import { RateLimits } from '../../platform/rate-limit.ts';
-import { enqueueMail, type MailContent } from '../../platform/outbox/outbox.ts';
-import { audit, type Actor } from '../audit/audit.ts';
+import { slices } from '../../platform/batch.ts';
+import { enqueueMail, enqueueMails, type MailContent } from '../../platform/outbox/outbox.ts';
+import { audit, auditAll, type Actor } from '../audit/audit.ts';
 import { Devices } from '../abuse/devices.ts';
 import { guardForgot } from '../abuse/guard.ts';
 import { LimitKeys } from '../abuse/keys.ts';
@@ -24,7 +26,7 @@ import { findByCode, codeHash } from './by-code.ts';
 import { findByLink, tokenHash } from './by-link.ts';
 import { accountDisabledEmail, googleAccountResetEmail, resetEmail, ssoEnforcedEmail, type ResetMailInput } from './emails/messages.ts';
 import {
-  claimRequests, consumeToken, insertToken, closeRequests, recentSelfToken, releaseRequests, requestRecorder,
+  claimRequests, consumeToken, insertTokens, closeRequests, recentSelfToken, releaseRequests, requestRecorder,
   supersedeTokens, tokenById, type ResetToken,
 } from './store.ts';
 
@@ -136,53 +138,74 @@ export interface IssueInput {
  * queues the email (or returns the link for an admin to copy). Self-service and admin resets both
  * come through here: the admin door is the same flow.
  */
-export async function issueReset(ctx: Ctx, tx: Db, input: IssueInput): Promise<{ url: string; expiresAt: Date }> {
-  const first = input.accounts[0];
-  if (!first) throw new Error('issueReset needs at least one account');
-  const email = first.user.emailCanonical;
+export async function issueReset(ctx: Ctx, tx: Db, input: IssueInput): Promise<Issued> {
+  return (await issueResets(ctx, tx, [input]))[0]!;
+}
+
+export interface Issued { url: string; expiresAt: Date; }
+
+/** How many resets share each statement of issueResets. */
+const ISSUE_BATCH = 500;
+
+/**
+ * issueReset for many addresses at once (an import's welcome emails): the same rows, written a
+ * few statements per batch instead of four or five per address. The answers are in input order.
+ */
+export async function issueResets(ctx: Ctx, tx: Db, inputs: IssueInput[]): Promise<Issued[]> {
+  // Older tokens are superseded before the batch's own are written: two for one address would both live.
+  if (new Set(inputs.map((i) => i.accounts[0]?.user.emailCanonical)).size !== inputs.length) throw new Error('issueResets takes one reset per address');
   const now = ctx.clock.now();
-  const token = randomToken();
-  const code = randomCode();
-  const expiresAt = new Date(now.getTime() + input.ttlMs);
-  await supersedeTokens(tx, email, input.accounts.map((a) => a.tenant.id), now, input.deliver);
-  const row = await insertToken(tx, {
-    emailCanonical: email,
-    tenantIds: input.accounts.map((a) => a.tenant.id),
-    tokenHash: tokenHash(ctx, token),
-    codeHash: codeHash(ctx, email, code),
-    origin: input.origin,
-    createdBy: input.actor.type === 'user' ? null : `${input.actor.type}:${input.actor.id ?? ''}`,
-    reason: input.reason ?? null,
-    createdAt: now,
-    expiresAt,
-  });
-  const url = `${ctx.config.publicUrl}/reset-password?token=${token}`;
-  for (const a of input.accounts) {
-    await audit(tx, input.actor, now, {
-      type: input.origin === 'admin' ? 'admin_reset_issued' : 'password_reset_requested',
-      tenantId: a.tenant.id,
-      userId: a.user.id,
-      data: {
-        tokenId: row.id, delivery: input.deliver, expiresAt: expiresAt.toISOString(),
-        ...(input.reason ? { reason: input.reason } : {}), ...(input.kind ? { kind: input.kind } : {}),
+  const issued: Issued[] = [];
+  for (const batch of slices(inputs, ISSUE_BATCH)) {
+    const made = batch.map((input) => {
+      const first = input.accounts[0];
+      if (!first) throw new Error('issueReset needs at least one account');
+      const token = randomToken();
+      const code = randomCode();
+      return { input, first, id: randomUUID(), token, code, url: `${ctx.config.publicUrl}/reset-password?token=${token}`, expiresAt: new Date(now.getTime() + input.ttlMs) };
+    });
+    await supersedeTokens(tx, made.map((m) => ({ email: m.first.user.emailCanonical, tenantIds: m.input.accounts.map((a) => a.tenant.id), by: m.input.deliver })), now);
+    await insertTokens(tx, made.map((m) => ({
+      id: m.id,
+      emailCanonical: m.first.user.emailCanonical,
+      tenantIds: m.input.accounts.map((a) => a.tenant.id),
+      tokenHash: tokenHash(ctx, m.token),
+      codeHash: codeHash(ctx, m.first.user.emailCanonical, m.code),
+      origin: m.input.origin,
+      createdBy: m.input.actor.type === 'user' ? null : `${m.input.actor.type}:${m.input.actor.id ?? ''}`,
+      reason: m.input.reason ?? null,
+      createdAt: now,
+      expiresAt: m.expiresAt,
+    })));
+    await auditAll(tx, now, made.flatMap(({ input, id, expiresAt }) => input.accounts.map((a) => ({
+      actor: input.actor,
+      event: {
+        type: input.origin === 'admin' ? 'admin_reset_issued' : 'password_reset_requested',
+        tenantId: a.tenant.id,
+        userId: a.user.id,
+        data: {
+          tokenId: id, delivery: input.deliver, expiresAt: expiresAt.toISOString(),
+          ...(input.reason ? { reason: input.reason } : {}), ...(input.kind ? { kind: input.kind } : {}),
+        },
       },
+    }))));
+    const mails = made.filter((m) => m.input.deliver === 'email').map(({ input, first, url, code, expiresAt }) => {
+      // The code page wears the tenant's brand when the code is for one tenant's account.
+      const codeUrl = `${ctx.config.publicUrl}/reset-password/code${input.accounts.length === 1 ? `?tenant=${first.tenant.slug}` : ''}`;
+      const mail = (input.mail ?? resetEmail)({
+        url, codeUrl, code: formatCode(code), expiresAt,
+        tenantNames: input.accounts.map((a) => a.tenant.name), byAdmin: input.origin === 'admin', brand: mailBrandOf(input.accounts.map((a) => a.tenant)),
+      });
+      // Always to the stored address, never to what was typed.
+      return { ...mail, kind: input.kind ?? 'password_reset', to: first.user.email, tenantId: first.tenant.id, userId: first.user.id, from: senderOf(ctx.config.mailFrom, first.tenant) };
     });
+    if (mails.length > 0) {
+      await enqueueMails(tx, ctx.secrets, ctx.clock, mails);
+      ctx.worker.kick();
+    }
+    issued.push(...made.map((m) => ({ url: m.url, expiresAt: m.expiresAt })));
   }
-  if (input.deliver === 'email') {
-    // The code page wears the tenant's brand when the code is for one tenant's account.
-    const codeUrl = `${ctx.config.publicUrl}/reset-password/code${input.accounts.length === 1 ? `?tenant=${first.tenant.slug}` : ''}`;
-    const mail = (input.mail ?? resetEmail)({
-      url, codeUrl, code: formatCode(code), expiresAt,
-      tenantNames: input.accounts.map((a) => a.tenant.name), byAdmin: input.origin === 'admin', brand: mailBrandOf(input.accounts.map((a) => a.tenant)),
-    });
-    // Always to the stored address, never to what was typed.
-    await enqueueMail(tx, ctx.secrets, ctx.clock, {
-      ...mail, kind: input.kind ?? 'password_reset', to: first.user.email, tenantId: first.tenant.id, userId: first.user.id,
-      from: senderOf(ctx.config.mailFrom, first.tenant),
-    });
-    ctx.worker.kick();
-  }
-  return { url, expiresAt };
+  return issued;
 }
 
 // ── opened / completed ─────────────────────────────────────────────────────────────────────────

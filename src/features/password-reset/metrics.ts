@@ -11,8 +11,8 @@ export const resetCounts = (): ResetCounts => new Tally('keyturn_password_resets
   + 'requested: self_service|admin; request_refused and failed: the error code; completed: link|code.',
   ['stage', 'reason']);
 
-export function countReset(counts: ResetCounts, stage: ResetStage, reason: string): void {
-  counts.add({ stage, reason });
+export function countReset(counts: ResetCounts, stage: ResetStage, reason: string, n = 1): void {
+  counts.add({ stage, reason }, n);
 }
 
 /** The error code a failure is counted under. */

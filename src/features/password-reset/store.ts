@@ -56,9 +56,9 @@ export async function recentSelfToken(db: Db, email: string, since: Date): Promi
   return row;
 }
 
-export async function insertToken(tx: Db, values: typeof resetTokens.$inferInsert): Promise<ResetToken> {
-  const [row] = await tx.insert(resetTokens).values(values).returning();
-  return row!;
+/** Tokens in one INSERT; each caller made its row's id, so none depends on RETURNING's order. */
+export async function insertTokens(tx: Db, values: (typeof resetTokens.$inferInsert & { id: string })[]): Promise<void> {
+  if (values.length > 0) await tx.insert(resetTokens).values(values);
 }
 
 /**
@@ -85,17 +85,15 @@ export async function liveTokensOf(db: Db, tenantId: string, emails: string[], n
  * account of their own cannot kill that person's links elsewhere. `by` tells the older link's page
  * whether the newer one was emailed or handed over by an admin.
  */
-export async function supersedeTokens(tx: Db, email: string, tenantIds: string[], at: Date, by: 'email' | 'link'): Promise<void> {
-  await tx
-    .update(resetTokens)
-    .set({ supersededAt: at, supersededBy: by })
-    .where(and(
-      eq(resetTokens.emailCanonical, email),
-      sql`${resetTokens.tenantIds} <@ ${JSON.stringify(tenantIds)}::jsonb`,
-      // An expired link stays "expired" (with when it expired), not "superseded" by a later one.
-      gt(resetTokens.expiresAt, at),
-      isNull(resetTokens.usedAt), isNull(resetTokens.supersededAt), isNull(resetTokens.revokedAt),
-    ));
+export async function supersedeTokens(tx: Db, newer: { email: string; tenantIds: string[]; by: 'email' | 'link' }[], at: Date): Promise<void> {
+  if (newer.length === 0) return;
+  const list = JSON.stringify(newer.map((n) => ({ email: n.email, tenants: n.tenantIds, by: n.by })));
+  const when = at.toISOString();
+  // An expired link stays "expired" (with when it expired), not "superseded" by a later one.
+  await tx.execute(sql`update reset_tokens t set superseded_at = ${when}::timestamptz, superseded_by = n.by
+    from jsonb_to_recordset(${list}::jsonb) as n(email text, tenants jsonb, by text)
+    where t.email_canonical = n.email and t.tenant_ids <@ n.tenants and t.expires_at > ${when}::timestamptz
+      and t.used_at is null and t.superseded_at is null and t.revoked_at is null`);
 }
 
 /**

@@ -86,23 +86,30 @@ export const retryDelayMs = (attempts: number, capMs = DEFAULTS.maxBackoffMs) =>
   Math.min(5_000 * 2 ** Math.max(0, attempts - 1), capMs);
 
 export async function enqueueMail(tx: Db, secrets: Secrets, clock: Clock, mail: QueuedMail): Promise<string> {
-  const now = clock.now();
-  const [row] = await tx
-    .insert(outbox)
-    .values({
-      channel: 'mail',
-      tenantId: mail.tenantId ?? null,
-      userId: mail.userId ?? null,
-      kind: mail.kind,
-      toAddress: mail.to,
-      fromAddress: mail.from ?? null,
-      subject: mail.subject,
-      sealedBody: secrets.seal(JSON.stringify({ text: mail.text, html: mail.html })),
-      nextAttemptAt: now,
-      createdAt: now,
-    })
-    .returning({ id: outbox.id });
+  const [row] = await tx.insert(outbox).values(mailRow(secrets, clock.now(), mail)).returning({ id: outbox.id });
   return row!.id;
+}
+
+/** Many messages in one INSERT (an import's welcome emails); the caller keeps a batch to hundreds. */
+export async function enqueueMails(tx: Db, secrets: Secrets, clock: Clock, mails: QueuedMail[]): Promise<void> {
+  if (mails.length === 0) return;
+  const now = clock.now();
+  await tx.insert(outbox).values(mails.map((m) => mailRow(secrets, now, m)));
+}
+
+function mailRow(secrets: Secrets, now: Date, mail: QueuedMail): typeof outbox.$inferInsert {
+  return {
+    channel: 'mail',
+    tenantId: mail.tenantId ?? null,
+    userId: mail.userId ?? null,
+    kind: mail.kind,
+    toAddress: mail.to,
+    fromAddress: mail.from ?? null,
+    subject: mail.subject,
+    sealedBody: secrets.seal(JSON.stringify({ text: mail.text, html: mail.html })),
+    nextAttemptAt: now,
+    createdAt: now,
+  };
 }
 
 /**

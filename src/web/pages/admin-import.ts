@@ -12,7 +12,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import formbody from '@fastify/formbody';
 import { exportUsersCsv, usersCsvName } from '../../features/accounts/export.ts';
 import { checkImport, importUsers, rowsFromCsv, type ImportPlan, type PlannedRow } from '../../features/accounts/import.ts';
-import { sendWelcome } from '../../features/admin/admin-reset.ts';
+import { sendWelcomes } from '../../features/admin/admin-reset.ts';
 import type { Actor } from '../../features/audit/audit.ts';
 import { allowsPassword, type Tenant } from '../../features/tenants/store.ts';
 import type { Ctx } from '../../context.ts';
@@ -88,7 +88,7 @@ export function importRoutes(app: FastifyInstance, ctx: Ctx, con: ConsolePieces)
           return previewPage(request, reply, { plan, csv, welcome, notice: alert('error', m.csv.changed) }, 409);
         }
         const done = await importUsers(ctx, a.tenant, rows, a.actor, {
-          allOrNothing: true, eachInTx: welcome ? async (tx, u) => { await sendWelcome(ctx, tx, a.tenant, u, a.actor); } : undefined,
+          allOrNothing: true, createdInTx: welcome ? async (tx, made) => { await sendWelcomes(ctx, tx, a.tenant, made, a.actor); } : undefined,
         });
         return redirect(reply, `${FORM_PATH}?created=${done.created}${welcome ? '&welcome=1' : ''}`);
       } catch (err) {
