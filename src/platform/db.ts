@@ -109,19 +109,49 @@ async function openPglite(dir: string | undefined): Promise<Database> {
   };
 }
 
+/** How long after DATABASE_STATEMENT_TIMEOUT a query without any answer is given up by the client. */
+const QUERY_TIMEOUT_MARGIN_MS = 2_000;
+
+/**
+ * A query the client gave up on leaves its connection waiting for an answer, and every later query
+ * on it would time out in turn (a transaction's rollback, then whoever gets the connection from the
+ * pool next). The connection is closed instead: its queries fail at once and the pool replaces it.
+ * pg does the same for a pipelined connection; `connection.stream` is its socket.
+ */
+function dropWhenSilent(client: import('pg').PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+    const answer = query(...args);
+    if (answer instanceof Promise) {
+      answer.catch((e: unknown) => {
+        if ((e as Error | undefined)?.message === 'Query read timeout') (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+      });
+    }
+    return answer;
+  };
+}
+
 async function openPostgres(opts: DatabaseOptions): Promise<Database> {
   const pg = (await import('pg')).default;
   const { drizzle } = await import('drizzle-orm/node-postgres');
   const { migrate } = await import('drizzle-orm/node-postgres/migrator');
   const connection = pgConnection(opts);
+  const statementTimeoutMs = opts.statementTimeoutMs ?? 10_000;
   const pool = new pg.Pool({
     ...connection,
     max: opts.poolSize ?? 10,
     connectionTimeoutMillis: opts.connectTimeoutMs ?? 5_000,
-    statement_timeout: opts.statementTimeoutMs ?? 10_000,
+    statement_timeout: statementTimeoutMs,
+    // A connection gone half-open (a failover, a dropped NAT entry) answers nothing and reports
+    // nothing: its caller, and every limit check queued behind the one counting statement, would
+    // wait for the kernel to give up (about 15 minutes). The client gives up a little after the
+    // server's own statement timeout would have fired, and the connection is dropped (below).
+    ...(statementTimeoutMs > 0 ? { query_timeout: statementTimeoutMs + QUERY_TIMEOUT_MARGIN_MS } : {}),
+    keepAlive: true,
   });
   // A dropped server connection must not crash the process; the next query reports it.
   pool.on('error', () => {});
+  pool.on('connect', dropWhenSilent);
   const db = drizzle(pool);
   return {
     db: withSettleHooks(db as unknown as Db),

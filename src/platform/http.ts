@@ -103,7 +103,7 @@ function isDatabaseDown(err: unknown): boolean {
   let e = err as { code?: string; cause?: unknown; message?: string } | undefined;
   for (let depth = 0; e && depth < 4; depth++) {
     if (e.code && DB_DOWN.has(e.code)) return true;
-    if (typeof e.message === 'string' && /Connection terminated|timeout exceeded when trying to connect|is not queryable/.test(e.message)) return true;
+    if (typeof e.message === 'string' && /Connection terminated|timeout exceeded when trying to connect|is not queryable|Query read timeout/.test(e.message)) return true;
     e = e.cause as typeof e;
   }
   return false;

@@ -1,6 +1,7 @@
 // The database goes away under a running instance (a TCP proxy in front of PostgreSQL is cut):
 // requests fail fast with 503 `unavailable`, /readyz says not ready, and everything recovers when
-// the database is back — without restarting Keyturn. Also: DATABASE_SSL reaches the driver.
+// the database is back — without restarting Keyturn. A connection that goes silent is given up.
+// Also: DATABASE_SSL reaches the driver.
 import { spawnSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { MailCatcher } from '../helpers/mail-catcher.ts';
@@ -88,6 +89,22 @@ describe.skipIf(servicesMissing)(suiteName('database outage'), () => {
       await locker.end();
     }
     expect((await who()).status).toBe(200);
+  }, 60_000);
+
+  it('a connection gone silent (half-open): 503 unavailable a little after DATABASE_STATEMENT_TIMEOUT, not a hang; the pool replaces it', async () => {
+    const { email } = await signedIn('half', 'Half', 'cy');
+    const signIn = () => k.api('POST', '/api/v1/login', { email, password: STRONG });
+    expect((await signIn()).status).toBe(200);
+    proxy.freeze();
+    try {
+      const res = await signIn();
+      expect(res.status).toBe(503);
+      expect(res.body).toMatchObject({ error: 'unavailable' });
+    } finally {
+      await proxy.cut();
+      await proxy.restore();
+    }
+    await expect.poll(async () => (await signIn()).status, { timeout: 15_000, interval: 250 }).toBe(200);
   }, 60_000);
 
   it('DATABASE_SSL=require reaches the driver: a server without TLS is refused with one clear line', () => {

@@ -194,10 +194,19 @@ export function deployment(ready: (d: Deployment) => Promise<void>): void {
  * A TCP proxy a test controls: cut() stops listening and drops every open connection (the
  * database "goes away" for the instance behind it); restore() listens again on the same port.
  */
-export async function tcpProxy(target: { host: string; port: number }): Promise<{ port: number; cut(): Promise<void>; restore(): Promise<void>; close(): Promise<void> }> {
+export async function tcpProxy(target: { host: string; port: number }): Promise<{
+  port: number;
+  cut(): Promise<void>;
+  /** Open connections stay open and carry nothing either way: a half-open link, as after a failover. */
+  freeze(): void;
+  restore(): Promise<void>;
+  close(): Promise<void>;
+}> {
   const sockets = new Set<Socket>();
   let server: Server | undefined;
   let port = 0;
+  let frozen = false;
+  const forward = (from: Socket, to: Socket) => from.on('data', (chunk) => { if (!frozen) to.write(chunk); });
   const listen = () => new Promise<void>((resolve, reject) => {
     const s = createServer((client) => {
       const upstream = connect(target.port, target.host);
@@ -205,7 +214,8 @@ export async function tcpProxy(target: { host: string; port: number }): Promise<
       const drop = () => { client.destroy(); upstream.destroy(); sockets.delete(client); sockets.delete(upstream); };
       client.on('error', drop).on('close', drop);
       upstream.on('error', drop).on('close', drop);
-      client.pipe(upstream).pipe(client);
+      forward(client, upstream);
+      forward(upstream, client);
     });
     s.once('error', reject);
     s.listen(port, '127.0.0.1', () => {
@@ -215,6 +225,7 @@ export async function tcpProxy(target: { host: string; port: number }): Promise<
     });
   });
   const cut = async () => {
+    frozen = false;
     const s = server;
     server = undefined;
     for (const sock of sockets) sock.destroy();
@@ -222,7 +233,7 @@ export async function tcpProxy(target: { host: string; port: number }): Promise<
     if (s) await new Promise<void>((r) => s.close(() => r()));
   };
   await listen();
-  return { port, cut, restore: () => (server ? Promise.resolve() : listen()), close: cut };
+  return { port, cut, freeze: () => { frozen = true; }, restore: () => (server ? Promise.resolve() : listen()), close: cut };
 }
 
 /** Creates a tenant and users through the operator API; returns their addresses. */
