@@ -194,11 +194,7 @@ export async function updateUser(ctx: Pick<Ctx, 'clock' | 'db' | 'sessions'>, te
       after = await updateUserRow(tx, tenant.id, id, set);
     } catch (e) {
       if (violatesIndex(e, 'users_tenant_external_id')) throw externalIdTaken();
-      // The driver's error may come wrapped (drizzle's query error carries it as `cause`).
-      const err = e as { code?: string; cause?: { code?: string } };
-      if (err.code === '23505' || err.cause?.code === '23505' || /users_tenant_email/.test(String(e))) {
-        throw emailTaken();
-      }
+      if (violatesIndex(e, 'users_tenant_email')) throw emailTaken();
       throw e;
     }
     if (!after) throw notFound('No such user.');

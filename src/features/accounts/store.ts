@@ -195,7 +195,7 @@ export async function countUsers(db: Db, tenantId: string, filter: UserFilter): 
  * Whether a write failed on this unique index of the users table (the driver's error may come
  * wrapped: drizzle's query error carries it as `cause`).
  */
-export function violatesIndex(e: unknown, index: 'users_tenant_external_id'): boolean {
+export function violatesIndex(e: unknown, index: 'users_tenant_email' | 'users_tenant_external_id'): boolean {
   const err = e as { constraint?: string; cause?: { constraint?: string } };
   return (err.constraint ?? err.cause?.constraint) === index;
 }
