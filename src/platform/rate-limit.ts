@@ -209,13 +209,13 @@ export class RateLimits {
    * nothing was counted: a ceiling was reached, or the store is memory; the caller then takes the
    * long way (check, captcha, consume), which decides what to answer.
    *
-   * With `then`, its row is written when (and only when) the call is counted: on PostgreSQL by the
+   * With `record`, its row is written when (and only when) the call is counted: on PostgreSQL by the
    * counting statement, in its transaction — the request's limits and its own write in one round
    * trip. Null: the row was not written either.
    */
-  async admit<Row>(counters: (CounterRef & { ceiling: number })[], then?: Admitted<Row>): Promise<Count[] | null> {
+  async admit<Row>(counters: (CounterRef & { ceiling: number })[], record?: Admitted<Row>): Promise<Count[] | null> {
     if (this.pg) {
-      return this.pg.add(counters.map((c) => ({ ...this.stored(c.name, c.key), points: 1, windowMs: this.windowMs(c.name), ceiling: c.ceiling })), then);
+      return this.pg.add(counters.map((c) => ({ ...this.stored(c.name, c.key), points: 1, windowMs: this.windowMs(c.name), ceiling: c.ceiling })), record);
     }
     if (!this.redisReady()) return null;
     const limiters = counters.map((c) => this.limiter(c.name));
@@ -231,7 +231,7 @@ export class RateLimits {
       return null;
     }
     if (flat.length === 0) return null;
-    if (then) await then.insert.write(then.row);
+    if (record) await record.insert.write(record.row);
     return pairsOf(flat);
   }
 

@@ -79,10 +79,10 @@ async function addressCounters(ctx: Ctx, a: Attempt, keys: LimitKeys, perIp: Lim
 
 /**
  * Forgot-password: per IP (or network), per account, per tenant; the same for known and unknown
- * addresses. Once the request is counted, `then` writes its row — on PostgreSQL in the same
+ * addresses. Once the request is counted, `record` writes its row — on PostgreSQL in the same
  * statement as the counting.
  */
-export async function guardForgot<Row>(ctx: Ctx, a: Attempt, then?: Admitted<Row>): Promise<void> {
+export async function guardForgot<Row>(ctx: Ctx, a: Attempt, record?: Admitted<Row>): Promise<void> {
   const keys = new LimitKeys(ctx.secrets);
   const counters: Counter[] = [
     ...(await addressCounters(ctx, a, keys, 'forgotPerIp', 'forgotPerTrustedNetwork')),
@@ -90,12 +90,12 @@ export async function guardForgot<Row>(ctx: Ctx, a: Attempt, then?: Admitted<Row
     { name: 'forgotPerTenant', key: keys.tenant(a.tenant) },
   ];
   // Usually nothing is near a ceiling: checked and counted at once (one round trip on Redis and PostgreSQL).
-  if (await ctx.limits.admit(counters.map((c) => ({ ...c, ceiling: ceilingOf(ctx, c) })), then)) return;
+  if (await ctx.limits.admit(counters.map((c) => ({ ...c, ceiling: ceilingOf(ctx, c) })), record)) return;
   const { captcha } = standing(ctx, counters, await ctx.limits.counts(counters));
   const weight = await passCaptcha(ctx, captcha, a.captcha, a.ip);
   // Counted together; the first refusal, if any, is the answer.
   await ctx.limits.consumeAll(counters, weight);
-  if (then) await then.insert.write(then.row);
+  if (record) await record.insert.write(record.row);
 }
 
 export interface LoginGuard {
