@@ -109,6 +109,14 @@ async function openPglite(dir: string | undefined): Promise<Database> {
   };
 }
 
+/** Whether a query failed because its connection stopped answering (pg's client-side timeout). */
+function wentSilent(e: unknown): boolean {
+  for (let err = e as { message?: unknown; cause?: unknown } | undefined, depth = 0; err && depth < 4; err = err.cause as typeof err, depth++) {
+    if (err.message === 'Query read timeout') return true;
+  }
+  return false;
+}
+
 /** How long after DATABASE_STATEMENT_TIMEOUT a query without any answer is given up by the client. */
 const QUERY_TIMEOUT_MARGIN_MS = 2_000;
 
@@ -119,12 +127,16 @@ const QUERY_TIMEOUT_MARGIN_MS = 2_000;
  * pg does the same for a pipelined connection; `connection.stream` is its socket.
  */
 function dropWhenSilent(client: import('pg').PoolClient): void {
+  // A checked-out client has no 'error' listener of the pool's: the socket closing (here, or by
+  // the server during a transaction) would be an unhandled 'error' event and end the process. Its
+  // queries report the failure to their callers; the pool drops it on release.
+  client.on('error', () => {});
   const query = client.query.bind(client) as (...args: unknown[]) => unknown;
   (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
     const answer = query(...args);
     if (answer instanceof Promise) {
       answer.catch((e: unknown) => {
-        if ((e as Error | undefined)?.message === 'Query read timeout') (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+        if (wentSilent(e)) (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
       });
     }
     return answer;
@@ -148,11 +160,26 @@ async function openPostgres(opts: DatabaseOptions): Promise<Database> {
     // server's own statement timeout would have fired, and the connection is dropped (below).
     ...(statementTimeoutMs > 0 ? { query_timeout: statementTimeoutMs + QUERY_TIMEOUT_MARGIN_MS } : {}),
     keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
   });
   // A dropped server connection must not crash the process; the next query reports it.
   pool.on('error', () => {});
   pool.on('connect', dropWhenSilent);
   const db = drizzle(pool);
+  // drizzle's transaction on a pool hands its connection back only once BEGIN has succeeded: a
+  // BEGIN that fails (a silent connection fails right there) would keep it out of the pool for good.
+  db.transaction = (async (work: Parameters<typeof db.transaction>[0], config?: Parameters<typeof db.transaction>[1]) => {
+    const client = await pool.connect();
+    let failure: unknown;
+    try {
+      return await drizzle(client).transaction(work as never, config);
+    } catch (e) {
+      failure = e;
+      throw e;
+    } finally {
+      client.release(wentSilent(failure) ? (failure as Error) : undefined); // an error drops it
+    }
+  }) as typeof db.transaction;
   return {
     db: withSettleHooks(db as unknown as Db),
     kind: 'postgres',

@@ -4,6 +4,8 @@
 // Also: DATABASE_SSL reaches the driver.
 import { spawnSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
+import { sql } from 'drizzle-orm';
+import { openDatabase, rowsOf, type Db } from '../../src/platform/db.ts';
 import type { MailCatcher } from '../helpers/mail-catcher.ts';
 import { unique } from '../helpers/app.ts';
 import {
@@ -91,20 +93,36 @@ describe.skipIf(servicesMissing)(suiteName('database outage'), () => {
     expect((await who()).status).toBe(200);
   }, 60_000);
 
-  it('a connection gone silent (half-open): 503 unavailable a little after DATABASE_STATEMENT_TIMEOUT, not a hang; the pool replaces it', async () => {
+  it('connections gone silent (half-open): 503 unavailable a little after DATABASE_STATEMENT_TIMEOUT, not a hang; then new ones serve', async () => {
     const { email } = await signedIn('half', 'Half', 'cy');
     const signIn = () => k.api('POST', '/api/v1/login', { email, password: STRONG });
     expect((await signIn()).status).toBe(200);
     proxy.freeze();
+    const res = await signIn();
+    expect(res.status).toBe(503);
+    expect(res.body).toMatchObject({ error: 'unavailable' });
+    await expect.poll(async () => (await signIn()).status, { timeout: 30_000, interval: 250 }).toBe(200);
+    expect(k.process.exitCode).toBeNull();
+  }, 60_000);
+
+  it('a transaction on a silent connection fails, the process lives, and the pool replaces the connection', async () => {
+    const target = new URL(PG!);
+    const own = await tcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    const viaProxy = new URL(db.url);
+    viaProxy.host = `127.0.0.1:${own.port}`;
+    const database = await openDatabase({ url: viaProxy.toString(), dataDir: '', poolSize: 1, statementTimeoutMs: 500 });
     try {
-      const res = await signIn();
-      expect(res.status).toBe(503);
-      expect(res.body).toMatchObject({ error: 'unavailable' });
+      const one = (q: Db) => q.execute(sql`select 1 as one`);
+      await database.db.transaction(one);
+      own.freeze();
+      const failed = await database.db.transaction(one).then(() => null, (e: Error) => e);
+      expect(String(failed?.cause ?? failed)).toMatch(/Query read timeout/);
+      // One connection in the pool: this answers only if the silent one was dropped, not handed out again.
+      expect(rowsOf<{ one: number }>(await one(database.db))).toEqual([{ one: 1 }]);
     } finally {
-      await proxy.cut();
-      await proxy.restore();
+      await database.close();
+      await own.close();
     }
-    await expect.poll(async () => (await signIn()).status, { timeout: 15_000, interval: 250 }).toBe(200);
   }, 60_000);
 
   it('DATABASE_SSL=require reaches the driver: a server without TLS is refused with one clear line', () => {

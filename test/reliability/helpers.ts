@@ -197,7 +197,7 @@ export function deployment(ready: (d: Deployment) => Promise<void>): void {
 export async function tcpProxy(target: { host: string; port: number }): Promise<{
   port: number;
   cut(): Promise<void>;
-  /** Open connections stay open and carry nothing either way: a half-open link, as after a failover. */
+  /** The connections open now stay open and carry nothing either way (half-open, as after a failover); new ones work. */
   freeze(): void;
   restore(): Promise<void>;
   close(): Promise<void>;
@@ -205,13 +205,13 @@ export async function tcpProxy(target: { host: string; port: number }): Promise<
   const sockets = new Set<Socket>();
   let server: Server | undefined;
   let port = 0;
-  let frozen = false;
-  const forward = (from: Socket, to: Socket) => from.on('data', (chunk) => { if (!frozen) to.write(chunk); });
+  const frozen = new Set<Socket>();
+  const forward = (from: Socket, to: Socket) => from.on('data', (chunk) => { if (!frozen.has(from)) to.write(chunk); });
   const listen = () => new Promise<void>((resolve, reject) => {
     const s = createServer((client) => {
       const upstream = connect(target.port, target.host);
       sockets.add(client).add(upstream);
-      const drop = () => { client.destroy(); upstream.destroy(); sockets.delete(client); sockets.delete(upstream); };
+      const drop = () => { client.destroy(); upstream.destroy(); sockets.delete(client); sockets.delete(upstream); frozen.delete(client); frozen.delete(upstream); };
       client.on('error', drop).on('close', drop);
       upstream.on('error', drop).on('close', drop);
       forward(client, upstream);
@@ -225,7 +225,7 @@ export async function tcpProxy(target: { host: string; port: number }): Promise<
     });
   });
   const cut = async () => {
-    frozen = false;
+    frozen.clear();
     const s = server;
     server = undefined;
     for (const sock of sockets) sock.destroy();
@@ -233,7 +233,7 @@ export async function tcpProxy(target: { host: string; port: number }): Promise<
     if (s) await new Promise<void>((r) => s.close(() => r()));
   };
   await listen();
-  return { port, cut, freeze: () => { frozen = true; }, restore: () => (server ? Promise.resolve() : listen()), close: cut };
+  return { port, cut, freeze: () => { for (const s of sockets) frozen.add(s); }, restore: () => (server ? Promise.resolve() : listen()), close: cut };
 }
 
 /** Creates a tenant and users through the operator API; returns their addresses. */
