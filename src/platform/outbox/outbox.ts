@@ -227,7 +227,10 @@ export async function sendDue(db: Db, secrets: Secrets, clock: Clock, channels: 
   const http = claimed.filter((r) => r.channel === 'http');
   const mailLanes = Array.from({ length: Math.min(opts.mailInFlight, mail.length) }, (): ClaimedRow[] => []);
   for (const row of mail) mailLanes[laneOf(row.to_address, mailLanes.length)]!.push(row);
-  await Promise.all([...mailLanes.map((rows) => lane(rows)()), ...Array.from({ length: Math.min(opts.httpInFlight, http.length) }, () => lane(http)())]);
+  // Every lane ends before the claim does (a shutdown closes the transport and the database after).
+  const lanes = await Promise.allSettled([...mailLanes.map((rows) => lane(rows)()), ...Array.from({ length: Math.min(opts.httpInFlight, http.length) }, () => lane(http)())]);
+  const broken = lanes.find((l) => l.status === 'rejected');
+  if (broken) throw broken.reason;
   if (released.length > 0) {
     await db.execute(sql`
       update outbox set status = 'queued', attempts = attempts - 1, lease_until = null
