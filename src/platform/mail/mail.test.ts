@@ -151,10 +151,19 @@ describe('SMTP transport', () => {
     expect((await catcher.waitForCount(1))[0]?.to).toEqual(['ada@example.test']);
   });
 
+  it('keeps four connections unless SMTP_URL names how many', () => {
+    expect(new SmtpTransport('smtp://host').connections).toBe(4);
+    expect(new SmtpTransport('smtp://host?connections=1').connections).toBe(1);
+    expect(new SmtpTransport('smtps://u:p@host?requireTLS=1&connections=16').connections).toBe(16);
+  });
+
   it('refuses bad URLs without echoing the password', () => {
     expect(() => new SmtpTransport('http://u:hunter2-pass@host')).toThrow(/scheme/);
     expect(() => new SmtpTransport('smtp://u:hunter2-pass@host:99999')).toThrow(/Invalid SMTP URL/);
     expect(() => new SmtpTransport('smtp://u:hunter2-pass@host?bogus=1')).toThrow(/bogus/);
+    for (const n of ['0', '17', 'two', '2.5', '']) {
+      expect(() => new SmtpTransport(`smtp://u:hunter2-pass@host?connections=${n}`)).toThrow(/connections must be a whole number from 1 to 16/);
+    }
     try {
       new SmtpTransport('smtp://u:hunter2-pass@host:99999');
     } catch (err) {

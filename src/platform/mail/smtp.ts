@@ -10,8 +10,9 @@ import addressparser from 'nodemailer/lib/addressparser';
 import type { SMTPSentMessageInfo, SMTPTransportOptions, Transporter } from 'nodemailer';
 import type { MailTransport, OutgoingMail, SendResult } from './transport.ts';
 
-/** Connections kept open to the SMTP server; the outbox sends as many messages at once. */
-export const SMTP_CONNECTIONS = 4;
+/** Connections kept open to the SMTP server unless SMTP_URL says `?connections=N` (1 to 16). */
+export const DEFAULT_SMTP_CONNECTIONS = 4;
+const MAX_SMTP_CONNECTIONS = 16;
 
 /** The mail itself is unacceptable (bad recipient, header injection attempt). Never retry. */
 export class InvalidMailError extends Error {
@@ -93,6 +94,7 @@ export function assertSafeOutgoingMail(mail: OutgoingMail): void {
 
 interface ParsedSmtpUrl {
   options: SMTPTransportOptions;
+  connections: number;
   endpoint: string;
   secrets: string[];
 }
@@ -121,14 +123,19 @@ function parseSmtpUrl(raw: string): ParsedSmtpUrl {
     throw new Error('Invalid SMTP URL: malformed percent-encoding in credentials');
   }
   let requireTLS = false;
+  let connections = DEFAULT_SMTP_CONNECTIONS;
   for (const [key, value] of url.searchParams) {
     if (key === 'requireTLS') requireTLS = value === '' || value === 'true' || value === '1';
-    else throw new Error(`Invalid SMTP URL: unsupported parameter "${key.slice(0, 40)}"`);
+    else if (key === 'connections') {
+      // A relay that allows fewer connections answers the extra ones 421: the operator says how many.
+      connections = /^\d{1,2}$/.test(value) ? Number(value) : 0;
+      if (connections < 1 || connections > MAX_SMTP_CONNECTIONS) throw new Error(`Invalid SMTP URL: connections must be a whole number from 1 to ${MAX_SMTP_CONNECTIONS}`);
+    } else throw new Error(`Invalid SMTP URL: unsupported parameter "${key.slice(0, 40)}"`);
   }
   const options: SMTPTransportOptions = { host, port, secure, requireTLS };
   if (user) options.auth = { user, pass };
   const secrets = [user, pass, url.username, url.password].filter((s) => s.length >= 3);
-  return { options, endpoint: `${url.protocol}//${url.host}`, secrets };
+  return { options, connections, endpoint: `${url.protocol}//${url.host}`, secrets };
 }
 
 const TRANSIENT_CODES = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 'ETLS', 'EPROXY', 'EPROTOCOL']);
@@ -181,6 +188,7 @@ export class SmtpTransport implements MailTransport {
   readonly kind = 'smtp' as const;
   /** Scheme, host and port, without credentials: safe to log. */
   readonly endpoint: string;
+  readonly connections: number;
   private readonly transporter: Transporter<SMTPSentMessageInfo, SMTPTransportOptions>;
   private readonly secrets: string[];
 
@@ -188,10 +196,11 @@ export class SmtpTransport implements MailTransport {
     const parsed = parseSmtpUrl(smtpUrl);
     this.endpoint = parsed.endpoint;
     this.secrets = parsed.secrets;
+    this.connections = parsed.connections;
     this.transporter = nodemailer.createTransport({
       ...parsed.options,
       pool: true,
-      maxConnections: SMTP_CONNECTIONS,
+      maxConnections: parsed.connections,
       connectionTimeout: timeouts.connectionTimeoutMs ?? 10_000,
       greetingTimeout: timeouts.greetingTimeoutMs ?? 10_000,
       socketTimeout: timeouts.socketTimeoutMs ?? 30_000,

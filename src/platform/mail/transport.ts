@@ -24,6 +24,8 @@ export interface SendResult {
 
 export interface MailTransport {
   readonly kind: 'smtp' | 'dev-mailbox';
+  /** Messages it sends at once (the outbox's mail lanes); one when absent. */
+  readonly connections?: number;
   send(mail: OutgoingMail): Promise<SendResult>;
   close(): Promise<void>;
 }

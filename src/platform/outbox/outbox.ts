@@ -9,7 +9,6 @@ import type { Secrets } from '../crypto.ts';
 import { rowsOf, type Db } from '../db.ts';
 import { outbox } from '../schema.ts';
 import { InvalidMailError, MailSendError, type MailTransport } from '../mail/transport.ts';
-import { SMTP_CONNECTIONS } from '../mail/smtp.ts';
 import { displayUrl, HttpDeliveryError, PermanentDeliveryError, postOnce, type AttemptOutcome, type DeliveryHooks, type DeliveryKinds } from './http.ts';
 import { parseDestinationUrl, type AllowList, type Resolver } from './ssrf.ts';
 
@@ -49,7 +48,7 @@ export interface OutboxOptions {
    * so one at a time left the worker idle (about 100 a second).
    */
   httpInFlight?: number;
-  /** Messages of a claim sent at once (one per pooled SMTP connection); one recipient's in order. */
+  /** Messages of a claim sent at once (the transport's connections by default); one recipient's in order. */
   mailInFlight?: number;
   /** Checked between two sends: on shutdown the send in flight finishes, the rest of the batch is released. */
   stopping?: () => boolean;
@@ -79,7 +78,7 @@ export interface HttpChannel {
 /** The channels this worker sends; rows of a channel it lacks are left for one that has it. */
 export interface Channels { mail?: MailChannel; http?: HttpChannel; }
 
-const DEFAULTS = { leaseMs: 60_000, maxBackoffMs: 15 * 60_000, retryForMs: 24 * 3_600_000, batch: 50, httpInFlight: 16, mailInFlight: SMTP_CONNECTIONS };
+const DEFAULTS = { leaseMs: 60_000, maxBackoffMs: 15 * 60_000, retryForMs: 24 * 3_600_000, batch: 50, httpInFlight: 16 };
 
 /** Exponential backoff: 5 s, 10 s, 20 s … capped (15 minutes by default, OUTBOX_MAX_BACKOFF). */
 export const retryDelayMs = (attempts: number, capMs = DEFAULTS.maxBackoffMs) =>
@@ -225,7 +224,8 @@ export async function sendDue(db: Db, secrets: Secrets, clock: Clock, channels: 
   // RETURNING gives no order: older messages first, so a lane sends a recipient's in the order queued.
   const mail = claimed.filter((r) => r.channel !== 'http').sort((a, b) => new Date(a.created_at).getTime() - new Date(b.created_at).getTime());
   const http = claimed.filter((r) => r.channel === 'http');
-  const mailLanes = Array.from({ length: Math.min(opts.mailInFlight, mail.length) }, (): ClaimedRow[] => []);
+  const mailInFlight = opts.mailInFlight ?? channels.mail?.transport.connections ?? 1;
+  const mailLanes = Array.from({ length: Math.min(mailInFlight, mail.length) }, (): ClaimedRow[] => []);
   for (const row of mail) mailLanes[laneOf(row.to_address, mailLanes.length)]!.push(row);
   // Every lane ends before the claim does (a shutdown closes the transport and the database after).
   const lanes = await Promise.allSettled([...mailLanes.map((rows) => lane(rows)()), ...Array.from({ length: Math.min(opts.httpInFlight, http.length) }, () => lane(http)())]);
