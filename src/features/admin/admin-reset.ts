@@ -27,7 +27,12 @@ function refuseUnusable(user: User, tenant: Tenant): void {
  * What an admin makes for one user is limited: emails (adminResendPerUser: each supersedes the last,
  * so a burst only fills the user's inbox) and links to copy (adminLinksPerUser), each its own budget.
  */
-const countEmail = (ctx: Pick<Ctx, 'limits' | 'secrets'>, user: User) => ctx.limits.consume('adminResendPerUser', new LimitKeys(ctx.secrets).user(user.id));
+async function countEmails(ctx: Pick<Ctx, 'limits' | 'secrets'>, users: User[]): Promise<void> {
+  const keys = new LimitKeys(ctx.secrets);
+  // An import's new users are counted a few hundred at a time (one statement each on PostgreSQL).
+  for (const batch of slices(users, 500)) await ctx.limits.consumeAll(batch.map((u) => ({ name: 'adminResendPerUser', key: keys.user(u.id) })));
+}
+const countEmail = (ctx: Pick<Ctx, 'limits' | 'secrets'>, user: User) => countEmails(ctx, [user]);
 const countLink = (ctx: Pick<Ctx, 'limits' | 'secrets'>, user: User) => ctx.limits.consume('adminLinksPerUser', new LimitKeys(ctx.secrets).user(user.id));
 
 const welcome = (ctx: Pick<Ctx, 'config'>, tenant: Tenant) => (p: ResetMailInput) => welcomeEmail({ ...p, signInUrl: tenantLoginUrl(ctx.config.publicUrl, tenant) });
@@ -58,8 +63,7 @@ export async function sendWelcome(ctx: Ctx, tx: Db, tenant: Tenant, user: User, 
 /** sendWelcome for an import's new users: their links and emails in a few statements per batch. */
 export async function sendWelcomes(ctx: Ctx, tx: Db, tenant: Tenant, users: User[], actor: Actor): Promise<{ expiresAt: Date }[]> {
   for (const user of users) refuseUnusable(user, tenant);
-  const keys = new LimitKeys(ctx.secrets);
-  for (const batch of slices(users, COUNT_BATCH)) await ctx.limits.consumeAll(batch.map((u) => ({ name: 'adminResendPerUser', key: keys.user(u.id) })));
+  await countEmails(ctx, users);
   const issued = await issueResets(ctx, tx, users.map((user) => ({
     accounts: [{ user, tenant }], origin: 'admin', actor, deliver: 'email',
     ttlMs: adminResetTtlMs(ctx.config, tenant), mail: welcome(ctx, tenant), kind: 'welcome',
@@ -67,6 +71,3 @@ export async function sendWelcomes(ctx: Ctx, tx: Db, tenant: Tenant, users: User
   countReset(ctx.tallies.resets, 'requested', 'admin', users.length);
   return issued.map(({ expiresAt }) => ({ expiresAt }));
 }
-
-/** How many new users' email budgets are counted in one call. */
-const COUNT_BATCH = 500;
