@@ -162,15 +162,18 @@ export async function issueResets(ctx: Ctx, tx: Db, inputs: IssueInput[]): Promi
       if (!first) throw new Error('issueReset needs at least one account');
       const token = randomToken();
       const code = randomCode();
-      return { input, first, id: randomUUID(), token, code, url: `${ctx.config.publicUrl}/reset-password?token=${token}`, expiresAt: new Date(now.getTime() + input.ttlMs) };
+      return {
+        input, first, email: first.user.emailCanonical, tenantIds: input.accounts.map((a) => a.tenant.id),
+        id: randomUUID(), token, code, url: `${ctx.config.publicUrl}/reset-password?token=${token}`, expiresAt: new Date(now.getTime() + input.ttlMs),
+      };
     });
-    await supersedeTokens(tx, made.map((m) => ({ email: m.first.user.emailCanonical, tenantIds: m.input.accounts.map((a) => a.tenant.id), by: m.input.deliver })), now);
+    await supersedeTokens(tx, made.map((m) => ({ email: m.email, tenantIds: m.tenantIds, by: m.input.deliver })), now);
     await insertTokens(tx, made.map((m) => ({
       id: m.id,
-      emailCanonical: m.first.user.emailCanonical,
-      tenantIds: m.input.accounts.map((a) => a.tenant.id),
+      emailCanonical: m.email,
+      tenantIds: m.tenantIds,
       tokenHash: tokenHash(ctx, m.token),
-      codeHash: codeHash(ctx, m.first.user.emailCanonical, m.code),
+      codeHash: codeHash(ctx, m.email, m.code),
       origin: m.input.origin,
       createdBy: m.input.actor.type === 'user' ? null : `${m.input.actor.type}:${m.input.actor.id ?? ''}`,
       reason: m.input.reason ?? null,
