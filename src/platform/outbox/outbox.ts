@@ -212,7 +212,7 @@ export async function sendDue(db: Db, secrets: Secrets, clock: Clock, channels: 
       returning id, tenant_id, channel, kind, to_address, from_address, subject, sealed_body, attempts, created_at`),
   );
   // Lanes take the claim's rows in order. HTTP rows go to any lane; a recipient's mail always to
-  // the same lane, so a newer reset email never overtakes the one it supersedes.
+  // the same lane, so within a claim a newer reset email does not overtake the one it supersedes.
   const released: string[] = [];
   const lane = (rows: ClaimedRow[]) => async () => {
     for (let row = rows.shift(); row; row = rows.shift()) {
